@@ -1,0 +1,141 @@
+from odoo import api, fields, models
+from odoo.fields import Domain
+from odoo.tools import SQL
+
+MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    collection_days_overdue = fields.Integer(
+        string="Days Overdue",
+        compute="_compute_collection_figures",
+        search="_search_collection_days_overdue",
+        help="Days since the due date of this entry's oldest open overdue receivable "
+        "(0 if nothing is overdue).",
+    )
+    collection_bucket_id = fields.Many2one(
+        "collection.aging.bucket",
+        string="Aging Bucket",
+        compute="_compute_collection_figures",
+        search="_search_collection_bucket_id",
+        help="Aging bucket of the oldest open receivable of this entry.",
+    )
+    collection_promise_ids = fields.Many2many(
+        "collection.promise",
+        "collection_promise_account_move_rel",
+        "account_move_id",
+        "collection_promise_id",
+        string="Promises to Pay",
+        readonly=True,
+        copy=False,
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+    collection_open_promise_id = fields.Many2one(
+        "collection.promise",
+        string="Open Promise",
+        compute="_compute_collection_open_promise_id",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+        help="The customer's open promise to pay that covers this invoice.",
+    )
+
+    def _collection_open_receivable_sql(self, alias, query):
+        """Subquery giving, for the move row ``alias``, the oldest due date of its open
+        receivable lines (overdue or not), ignoring items marked 'No follow-up'."""
+        return SQL(
+            """(SELECT MIN(COALESCE(l.date_maturity, l.date))
+                  FROM account_move_line l
+                  JOIN account_account acc ON acc.id = l.account_id
+                 WHERE l.move_id = %s
+                   AND l.parent_state = 'posted'
+                   AND acc.account_type = 'asset_receivable'
+                   AND l.reconciled IS NOT TRUE
+                   AND l.amount_residual > 0
+                   AND l.no_followup IS NOT TRUE)""",
+            SQL.identifier(alias, "id"),
+        )
+
+    def _field_to_sql(self, alias, field_expr, query=None):
+        if field_expr in MOVE_FIGURE_FIELDS:
+            self._check_field_access(self._fields[field_expr], "read")
+            self.env["account.move.line"].flush_model(
+                ["move_id", "parent_state", "account_id", "reconciled", "amount_residual",
+                 "date_maturity", "date", "no_followup"]
+            )
+            today = fields.Date.context_today(self)
+            oldest = self._collection_open_receivable_sql(alias, query)
+            days = SQL("(%s::date - %s)", today, oldest)
+            if field_expr == "collection_days_overdue":
+                return SQL("GREATEST(COALESCE(%s, 0), 0)", days)
+            bucket = self.env["collection.aging.bucket"]._bucket_case_sql(self.env.company, days)
+            return SQL("(CASE WHEN %s IS NULL THEN NULL ELSE %s END)", oldest, bucket)
+        return super()._field_to_sql(alias, field_expr, query)
+
+    def _collection_search(self, fname, operator, value):
+        if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
+            return NotImplemented
+        query = self.with_context(active_test=False)._search([], bypass_access=True)
+        expr = self._field_to_sql(self._table, fname, query)
+        if operator in ("in", "not in"):
+            values = tuple(v for v in value if v) or (0,)
+            condition = SQL("%s IN %s", expr, values)
+            if False in value:
+                condition = SQL("(%s OR %s IS NULL)", condition, expr)
+            if operator == "not in":
+                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
+        elif value is False or value is None:
+            condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
+        else:
+            condition = SQL("%s %s %s", expr, SQL(operator), value)
+        query.add_where(condition)
+        return Domain("id", "in", query)
+
+    def _search_collection_days_overdue(self, operator, value):
+        return self._collection_search("collection_days_overdue", operator, value)
+
+    def _search_collection_bucket_id(self, operator, value):
+        return self._collection_search("collection_bucket_id", operator, value)
+
+    @api.depends(
+        "line_ids.amount_residual",
+        "line_ids.date_maturity",
+        "line_ids.reconciled",
+        "line_ids.no_followup",
+        "state",
+    )
+    @api.depends_context("company", "tz")
+    def _compute_collection_figures(self):
+        today = fields.Date.context_today(self)
+        buckets = self.env["collection.aging.bucket"].search(
+            [("company_id", "=", self.env.company.id)]
+        )
+        for move in self:
+            open_lines = move.line_ids.filtered(
+                lambda line: line.parent_state == "posted"
+                and line.account_type == "asset_receivable"
+                and not line.reconciled
+                and line.amount_residual > 0
+                and not line.no_followup
+            )
+            if not open_lines:
+                move.collection_days_overdue = 0
+                move.collection_bucket_id = False
+                continue
+            oldest = min(line.date_maturity or line.date for line in open_lines)
+            days = (today - oldest).days
+            move.collection_days_overdue = max(days, 0)
+            move.collection_bucket_id = buckets._bucket_for_days(days)
+
+    @api.depends("collection_promise_ids.state")
+    def _compute_collection_open_promise_id(self):
+        for move in self:
+            open_promises = move.collection_promise_ids.filtered(lambda p: p.state == "open")
+            move.collection_open_promise_id = open_promises.sorted("date")[:1]
+
+    def action_collection_log_interaction(self):
+        partner = self.commercial_partner_id
+        partner.ensure_one()
+        action = partner.action_collection_log_interaction()
+        action["context"] = dict(action["context"], default_move_ids=self.ids)
+        return action

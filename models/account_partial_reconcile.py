@@ -1,0 +1,29 @@
+from odoo import api, models
+
+
+class AccountPartialReconcile(models.Model):
+    _inherit = "account.partial.reconcile"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partials = super().create(vals_list)
+        partials._collection_after_reconcile()
+        return partials
+
+    def _collection_after_reconcile(self):
+        """A payment was matched with invoices: re-evaluate the open promises on those
+        invoices and put customers with nothing overdue any more back to 'current'."""
+        moves = (self.debit_move_id | self.credit_move_id).move_id
+        receivable_moves = moves.filtered(lambda m: m.is_sale_document(include_receipts=True))
+        if not receivable_moves:
+            return
+        # sudo: the ledger drives the promises, whoever reconciled the payment.
+        promises = (
+            self.env["collection.promise"]
+            .sudo()
+            .search([("move_ids", "in", receivable_moves.ids), ("state", "=", "open")])
+        )
+        promises._collection_evaluate()
+        partners = receivable_moves.commercial_partner_id
+        for company in receivable_moves.company_id:
+            partners.with_company(company)._collection_reset_status_when_settled()

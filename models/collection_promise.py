@@ -1,0 +1,319 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
+
+
+class CollectionPromise(models.Model):
+    _name = "collection.promise"
+    _description = "Promise to Pay"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('is_company', '=', True)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(
+        "res.currency", related="company_id.currency_id", store=True, string="Currency"
+    )
+    user_id = fields.Many2one(
+        "res.users", string="Collector", default=lambda self: self.env.user, tracking=True
+    )
+    move_ids = fields.Many2many(
+        "account.move",
+        "collection_promise_account_move_rel",
+        "collection_promise_id",
+        "account_move_id",
+        string="Invoices",
+        check_company=True,
+        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
+        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="Invoices the customer promised to pay. Payments reconciled with them after "
+        "the promise was made count toward it.",
+    )
+    amount = fields.Monetary(required=True, tracking=True, help="Amount promised.")
+    date = fields.Date(required=True, tracking=True, help="Date by which the customer promised to pay.")
+    date_made = fields.Date(
+        string="Made On",
+        required=True,
+        readonly=True,
+        default=fields.Date.context_today,
+        help="Day the promise was made; payments dated from this day on count toward it.",
+    )
+    amount_paid = fields.Monetary(
+        readonly=True,
+        copy=False,
+        help="Payments reconciled with the promised invoices, dated on or after the day the "
+        "promise was made.",
+    )
+    state = fields.Selection(
+        [
+            ("open", "Open"),
+            ("kept", "Kept"),
+            ("partial", "Partly Kept"),
+            ("broken", "Broken"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="open",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    date_closed = fields.Date(string="Closed On", readonly=True, copy=False)
+    interaction_ids = fields.One2many("collection.interaction", "promise_id", string="Interactions")
+    note = fields.Text()
+
+    _amount_positive = models.Constraint(
+        "CHECK (amount > 0)", "The promised amount must be greater than zero."
+    )
+
+    @api.depends("partner_id", "amount", "date")
+    def _compute_name(self):
+        for promise in self:
+            if not promise.partner_id or not promise.date:
+                promise.name = self.env._("New promise")
+                continue
+            promise.name = self.env._(
+                "%(partner)s: %(amount)s by %(date)s",
+                partner=promise.partner_id.display_name,
+                amount=format_amount(self.env, promise.amount, promise.currency_id),
+                date=format_date(self.env, promise.date),
+            )
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+
+    @api.constrains("amount", "date", "move_ids", "partner_id")
+    def _check_promise(self):
+        for promise in self.filtered(lambda p: p.state == "open"):
+            if float_compare(promise.amount, 0.0, precision_rounding=promise.currency_id.rounding) <= 0:
+                raise ValidationError(self.env._("The promised amount must be greater than zero."))
+            if promise.partner_id != promise.partner_id.commercial_partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "A promise is made by the customer itself (%(company)s), not by one of "
+                        "its contacts.",
+                        company=promise.partner_id.commercial_partner_id.display_name,
+                    )
+                )
+            foreign = promise.move_ids.filtered(
+                lambda m: m.commercial_partner_id != promise.partner_id
+            )
+            if foreign:
+                raise ValidationError(
+                    self.env._(
+                        "These invoices do not belong to %(partner)s: %(invoices)s",
+                        partner=promise.partner_id.display_name,
+                        invoices=", ".join(foreign.mapped("display_name")),
+                    )
+                )
+            not_open = promise.move_ids.filtered(
+                lambda m: m.state != "posted"
+                or m.move_type != "out_invoice"
+                or m.payment_state not in ("not_paid", "partial")
+            )
+            if not_open:
+                raise ValidationError(
+                    self.env._(
+                        "A promise can only cover posted customer invoices that are still "
+                        "open: %(invoices)s",
+                        invoices=", ".join(not_open.mapped("display_name")),
+                    )
+                )
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        today = fields.Date.context_today(self)
+        for vals in vals_list:
+            date = vals.get("date")
+            if date and fields.Date.to_date(date) < today:
+                raise ValidationError(
+                    self.env._(
+                        "The promised date %(date)s is in the past: a customer promises to pay "
+                        "today or later.",
+                        date=format_date(self.env, fields.Date.to_date(date)),
+                    )
+                )
+            if "amount" in vals and (vals["amount"] or 0) <= 0:
+                raise ValidationError(self.env._("The promised amount must be greater than zero."))
+        promises = super().create(vals_list)
+        for promise in promises:
+            promise.partner_id._collection_set_status(
+                "agreement",
+                Markup("%s <a href='#' data-oe-model='collection.promise' data-oe-id='%s'>%s</a>")
+                % (self.env._("New promise to pay:"), promise.id, promise.name),
+            )
+        return promises
+
+    def write(self, vals):
+        if "date" in vals and vals["date"]:
+            today = fields.Date.context_today(self)
+            if fields.Date.to_date(vals["date"]) < today:
+                raise ValidationError(
+                    self.env._(
+                        "The promised date %(date)s is in the past: a customer promises to pay "
+                        "today or later.",
+                        date=format_date(self.env, fields.Date.to_date(vals["date"])),
+                    )
+                )
+        protected = {"partner_id", "amount", "date", "move_ids", "company_id"}
+        if protected & set(vals) and any(p.state != "open" for p in self):
+            raise UserError(
+                self.env._("Only open promises can be changed; this one is already closed.")
+            )
+        return super().write(vals)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_evidence(self):
+        if not self.env.user.has_group("account_collection.group_collection_manager"):
+            raise UserError(
+                self.env._("Promises are kept as evidence: cancel the promise instead of deleting it.")
+            )
+        if any(p.interaction_ids for p in self):
+            raise UserError(
+                self.env._(
+                    "This promise is referenced by logged interactions and is kept as evidence: "
+                    "cancel it instead."
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_cancel(self):
+        if any(p.state != "open" for p in self):
+            raise UserError(self.env._("Only open promises can be cancelled."))
+        self.write({"state": "cancelled", "date_closed": fields.Date.context_today(self)})
+
+    def action_evaluate(self):
+        self._collection_evaluate()
+
+    # ------------------------------------------------------------------
+    # Following the ledger
+    # ------------------------------------------------------------------
+
+    def _collection_compute_amount_paid(self):
+        """{promise id: paid} — payments (not credit notes) reconciled with the promised
+        invoices, dated on or after the day the promise was made, in company currency."""
+        if not self:
+            return {}
+        self.env["account.partial.reconcile"].flush_model()
+        self.env["account.move.line"].flush_model(["move_id", "date", "account_id"])
+        self.env["account.move"].flush_model(["move_type"])
+        self.flush_model(["date_made"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT rel.collection_promise_id, SUM(apr.amount)
+                  FROM collection_promise_account_move_rel rel
+                  JOIN collection_promise promise ON promise.id = rel.collection_promise_id
+                  JOIN account_move_line inv_line ON inv_line.move_id = rel.account_move_id
+                  JOIN account_account inv_account ON inv_account.id = inv_line.account_id
+                                                  AND inv_account.account_type = 'asset_receivable'
+                  JOIN account_partial_reconcile apr ON apr.debit_move_id = inv_line.id
+                  JOIN account_move_line pay_line ON pay_line.id = apr.credit_move_id
+                  JOIN account_move pay_move ON pay_move.id = pay_line.move_id
+                 WHERE rel.collection_promise_id IN %s
+                   AND pay_move.move_type = 'entry'
+                   AND pay_line.date >= promise.date_made
+                 GROUP BY rel.collection_promise_id
+                """,
+                tuple(self.ids),
+            )
+        )
+        return dict(rows)
+
+    def _collection_evaluate(self, today=None):
+        """Bring open promises in line with the ledger: kept once paid in full; partly
+        kept or broken once the grace period after their date has passed short of the
+        amount."""
+        today = today or fields.Date.context_today(self)
+        promises = self.filtered(lambda p: p.state == "open")
+        paid = promises._collection_compute_amount_paid()
+        for promise in promises:
+            amount_paid = paid.get(promise.id, 0.0)
+            rounding = promise.currency_id.rounding
+            if float_compare(amount_paid, promise.amount_paid, precision_rounding=rounding):
+                promise.amount_paid = amount_paid
+            grace = timedelta(days=promise.company_id.collection_promise_grace_days)
+            if float_compare(amount_paid, promise.amount, precision_rounding=rounding) >= 0:
+                promise._collection_close("kept", today)
+            elif today > promise.date + grace:
+                closing = "broken" if float_is_zero(amount_paid, precision_rounding=rounding) else "partial"
+                promise._collection_close(closing, today)
+
+    def _collection_close(self, state, today):
+        self.ensure_one()
+        self.write({"state": state, "date_closed": today})
+        partner = self.partner_id.with_company(self.company_id).sudo()
+        if state == "kept":
+            self.message_post(body=self.env._("Promise kept: the promised amount was paid."))
+            if partner.collection_status == "agreement" and not self.search_count(
+                [("partner_id", "=", partner.id), ("state", "=", "open"), ("id", "!=", self.id)]
+            ):
+                partner.collection_status = "paying" if partner.collection_overdue_amount else "current"
+            return
+        if state == "broken":
+            summary = self.env._("Broken promise: nothing was paid by %(date)s.", date=format_date(self.env, self.date))
+        else:
+            summary = self.env._(
+                "Promise partly kept: %(paid)s of %(amount)s paid by %(date)s.",
+                paid=format_amount(self.env, self.amount_paid, self.currency_id),
+                amount=format_amount(self.env, self.amount, self.currency_id),
+                date=format_date(self.env, self.date),
+            )
+        self.message_post(body=summary)
+        # sudo: the ledger and the daily check close promises, whoever triggered them.
+        partner.collection_status = "negotiating"
+        partner.message_post(
+            body=Markup("%s <a href='#' data-oe-model='collection.promise' data-oe-id='%s'>%s</a>")
+            % (summary, self.id, self.name),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        collector = partner.collection_user_id or self.user_id
+        partner.activity_schedule(
+            "account_collection.mail_activity_type_broken_promise",
+            date_deadline=today,
+            summary=summary,
+            user_id=collector.id or self.env.uid,
+        )
+
+    @api.model
+    def _cron_evaluate_promises(self):
+        """Daily: close the open promises whose date has passed, in committed batches,
+        so an interrupted run resumes where it stopped."""
+        today = fields.Date.context_today(self)
+        domain = [("state", "=", "open"), ("date", "<", today)]
+        remaining = self.search_count(domain)
+        last_id = 0
+        while True:
+            batch = self.search(domain + [("id", ">", last_id)], limit=200, order="id")
+            if not batch:
+                break
+            batch._collection_evaluate(today)
+            last_id = batch[-1].id
+            remaining = max(remaining - len(batch), 0)
+            if self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining) <= 0:
+                break

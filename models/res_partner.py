@@ -1,0 +1,588 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+from odoo.tools import SQL, format_amount
+
+COLLECTION_STATUS = [
+    ("current", "Current"),
+    ("paying", "Paying"),
+    ("negotiating", "Negotiating"),
+    ("agreement", "In Payment Agreement"),
+    ("dispute", "In Dispute"),
+    ("refusal", "Refusal to Pay"),
+    ("uncollectible", "Uncollectible"),
+]
+
+# Weight of each status in the priority: a customer who refuses to pay or is
+# negotiating comes first, one in dispute or in an agreement later, and one written
+# off last (see README, "How figures are computed").
+STATUS_PRIORITY_WEIGHT = {
+    "current": 1.0,
+    "paying": 0.5,
+    "negotiating": 1.2,
+    "agreement": 0.5,
+    "dispute": 0.3,
+    "refusal": 1.5,
+    "uncollectible": 0.1,
+}
+
+# Broken or partial promises of the last BROKEN_PROMISE_WINDOW days raise the priority.
+BROKEN_PROMISE_WINDOW = 365
+
+# Figures computed from the ledger in SQL: readable, searchable, sortable, groupable.
+FIGURE_FIELDS = (
+    "collection_overdue_amount",
+    "collection_due_amount",
+    "collection_days_overdue",
+    "collection_oldest_due_date",
+    "collection_bucket_id",
+    "collection_broken_promise_count",
+    "collection_priority",
+)
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    # Work fields, one value per company.
+    collection_user_id = fields.Many2one(
+        "res.users",
+        string="Collector",
+        company_dependent=True,
+        tracking=True,
+        domain="[('share', '=', False)]",
+        help="Collector in charge of this customer's receivables in the current company.",
+    )
+    collection_stage_id = fields.Many2one(
+        "collection.stage",
+        string="Collection Stage",
+        company_dependent=True,
+        tracking=True,
+        group_expand="_read_group_collection_stage_ids",
+        help="Stage of the customer's portfolio: preventive, administrative, delinquent, "
+        "extrajudicial or legal.",
+    )
+    collection_status = fields.Selection(
+        COLLECTION_STATUS,
+        string="Collection Status",
+        company_dependent=True,
+        tracking=True,
+        default="current",
+        help="Where the conversation with the customer stands. 'Current' means nothing "
+        "overdue, or not worked yet.",
+    )
+    collection_next_action_date = fields.Date(
+        string="Next Action",
+        company_dependent=True,
+        help="When the collector will next contact this customer.",
+    )
+
+    # Figures from the ledger (current company, company currency).
+    collection_currency_id = fields.Many2one(
+        "res.currency", compute="_compute_collection_currency_id", string="Collection Currency"
+    )
+    collection_overdue_amount = fields.Monetary(
+        string="Overdue",
+        currency_field="collection_currency_id",
+        compute="_compute_collection_figures",
+        search="_search_collection_overdue_amount",
+        aggregator="sum",
+        help="Open posted receivables past their due date, excluding items marked 'No "
+        "follow-up', in company currency.",
+    )
+    collection_due_amount = fields.Monetary(
+        string="Total Due",
+        currency_field="collection_currency_id",
+        compute="_compute_collection_figures",
+        search="_search_collection_due_amount",
+        aggregator="sum",
+        help="All open posted receivables, overdue or not, net of unreconciled payments "
+        "and credit notes, in company currency.",
+    )
+    collection_days_overdue = fields.Integer(
+        string="Days Overdue",
+        compute="_compute_collection_figures",
+        search="_search_collection_days_overdue",
+        aggregator="max",
+        help="Days since the due date of the oldest open overdue item (0 if none).",
+    )
+    collection_oldest_due_date = fields.Date(
+        string="Oldest Due Date",
+        compute="_compute_collection_figures",
+        search="_search_collection_oldest_due_date",
+        help="Due date of the oldest open overdue item.",
+    )
+    collection_bucket_id = fields.Many2one(
+        "collection.aging.bucket",
+        string="Aging Bucket",
+        compute="_compute_collection_figures",
+        search="_search_collection_bucket_id",
+        help="Aging bucket of the oldest open overdue item.",
+    )
+    collection_broken_promise_count = fields.Integer(
+        string="Broken Promises",
+        compute="_compute_collection_figures",
+        search="_search_collection_broken_promise_count",
+        help="Promises broken or only partly kept in the last 365 days.",
+    )
+    collection_priority = fields.Float(
+        string="Priority",
+        digits=(16, 0),
+        compute="_compute_collection_figures",
+        search="_search_collection_priority",
+        aggregator="sum",
+        help="Higher is worked first: overdue amount, weighted up by days overdue and "
+        "broken promises and by the status.",
+    )
+    collection_aging_html = fields.Html(
+        string="Aging", compute="_compute_collection_aging_html", sanitize=False
+    )
+
+    collection_interaction_ids = fields.One2many(
+        "collection.interaction",
+        "partner_id",
+        string="Interactions",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+    collection_promise_ids = fields.One2many(
+        "collection.promise",
+        "partner_id",
+        string="Promises to Pay",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+    collection_interaction_count = fields.Integer(
+        compute="_compute_collection_counts",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+    collection_open_promise_count = fields.Integer(
+        compute="_compute_collection_counts",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+
+    # ------------------------------------------------------------------
+    # Figures in SQL
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _collection_today(self):
+        return fields.Date.context_today(self)
+
+    @api.model
+    def _collection_figures_sql(self, company, today, partner_ids=None):
+        """One aggregate over the open posted receivable lines of ``company``, per
+        commercial partner: total due (net of credits), overdue amount and oldest overdue
+        due date. ``partner_ids`` restricts it to these commercial partners."""
+        self._collection_flush_ledger()
+        overdue = SQL(
+            "aml.amount_residual > 0 AND COALESCE(aml.date_maturity, aml.date) < %s "
+            "AND aml.no_followup IS NOT TRUE",
+            today,
+        )
+        restrict = SQL()
+        if partner_ids is not None:
+            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+        return SQL(
+            """(
+            SELECT p.commercial_partner_id AS partner_id,
+                   SUM(aml.amount_residual) AS due_amount,
+                   COALESCE(SUM(aml.amount_residual) FILTER (WHERE %(overdue)s), 0)
+                       AS overdue_amount,
+                   MIN(COALESCE(aml.date_maturity, aml.date)) FILTER (WHERE %(overdue)s)
+                       AS oldest_due_date
+              FROM account_move_line aml
+              JOIN res_partner p ON p.id = aml.partner_id
+             WHERE %(open_receivable)s
+               %(restrict)s
+             GROUP BY p.commercial_partner_id
+            )""",
+            overdue=overdue,
+            open_receivable=self._collection_open_receivable_condition(company),
+            restrict=restrict,
+        )
+
+    @api.model
+    def _collection_flush_ledger(self):
+        self.env["account.move.line"].flush_model(
+            ["partner_id", "company_id", "account_id", "parent_state", "reconciled",
+             "amount_residual", "date_maturity", "date", "no_followup"]
+        )
+        self.flush_model(["commercial_partner_id"])
+
+    @api.model
+    def _collection_open_receivable_condition(self, company):
+        """SQL condition on ``aml``: an open (not fully reconciled) posted receivable
+        line of ``company``. Filtering on the receivable accounts' ids lets PostgreSQL
+        use the ledger's index of unreconciled lines per account and partner."""
+        accounts = (
+            self.env["account.account"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("account_type", "=", "asset_receivable"), ("company_ids", "in", company.id)])
+        )
+        return SQL(
+            "aml.account_id IN %s AND aml.company_id = %s AND aml.parent_state = 'posted' "
+            "AND aml.reconciled IS NOT TRUE AND aml.amount_residual != 0",
+            tuple(accounts.ids) or (0,),
+            company.id,
+        )
+
+    @api.model
+    def _collection_broken_promises_sql(self, company, today):
+        self.env["collection.promise"].flush_model(["partner_id", "company_id", "state", "date"])
+        return SQL(
+            """(
+            SELECT partner_id, COUNT(*) AS broken_count
+              FROM collection_promise
+             WHERE company_id = %s
+               AND state IN ('broken', 'partial')
+               AND date >= %s::date - %s
+             GROUP BY partner_id
+            )""",
+            company.id,
+            today,
+            BROKEN_PROMISE_WINDOW,
+        )
+
+    def _collection_field_sql(self, alias, fname, query, partner_ids=None):
+        """SQL expression of the figure ``fname`` for the partner row ``alias`` of
+        ``query``, joining the ledger aggregate once per query."""
+        company = self.env.company
+        today = self._collection_today()
+        figures = query.make_alias(alias, "collection_figures")
+        query.add_join(
+            "LEFT JOIN",
+            figures,
+            self._collection_figures_sql(company, today, partner_ids),
+            SQL("%s = %s", SQL.identifier(figures, "partner_id"), SQL.identifier(alias, "id")),
+        )
+        oldest = SQL.identifier(figures, "oldest_due_date")
+        days = SQL("COALESCE(%s::date - %s, 0)", today, oldest)
+        if fname == "collection_overdue_amount":
+            return SQL("COALESCE(%s, 0)", SQL.identifier(figures, "overdue_amount"))
+        if fname == "collection_due_amount":
+            return SQL("COALESCE(%s, 0)", SQL.identifier(figures, "due_amount"))
+        if fname == "collection_oldest_due_date":
+            return oldest
+        if fname == "collection_days_overdue":
+            return days
+        if fname == "collection_bucket_id":
+            bucket = self.env["collection.aging.bucket"]._bucket_case_sql(company, days)
+            return SQL(
+                "(CASE WHEN %s IS NULL THEN NULL ELSE %s END)",
+                SQL.identifier(figures, "partner_id"),
+                bucket,
+            )
+        broken = query.make_alias(alias, "collection_broken")
+        query.add_join(
+            "LEFT JOIN",
+            broken,
+            self._collection_broken_promises_sql(company, today),
+            SQL("%s = %s", SQL.identifier(broken, "partner_id"), SQL.identifier(alias, "id")),
+        )
+        broken_count = SQL("COALESCE(%s, 0)", SQL.identifier(broken, "broken_count"))
+        if fname == "collection_broken_promise_count":
+            return broken_count
+        # collection_priority
+        status = self._field_to_sql(alias, "collection_status", query)
+        weight = SQL(
+            "(CASE %s %s ELSE 1.0 END)",
+            status,
+            SQL(" ").join(
+                SQL("WHEN %s THEN %s", key, value) for key, value in STATUS_PRIORITY_WEIGHT.items()
+            ),
+        )
+        return SQL(
+            "ROUND((COALESCE(%s, 0) * (1 + LEAST(%s, 360) / 30.0) * (1 + %s) * %s)::numeric, 0)",
+            SQL.identifier(figures, "overdue_amount"),
+            days,
+            broken_count,
+            weight,
+        )
+
+    def _field_to_sql(self, alias, field_expr, query=None):
+        if field_expr in FIGURE_FIELDS:
+            if query is None:
+                raise ValueError(f"{field_expr} can only be converted to SQL within a query")
+            self._check_field_access(self._fields[field_expr], "read")
+            return self._collection_field_sql(alias, field_expr, query)
+        return super()._field_to_sql(alias, field_expr, query)
+
+    def _collection_search(self, fname, operator, value):
+        """Filter on a ledger figure in SQL, for any number of partners."""
+        sql_operators = {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}
+        if operator not in sql_operators:
+            return NotImplemented
+        query = self.with_context(active_test=False)._search([], bypass_access=True)
+        expr = self._field_to_sql(self._table, fname, query)
+        if operator in ("in", "not in"):
+            values = [v for v in value if v is not False and v is not None]
+            parts = []
+            if values:
+                parts.append(SQL("%s IN %s", expr, tuple(values)))
+            if len(values) != len(value):
+                parts.append(SQL("%s IS NULL", expr))
+            condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
+            if operator == "not in":
+                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
+        elif value is False or value is None:
+            condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
+        else:
+            condition = SQL("%s %s %s", expr, SQL(operator), value)
+        query.add_where(condition)
+        return Domain("id", "in", query)
+
+    def _search_collection_overdue_amount(self, operator, value):
+        return self._collection_search("collection_overdue_amount", operator, value)
+
+    def _search_collection_due_amount(self, operator, value):
+        return self._collection_search("collection_due_amount", operator, value)
+
+    def _search_collection_days_overdue(self, operator, value):
+        return self._collection_search("collection_days_overdue", operator, value)
+
+    def _search_collection_oldest_due_date(self, operator, value):
+        return self._collection_search("collection_oldest_due_date", operator, value)
+
+    def _search_collection_bucket_id(self, operator, value):
+        return self._collection_search("collection_bucket_id", operator, value)
+
+    def _search_collection_broken_promise_count(self, operator, value):
+        return self._collection_search("collection_broken_promise_count", operator, value)
+
+    def _search_collection_priority(self, operator, value):
+        return self._collection_search("collection_priority", operator, value)
+
+    @api.depends_context("company")
+    def _compute_collection_currency_id(self):
+        self.collection_currency_id = self.env.company.currency_id
+
+    @api.depends_context("company", "tz")
+    def _compute_collection_figures(self):
+        partners = self.filtered("id")
+        rows = {}
+        if partners:
+            query = partners.with_context(active_test=False)._search(
+                [("id", "in", partners.ids)], bypass_access=True
+            )
+            ids = partners.commercial_partner_id.ids
+            columns = [
+                partners._collection_field_sql(partners._table, fname, query, partner_ids=ids)
+                for fname in FIGURE_FIELDS
+            ]
+            for row in self.env.execute_query(
+                query.select(SQL.identifier(partners._table, "id"), *columns)
+            ):
+                rows[row[0]] = dict(zip(FIGURE_FIELDS, row[1:]))
+        Bucket = self.env["collection.aging.bucket"]
+        for partner in self:
+            values = rows.get(partner.id, {})
+            partner.collection_overdue_amount = values.get("collection_overdue_amount") or 0.0
+            partner.collection_due_amount = values.get("collection_due_amount") or 0.0
+            partner.collection_days_overdue = values.get("collection_days_overdue") or 0
+            partner.collection_oldest_due_date = values.get("collection_oldest_due_date")
+            partner.collection_bucket_id = Bucket.browse(values.get("collection_bucket_id"))
+            partner.collection_broken_promise_count = (
+                values.get("collection_broken_promise_count") or 0
+            )
+            partner.collection_priority = float(values.get("collection_priority") or 0)
+
+    def _collection_aging(self):
+        """Open receivables per aging bucket: {commercial partner id: {bucket: amount}},
+        for the current company; every open item counts in the bucket of its own due
+        date, credits included, so the buckets add up to the total due."""
+        company = self.env.company
+        today = self._collection_today()
+        partners = self.commercial_partner_id
+        if not partners:
+            return {}
+        self._collection_flush_ledger()
+        days = SQL("(%s::date - COALESCE(aml.date_maturity, aml.date))", today)
+        bucket = self.env["collection.aging.bucket"]._bucket_case_sql(company, days)
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT p.commercial_partner_id, %(bucket)s, SUM(aml.amount_residual)
+                  FROM account_move_line aml
+                  JOIN res_partner p ON p.id = aml.partner_id
+                 WHERE %(open_receivable)s
+                   AND p.commercial_partner_id IN %(partners)s
+                 GROUP BY 1, 2
+                """,
+                bucket=bucket,
+                open_receivable=self._collection_open_receivable_condition(company),
+                partners=tuple(partners.ids),
+            )
+        )
+        Bucket = self.env["collection.aging.bucket"]
+        result = {}
+        for partner_id, bucket_id, amount in rows:
+            result.setdefault(partner_id, {})[Bucket.browse(bucket_id)] = amount
+        return result
+
+    @api.depends_context("company", "tz", "lang")
+    def _compute_collection_aging_html(self):
+        company = self.env.company
+        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
+        aging = self.filtered("id")._collection_aging()
+        for partner in self:
+            amounts = aging.get(partner.commercial_partner_id.id, {})
+            cells_head = Markup("").join(
+                Markup("<th class='text-end'>%s</th>") % bucket.name for bucket in buckets
+            )
+            cells = Markup("").join(
+                Markup("<td class='text-end'>%s</td>")
+                % format_amount(self.env, amounts.get(bucket, 0.0), company.currency_id)
+                for bucket in buckets
+            )
+            partner.collection_aging_html = Markup(
+                "<table class='table table-sm o_collection_aging'>"
+                "<thead><tr>%s<th class='text-end'>%s</th></tr></thead>"
+                "<tbody><tr>%s<td class='text-end fw-bold'>%s</td></tr></tbody></table>"
+            ) % (
+                cells_head,
+                self.env._("Total"),
+                cells,
+                format_amount(self.env, sum(amounts.values()), company.currency_id),
+            )
+
+    def _compute_collection_counts(self):
+        Interaction = self.env["collection.interaction"]
+        Promise = self.env["collection.promise"]
+        interactions = dict(
+            Interaction._read_group(
+                [("partner_id", "in", self.commercial_partner_id.ids)], ["partner_id"], ["__count"]
+            )
+        )
+        promises = dict(
+            Promise._read_group(
+                [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "open")],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_interaction_count = interactions.get(partner.commercial_partner_id, 0)
+            partner.collection_open_promise_count = promises.get(partner.commercial_partner_id, 0)
+
+    @api.model
+    def _read_group_collection_stage_ids(self, stages, domain):
+        return stages.search([])
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        default_collector = self.env.company.collection_default_user_id
+        if default_collector:
+            for vals in vals_list:
+                if not vals.get("parent_id") and "collection_user_id" not in vals:
+                    vals["collection_user_id"] = default_collector.id
+        return super().create(vals_list)
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    @api.model
+    def action_collection_worklist(self):
+        """Open the worklist: the customers with something due in the current company,
+        highest priority first; only the collector's own when the company restricts
+        collectors to their portfolio."""
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.res_partner_action_collection_worklist"
+        )
+        domain = Domain("collection_due_amount", ">", 0)
+        if self.env.company.collection_portfolio_restricted and not self.env.user.has_group(
+            "account_collection.group_collection_manager"
+        ):
+            domain &= Domain("collection_user_id", "=", self.env.uid)
+        action["domain"] = list(domain)
+        return action
+
+    def action_collection_log_interaction(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Log Interaction"),
+            "res_model": "collection.interaction.log",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }
+
+    def action_collection_open_interactions(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.collection_interaction_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
+        return action
+
+    def action_collection_open_promises(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.collection_promise_action"
+        )
+        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
+        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
+        return action
+
+    def action_collection_open_invoices(self):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.account_move_action_collection_open"
+        )
+        action["domain"] = [
+            ("move_type", "in", ("out_invoice", "out_refund")),
+            ("state", "=", "posted"),
+            ("payment_state", "not in", ("paid", "reversed", "in_payment")),
+            ("commercial_partner_id", "=", self.commercial_partner_id.id),
+        ]
+        return action
+
+    # ------------------------------------------------------------------
+    # Business
+    # ------------------------------------------------------------------
+
+    def _collection_check_access(self):
+        """Raise unless the current user may work these customers' collections: read
+        access to the partners and a collections group. Callers then write the
+        collection fields and the chatter with sudo()."""
+        if not self.env.su and not self.env.user.has_group(
+            "account_collection.group_collection_user"
+        ):
+            raise UserError(self.env._("Only collection users can work a customer's collections."))
+        self.check_access("read")
+
+    def _collection_set_status(self, status, message=None):
+        """Set the collection status (current company), with an optional chatter note."""
+        self._collection_check_access()
+        for partner in self.commercial_partner_id:
+            # sudo: collectors have no write access on contacts; access was checked above.
+            partner_sudo = partner.sudo()
+            if partner_sudo.collection_status != status:
+                partner_sudo.collection_status = status
+            if message:
+                partner_sudo.message_post(
+                    body=message,
+                    author_id=self.env.user.partner_id.id,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_note",
+                )
+
+    def _collection_reset_status_when_settled(self):
+        """Customers with nothing overdue any more go back to 'current' (except
+        those written off)."""
+        partners = self.commercial_partner_id.filtered(
+            lambda p: p.collection_status not in ("current", "uncollectible")
+            and not p.collection_overdue_amount
+        )
+        for partner in partners:
+            # sudo: triggered by the ledger (a payment), whoever reconciled it.
+            partner.sudo().collection_status = "current"
+        return partners

@@ -1,0 +1,200 @@
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_amount, format_date, html_escape
+
+from ..models.collection_interaction import CHANNELS, OUTCOMES
+from ..models.res_partner import COLLECTION_STATUS
+
+
+class CollectionInteractionLog(models.TransientModel):
+    _name = "collection.interaction.log"
+    _description = "Log a Collection Interaction"
+    _check_company_auto = True
+
+    partner_id = fields.Many2one("res.partner", string="Customer", required=True, readonly=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    channel = fields.Selection(CHANNELS, required=True, default="call")
+    outcome = fields.Selection(OUTCOMES, required=True, default="contacted")
+    status_before = fields.Selection(COLLECTION_STATUS, compute="_compute_status_before")
+    status_after = fields.Selection(
+        COLLECTION_STATUS,
+        string="New Status",
+        compute="_compute_status_after",
+        store=True,
+        readonly=False,
+        required=True,
+    )
+    move_ids = fields.Many2many(
+        "account.move",
+        string="Invoices",
+        check_company=True,
+        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
+        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="Invoices the conversation was about; also the invoices of the promise.",
+    )
+    overdue_amount = fields.Monetary(related="partner_id.collection_overdue_amount")
+    days_overdue = fields.Integer(related="partner_id.collection_days_overdue")
+    promise = fields.Boolean(string="Promise to Pay")
+    promise_amount = fields.Monetary(string="Promised Amount")
+    promise_date = fields.Date(string="Promised Date")
+    next_action_date = fields.Date(
+        string="Next Action",
+        help="Schedules (or moves) the collector's follow-up activity on the customer.",
+    )
+    note = fields.Text()
+
+    @api.depends("partner_id", "company_id")
+    def _compute_status_before(self):
+        for wizard in self:
+            partner = wizard.partner_id.with_company(wizard.company_id)
+            wizard.status_before = partner.collection_status or "current"
+
+    @api.depends("status_before", "outcome", "promise")
+    def _compute_status_after(self):
+        by_outcome = {"dispute": "dispute", "refusal": "refusal", "promise": "agreement"}
+        for wizard in self:
+            if wizard.promise:
+                wizard.status_after = "agreement"
+            else:
+                wizard.status_after = by_outcome.get(wizard.outcome) or wizard.status_before or "current"
+
+    @api.onchange("outcome")
+    def _onchange_outcome(self):
+        if self.outcome == "promise":
+            self.promise = True
+
+    @api.onchange("promise", "move_ids")
+    def _onchange_promise(self):
+        if self.promise and not self.promise_amount:
+            if self.move_ids:
+                self.promise_amount = sum(self.move_ids.mapped("amount_residual"))
+            else:
+                self.promise_amount = self.partner_id.with_company(
+                    self.company_id
+                ).collection_overdue_amount
+
+    def action_confirm(self):
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
+        partner._collection_check_access()
+        if self.promise:
+            if not self.promise_amount or self.promise_amount <= 0:
+                raise ValidationError(self.env._("The promised amount must be greater than zero."))
+            if not self.promise_date:
+                raise ValidationError(self.env._("Set the date the customer promised to pay by."))
+        if self.next_action_date and self.next_action_date < fields.Date.context_today(self):
+            raise ValidationError(self.env._("The next action cannot be planned in the past."))
+
+        promise = self.env["collection.promise"]
+        if self.promise:
+            promise = promise.create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company_id.id,
+                    "amount": self.promise_amount,
+                    "date": self.promise_date,
+                    "move_ids": [fields.Command.set(self.move_ids.ids)],
+                    "user_id": self.env.uid,
+                    "note": self.note,
+                }
+            )
+        interaction = self.env["collection.interaction"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": self.company_id.id,
+                "channel": self.channel,
+                "outcome": self.outcome,
+                "status_before": self.status_before,
+                "status_after": self.status_after,
+                "move_ids": [fields.Command.set(self.move_ids.ids)],
+                "promise_id": promise.id,
+                "next_action_date": self.next_action_date,
+                "note": self.note,
+            }
+        )
+        # sudo: collectors cannot write contacts; _collection_check_access() passed above.
+        partner_sudo = partner.sudo()
+        values = {}
+        if partner_sudo.collection_status != self.status_after:
+            values["collection_status"] = self.status_after
+        if self.next_action_date:
+            values["collection_next_action_date"] = self.next_action_date
+        if not partner_sudo.collection_user_id:
+            values["collection_user_id"] = self.env.uid
+        if values:
+            partner_sudo.write(values)
+        partner_sudo.message_post(
+            body=self._summary_html(interaction, promise),
+            author_id=self.env.user.partner_id.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        if self.next_action_date:
+            self._schedule_next_action(partner_sudo)
+        return {"type": "ir.actions.act_window_close"}
+
+    def _summary_html(self, interaction, promise):
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        outcomes = dict(self._fields["outcome"]._description_selection(self.env))
+        statuses = dict(self._fields["status_after"]._description_selection(self.env))
+        lines = [
+            Markup("<b>%s</b>: %s")
+            % (channels[self.channel], outcomes[self.outcome]),
+        ]
+        if self.status_after != self.status_before:
+            lines.append(
+                Markup("%s: %s → %s")
+                % (
+                    self.env._("Status"),
+                    statuses.get(self.status_before, ""),
+                    statuses[self.status_after],
+                )
+            )
+        if promise:
+            lines.append(
+                Markup("%s: %s %s %s")
+                % (
+                    self.env._("Promise to pay"),
+                    format_amount(self.env, promise.amount, promise.currency_id),
+                    self.env._("by"),
+                    format_date(self.env, promise.date),
+                )
+            )
+        if self.move_ids:
+            lines.append(
+                Markup("%s: %s")
+                % (self.env._("Invoices"), ", ".join(self.move_ids.mapped("name")))
+            )
+        if self.next_action_date:
+            lines.append(
+                Markup("%s: %s")
+                % (self.env._("Next action"), format_date(self.env, self.next_action_date))
+            )
+        if self.note:
+            lines.append(Markup("<i>%s</i>") % html_escape(self.note))
+        return Markup("<br/>").join(lines)
+
+    def _schedule_next_action(self, partner_sudo):
+        """Create the collector's follow-up activity on the customer, or move the
+        existing one to the new date."""
+        activity_type = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        collector = partner_sudo.collection_user_id or self.env.user
+        existing = partner_sudo.activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type and a.user_id == collector
+        )
+        summary = self.env._("Collection follow-up")
+        if existing:
+            existing[:1].write({"date_deadline": self.next_action_date, "note": self.note or False})
+        else:
+            partner_sudo.activity_schedule(
+                "account_collection.mail_activity_type_collection_follow_up",
+                date_deadline=self.next_action_date,
+                summary=summary,
+                note=self.note or "",
+                user_id=collector.id,
+            )
