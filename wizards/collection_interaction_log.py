@@ -1,7 +1,7 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import ValidationError
 from odoo.tools import format_amount, format_date, html_escape
 
 from ..models.collection_interaction import CHANNELS, OUTCOMES
@@ -26,6 +26,7 @@ class CollectionInteractionLog(models.TransientModel):
         string="New Status",
         compute="_compute_status_after",
         store=True,
+        precompute=True,
         readonly=False,
         required=True,
     )
@@ -82,6 +83,7 @@ class CollectionInteractionLog(models.TransientModel):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
         partner._collection_check_access()
+        status_before = partner.collection_status or "current"
         if self.promise:
             if not self.promise_amount or self.promise_amount <= 0:
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
@@ -103,13 +105,13 @@ class CollectionInteractionLog(models.TransientModel):
                     "note": self.note,
                 }
             )
-        interaction = self.env["collection.interaction"].create(
+        self.env["collection.interaction"].create(
             {
                 "partner_id": partner.id,
                 "company_id": self.company_id.id,
                 "channel": self.channel,
                 "outcome": self.outcome,
-                "status_before": self.status_before,
+                "status_before": status_before,
                 "status_after": self.status_after,
                 "move_ids": [fields.Command.set(self.move_ids.ids)],
                 "promise_id": promise.id,
@@ -129,7 +131,7 @@ class CollectionInteractionLog(models.TransientModel):
         if values:
             partner_sudo.write(values)
         partner_sudo.message_post(
-            body=self._summary_html(interaction, promise),
+            body=self._summary_html(status_before, promise),
             author_id=self.env.user.partner_id.id,
             message_type="comment",
             subtype_xmlid="mail.mt_note",
@@ -138,7 +140,7 @@ class CollectionInteractionLog(models.TransientModel):
             self._schedule_next_action(partner_sudo)
         return {"type": "ir.actions.act_window_close"}
 
-    def _summary_html(self, interaction, promise):
+    def _summary_html(self, status_before, promise):
         channels = dict(self._fields["channel"]._description_selection(self.env))
         outcomes = dict(self._fields["outcome"]._description_selection(self.env))
         statuses = dict(self._fields["status_after"]._description_selection(self.env))
@@ -146,12 +148,12 @@ class CollectionInteractionLog(models.TransientModel):
             Markup("<b>%s</b>: %s")
             % (channels[self.channel], outcomes[self.outcome]),
         ]
-        if self.status_after != self.status_before:
+        if self.status_after != status_before:
             lines.append(
                 Markup("%s: %s → %s")
                 % (
                     self.env._("Status"),
-                    statuses.get(self.status_before, ""),
+                    statuses.get(status_before, ""),
                     statuses[self.status_after],
                 )
             )
