@@ -7,3 +7,5 @@ from . import account_move
 from . import account_partial_reconcile
 from . import collection_promise
 from . import collection_interaction
+from . import collection_policy
+from . import collection_communication

@@ -22,6 +22,18 @@ class AccountMove(models.Model):
         search="_search_collection_bucket_id",
         help="Aging bucket of the oldest open receivable of this entry.",
     )
+    collection_level_id = fields.Many2one(
+        "collection.level",
+        string="Dunning Level",
+        copy=False,
+        readonly=True,
+        index="btree_not_null",
+        tracking=True,
+        help="Highest reminder level this invoice reached.",
+    )
+    collection_last_reminder_date = fields.Date(
+        string="Last Reminder", copy=False, readonly=True
+    )
     collection_promise_ids = fields.Many2many(
         "collection.promise",
         "collection_promise_account_move_rel",

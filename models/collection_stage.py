@@ -13,3 +13,7 @@ class CollectionStage(models.Model):
     )
     description = fields.Text(translate=True, help="What this stage means for the collectors.")
     active = fields.Boolean(default=True)
+    stop_dunning = fields.Boolean(
+        string="Stop Automatic Reminders",
+        help="Customers in this stage get no automatic reminder (e.g. claimed in court).",
+    )

@@ -1,3 +1,5 @@
+from datetime import datetime, time, timedelta
+
 from odoo import api, fields, models
 
 from .collection_aging_bucket import default_buckets
@@ -24,6 +26,86 @@ class ResCompany(models.Model):
         help="Collectors who are not collection managers only see their own customers in "
         "the worklist, and only their customers' interactions and promises.",
     )
+
+    # Dunning
+    collection_policy_id = fields.Many2one(
+        "collection.policy",
+        string="Default Dunning Policy",
+        domain="[('company_id', '=', id)]",
+        help="Reminder policy of the customers that have none of their own. Empty: no "
+        "automatic reminders in this company.",
+    )
+    collection_quiet_hour_start = fields.Float(
+        string="Quiet Hours From",
+        default=20.0,
+        help="No automatic message from this hour (company time zone)...",
+    )
+    collection_quiet_hour_end = fields.Float(
+        string="Quiet Hours To", default=8.0, help="...until this hour the next morning."
+    )
+    collection_rest_day = fields.Selection(
+        [
+            ("0", "Monday"),
+            ("1", "Tuesday"),
+            ("2", "Wednesday"),
+            ("3", "Thursday"),
+            ("4", "Friday"),
+            ("5", "Saturday"),
+            ("6", "Sunday"),
+        ],
+        string="Weekly Rest Day",
+        default="6",
+        help="No automatic message on this day of the week.",
+    )
+    collection_message_interval_days = fields.Integer(
+        string="Days Between Messages",
+        default=3,
+        help="A customer gets at most one automatic message (email, SMS, WhatsApp) in this "
+        "many days; later ones wait. 0: no limit.",
+    )
+    collection_email_from = fields.Char(
+        string="Reminder Sender",
+        help="Sender of the reminder emails, e.g. \"Accounts Receivable\" <ar@example.com>. "
+        "Empty: the company's email.",
+    )
+    collection_whatsapp_phone_number_id = fields.Char(
+        string="WhatsApp Phone Number ID",
+        groups="base.group_system,account_collection.group_collection_manager",
+        help="Phone number ID of your WhatsApp Business account (Meta Business Manager, "
+        "WhatsApp > API Setup).",
+    )
+    collection_whatsapp_token = fields.Char(
+        string="WhatsApp Access Token",
+        groups="base.group_system",
+        copy=False,
+        help="Permanent access token of the WhatsApp Business Cloud API.",
+    )
+
+    def _collection_next_allowed_time(self, local_now):
+        """The first moment from ``local_now`` (naive, in the company's time zone) outside
+        the quiet hours and the weekly rest day, naive in the same time zone."""
+        self.ensure_one()
+        start, end = self.collection_quiet_hour_start, self.collection_quiet_hour_end
+        rest = int(self.collection_rest_day) if self.collection_rest_day else None
+
+        def at(day, hours):
+            minutes = int(round(hours * 60))
+            return datetime.combine(day, time(minutes // 60 % 24, minutes % 60))
+
+        moment = local_now
+        for _step in range(10):
+            if rest is not None and moment.weekday() == rest:
+                moment = at(moment.date() + timedelta(days=1), 0)
+                continue
+            hour = moment.hour + moment.minute / 60
+            if start > end and (hour >= start or hour < end):  # overnight, e.g. 20:00-08:00
+                moment = at(moment.date() + timedelta(days=1 if hour >= start else 0), end)
+                continue
+            if start < end and start <= hour < end:
+                moment = at(moment.date(), end)
+                continue
+            return moment
+        return moment
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -73,6 +73,24 @@ class ResPartner(models.Model):
         help="Where the conversation with the customer stands. 'Current' means nothing "
         "overdue, or not worked yet.",
     )
+    collection_policy_id = fields.Many2one(
+        "collection.policy",
+        string="Dunning Policy",
+        company_dependent=True,
+        help="Reminder policy of this customer. Empty: the company's default policy.",
+    )
+    collection_level_id = fields.Many2one(
+        "collection.level",
+        string="Dunning Level",
+        company_dependent=True,
+        readonly=True,
+        help="Level of the last reminder created for this customer.",
+    )
+    collection_excluded = fields.Boolean(
+        string="No Automatic Reminders",
+        company_dependent=True,
+        help="This customer gets no automatic reminder.",
+    )
     collection_next_action_date = fields.Date(
         string="Next Action",
         company_dependent=True,

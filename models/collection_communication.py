@@ -1,0 +1,806 @@
+import logging
+from datetime import timedelta
+
+import pytz
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.fields import Domain
+from odoo.tools import SQL, format_amount, html2plaintext
+
+from ..tools import whatsapp
+from .collection_policy import MESSAGE_CHANNELS
+
+_logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5
+# Minutes to wait before the next attempt: 5 min, 30 min, 2 h, 8 h.
+BACKOFF_MINUTES = [5, 30, 120, 480]
+# A delivery left "sending" longer than this was interrupted (a crash, a killed worker):
+# whether the provider got it is unknown, so it is not sent again by itself.
+SENDING_TIMEOUT = timedelta(minutes=15)
+RUN_BATCH_SIZE = 200
+
+
+class CollectionCommunication(models.Model):
+    _name = "collection.communication"
+    _description = "Collection Reminder"
+    _inherit = ["mail.thread"]
+    _order = "date desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, readonly=True
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True, readonly=True)
+    currency_id = fields.Many2one(related="company_id.currency_id", string="Currency")
+    policy_id = fields.Many2one("collection.policy", readonly=True, index=True)
+    level_id = fields.Many2one("collection.level", required=True, readonly=True, index=True)
+    date = fields.Date(
+        required=True, readonly=True, index=True, help="Day of the run that created the reminder."
+    )
+    user_id = fields.Many2one("res.users", string="Collector", index=True)
+    move_ids = fields.Many2many(
+        "account.move",
+        "collection_communication_account_move_rel",
+        "communication_id",
+        "move_id",
+        string="Invoices",
+        readonly=True,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "To Review"),
+            ("queued", "Sending"),
+            ("done", "Sent"),
+            ("failed", "Failed"),
+            ("cancelled", "Skipped"),
+        ],
+        default="draft",
+        required=True,
+        readonly=True,
+        index=True,
+        tracking=True,
+    )
+    delivery_ids = fields.One2many(
+        "collection.communication.delivery", "communication_id", string="Deliveries"
+    )
+    overdue_amount = fields.Monetary(readonly=True, help="Overdue amount when created.")
+    due_amount = fields.Monetary(readonly=True, help="Total due when created.")
+    days_overdue = fields.Integer(readonly=True, help="Days overdue when created.")
+    note = fields.Text(
+        readonly=True, help="Why a channel was not used, and which one replaced it."
+    )
+    portal_url = fields.Char(compute="_compute_portal_url")
+    letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
+
+    _partner_level_date_unique = models.UniqueIndex(
+        "(partner_id, level_id, date)",
+        "A customer gets one reminder per level and day.",
+    )
+
+    @api.depends("partner_id", "level_id")
+    def _compute_name(self):
+        for communication in self:
+            communication.name = self.env._(
+                "%(level)s - %(partner)s",
+                level=communication.level_id.name or "",
+                partner=communication.partner_id.display_name or "",
+            )
+
+    def _compute_portal_url(self):
+        base_url = self.get_base_url()
+        for communication in self:
+            invoice = communication.move_ids[:1]
+            communication.portal_url = (
+                base_url + invoice.sudo().get_portal_url() if invoice else base_url + "/my/invoices"
+            )
+
+    # ------------------------------------------------------------------
+    # Values for the templates
+    # ------------------------------------------------------------------
+
+    def _template_values(self):
+        """Values a template or a WhatsApp message may show, formatted in the customer's
+        language."""
+        self.ensure_one()
+        env = self.with_context(lang=self.partner_id.lang).env
+        return {
+            "partner_name": self.partner_id.name,
+            "overdue_amount": format_amount(env, self.overdue_amount, self.currency_id),
+            "due_amount": format_amount(env, self.due_amount, self.currency_id),
+            "days_overdue": str(self.days_overdue),
+            "invoice_names": ", ".join(self.move_ids.mapped("name")),
+            "portal_url": self.portal_url,
+            "company_name": self.company_id.name,
+        }
+
+    # ------------------------------------------------------------------
+    # Review
+    # ------------------------------------------------------------------
+
+    def action_approve(self):
+        if any(c.state != "draft" for c in self):
+            raise UserError(self.env._("Only reminders waiting for review can be approved."))
+        self._start()
+
+    def action_skip(self):
+        if any(c.state not in ("draft", "queued") for c in self):
+            raise UserError(self.env._("Only reminders not sent yet can be skipped."))
+        self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued")).write(
+            {"state": "cancelled"}
+        )
+        self.write({"state": "cancelled"})
+
+    def action_retry(self):
+        failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
+        if not failed:
+            raise UserError(self.env._("Nothing failed to send here."))
+        failed.action_retry()
+
+    def _start(self):
+        """Queue the deliveries and apply the level's stage and status changes."""
+        self.delivery_ids.filtered(lambda d: d.state == "draft").write({"state": "queued"})
+        self.write({"state": "queued"})
+        for communication in self:
+            communication._apply_portfolio_changes()
+        self._update_state()
+
+    def _apply_portfolio_changes(self):
+        self.ensure_one()
+        level = self.level_id
+        # sudo: the reminders move customers through stages, whoever approved them.
+        partner = self.partner_id.with_company(self.company_id).sudo()
+        values = {}
+        if level.stage_id and partner.collection_stage_id != level.stage_id:
+            values["collection_stage_id"] = level.stage_id.id
+        if level.status and partner.collection_status != level.status:
+            values["collection_status"] = level.status
+        if values:
+            partner.write(values)
+
+    def _update_state(self):
+        for communication in self.filtered(lambda c: c.state == "queued"):
+            states = set(communication.delivery_ids.mapped("state"))
+            if states & {"queued", "sending", "draft"}:
+                continue
+            communication.state = "failed" if "failed" in states else "done"
+
+    # ------------------------------------------------------------------
+    # The run: deciding who gets which level
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _dunning_candidates_sql(self, company, today, partner_ids=None):
+        """One query over the open invoices of ``company``: for each invoice that reached
+        a level of its customer's policy higher than the one it is at, the invoice,
+        customer and level. Customers excluded from reminders, in dispute, uncollectible,
+        or in a stage that stops them, and invoices covered by an open promise whose date
+        has not passed, are left out."""
+        Partner = self.env["res.partner"].with_company(company)
+        Partner._collection_flush_ledger()
+        self.env["account.move"].flush_model(
+            ["company_id", "state", "move_type", "commercial_partner_id", "collection_level_id"]
+        )
+        self.env["collection.level"].flush_model(["policy_id", "delay"])
+        self.env["collection.policy"].flush_model(["active"])
+        self.env["collection.stage"].flush_model(["stop_dunning"])
+        self.env["collection.promise"].flush_model(["state", "date"])
+        Partner.flush_model(
+            ["collection_policy_id", "collection_excluded", "collection_status",
+             "collection_stage_id"]
+        )
+        fields_ = Partner._fields
+        policy = fields_["collection_policy_id"].to_sql(Partner, "p")
+        excluded = fields_["collection_excluded"].to_sql(Partner, "p")
+        status = fields_["collection_status"].to_sql(Partner, "p")
+        stage = fields_["collection_stage_id"].to_sql(Partner, "p")
+        restrict = SQL()
+        if partner_ids is not None:
+            restrict = SQL("AND m.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+        return SQL(
+            """
+            WITH open_moves AS (
+                SELECT m.id AS move_id,
+                       m.commercial_partner_id AS partner_id,
+                       MIN(COALESCE(aml.date_maturity, aml.date)) AS due_date
+                  FROM account_move m
+                  JOIN account_move_line aml ON aml.move_id = m.id
+                 WHERE m.move_type = 'out_invoice'
+                   AND %(open_receivable)s
+                   AND aml.amount_residual > 0
+                   AND aml.no_followup IS NOT TRUE
+                   %(restrict)s
+                 GROUP BY m.id, m.commercial_partner_id
+            )
+            SELECT DISTINCT ON (om.move_id) om.move_id, om.partner_id, lv.id, lv.delay
+              FROM open_moves om
+              JOIN res_partner p ON p.id = om.partner_id
+              JOIN collection_level lv
+                ON lv.policy_id = COALESCE(%(policy)s, %(default_policy)s)
+               AND lv.delay <= %(today)s::date - om.due_date
+              JOIN collection_policy pol ON pol.id = lv.policy_id AND pol.active
+              JOIN account_move m ON m.id = om.move_id
+              LEFT JOIN collection_level cur ON cur.id = m.collection_level_id
+             WHERE (cur.id IS NULL OR cur.policy_id != lv.policy_id OR cur.delay < lv.delay)
+               AND %(excluded)s IS NOT TRUE
+               AND COALESCE(%(status)s, 'current') NOT IN ('dispute', 'uncollectible')
+               AND (%(stage)s IS NULL OR %(stage)s NOT IN (
+                        SELECT id FROM collection_stage WHERE stop_dunning))
+               AND NOT EXISTS (
+                    SELECT 1
+                      FROM collection_promise_account_move_rel rel
+                      JOIN collection_promise pr ON pr.id = rel.collection_promise_id
+                     WHERE rel.account_move_id = om.move_id
+                       AND pr.state = 'open'
+                       AND pr.date >= %(today)s)
+             ORDER BY om.move_id, lv.delay DESC
+            """,
+            open_receivable=Partner._collection_open_receivable_condition(company),
+            restrict=restrict,
+            policy=policy,
+            default_policy=company.collection_policy_id.id,
+            today=today,
+            excluded=excluded,
+            status=status,
+            stage=stage,
+        )
+
+    @api.model
+    def _dunning_plan(self, company, today, partner_ids=None):
+        """{partner id: {level: collection.level, moves: {move id: level}}}: what a run
+        on ``today`` would do. A customer gets one reminder, at the highest level one of
+        its invoices reached, grouping every invoice that moves up."""
+        rows = self.env.execute_query(self._dunning_candidates_sql(company, today, partner_ids))
+        Level = self.env["collection.level"]
+        plan = {}
+        for move_id, partner_id, level_id, delay in rows:
+            entry = plan.setdefault(partner_id, {"level": Level, "delay": None, "moves": {}})
+            entry["moves"][move_id] = level_id
+            if entry["delay"] is None or delay > entry["delay"]:
+                entry["delay"] = delay
+                entry["level"] = Level.browse(level_id)
+        # The level's minimum applies to what the customer owes: overdue amount, or the
+        # total due for the levels before the due date.
+        partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        for partner in partners:
+            level = plan[partner.id]["level"]
+            if level.min_amount:
+                owed = (
+                    partner.collection_overdue_amount
+                    if level.delay > 0
+                    else partner.collection_due_amount
+                )
+                if owed < level.min_amount:
+                    del plan[partner.id]
+        return plan
+
+    @api.model
+    def _run_dunning(self, company=None, today=None):
+        """Create today's reminders of ``company``, in committed batches of customers.
+
+        Exactly once: each batch locks its customers (rows other workers hold are
+        skipped, they are that worker's), reads the plan again under the lock, and
+        commits the reminders together with the invoices' new levels, so a rerun, a
+        resumed run or a second worker finds nothing left to do for them. The unique
+        index on (customer, level, day) is the last guard."""
+        company = company or self.env.company
+        today = today or fields.Date.context_today(self)
+        self = self.with_company(company)
+        plan = self._dunning_plan(company, today)
+        partner_ids = sorted(plan)
+        created = self.browse()
+        Partner = self.env["res.partner"].with_company(company)
+        Cron = self.env["ir.cron"]
+        for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
+            batch = Partner.browse(partner_ids[start:start + RUN_BATCH_SIZE])
+            locked = batch.try_lock_for_update(allow_referencing=True)
+            if locked:
+                batch_plan = self._dunning_plan(company, today, locked.ids)
+                created |= self._create_from_plan(company, today, batch_plan)
+            remaining = max(len(partner_ids) - start - len(batch), 0)
+            Cron._commit_progress(len(batch), remaining=remaining)
+        return created
+
+    @api.model
+    def _create_from_plan(self, company, today, plan):
+        if not plan:
+            return self.browse()
+        partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        vals_list = []
+        for partner in partners:
+            entry = plan[partner.id]
+            level = entry["level"]
+            vals_list.append(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "policy_id": level.policy_id.id,
+                    "level_id": level.id,
+                    "date": today,
+                    "user_id": partner.collection_user_id.id,
+                    "move_ids": [fields.Command.set(list(entry["moves"]))],
+                    "overdue_amount": partner.collection_overdue_amount,
+                    "due_amount": partner.collection_due_amount,
+                    "days_overdue": partner.collection_days_overdue,
+                }
+            )
+        communications = self.sudo().create(vals_list)
+        # The invoices move up to the level each one reached.
+        Move = self.env["account.move"].sudo()
+        by_level = {}
+        for entry in plan.values():
+            for move_id, level_id in entry["moves"].items():
+                by_level.setdefault(level_id, []).append(move_id)
+        for level_id, move_ids in by_level.items():
+            Move.browse(move_ids).write({"collection_level_id": level_id})
+        for communication in communications:
+            communication._prepare_deliveries()
+            partner_sudo = communication.partner_id.with_company(company).sudo()
+            partner_sudo.collection_level_id = communication.level_id
+        automatic = communications.filtered(lambda c: c.level_id.policy_id.mode == "automatic")
+        automatic._start()
+        return communications
+
+    # ------------------------------------------------------------------
+    # Channels
+    # ------------------------------------------------------------------
+
+    def _prepare_deliveries(self):
+        """Create the deliveries of the level: the message channels the customer can
+        get (a channel it cannot get passes to the next one, and the reminder says
+        why), and the activity."""
+        self.ensure_one()
+        level = self.level_id
+        reasons = []
+        channels = level._message_channels()
+        Delivery = self.env["collection.communication.delivery"].sudo()
+        vals_list = []
+        for channel in channels:
+            recipient, problem = self._recipient(channel)
+            if problem:
+                reasons.append(problem)
+                vals_list.append(
+                    {
+                        "communication_id": self.id,
+                        "channel": channel,
+                        "state": "cancelled",
+                        "last_error": problem,
+                    }
+                )
+                continue
+            vals_list.append(
+                {"communication_id": self.id, "channel": channel, "recipient": recipient}
+            )
+        message_ok = [v for v in vals_list if v.get("state") != "cancelled"]
+        if channels and not message_ok:
+            # None of the level's channels reaches the customer: fall back on the other
+            # channels in order.
+            for channel in MESSAGE_CHANNELS:
+                if channel in channels or not self._channel_configured(channel):
+                    continue
+                recipient, problem = self._recipient(channel)
+                if not problem:
+                    vals_list.append(
+                        {"communication_id": self.id, "channel": channel, "recipient": recipient}
+                    )
+                    reasons.append(
+                        self.env._("Sent by %(channel)s instead.", channel=self._channel_label(channel))
+                    )
+                    break
+            else:
+                reasons.append(self.env._("No channel can reach this customer."))
+        if level.create_activity:
+            vals_list.append({"communication_id": self.id, "channel": "activity"})
+        Delivery.create(vals_list)
+        if reasons:
+            self.note = "\n".join(reasons)
+
+    def _channel_label(self, channel):
+        return dict(
+            self.env["collection.communication.delivery"]._fields["channel"]._description_selection(
+                self.env
+            )
+        )[channel]
+
+    def _channel_configured(self, channel):
+        level = self.level_id
+        if channel == "email":
+            return bool(level.mail_template_id)
+        if channel == "sms":
+            return bool(level.sms_template_id)
+        if channel == "whatsapp":
+            return bool(level.whatsapp_template_name and self.company_id.collection_whatsapp_phone_number_id)
+        return channel == "letter"
+
+    def _recipient(self, channel):
+        """(recipient, problem): where the message goes, or why it cannot go."""
+        partner = self.partner_id
+        label = self._channel_label(channel)
+        if channel == "email":
+            if not partner.email:
+                return False, self.env._("%(channel)s: the customer has no email address.", channel=label)
+            if partner.is_blacklisted:
+                return False, self.env._(
+                    "%(channel)s: the customer opted out of emails.", channel=label
+                )
+            return partner.email, False
+        if channel in ("sms", "whatsapp"):
+            if channel == "whatsapp" and not self.company_id.collection_whatsapp_phone_number_id:
+                return False, self.env._("%(channel)s: WhatsApp is not set up.", channel=label)
+            if not partner.phone:
+                return False, self.env._("%(channel)s: the customer has no phone number.", channel=label)
+            try:
+                number = partner._phone_format(fname="phone", raise_exception=True)
+            except UserError as e:
+                return False, self.env._(
+                    "%(channel)s: invalid phone number %(number)s (%(error)s).",
+                    channel=label,
+                    number=partner.phone,
+                    error=str(e),
+                )
+            if partner.phone_blacklisted:
+                return False, self.env._(
+                    "%(channel)s: the customer opted out of text messages.", channel=label
+                )
+            return number, False
+        return False, False
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _cron_run_dunning(self):
+        """Daily: create the reminders of every company, then send what is due."""
+        for company in self.env["res.company"].search([("collection_policy_id", "!=", False)]):
+            self.with_company(company)._run_dunning(company)
+        self.env["collection.communication.delivery"]._process_queue()
+
+
+class CollectionCommunicationDelivery(models.Model):
+    _name = "collection.communication.delivery"
+    _description = "Collection Reminder Delivery"
+    _order = "id"
+
+    communication_id = fields.Many2one(
+        "collection.communication", required=True, index=True, ondelete="cascade"
+    )
+    partner_id = fields.Many2one(related="communication_id.partner_id", store=True)
+    company_id = fields.Many2one(related="communication_id.company_id", store=True, index=True)
+    level_id = fields.Many2one(related="communication_id.level_id")
+    channel = fields.Selection(
+        [
+            ("email", "Email"),
+            ("whatsapp", "WhatsApp"),
+            ("sms", "SMS"),
+            ("letter", "Letter"),
+            ("activity", "Activity"),
+        ],
+        required=True,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "To Review"),
+            ("queued", "Queued"),
+            ("sending", "Sending"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+            ("cancelled", "Cancelled"),
+        ],
+        default="draft",
+        required=True,
+        index=True,
+    )
+    recipient = fields.Char()
+    attempts = fields.Integer(readonly=True)
+    next_attempt = fields.Datetime(
+        string="Next Attempt", readonly=True, index=True, help="Not before this time."
+    )
+    date_sent = fields.Datetime(readonly=True)
+    last_error = fields.Text(readonly=True)
+    provider_ref = fields.Char(
+        string="Provider Reference", readonly=True, help="Message id given by the provider."
+    )
+    mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
+    sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
+
+    def action_retry(self):
+        failed = self.filtered(lambda d: d.state == "failed")
+        failed.write({"state": "queued", "next_attempt": False, "attempts": 0})
+        failed.communication_id.filtered(lambda c: c.state == "failed").write({"state": "queued"})
+
+    def action_cancel(self):
+        self.filtered(lambda d: d.state in ("draft", "queued", "failed")).write(
+            {"state": "cancelled"}
+        )
+        self.communication_id._update_state()
+
+    # ------------------------------------------------------------------
+    # Queue
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _process_queue(self, limit=None):
+        """Send the queued deliveries that are due, in committed batches. Each delivery is
+        locked while it is sent, so two workers never send the same one."""
+        now = fields.Datetime.now()
+        self._recover_interrupted(now)
+        domain = Domain("state", "=", "queued") & (
+            Domain("next_attempt", "=", False) | Domain("next_attempt", "<=", now)
+        )
+        done = 0
+        seen = set()
+        while limit is None or done < limit:
+            candidates = self.search(domain & Domain("id", "not in", list(seen)), limit=50, order="id")
+            if not candidates:
+                break
+            seen.update(candidates.ids)
+            batch = candidates.try_lock_for_update()
+            for delivery in batch:
+                delivery._send_one(now)
+                done += 1
+            self.env["ir.cron"]._commit_progress(len(batch), remaining=self.search_count(domain))
+        return done
+
+    def _recover_interrupted(self, now):
+        stuck = self.search(
+            [("state", "=", "sending"), ("write_date", "<", now - SENDING_TIMEOUT)]
+        )
+        for delivery in stuck:
+            delivery.write(
+                {
+                    "state": "failed",
+                    "last_error": self.env._(
+                        "Interrupted while sending: the provider may or may not have received "
+                        "it. Check before sending it again."
+                    ),
+                }
+            )
+        stuck.communication_id._update_state()
+
+    def _send_one(self, now):
+        self.ensure_one()
+        communication = self.communication_id
+        postponed = self._postponed_until(now)
+        if postponed:
+            self.next_attempt = postponed
+            return
+        self.write({"state": "sending", "attempts": self.attempts + 1})
+        if self.channel in ("sms", "whatsapp"):
+            # The provider is called outside this transaction's fate: commit "sending"
+            # first, so a crash after the provider accepted never sends it twice.
+            self.env["ir.cron"]._commit_progress(0)
+        try:
+            getattr(self, f"_send_{self.channel}")()
+        except _DeliveryError as e:
+            self._failed(str(e), now, retry=e.retryable, fallback=e.fallback)
+        except Exception as e:  # noqa: BLE001 - any failure stays visible on the delivery
+            _logger.exception("Collection reminder %s failed", self.id)
+            self._failed(str(e), now, retry=True)
+        else:
+            if self.state == "sending":
+                self._sent(now)
+        communication._update_state()
+
+    def _postponed_until(self, now):
+        """When quiet hours, the rest day or the message cap hold this message back, the
+        time it may go; False when it may go now. Activities are never held back."""
+        if self.channel == "activity":
+            return False
+        company = self.communication_id.company_id
+        tz = pytz.timezone(company.partner_id.tz or "UTC")
+        local = pytz.utc.localize(now).astimezone(tz).replace(tzinfo=None)
+        allowed = company._collection_next_allowed_time(local)
+        if allowed != local:
+            return tz.localize(allowed).astimezone(pytz.utc).replace(tzinfo=None)
+        interval = company.collection_message_interval_days
+        if interval > 0 and self.channel != "letter":
+            last = self.search(
+                [
+                    ("partner_id", "=", self.partner_id.id),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "sent"),
+                    ("channel", "in", ("email", "sms", "whatsapp")),
+                    ("communication_id", "!=", self.communication_id.id),
+                    ("date_sent", ">", now - timedelta(days=interval)),
+                ],
+                order="date_sent desc",
+                limit=1,
+            )
+            if last:
+                return last.date_sent + timedelta(days=interval)
+        return False
+
+    def _failed(self, error, now, retry=True, fallback=False):
+        values = {"last_error": error}
+        if retry and self.attempts < MAX_ATTEMPTS:
+            wait = BACKOFF_MINUTES[min(self.attempts, len(BACKOFF_MINUTES)) - 1]
+            values.update(state="queued", next_attempt=now + timedelta(minutes=wait))
+        else:
+            values.update(state="failed", next_attempt=False)
+        self.write(values)
+        if self.state == "failed" and fallback:
+            self._fallback(error)
+
+    def _fallback(self, error):
+        """WhatsApp could not reach the customer: send the SMS instead when the level
+        says so."""
+        communication = self.communication_id
+        level = communication.level_id
+        if self.channel != "whatsapp" or not level.whatsapp_fallback_sms:
+            return
+        if communication.delivery_ids.filtered(lambda d: d.channel == "sms"):
+            return
+        recipient, problem = communication._recipient("sms")
+        if problem:
+            return
+        self.create(
+            {
+                "communication_id": communication.id,
+                "channel": "sms",
+                "recipient": recipient,
+                "state": "queued",
+            }
+        )
+        communication.note = "\n".join(
+            filter(None, [communication.note, self.env._("WhatsApp failed (%(error)s): sent by SMS instead.", error=error)])
+        )
+
+    def _sent(self, now):
+        self.write({"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False})
+        if self.channel == "activity":
+            return
+        communication = self.communication_id
+        # sudo: the reminders are logged as evidence, whoever runs the queue.
+        communication.move_ids.sudo().write({"collection_last_reminder_date": now.date()})
+        self.env["collection.interaction"].sudo().create(
+            {
+                "partner_id": communication.partner_id.id,
+                "company_id": communication.company_id.id,
+                "user_id": False,
+                "automatic": True,
+                "channel": self.channel,
+                "outcome": "sent",
+                "date": now,
+                "move_ids": [fields.Command.set(communication.move_ids.ids)],
+                "overdue_amount": communication.overdue_amount,
+                "days_overdue": communication.days_overdue,
+                "note": self.env._(
+                    "%(level)s, sent to %(recipient)s",
+                    level=communication.level_id.display_name,
+                    recipient=self.recipient or communication.partner_id.display_name,
+                ),
+            }
+        )
+        communication.partner_id.sudo().message_post(
+            body=Markup("%s <a href='#' data-oe-model='collection.communication' data-oe-id='%s'>%s</a>")
+            % (
+                self.env._("Reminder sent by %(channel)s:", channel=communication._channel_label(self.channel)),
+                communication.id,
+                communication.name,
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    # ------------------------------------------------------------------
+    # Providers
+    # ------------------------------------------------------------------
+
+    def _send_email(self):
+        communication = self.communication_id
+        level = communication.level_id
+        if not self.mail_id:
+            template = level.mail_template_id
+            email_values = {"email_to": self.recipient, "recipient_ids": [], "auto_delete": False}
+            if level.attach_invoices:
+                attachments = communication._invoice_attachments()
+                email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
+            mail_id = template.sudo().send_mail(
+                communication.id, force_send=False, email_values=email_values
+            )
+            self.mail_id = mail_id
+        mail = self.mail_id.sudo()
+        if mail.state in ("exception", "cancel"):
+            mail.mark_outgoing()
+        mail.send(raise_exception=False)
+        if mail.state != "sent":
+            raise _DeliveryError(mail.failure_reason or self.env._("The mail server did not accept it."), retryable=True)
+        self.provider_ref = mail.message_id
+
+    def _send_sms(self):
+        communication = self.communication_id
+        level = communication.level_id
+        sms = self.sms_id.sudo()
+        if not sms:
+            template = level.sms_template_id
+            body = template._render_field("body", communication.ids, compute_lang=True)[communication.id]
+            sms = self.env["sms.sms"].sudo().create(
+                {
+                    "number": self.recipient,
+                    "body": html2plaintext(body) if "<" in (body or "") else body,
+                    "partner_id": communication.partner_id.id,
+                    "state": "outgoing",
+                }
+            )
+            self.sms_id = sms
+        elif sms.state == "error":
+            sms.write({"state": "outgoing", "failure_type": False})
+        sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
+        if sms.state not in ("sent", "pending"):
+            raise _DeliveryError(
+                self.env._("SMS not accepted: %(error)s", error=sms.failure_type or sms.state),
+                retryable=True,
+            )
+        self.provider_ref = sms.uuid
+
+    def _send_whatsapp(self):
+        communication = self.communication_id
+        level = communication.level_id
+        company = communication.company_id.sudo()
+        values = communication._template_values()
+        names = [name.strip() for name in (level.whatsapp_parameters or "").split(",") if name.strip()]
+        language = level.whatsapp_language or (communication.partner_id.lang or "en_US")
+        try:
+            message_id = whatsapp.send_template(
+                self.env["ir.config_parameter"].sudo().get_param(
+                    "account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL
+                ),
+                company.collection_whatsapp_phone_number_id,
+                company.collection_whatsapp_token,
+                self.recipient,
+                level.whatsapp_template_name,
+                language,
+                [values.get(name, "") for name in names],
+            )
+        except whatsapp.WhatsAppError as e:
+            raise _DeliveryError(
+                str(e), retryable=not e.recipient_error, fallback=e.recipient_error or not e.retryable
+            ) from e
+        self.provider_ref = message_id
+
+    def _send_letter(self):
+        communication = self.communication_id
+        report = self.env.ref("account_collection.action_report_collection_letter")
+        pdf, _ = self.env["ir.actions.report"].sudo()._render_qweb_pdf(report, communication.ids)
+        attachment = self.env["ir.attachment"].sudo().create(
+            {
+                "name": self.env._("Dunning letter - %(name)s.pdf", name=communication.name),
+                "raw": pdf,
+                "res_model": communication._name,
+                "res_id": communication.id,
+                "mimetype": "application/pdf",
+            }
+        )
+        communication.sudo().letter_attachment_id = attachment
+        self.recipient = communication.partner_id.display_name
+
+    def _send_activity(self):
+        communication = self.communication_id
+        level = communication.level_id
+        partner = communication.partner_id.with_company(communication.company_id).sudo()
+        if level.activity_responsible == "user":
+            user = level.activity_user_id
+        elif level.activity_responsible == "salesperson":
+            user = communication.move_ids[:1].invoice_user_id or partner.user_id
+        else:
+            user = partner.collection_user_id
+        user = user or communication.company_id.collection_default_user_id or self.env.ref("base.user_admin", raise_if_not_found=False)
+        partner.activity_schedule(
+            activity_type_id=(level.activity_type_id or self.env.ref("account_collection.mail_activity_type_collection_follow_up")).id,
+            summary=level.activity_summary or level.name,
+            note=communication.name,
+            user_id=user.id,
+            date_deadline=communication.date,
+        )
+        self.recipient = user.name
+
+
+class _DeliveryError(Exception):
+    def __init__(self, message, retryable=True, fallback=False):
+        super().__init__(message)
+        self.retryable = retryable
+        self.fallback = fallback

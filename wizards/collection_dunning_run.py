@@ -1,0 +1,77 @@
+from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+
+class CollectionDunningRun(models.TransientModel):
+    _name = "collection.dunning.run"
+    _description = "Run the Reminders Now"
+
+    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    date = fields.Date(default=fields.Date.context_today, readonly=True)
+    line_ids = fields.One2many("collection.dunning.run.line", "run_id", string="Preview")
+    count = fields.Integer(compute="_compute_count", string="Reminders")
+
+    @api.depends("line_ids")
+    def _compute_count(self):
+        for run in self:
+            run.count = len(run.line_ids)
+
+    @api.model
+    def default_get(self, fields_list):
+        values = super().default_get(fields_list)
+        if "line_ids" in fields_list:
+            company = self.env["res.company"].browse(values.get("company_id")) or self.env.company
+            values["line_ids"] = [
+                fields.Command.create(vals) for vals in self._preview_lines(company)
+            ]
+        return values
+
+    @api.model
+    def _preview_lines(self, company):
+        Communication = self.env["collection.communication"].with_company(company)
+        plan = Communication._dunning_plan(company, fields.Date.context_today(self))
+        partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        lines = []
+        for partner in partners.sorted("name"):
+            entry = plan[partner.id]
+            level = entry["level"]
+            channels = [
+                Communication._channel_label(channel) for channel in level._message_channels()
+            ]
+            if level.create_activity:
+                channels.append(self.env._("Activity"))
+            lines.append(
+                {
+                    "partner_id": partner.id,
+                    "level_id": level.id,
+                    "move_ids": [fields.Command.set(list(entry["moves"]))],
+                    "channels": ", ".join(channels),
+                    "overdue_amount": partner.collection_overdue_amount,
+                }
+            )
+        return lines
+
+    def action_run(self):
+        self.ensure_one()
+        if not self.env.user.has_group("account_collection.group_collection_manager"):
+            raise AccessError(self.env._("Only collection managers can run the reminders."))
+        # sudo: scheduled actions are run by administrators; the group was checked above.
+        self.env.ref("account_collection.ir_cron_collection_dunning").sudo().method_direct_trigger()
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.collection_communication_action"
+        )
+        action["domain"] = [("date", "=", self.date), ("company_id", "=", self.company_id.id)]
+        return action
+
+
+class CollectionDunningRunLine(models.TransientModel):
+    _name = "collection.dunning.run.line"
+    _description = "Reminder Preview Line"
+
+    run_id = fields.Many2one("collection.dunning.run", required=True, ondelete="cascade")
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    level_id = fields.Many2one("collection.level", readonly=True)
+    move_ids = fields.Many2many("account.move", string="Invoices", readonly=True)
+    channels = fields.Char(readonly=True)
+    currency_id = fields.Many2one(related="run_id.company_id.currency_id")
+    overdue_amount = fields.Monetary(string="Overdue", readonly=True)
