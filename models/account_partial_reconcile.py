@@ -11,8 +11,9 @@ class AccountPartialReconcile(models.Model):
         return partials
 
     def _collection_after_reconcile(self):
-        """A payment was matched with invoices: re-evaluate the open promises on those
-        invoices and put customers with nothing overdue any more back to 'current'."""
+        """A payment was matched with invoices: re-evaluate the promises on those
+        invoices (open ones, and broken ones a payment made in time may still keep) and
+        put customers with nothing overdue any more back to 'current'."""
         moves = (self.debit_move_id | self.credit_move_id).move_id
         receivable_moves = moves.filtered(lambda m: m.is_sale_document(include_receipts=True))
         if not receivable_moves:
@@ -21,7 +22,12 @@ class AccountPartialReconcile(models.Model):
         promises = (
             self.env["collection.promise"]
             .sudo()
-            .search([("move_ids", "in", receivable_moves.ids), ("state", "=", "open")])
+            .search(
+                [
+                    ("move_ids", "in", receivable_moves.ids),
+                    ("state", "in", ("open", "broken", "partial")),
+                ]
+            )
         )
         promises._collection_evaluate()
         partners = receivable_moves.commercial_partner_id

@@ -6,6 +6,10 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
 
+# Fields that follow the ledger: set by the payments and the daily check, or by a
+# collection manager; a collector only cancels an open promise.
+LEDGER_FIELDS = {"state", "amount_paid", "date_closed", "date_made"}
+
 
 class CollectionPromise(models.Model):
     _name = "collection.promise"
@@ -144,7 +148,11 @@ class CollectionPromise(models.Model):
     @api.model_create_multi
     def create(self, vals_list):
         today = fields.Date.context_today(self)
+        may_set_ledger = self._collection_may_set_ledger()
         for vals in vals_list:
+            if not may_set_ledger:
+                for fname in LEDGER_FIELDS:
+                    vals.pop(fname, None)
             date = vals.get("date")
             if date and fields.Date.to_date(date) < today:
                 raise ValidationError(
@@ -166,6 +174,18 @@ class CollectionPromise(models.Model):
         return promises
 
     def write(self, vals):
+        if LEDGER_FIELDS & set(vals) and not self._collection_may_set_ledger():
+            cancelling = vals.get("state") == "cancelled" and LEDGER_FIELDS & set(vals) <= {
+                "state",
+                "date_closed",
+            }
+            if not cancelling or any(p.state != "open" for p in self):
+                raise UserError(
+                    self.env._(
+                        "The state and the amount paid of a promise follow the ledger and "
+                        "cannot be set by hand; an open promise can be cancelled."
+                    )
+                )
         if "date" in vals and vals["date"]:
             today = fields.Date.context_today(self)
             if fields.Date.to_date(vals["date"]) < today:
@@ -207,7 +227,14 @@ class CollectionPromise(models.Model):
         self.write({"state": "cancelled", "date_closed": fields.Date.context_today(self)})
 
     def action_evaluate(self):
-        self._collection_evaluate()
+        self.check_access("write")
+        # sudo: the state and the amount paid follow the ledger; access was checked above.
+        self.sudo()._collection_evaluate()
+
+    def _collection_may_set_ledger(self):
+        return self.env.su or self.env.user.has_group(
+            "account_collection.group_collection_manager"
+        )
 
     # ------------------------------------------------------------------
     # Following the ledger
@@ -215,19 +242,22 @@ class CollectionPromise(models.Model):
 
     def _collection_compute_amount_paid(self):
         """{promise id: paid} — payments (not credit notes) reconciled with the promised
-        invoices, dated on or after the day the promise was made, in company currency."""
+        invoices and dated from the day the promise was made to its date plus the grace
+        period, in company currency. Later payments do not keep a promise."""
         if not self:
             return {}
         self.env["account.partial.reconcile"].flush_model()
         self.env["account.move.line"].flush_model(["move_id", "date", "account_id"])
         self.env["account.move"].flush_model(["move_type"])
-        self.flush_model(["date_made"])
+        self.flush_model(["date_made", "date", "company_id"])
+        self.env["res.company"].flush_model(["collection_promise_grace_days"])
         rows = self.env.execute_query(
             SQL(
                 """
                 SELECT rel.collection_promise_id, SUM(apr.amount)
                   FROM collection_promise_account_move_rel rel
                   JOIN collection_promise promise ON promise.id = rel.collection_promise_id
+                  JOIN res_company company ON company.id = promise.company_id
                   JOIN account_move_line inv_line ON inv_line.move_id = rel.account_move_id
                   JOIN account_account inv_account ON inv_account.id = inv_line.account_id
                                                   AND inv_account.account_type = 'asset_receivable'
@@ -237,6 +267,7 @@ class CollectionPromise(models.Model):
                  WHERE rel.collection_promise_id IN %s
                    AND pay_move.move_type = 'entry'
                    AND pay_line.date >= promise.date_made
+                   AND pay_line.date <= promise.date + COALESCE(company.collection_promise_grace_days, 0)
                  GROUP BY rel.collection_promise_id
                 """,
                 tuple(self.ids),
@@ -245,11 +276,12 @@ class CollectionPromise(models.Model):
         return dict(rows)
 
     def _collection_evaluate(self, today=None):
-        """Bring open promises in line with the ledger: kept once paid in full; partly
+        """Bring promises in line with the ledger: kept once paid in full in time; partly
         kept or broken once the grace period after their date has passed short of the
-        amount."""
+        amount. A broken or partly kept promise becomes kept when a payment made in time
+        is matched with its invoices later."""
         today = today or fields.Date.context_today(self)
-        promises = self.filtered(lambda p: p.state == "open")
+        promises = self.filtered(lambda p: p.state in ("open", "broken", "partial"))
         paid = promises._collection_compute_amount_paid()
         for promise in promises:
             amount_paid = paid.get(promise.id, 0.0)
@@ -259,6 +291,8 @@ class CollectionPromise(models.Model):
             grace = timedelta(days=promise.company_id.collection_promise_grace_days)
             if float_compare(amount_paid, promise.amount, precision_rounding=rounding) >= 0:
                 promise._collection_close("kept", today)
+            elif promise.state != "open":
+                continue
             elif today > promise.date + grace:
                 closing = "broken" if float_is_zero(amount_paid, precision_rounding=rounding) else "partial"
                 promise._collection_close(closing, today)

@@ -31,6 +31,23 @@ STATUS_PRIORITY_WEIGHT = {
 # Broken or partial promises of the last BROKEN_PROMISE_WINDOW days raise the priority.
 BROKEN_PROMISE_WINDOW = 365
 
+# Journal item fields the figures read: when one changes (a posting, a payment, a
+# reconciliation, a credit note), the figures of its partner (the commercial partner on
+# receivable lines) are read again at once, also within the same transaction.
+LEDGER_DEPENDS = tuple(
+    f"collection_move_line_ids.{fname}"
+    for fname in (
+        "account_id",
+        "company_id",
+        "parent_state",
+        "reconciled",
+        "amount_residual",
+        "date_maturity",
+        "date",
+        "no_followup",
+    )
+)
+
 # Figures computed from the ledger in SQL: readable, searchable, sortable, groupable.
 FIGURE_FIELDS = (
     "collection_overdue_amount",
@@ -156,6 +173,10 @@ class ResPartner(models.Model):
     )
     collection_aging_html = fields.Html(
         string="Aging", compute="_compute_collection_aging_html", sanitize=False
+    )
+    # The customer's journal items; only there so that the figures follow the ledger.
+    collection_move_line_ids = fields.One2many(
+        "account.move.line", "partner_id", string="Collection Journal Items", readonly=True
     )
 
     collection_interaction_ids = fields.One2many(
@@ -376,6 +397,7 @@ class ResPartner(models.Model):
     def _compute_collection_currency_id(self):
         self.collection_currency_id = self.env.company.currency_id
 
+    @api.depends(*LEDGER_DEPENDS, "collection_status")
     @api.depends_context("company", "tz")
     def _compute_collection_figures(self):
         partners = self.filtered("id")
@@ -439,6 +461,7 @@ class ResPartner(models.Model):
             result.setdefault(partner_id, {})[Bucket.browse(bucket_id)] = amount
         return result
 
+    @api.depends(*LEDGER_DEPENDS)
     @api.depends_context("company", "tz", "lang")
     def _compute_collection_aging_html(self):
         company = self.env.company

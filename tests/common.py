@@ -1,12 +1,18 @@
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 from odoo import Command
-from odoo.tests import new_test_user
+from odoo.tests import freeze_time, new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
 # Every test runs on this frozen day (freeze_time(TODAY)).
 TODAY = date(2026, 3, 16)
+
+
+def on_day(day):
+    """Freeze the clock at noon of ``day``: every user's time zone then reads that date
+    (usable as a class or method decorator, or as a context manager)."""
+    return freeze_time(datetime.combine(day, time(12, 0)))
 
 
 class CollectionCommon(AccountTestInvoicingCommon):
@@ -79,3 +85,20 @@ class CollectionCommon(AccountTestInvoicingCommon):
             )
         )
         return wizard._create_payments()
+
+    @classmethod
+    def customer_payment(cls, partner, amount, pay_date=None):
+        """A posted customer payment of ``amount`` that is not matched with any invoice
+        yet (money received on account)."""
+        payment = cls.env["account.payment"].create(
+            {
+                "payment_type": "inbound",
+                "partner_type": "customer",
+                "partner_id": partner.id,
+                "amount": amount,
+                "date": pay_date or TODAY,
+                "journal_id": cls.company_data["default_journal_bank"].id,
+            }
+        )
+        payment.action_post()
+        return payment
