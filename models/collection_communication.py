@@ -1,13 +1,14 @@
 import logging
 from datetime import timedelta
 
+import psycopg2.errors
 import pytz
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
-from odoo.tools import SQL, format_amount, html2plaintext
+from odoo.tools import SQL, format_amount, html2plaintext, mute_logger
 
 from ..tools import whatsapp
 from .collection_policy import MESSAGE_CHANNELS
@@ -48,7 +49,8 @@ class CollectionCommunication(models.Model):
         "communication_id",
         "move_id",
         string="Invoices",
-        readonly=True,
+        help="The invoices the reminder is about. A collector may take some out while the "
+        "reminder waits for review.",
     )
     state = fields.Selection(
         [
@@ -91,12 +93,37 @@ class CollectionCommunication(models.Model):
             )
 
     def _compute_portal_url(self):
-        base_url = self.get_base_url()
         for communication in self:
+            base_url = communication.get_base_url()
             invoice = communication.move_ids[:1]
             communication.portal_url = (
                 base_url + invoice.sudo().get_portal_url() if invoice else base_url + "/my/invoices"
             )
+
+    @api.constrains("move_ids", "partner_id")
+    def _check_move_ids(self):
+        for communication in self:
+            if not communication.move_ids:
+                raise ValidationError(
+                    self.env._(
+                        "A reminder is about at least one invoice: skip it instead of removing "
+                        "them all."
+                    )
+                )
+            if communication.move_ids.commercial_partner_id != communication.partner_id:
+                raise ValidationError(
+                    self.env._(
+                        "A reminder of %(partner)s can only be about that customer's invoices.",
+                        partner=communication.partner_id.display_name,
+                    )
+                )
+
+    def write(self, vals):
+        if "move_ids" in vals and any(c.state != "draft" for c in self):
+            raise UserError(
+                self.env._("The invoices of a reminder can only change while it waits for review.")
+            )
+        return super().write(vals)
 
     # ------------------------------------------------------------------
     # Values for the templates
@@ -154,8 +181,11 @@ class CollectionCommunication(models.Model):
         # sudo: the reminders move customers through stages, whoever approved them.
         partner = self.partner_id.with_company(self.company_id).sudo()
         values = {}
-        if level.stage_id and partner.collection_stage_id != level.stage_id:
-            values["collection_stage_id"] = level.stage_id.id
+        # Reminders move a customer forward through the stages, never back: the first
+        # reminder of a new invoice leaves a delinquent customer delinquent.
+        stage, current = level.stage_id, partner.collection_stage_id
+        if stage and (not current or (stage.sequence, stage.id) > (current.sequence, current.id)):
+            values["collection_stage_id"] = stage.id
         if level.status and partner.collection_status != level.status:
             values["collection_status"] = level.status
         if values:
@@ -166,7 +196,19 @@ class CollectionCommunication(models.Model):
             states = set(communication.delivery_ids.mapped("state"))
             if states & {"queued", "sending", "draft"}:
                 continue
-            communication.state = "failed" if "failed" in states else "done"
+            failed = communication.delivery_ids.filtered(lambda d: d.state == "failed")
+            if communication.level_id.whatsapp_fallback_sms and communication.delivery_ids.filtered(
+                lambda d: d.channel == "sms" and d.state == "sent"
+            ):
+                # The SMS sent in place of the WhatsApp message reached the customer.
+                failed = failed.filtered(lambda d: d.channel != "whatsapp")
+            if failed:
+                communication.state = "failed"
+            elif states and states <= {"cancelled"}:
+                # Every channel was taken off or could not reach the customer.
+                communication.state = "cancelled"
+            else:
+                communication.state = "done"
 
     # ------------------------------------------------------------------
     # The run: deciding who gets which level
@@ -241,7 +283,7 @@ class CollectionCommunication(models.Model):
             open_receivable=Partner._collection_open_receivable_condition(company),
             restrict=restrict,
             policy=policy,
-            default_policy=company.collection_policy_id.id,
+            default_policy=company.collection_policy_id.id or None,
             today=today,
             excluded=excluded,
             status=status,
@@ -294,6 +336,9 @@ class CollectionCommunication(models.Model):
         created = self.browse()
         Partner = self.env["res.partner"].with_company(company)
         Cron = self.env["ir.cron"]
+        # Each batch is locked at the start of a transaction, so the lock and the plan
+        # read again under it see what other workers committed since the plan above.
+        Cron._commit_progress(0, remaining=len(partner_ids))
         for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
             batch = Partner.browse(partner_ids[start:start + RUN_BATCH_SIZE])
             locked = batch.try_lock_for_update(allow_referencing=True)
@@ -336,6 +381,10 @@ class CollectionCommunication(models.Model):
                 by_level.setdefault(level_id, []).append(move_id)
         for level_id, move_ids in by_level.items():
             Move.browse(move_ids).write({"collection_level_id": level_id})
+        # The links to view and pay the invoices are made now, under the customers'
+        # lock: sending the reminders later writes nothing on the invoices.
+        for move in communications.move_ids.sudo():
+            move._portal_ensure_token()
         for communication in communications:
             communication._prepare_deliveries()
             partner_sudo = communication.partner_id.with_company(company).sudo()
@@ -454,8 +503,10 @@ class CollectionCommunication(models.Model):
 
     @api.model
     def _cron_run_dunning(self):
-        """Daily: create the reminders of every company, then send what is due."""
-        for company in self.env["res.company"].search([("collection_policy_id", "!=", False)]):
+        """Daily: create the reminders of every company, then send what is due. A
+        company without a default policy still reminds the customers that have a policy
+        of their own."""
+        for company in self.env["res.company"].search([]):
             self.with_company(company)._run_dunning(company)
         self.env["collection.communication.delivery"]._process_queue()
 
@@ -525,7 +576,8 @@ class CollectionCommunicationDelivery(models.Model):
     @api.model
     def _process_queue(self, limit=None):
         """Send the queued deliveries that are due, in committed batches. Each delivery is
-        locked while it is sent, so two workers never send the same one."""
+        locked and checked again right before it is sent, so two workers never send the
+        same one."""
         now = fields.Datetime.now()
         self._recover_interrupted(now)
         domain = Domain("state", "=", "queued") & (
@@ -538,17 +590,36 @@ class CollectionCommunicationDelivery(models.Model):
             if not candidates:
                 break
             seen.update(candidates.ids)
-            batch = candidates.try_lock_for_update()
-            for delivery in batch:
-                delivery._send_one(now)
-                done += 1
-            self.env["ir.cron"]._commit_progress(len(batch), remaining=self.search_count(domain))
+            processed = 0
+            for delivery in candidates:
+                # Sending an SMS or a WhatsApp message commits, which releases the
+                # locks: each delivery is locked on its own when its turn comes.
+                if delivery._lock_if_due(domain):
+                    delivery._send_one(now)
+                    processed += 1
+            done += processed
+            self.env["ir.cron"]._commit_progress(processed, remaining=self.search_count(domain))
         return done
+
+    def _lock_if_due(self, domain):
+        """Lock the delivery for this worker if it still matches ``domain``. Another
+        worker may be sending it (locked), or have sent or postponed it since this
+        transaction began (PostgreSQL then refuses the lock): it is left to that
+        worker."""
+        self.ensure_one()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                if not self.try_lock_for_update():
+                    return False
+        except psycopg2.errors.SerializationFailure:
+            return False
+        self.invalidate_recordset()
+        return bool(self.filtered_domain(domain))
 
     def _recover_interrupted(self, now):
         stuck = self.search(
             [("state", "=", "sending"), ("write_date", "<", now - SENDING_TIMEOUT)]
-        )
+        ).try_lock_for_update()
         for delivery in stuck:
             delivery.write(
                 {
@@ -569,7 +640,7 @@ class CollectionCommunicationDelivery(models.Model):
             self.next_attempt = postponed
             return
         self.write({"state": "sending", "attempts": self.attempts + 1})
-        if self.channel in ("sms", "whatsapp"):
+        if self.channel in ("email", "sms", "whatsapp"):
             # The provider is called outside this transaction's fate: commit "sending"
             # first, so a crash after the provider accepted never sends it twice.
             self.env["ir.cron"]._commit_progress(0)
@@ -622,7 +693,7 @@ class CollectionCommunicationDelivery(models.Model):
         else:
             values.update(state="failed", next_attempt=False)
         self.write(values)
-        if self.state == "failed" and fallback:
+        if self.state == "failed" and (fallback or self.channel == "whatsapp"):
             self._fallback(error)
 
     def _fallback(self, error):
@@ -714,11 +785,13 @@ class CollectionCommunicationDelivery(models.Model):
     def _send_sms(self):
         communication = self.communication_id
         level = communication.level_id
-        sms = self.sms_id.sudo()
+        # The SMS leaves through the provider of the reminder's company (Odoo's SMS
+        # service or its own Twilio account), whoever runs the queue.
+        sms = self.sms_id.with_company(communication.company_id).sudo()
         if not sms:
             template = level.sms_template_id
             body = template._render_field("body", communication.ids, compute_lang=True)[communication.id]
-            sms = self.env["sms.sms"].sudo().create(
+            sms = sms.create(
                 {
                     "number": self.recipient,
                     "body": html2plaintext(body) if "<" in (body or "") else body,
@@ -731,8 +804,12 @@ class CollectionCommunicationDelivery(models.Model):
             sms.write({"state": "outgoing", "failure_type": False})
         sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
         if sms.state not in ("sent", "pending"):
+            failure = dict(sms._fields["failure_type"]._description_selection(self.env))
             raise _DeliveryError(
-                self.env._("SMS not accepted: %(error)s", error=sms.failure_type or sms.state),
+                self.env._(
+                    "SMS not accepted: %(error)s",
+                    error=failure.get(sms.failure_type) or sms.failure_type or sms.state,
+                ),
                 retryable=True,
             )
         self.provider_ref = sms.uuid
@@ -744,17 +821,17 @@ class CollectionCommunicationDelivery(models.Model):
         values = communication._template_values()
         names = [name.strip() for name in (level.whatsapp_parameters or "").split(",") if name.strip()]
         language = level.whatsapp_language or (communication.partner_id.lang or "en_US")
+        params = self.env["ir.config_parameter"].sudo()
         try:
             message_id = whatsapp.send_template(
-                self.env["ir.config_parameter"].sudo().get_param(
-                    "account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL
-                ),
+                params.get_param("account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL),
                 company.collection_whatsapp_phone_number_id,
                 company.collection_whatsapp_token,
                 self.recipient,
                 level.whatsapp_template_name,
                 language,
                 [values.get(name, "") for name in names],
+                timeout=float(params.get_param("account_collection.whatsapp_timeout", whatsapp.TIMEOUT)),
             )
         except whatsapp.WhatsAppError as e:
             raise _DeliveryError(

@@ -32,8 +32,8 @@ class ResCompany(models.Model):
         "collection.policy",
         string="Default Dunning Policy",
         domain="[('company_id', '=', id)]",
-        help="Reminder policy of the customers that have none of their own. Empty: no "
-        "automatic reminders in this company.",
+        help="Reminder policy of the customers that have none of their own. Empty: only "
+        "the customers with a policy of their own get automatic reminders.",
     )
     collection_quiet_hour_start = fields.Float(
         string="Quiet Hours From",

@@ -1,0 +1,143 @@
+"""A local HTTP server on 127.0.0.1 that answers like the WhatsApp Business Cloud API and
+Twilio's Messages API, so the reminders are sent through their real code path.
+
+Each request is recorded; the answer of the next requests is scripted per test:
+``server.script("whatsapp", [200, 429, 500])`` answers 200, then 429, then 500, then
+200 for any further request. ``"slow"`` sleeps longer than the client's timeout.
+"""
+
+import json
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+WHATSAPP_ERRORS = {
+    400: {"message": "(#131008) Required parameter is missing", "type": "OAuthException",
+          "code": 131008},
+    401: {"message": "Error validating access token: Session has expired", "type":
+          "OAuthException", "code": 190},
+    429: {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429},
+    500: {"message": "An unknown error has occurred.", "type": "OAuthException", "code": 1},
+    "undeliverable": {"message": "(#131026) Message Undeliverable", "type": "OAuthException",
+                      "code": 131026},
+}
+
+TWILIO_ERRORS = {
+    400: {"code": 21211, "message": "The 'To' number is not a valid phone number.",
+          "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400},
+    401: {"code": 20003, "message": "Authenticate",
+          "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401},
+    429: {"code": 20429, "message": "Too Many Requests",
+          "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429},
+    500: {"code": 20500, "message": "An internal server error has occurred",
+          "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500},
+}
+
+
+class FakeProviders:
+    def __init__(self, slow_seconds=3.0):
+        self.requests = []
+        self.scripts = {"whatsapp": [], "twilio": []}
+        self.slow_seconds = slow_seconds
+        self.lock = threading.Lock()
+        providers = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode()
+                if "/Messages.json" in self.path:
+                    providers._answer_twilio(self, raw)
+                elif self.path.endswith("/messages"):
+                    providers._answer_whatsapp(self, raw)
+                else:
+                    self._reply(404, {"error": {"message": "Unknown path", "code": 100}})
+
+            def _reply(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def script(self, provider, answers):
+        with self.lock:
+            self.scripts[provider] = list(answers)
+
+    def sent(self, provider):
+        return [r for r in self.requests if r["provider"] == provider]
+
+    def _next(self, provider):
+        with self.lock:
+            return self.scripts[provider].pop(0) if self.scripts[provider] else 200
+
+    def _answer_whatsapp(self, handler, raw):
+        answer = self._next("whatsapp")
+        record = {
+            "provider": "whatsapp",
+            "path": handler.path,
+            "authorization": handler.headers.get("Authorization"),
+            "json": json.loads(raw or "{}"),
+            "answer": answer,
+        }
+        self.requests.append(record)
+        if answer == "slow":
+            time.sleep(self.slow_seconds)
+            answer = 200
+        if answer == 200:
+            payload = record["json"]
+            handler._reply(200, {
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": payload.get("to"), "wa_id": (payload.get("to") or "").lstrip("+")}],
+                "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}],
+            })
+            return
+        status = 400 if answer == "undeliverable" else answer
+        error = dict(WHATSAPP_ERRORS[answer], fbtrace_id=uuid.uuid4().hex[:11])
+        handler._reply(status, {"error": error})
+
+    def _answer_twilio(self, handler, raw):
+        answer = self._next("twilio")
+        form = {k: v[0] for k, v in parse_qs(raw).items()}
+        record = {
+            "provider": "twilio",
+            "path": handler.path,
+            "authorization": handler.headers.get("Authorization"),
+            "form": form,
+            "answer": answer,
+        }
+        self.requests.append(record)
+        if answer == "slow":
+            time.sleep(self.slow_seconds)
+            answer = 200
+        if answer == 200:
+            handler._reply(201, {
+                "sid": f"SM{uuid.uuid4().hex}",
+                "status": "queued",
+                "to": form.get("To"),
+                "from": form.get("From"),
+                "body": form.get("Body"),
+                "error_code": None,
+                "error_message": None,
+            })
+            return
+        handler._reply(answer, TWILIO_ERRORS[answer])

@@ -1,0 +1,1118 @@
+from contextlib import contextmanager
+from datetime import datetime, time, timedelta
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.exceptions import AccessError, UserError
+from odoo.tests import Form, freeze_time, tagged
+from odoo.tools.misc import file_path
+
+from odoo.addons.base.tests.common import MockSmtplibCase
+from odoo.addons.sms.tools.sms_api import SmsApi
+
+from ..models import collection_communication
+from .common import TODAY, CollectionCommon, on_day
+
+
+def day(offset):
+    """The day ``offset`` days from the frozen today (negative: in the past)."""
+    return TODAY + timedelta(days=offset)
+
+
+def at(offset, hour, minute=0):
+    """A moment (UTC) of the day ``offset`` days from today."""
+    return datetime.combine(day(offset), time(hour, minute))
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
+    """The daily run of the reminders: which customer gets which level on which day,
+    grouped once per customer; who is left alone; review, idempotency, a run killed
+    half-way; and what happens when the reminders are sent."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # No quiet hours, no rest day, no message cap, unless a test is about them.
+        cls.company.write(
+            {
+                "collection_quiet_hour_start": 0.0,
+                "collection_quiet_hour_end": 0.0,
+                "collection_rest_day": False,
+                "collection_message_interval_days": 0,
+            }
+        )
+        cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
+        cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
+        cls.template_before = cls.env.ref("account_collection.mail_template_reminder_before_due")
+        cls.template_due = cls.env.ref("account_collection.mail_template_reminder_due_today")
+        cls.template_overdue = cls.env.ref("account_collection.mail_template_reminder_overdue")
+        cls.sms_template = cls.env.ref("account_collection.sms_template_reminder_overdue")
+        cls.stage_administrative = cls.env.ref("account_collection.collection_stage_administrative")
+        cls.stage_delinquent = cls.env.ref("account_collection.collection_stage_delinquent")
+        cls.stage_legal = cls.env.ref("account_collection.collection_stage_legal")
+        cls.followup_type = cls.env.ref(
+            "account_collection.mail_activity_type_collection_follow_up"
+        )
+        cls.spain = cls.env.ref("base.es")
+
+        cls.policy = cls.env["collection.policy"].create(
+            {
+                "name": "Test reminders",
+                "mode": "review",
+                "company_id": cls.company.id,
+                "level_ids": [
+                    Command.create(
+                        {
+                            "name": "Soon",
+                            "delay": -2,
+                            "send_email": True,
+                            "mail_template_id": cls.template_before.id,
+                        }
+                    ),
+                    # Email; SMS only when the email cannot go.
+                    Command.create(
+                        {
+                            "name": "Due",
+                            "delay": 0,
+                            "send_email": True,
+                            "mail_template_id": cls.template_due.id,
+                            "sms_template_id": cls.sms_template.id,
+                        }
+                    ),
+                    # SMS; email only when the SMS cannot go.
+                    Command.create(
+                        {
+                            "name": "Text",
+                            "delay": 5,
+                            "send_sms": True,
+                            "sms_template_id": cls.sms_template.id,
+                            "mail_template_id": cls.template_overdue.id,
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "name": "Late",
+                            "delay": 10,
+                            "send_email": True,
+                            "mail_template_id": cls.template_overdue.id,
+                            "send_sms": True,
+                            "sms_template_id": cls.sms_template.id,
+                            "stage_id": cls.stage_administrative.id,
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "name": "Call",
+                            "delay": 20,
+                            "create_activity": True,
+                            "activity_summary": "Call about the overdue invoices",
+                            "activity_responsible": "collector",
+                            "stage_id": cls.stage_delinquent.id,
+                        }
+                    ),
+                ],
+            }
+        )
+        levels = cls.policy.level_ids.sorted("delay")
+        cls.level_soon, cls.level_due, cls.level_text, cls.level_late, cls.level_call = levels
+        cls.company.collection_policy_id = cls.policy
+
+        cls.customer = cls.make_customer("Acme Customer")
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    @classmethod
+    def make_customer(cls, name, email=True, phone="+34 612 345 678", **values):
+        """A Spanish company customer followed by the collector."""
+        slug = name.lower().replace(" ", ".")
+        partner = cls.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "email": f"{slug}@example.com" if email else False,
+                "phone": phone,
+                "country_id": cls.spain.id,
+                **values,
+            }
+        )
+        partner.with_company(cls.company).collection_user_id = cls.collector
+        return partner
+
+    def setUp(self):
+        super().setUp()
+        # What reached the (fake) SMTP server.
+        self.smtp_messages = []
+
+    def trigger(self, cron, moment):
+        with freeze_time(moment), self.mock_smtplib_connection(), self.enter_registry_test_mode():
+            result = cron.method_direct_trigger()
+        self.smtp_messages += self.emails
+        return result
+
+    def run_dunning(self, date):
+        """The daily reminders job runs at noon of ``date``."""
+        result = self.trigger(self.dunning_cron, datetime.combine(date, time(12)))
+        self.assertIs(result, True, "The reminders job failed.")
+
+    def run_queue(self, moment):
+        """The sending job runs at ``moment`` (UTC)."""
+        result = self.trigger(self.queue_cron, moment)
+        self.assertIs(result, True, "The sending job failed.")
+
+    def reminders(self, partners=None):
+        domain = [("company_id", "=", self.company.id)]
+        if partners is not None:
+            domain.append(("partner_id", "in", partners.ids))
+        return self.env["collection.communication"].search(domain, order="id")
+
+    def delivery(self, reminder, channel):
+        return reminder.delivery_ids.filtered(lambda d: d.channel == channel)
+
+    def level_of(self, partner):
+        return partner.with_company(self.company).collection_level_id
+
+    def mails(self, partner):
+        return self.env["mail.mail"].search(
+            [
+                ("model", "=", "collection.communication"),
+                ("res_id", "in", self.reminders(partner).ids),
+            ]
+        )
+
+    @contextmanager
+    def sms_gateway(self):
+        """The SMS provider accepts every message."""
+        sent = []
+
+        def _send_sms_batch(api, messages, delivery_reports_url=False):
+            results = []
+            for message in messages:
+                for number in message["numbers"]:
+                    sent.append({"number": number["number"], "body": message["content"]})
+                    results.append({"uuid": number["uuid"], "state": "success"})
+            return results
+
+        with patch.object(SmsApi, "_send_sms_batch", _send_sms_batch):
+            yield sent
+
+    # ------------------------------------------------------------------
+    # Levels and grouping
+    # ------------------------------------------------------------------
+
+    def test_levels_reached_day_by_day(self):
+        invoice = self.invoice(self.customer, 1000.0, day(2))
+        journey = [
+            (day(-1), False),
+            (day(0), self.level_soon),  # two days before the due date
+            (day(1), False),
+            (day(2), self.level_due),
+            (day(6), False),
+            (day(7), self.level_text),
+            (day(11), False),
+            (day(12), self.level_late),
+            (day(21), False),
+            (day(22), self.level_call),
+            (day(40), False),
+        ]
+        for date, level in journey:
+            with self.subTest(date=date):
+                before = self.reminders()
+                self.run_dunning(date)
+                new = self.reminders() - before
+                if not level:
+                    self.assertFalse(new)
+                    continue
+                self.assertRecordValues(
+                    new,
+                    [
+                        {
+                            "partner_id": self.customer.id,
+                            "level_id": level.id,
+                            "date": date,
+                            "state": "draft",
+                            "user_id": self.collector.id,
+                            "move_ids": invoice.ids,
+                        }
+                    ],
+                )
+                self.assertEqual(invoice.collection_level_id, level)
+                self.assertEqual(self.level_of(self.customer), level)
+
+    def test_highest_level_once_grouping_the_invoices(self):
+        contact = self.env["res.partner"].create(
+            {"name": "Ann Accountant", "parent_id": self.customer.id, "type": "invoice"}
+        )
+        late = self.invoice(self.customer, 1000.0, day(-12))
+        text = self.invoice(contact, 200.0, day(-5))
+        soon = self.invoice(self.customer, 300.0, day(2))
+        later = self.invoice(self.customer, 400.0, day(10))
+        other = self.make_customer("Beta Customer")
+        other_due = self.invoice(other, 500.0, day(0))
+
+        self.run_dunning(day(0))
+
+        self.assertRecordValues(
+            self.reminders(),
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "level_id": self.level_late.id,
+                    "move_ids": (late | text | soon).ids,
+                    "overdue_amount": 1200.0,
+                    "due_amount": 1900.0,
+                    "days_overdue": 12,
+                },
+                {
+                    "partner_id": other.id,
+                    "level_id": self.level_due.id,
+                    "move_ids": other_due.ids,
+                    "overdue_amount": 0.0,
+                    "due_amount": 500.0,
+                    "days_overdue": 0,
+                },
+            ],
+        )
+        # Each invoice is at the level it reached by its own due date.
+        self.assertRecordValues(
+            late | text | soon | later | other_due,
+            [
+                {"collection_level_id": self.level_late.id},
+                {"collection_level_id": self.level_text.id},
+                {"collection_level_id": self.level_soon.id},
+                {"collection_level_id": False},
+                {"collection_level_id": self.level_due.id},
+            ],
+        )
+        self.assertEqual(self.level_of(self.customer), self.level_late)
+        self.assertEqual(self.level_of(other), self.level_due)
+
+        # Two days later the invoice that was due soon is due: only it is reminded.
+        self.run_dunning(day(2))
+        new = self.reminders(self.customer)[1:]
+        self.assertRecordValues(
+            new, [{"level_id": self.level_due.id, "move_ids": soon.ids, "date": day(2)}]
+        )
+
+    def test_minimum_amount_of_a_level(self):
+        self.level_late.min_amount = 500.0
+        self.level_soon.min_amount = 500.0
+        small = self.make_customer("Small Debtor")
+        small_invoice = self.invoice(small, 300.0, day(-12))
+        # Before the due date the minimum applies to the total due.
+        planned = self.make_customer("Planned Debtor")
+        planned_soon = self.invoice(planned, 300.0, day(2))
+        self.invoice(planned, 400.0, day(20))
+        tiny = self.make_customer("Tiny Debtor")
+        tiny_soon = self.invoice(tiny, 300.0, day(2))
+
+        self.run_dunning(day(0))
+
+        self.assertFalse(self.reminders(small | tiny))
+        self.assertFalse(small_invoice.collection_level_id)
+        self.assertFalse(tiny_soon.collection_level_id)
+        self.assertRecordValues(
+            self.reminders(planned),
+            [{"level_id": self.level_soon.id, "move_ids": planned_soon.ids}],
+        )
+
+        # A new overdue invoice takes the small debtor over the minimum.
+        second = self.invoice(small, 250.0, day(-11))
+        self.run_dunning(day(1))
+        self.assertRecordValues(
+            self.reminders(small),
+            [
+                {
+                    "level_id": self.level_late.id,
+                    "move_ids": (small_invoice | second).ids,
+                    "overdue_amount": 550.0,
+                }
+            ],
+        )
+
+    # ------------------------------------------------------------------
+    # Who is left alone
+    # ------------------------------------------------------------------
+
+    def test_exclusions(self):
+        control = self.make_customer("Control Customer")
+        control_invoice = self.invoice(control, 1000.0, day(-12))
+
+        mixed = self.make_customer("Mixed Customer")
+        mixed_reminded = self.invoice(mixed, 1000.0, day(-12))
+        mixed_blocked = self.invoice(mixed, 500.0, day(-12))
+        mixed_blocked.no_followup = True
+
+        blocked_only = self.make_customer("Blocked Customer")
+        self.invoice(blocked_only, 1000.0, day(-12)).no_followup = True
+
+        excluded = self.make_customer("Excluded Customer")
+        excluded.with_company(self.company).collection_excluded = True
+
+        dispute = self.make_customer("Disputing Customer")
+        dispute.with_company(self.company).collection_status = "dispute"
+
+        written_off = self.make_customer("Written Off Customer")
+        written_off.with_company(self.company).collection_status = "uncollectible"
+
+        legal = self.make_customer("Legal Customer")
+        legal.with_company(self.company).collection_stage_id = self.stage_legal
+
+        for partner in excluded | dispute | written_off | legal:
+            self.invoice(partner, 1000.0, day(-12))
+
+        promised = self.make_customer("Promising Customer")
+        promised_invoice = self.invoice(promised, 1000.0, day(-12))
+        self.env["collection.interaction.log"].with_user(self.collector).create(
+            {
+                "partner_id": promised.id,
+                "channel": "call",
+                "outcome": "promise",
+                "promise": True,
+                "promise_amount": 1000.0,
+                "promise_date": day(3),
+                "move_ids": [Command.set(promised_invoice.ids)],
+            }
+        ).action_confirm()
+
+        self.run_dunning(day(0))
+
+        self.assertRecordValues(
+            self.reminders(),
+            [
+                {"partner_id": control.id, "move_ids": control_invoice.ids},
+                {"partner_id": mixed.id, "move_ids": mixed_reminded.ids},
+            ],
+        )
+        self.assertFalse(mixed_blocked.collection_level_id)
+
+        # The promise covers its invoice until its date has passed.
+        self.run_dunning(day(3))
+        self.assertFalse(self.reminders(promised))
+        self.run_dunning(day(4))
+        self.assertRecordValues(
+            self.reminders(promised),
+            [{"level_id": self.level_late.id, "move_ids": promised_invoice.ids, "date": day(4)}],
+        )
+        # The others are still left alone.
+        self.assertEqual(len(self.reminders()), 3)
+
+    def test_email_opt_out_falls_back_to_sms(self):
+        self.invoice(self.customer, 1000.0, day(0))
+        self.env["mail.blacklist"]._add(self.customer.email)
+        no_email = self.make_customer("Paper Customer", email=False)
+        self.invoice(no_email, 1000.0, day(0))
+
+        self.run_dunning(day(0))
+
+        for partner, reason in (
+            (self.customer, "Email: the customer opted out of emails."),
+            (no_email, "Email: the customer has no email address."),
+        ):
+            with self.subTest(partner=partner.name):
+                reminder = self.reminders(partner)
+                self.assertEqual(reminder.level_id, self.level_due)
+                self.assertRecordValues(
+                    reminder.delivery_ids,
+                    [
+                        {
+                            "channel": "email",
+                            "state": "cancelled",
+                            "last_error": reason,
+                            "recipient": False,
+                        },
+                        {
+                            "channel": "sms",
+                            "state": "draft",
+                            "last_error": False,
+                            "recipient": "+34612345678",
+                        },
+                    ],
+                )
+                self.assertEqual(reminder.note, f"{reason}\nSent by SMS instead.")
+
+    def test_phone_opt_out_falls_back_to_email(self):
+        self.invoice(self.customer, 1000.0, day(-5))
+        self.env["phone.blacklist"]._add(["+34612345678"])
+
+        self.run_dunning(day(0))
+
+        reminder = self.reminders(self.customer)
+        self.assertEqual(reminder.level_id, self.level_text)
+        reason = "SMS: the customer opted out of text messages."
+        self.assertRecordValues(
+            reminder.delivery_ids,
+            [
+                {"channel": "sms", "state": "cancelled", "last_error": reason},
+                {"channel": "email", "state": "draft", "last_error": False},
+            ],
+        )
+        self.assertEqual(reminder.note, f"{reason}\nSent by Email instead.")
+
+    def test_invalid_phone_is_never_sent(self):
+        wrong = self.make_customer("Wrong Number", phone="12")
+        self.invoice(wrong, 1000.0, day(-5))
+
+        self.run_dunning(day(0))
+
+        reminder = self.reminders(wrong)
+        sms = self.delivery(reminder, "sms")
+        self.assertEqual(sms.state, "cancelled")
+        self.assertIn("SMS: invalid phone number 12", sms.last_error)
+        self.assertIn("SMS: invalid phone number 12", reminder.note)
+        self.assertRecordValues(
+            self.delivery(reminder, "email"), [{"state": "draft", "recipient": wrong.email}]
+        )
+
+        reminder.with_user(self.collector).action_approve()
+        with self.sms_gateway() as sent:
+            self.run_queue(at(0, 12))
+        self.assertFalse(sent)
+        self.assertFalse(self.env["sms.sms"].search([("partner_id", "=", wrong.id)]))
+        self.assertEqual(sms.state, "cancelled")
+        self.assertEqual(self.delivery(reminder, "email").state, "sent")
+        self.assertEqual(reminder.state, "done")
+
+    # ------------------------------------------------------------------
+    # Review
+    # ------------------------------------------------------------------
+
+    def test_review_approve_and_skip(self):
+        approved = self.customer
+        skipped = self.make_customer("Skipped Customer")
+        self.invoice(approved, 1000.0, day(-12))
+        skipped_invoice = self.invoice(skipped, 800.0, day(-12))
+
+        self.run_dunning(day(0))
+        reminder, to_skip = self.reminders()
+        self.assertRecordValues(reminder | to_skip, [{"state": "draft"}, {"state": "draft"}])
+        self.assertEqual(set(reminder.delivery_ids.mapped("state")), {"draft"})
+        # Nothing goes out while the reminders wait for review, and the stage waits too.
+        with self.sms_gateway() as sent:
+            self.run_queue(at(0, 13))
+        self.assertFalse(sent)
+        self.assertFalse(self.mails(approved | skipped))
+        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+
+        reminder.with_user(self.collector).action_approve()
+        to_skip.with_user(self.collector).action_skip()
+
+        self.assertEqual(reminder.state, "queued")
+        self.assertEqual(set(reminder.delivery_ids.mapped("state")), {"queued"})
+        self.assertEqual(
+            approved.with_company(self.company).collection_stage_id, self.stage_administrative
+        )
+        self.assertEqual(to_skip.state, "cancelled")
+        self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
+        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+
+        with self.sms_gateway() as sent:
+            self.run_queue(at(0, 14))
+        self.assertEqual(reminder.state, "done")
+        self.assertEqual(set(reminder.delivery_ids.mapped("state")), {"sent"})
+        self.assertEqual([s["number"] for s in sent], ["+34612345678"])
+        self.assertEqual(len(self.mails(approved)), 1)
+        self.assertFalse(self.mails(skipped))
+        self.assertEqual(to_skip.state, "cancelled")
+        self.assertFalse(
+            self.env["collection.interaction"].search([("partner_id", "=", skipped.id)])
+        )
+        self.assertFalse(skipped_invoice.collection_last_reminder_date)
+        # Skipped is final, sent too.
+        with self.assertRaises(UserError):
+            to_skip.with_user(self.collector).action_approve()
+        with self.assertRaises(UserError):
+            reminder.with_user(self.collector).action_skip()
+
+    def test_collector_edits_a_draft_reminder(self):
+        kept = self.invoice(self.customer, 1000.0, day(-12))
+        removed = self.invoice(self.customer, 700.0, day(-11))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer).with_user(self.collector)
+
+        # The collector takes an invoice out of the reminder and removes the SMS.
+        with Form(reminder) as form:
+            form.move_ids.remove(id=removed.id)
+        self.assertEqual(reminder.move_ids, kept)
+        self.delivery(reminder, "sms").action_cancel()
+        # What goes out, and whether it went, is not typed over.
+        with Form(reminder) as form, form.delivery_ids.edit(0) as line:
+            with self.assertRaisesRegex(AssertionError, "readonly field 'state'"):
+                line.state = "sent"
+            with self.assertRaisesRegex(AssertionError, "readonly field 'channel'"):
+                line.channel = "letter"
+        self.assertEqual(reminder.state, "draft")
+
+        # An invoice of another customer cannot be added.
+        stranger = self.invoice(self.make_customer("Stranger"), 100.0, day(-12))
+        with self.assertRaises(UserError):
+            reminder.write({"move_ids": [Command.link(stranger.id)]})
+        # Taking every invoice out is skipping the reminder: the collector is told so.
+        with self.assertRaises(UserError) as caught:
+            reminder.write({"move_ids": [Command.clear()]})
+        self.assertIn("skip it", str(caught.exception))
+        self.assertEqual(reminder.move_ids, kept)
+
+        reminder.action_approve()
+        with self.sms_gateway() as sent:
+            self.run_queue(at(0, 13))
+
+        self.assertFalse(sent)
+        self.assertEqual(self.delivery(reminder, "sms").state, "cancelled")
+        mail = self.mails(self.customer)
+        self.assertEqual(len(mail), 1)
+        self.assertIn(kept.name, mail.body_html)
+        self.assertNotIn(removed.name, mail.body_html)
+        self.assertEqual(kept.collection_last_reminder_date, day(0))
+        self.assertFalse(removed.collection_last_reminder_date)
+
+        # Once approved, the reminder is what was sent: no more editing.
+        with self.assertRaisesRegex(AssertionError, "not editable"), Form(reminder) as form:
+            form.move_ids.remove(id=kept.id)
+        with self.assertRaises(UserError):
+            reminder.write({"move_ids": [Command.unlink(kept.id)]})
+
+    def test_stage_only_moves_forward(self):
+        delinquent = self.make_customer("Delinquent Customer")
+        delinquent.with_company(self.company).collection_stage_id = self.stage_delinquent
+        self.invoice(delinquent, 1000.0, day(-12))
+        self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        self.reminders().with_user(self.collector).action_approve()
+        # The Late level moves customers to Administrative, but not back from Delinquent.
+        self.assertEqual(
+            delinquent.with_company(self.company).collection_stage_id, self.stage_delinquent
+        )
+        self.assertEqual(
+            self.customer.with_company(self.company).collection_stage_id,
+            self.stage_administrative,
+        )
+
+    def test_all_channels_removed_means_nothing_sent(self):
+        self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer).with_user(self.collector)
+        reminder.delivery_ids.action_cancel()
+        reminder.action_approve()
+        self.run_queue(at(0, 13))
+        self.assertEqual(reminder.state, "cancelled")
+        self.assertFalse(self.mails(self.customer))
+        self.assertFalse(
+            self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)])
+        )
+
+    # ------------------------------------------------------------------
+    # Exactly once
+    # ------------------------------------------------------------------
+
+    def test_running_twice_creates_nothing_new(self):
+        early = self.make_customer("Early Customer")
+        early_invoice = self.invoice(early, 1000.0, day(-12))
+        later = self.make_customer("Later Customer")
+        later_invoice = self.invoice(later, 1000.0, day(3))
+
+        self.run_dunning(day(0))
+        first = self.reminders()
+        self.assertEqual(first.partner_id, early)
+
+        self.run_dunning(day(0))
+        self.assertEqual(self.reminders(), first)
+
+        # The next day only the invoice that moved up is reminded.
+        self.run_dunning(day(1))
+        new = self.reminders() - first
+        self.assertRecordValues(
+            new,
+            [
+                {
+                    "partner_id": later.id,
+                    "level_id": self.level_soon.id,
+                    "move_ids": later_invoice.ids,
+                    "date": day(1),
+                }
+            ],
+        )
+        self.assertEqual(early_invoice.collection_level_id, self.level_late)
+        self.run_dunning(day(1))
+        self.assertEqual(self.reminders(), first | new)
+
+    def test_run_killed_between_batches_resumes(self):
+        customers = self.env["res.partner"]
+        for index in range(5):
+            partner = self.make_customer(f"Batch Customer {index}")
+            self.invoice(partner, 100.0 * (index + 1), day(-12))
+            customers |= partner
+        Communication = self.env.registry["collection.communication"]
+        create_from_plan = Communication._create_from_plan
+        calls = []
+
+        def killed_after_first_batch(model, company, today, plan):
+            calls.append(sorted(plan))
+            if len(calls) > 1:
+                raise RuntimeError("The worker was killed.")
+            return create_from_plan(model, company, today, plan)
+
+        with (
+            patch.object(collection_communication, "RUN_BATCH_SIZE", 2),
+            patch.object(Communication, "_create_from_plan", killed_after_first_batch),
+            self.assertLogs("odoo.addons.base.models.ir_cron", level="ERROR"),
+            on_day(day(0)),
+            self.enter_registry_test_mode(),
+        ):
+            result = self.dunning_cron.method_direct_trigger()
+        self.assertIsNot(result, True, "The run should have failed.")
+
+        # The first batch was committed before the crash; nothing of the second.
+        first_batch = customers.sorted("id")[:2]
+        self.assertEqual(calls[0], first_batch.ids)
+        done = self.reminders(customers)
+        self.assertEqual(done.partner_id, first_batch)
+        self.assertEqual(self.level_of(customers[2]), self.env["collection.level"])
+
+        # Run again: it carries on where it stopped.
+        self.run_dunning(day(0))
+        reminders = self.reminders(customers)
+        self.assertEqual(reminders[:2], done)
+        self.assertEqual(len(reminders), 5)
+        self.assertEqual(reminders.partner_id, customers)
+        self.assertEqual(set(reminders.level_id), {self.level_late})
+        self.assertEqual(sorted(reminders.mapped("partner_id.id")), customers.ids)
+        for partner in customers:
+            self.assertEqual(self.level_of(partner), self.level_late)
+
+    # ------------------------------------------------------------------
+    # Run now, with a preview
+    # ------------------------------------------------------------------
+
+    def test_preview_lists_what_the_run_creates(self):
+        late = self.invoice(self.customer, 1000.0, day(-12))
+        other = self.make_customer("Beta Customer")
+        soon = self.invoice(other, 500.0, day(2))
+        excluded = self.make_customer("Excluded Customer")
+        excluded.with_company(self.company).collection_excluded = True
+        self.invoice(excluded, 500.0, day(-12))
+        quiet = self.make_customer("Quiet Customer")
+        self.invoice(quiet, 500.0, day(9))
+
+        Run = self.env["collection.dunning.run"].with_user(self.collection_manager)
+        wizard = Run.create({})
+        self.assertEqual(wizard.count, 2)
+        self.assertRecordValues(
+            wizard.line_ids.sorted(lambda line: line.partner_id.name),
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "level_id": self.level_late.id,
+                    "move_ids": late.ids,
+                    "channels": "Email, SMS",
+                    "overdue_amount": 1000.0,
+                },
+                {
+                    "partner_id": other.id,
+                    "level_id": self.level_soon.id,
+                    "move_ids": soon.ids,
+                    "channels": "Email",
+                    "overdue_amount": 0.0,
+                },
+            ],
+        )
+
+        # A collector can neither preview nor run.
+        with self.assertRaises(AccessError):
+            self.env["collection.dunning.run"].with_user(self.collector).create({})
+        with self.assertRaises(AccessError):
+            wizard.with_user(self.collector).action_run()
+        self.assertFalse(self.reminders())
+
+        with self.enter_registry_test_mode():
+            action = wizard.action_run()
+        created = self.reminders()
+        self.assertEqual(
+            [(r.partner_id, r.level_id, r.move_ids) for r in created.sorted("partner_id")],
+            [
+                (line.partner_id, line.level_id, line.move_ids)
+                for line in wizard.line_ids.sorted("partner_id")
+            ],
+        )
+        self.assertEqual(self.env["collection.communication"].search(action["domain"]), created)
+
+    def test_without_default_policy_only_customers_with_their_own(self):
+        """Until a default policy is chosen, only the customers given a policy of their
+        own are reminded; the preview and the run agree."""
+        self.company.collection_policy_id = False
+        self.invoice(self.customer, 1000.0, day(-12))
+        own = self.make_customer("Own Policy Customer")
+        own.with_company(self.company).collection_policy_id = self.policy
+        own_invoice = self.invoice(own, 1000.0, day(-12))
+
+        wizard = self.env["collection.dunning.run"].with_user(self.collection_manager).create({})
+        self.assertRecordValues(
+            wizard.line_ids,
+            [{"partner_id": own.id, "level_id": self.level_late.id, "move_ids": own_invoice.ids}],
+        )
+        self.run_dunning(day(0))
+        self.assertRecordValues(
+            self.reminders(),
+            [{"partner_id": own.id, "level_id": self.level_late.id, "move_ids": own_invoice.ids}],
+        )
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    def test_email_sent_by_the_queue(self):
+        first = self.invoice(self.customer, 1000.0, day(0))
+        second = self.invoice(self.customer, 234.5, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+
+        self.run_queue(at(0, 14))
+
+        delivery = self.delivery(reminder, "email")
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "state": "sent",
+                    "recipient": "acme.customer@example.com",
+                    "attempts": 1,
+                    "date_sent": at(0, 14),
+                }
+            ],
+        )
+        self.assertTrue(delivery.provider_ref)
+        self.assertEqual(reminder.state, "done")
+        mail = delivery.mail_id
+        self.assertEqual(mail, self.mails(self.customer))
+        self.assertEqual(mail.email_to, "acme.customer@example.com")
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(
+            [message["smtp_to_list"] for message in self.smtp_messages],
+            [["acme.customer@example.com"]],
+        )
+        self.assertEqual(mail.subject, f"{self.company.name}: invoices due today")
+        self.assertIn("The following invoices are due today:", mail.body_html)
+        for invoice, amount in ((first, "$\xa01,000.00"), (second, "$\xa0234.50")):
+            self.assertIn(invoice.name, mail.body_html)
+            self.assertIn(amount, mail.body_html)
+
+        interaction = self.env["collection.interaction"].search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertRecordValues(
+            interaction,
+            [
+                {
+                    "channel": "email",
+                    "automatic": True,
+                    "outcome": "sent",
+                    "move_ids": (first | second).ids,
+                    "user_id": False,
+                }
+            ],
+        )
+        self.assertTrue(
+            self.customer.message_ids.filtered(
+                lambda m: "Reminder sent by Email" in str(m.body) and reminder.name in str(m.body)
+            )
+        )
+        self.assertEqual((first | second).mapped("collection_last_reminder_date"), [day(0)] * 2)
+
+        # Running the queue again sends nothing twice.
+        self.run_queue(at(0, 15))
+        self.assertEqual(len(self.smtp_messages), 1)
+        self.assertEqual(len(self.mails(self.customer)), 1)
+        self.assertEqual(len(interaction.search([("partner_id", "=", self.customer.id)])), 1)
+
+    def test_email_in_the_customers_language(self):
+        """The shipped templates are translatable: a customer in Spanish reads the
+        reminder in Spanish, with amounts in the Spanish format. The translation is set
+        on the template here, as a company that words its own reminders would."""
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.template_due.update_field_translations(
+            "subject", {"es_ES": "{{ object.company_id.name }}: facturas que vencen hoy"}
+        )
+        body = str(self.template_due.body_html)
+        for english, spanish in (
+            ("Dear", "Estimado/a"),
+            ("The following invoices are due today:", "Las siguientes facturas vencen hoy:"),
+        ):
+            body = body.replace(english, spanish)
+        self.template_due.update_field_translations("body_html", {"es_ES": body})
+        spanish = self.make_customer("Cliente Español", lang="es_ES")
+        invoice = self.invoice(spanish, 1234.5, day(0))
+        english_invoice = self.invoice(self.customer, 1234.5, day(0))
+        self.run_dunning(day(0))
+        self.reminders().with_user(self.collector).action_approve()
+        self.run_queue(at(0, 13))
+
+        mail = self.mails(spanish)
+        self.assertEqual(mail.subject, f"{self.company.name}: facturas que vencen hoy")
+        self.assertIn("Las siguientes facturas vencen hoy:", mail.body_html)
+        self.assertNotIn("The following invoices are due today", mail.body_html)
+        self.assertIn(invoice.name, mail.body_html)
+        self.assertIn("1.234,50", mail.body_html)
+
+        english = self.mails(self.customer)
+        self.assertEqual(english.subject, f"{self.company.name}: invoices due today")
+        self.assertIn("The following invoices are due today:", english.body_html)
+        self.assertIn(english_invoice.name, english.body_html)
+        self.assertIn("1,234.50", english.body_html)
+
+    def test_shipped_spanish_templates(self):
+        try:
+            file_path("account_collection/i18n/es.po")
+        except FileNotFoundError:
+            self.skipTest("No Spanish translation file shipped yet.")
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(["account_collection"], ["es_ES"])
+        for template in self.template_before | self.template_due | self.template_overdue:
+            with self.subTest(template=template.name):
+                spanish = template.with_context(lang="es_ES")
+                self.assertNotEqual(spanish.subject, template.subject)
+                self.assertNotIn("Dear", spanish.body_html)
+        self.assertNotEqual(
+            self.sms_template.with_context(lang="es_ES").body, self.sms_template.body
+        )
+
+    def test_quiet_hours_and_rest_day(self):
+        self.company.write(
+            {
+                "collection_quiet_hour_start": 20.0,
+                "collection_quiet_hour_end": 8.0,
+                "collection_rest_day": "6",
+            }
+        )
+        self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
+        self.invoice(self.customer, 1000.0, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+        delivery = self.delivery(reminder, "email")
+
+        # 22:00 in Madrid: the email waits for 08:00 the next morning.
+        self.run_queue(at(0, 21))
+        self.assertRecordValues(
+            delivery, [{"state": "queued", "next_attempt": at(1, 7), "attempts": 0}]
+        )
+        self.run_queue(at(1, 6, 30))
+        self.assertEqual(delivery.state, "queued")
+        self.assertFalse(self.mails(self.customer))
+        self.run_queue(at(1, 7))
+        self.assertEqual(delivery.state, "sent")
+
+        # Sunday 2026-03-22 is the rest day: Monday 08:00.
+        sunday = 6
+        self.assertEqual(day(sunday).weekday(), 6)
+        other = self.make_customer("Sunday Customer")
+        self.invoice(other, 1000.0, day(sunday))
+        self.run_dunning(day(sunday))
+        reminder = self.reminders(other)
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(sunday, 10))
+        delivery = self.delivery(reminder, "email")
+        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(sunday + 1, 7)}])
+        self.assertFalse(self.mails(other))
+        self.run_queue(at(sunday + 1, 7, 5))
+        self.assertEqual(delivery.state, "sent")
+
+    def test_message_cap(self):
+        self.company.collection_message_interval_days = 3
+        self.invoice(self.customer, 1000.0, day(0))
+        self.invoice(self.customer, 500.0, day(3))
+        self.run_dunning(day(0))
+        self.reminders(self.customer).with_user(self.collector).action_approve()
+        self.run_queue(at(0, 12))
+        self.assertEqual(len(self.mails(self.customer)), 1)
+
+        # The next day the second invoice is two days from its due date: its reminder
+        # waits until three days after the first message.
+        self.run_dunning(day(1))
+        second = self.reminders(self.customer)[1:]
+        self.assertEqual(second.level_id, self.level_soon)
+        second.with_user(self.collector).action_approve()
+        self.run_queue(at(1, 12))
+        delivery = self.delivery(second, "email")
+        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(3, 12)}])
+        self.assertEqual(len(self.mails(self.customer)), 1)
+        self.run_queue(at(2, 18))
+        self.assertEqual(delivery.state, "queued")
+        self.run_queue(at(3, 12))
+        self.assertEqual(delivery.state, "sent")
+        self.assertEqual(len(self.mails(self.customer)), 2)
+
+    def test_letter(self):
+        self.level_late.write({"send_email": False, "send_sms": False, "send_letter": True})
+        invoice = self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+
+        self.run_queue(at(0, 13))
+
+        letter = reminder.letter_attachment_id
+        self.assertRecordValues(
+            letter,
+            [
+                {
+                    "name": f"Dunning letter - {reminder.name}.pdf",
+                    "res_id": reminder.id,
+                    "res_model": "collection.communication",
+                    "mimetype": "application/pdf",
+                }
+            ],
+        )
+        # Tests render reports as HTML instead of calling wkhtmltopdf: the letter's text.
+        self.assertIn(invoice.name.encode(), letter.raw)
+        self.assertIn(b"Dear", letter.raw)
+        self.assertEqual(self.delivery(reminder, "letter").state, "sent")
+        self.assertEqual(reminder.state, "done")
+        self.assertRecordValues(
+            self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)]),
+            [{"channel": "letter", "automatic": True}],
+        )
+        self.assertEqual(invoice.collection_last_reminder_date, day(0))
+        self.assertFalse(self.smtp_messages)
+
+        # The same report, rendered by wkhtmltopdf as in production, is a PDF.
+        with self.allow_pdf_render():
+            pdf, kind = (
+                self.env["ir.actions.report"]
+                .with_context(force_report_rendering=True)
+                ._render_qweb_pdf(
+                    "account_collection.action_report_collection_letter", reminder.ids
+                )
+            )
+        self.assertEqual(kind, "pdf")
+        self.assertTrue(pdf.startswith(b"%PDF"))
+
+    def test_activities(self):
+        self.policy.mode = "automatic"
+        salesperson = self.env["res.users"].create(
+            {
+                "name": "Sam Seller",
+                "login": "sam",
+                "group_ids": [Command.set(self.env.ref("account.group_account_invoice").ids)],
+            }
+        )
+        cases = [
+            ("collector", False, self.collector),
+            ("salesperson", False, salesperson),
+            ("user", self.collection_manager, self.collection_manager),
+        ]
+        for index, (responsible, user, expected) in enumerate(cases):
+            with self.subTest(responsible=responsible):
+                self.level_call.write(
+                    {"activity_responsible": responsible, "activity_user_id": user}
+                )
+                partner = self.make_customer(f"Call Customer {index}")
+                invoice = self.invoice(partner, 1000.0, day(-20))
+                invoice.invoice_user_id = salesperson
+                self.run_dunning(day(0))
+                reminder = self.reminders(partner)
+                self.assertEqual(reminder.level_id, self.level_call)
+                self.assertEqual(reminder.state, "done")
+                self.assertRecordValues(
+                    partner.activity_ids,
+                    [
+                        {
+                            "user_id": expected.id,
+                            "activity_type_id": self.followup_type.id,
+                            "summary": "Call about the overdue invoices",
+                            "date_deadline": day(0),
+                        }
+                    ],
+                )
+                self.assertEqual(
+                    partner.with_company(self.company).collection_stage_id, self.stage_delinquent
+                )
+                # A task for the team is not a message to the customer.
+                self.assertFalse(
+                    self.env["collection.interaction"].search([("partner_id", "=", partner.id)])
+                )
+
+    # ------------------------------------------------------------------
+    # The shipped policy
+    # ------------------------------------------------------------------
+
+    def test_default_policy(self):
+        """The policy shipped with the module, from two days before the due date to the
+        Legal stage, on automatic."""
+        policy = self.env.ref("account_collection.collection_policy_default")
+        policy.sudo().company_id = self.company
+        self.company.collection_policy_id = policy
+        self.assertEqual(policy.mode, "automatic")
+        admin = self.env.ref("base.user_admin")
+        invoice = self.invoice(self.customer, 1000.0, day(2))
+        partner = self.customer.with_company(self.company)
+
+        def ref(name):
+            return self.env.ref(f"account_collection.{name}")
+
+        journey = [
+            # day, level, channels sent, stage after
+            (day(-1), None, None, False),
+            (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
+            (day(1), None, None, "collection_stage_preventive"),
+            (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),
+            (day(4), "collection_level_whatsapp", ["sms"], "collection_stage_administrative"),
+            (day(5), "collection_level_call", ["activity"], "collection_stage_administrative"),
+            (day(16), None, None, "collection_stage_administrative"),
+            (
+                day(17),
+                "collection_level_15",
+                ["email", "letter"],
+                "collection_stage_administrative",
+            ),
+            (day(32), "collection_level_30", ["letter"], "collection_stage_delinquent"),
+            (day(62), "collection_level_60", ["activity"], "collection_stage_extrajudicial"),
+            (day(92), "collection_level_90", [], "collection_stage_legal"),
+        ]
+        with self.sms_gateway() as sms_sent:
+            for date, level, channels, stage_name in journey:
+                with self.subTest(date=date):
+                    before = self.reminders()
+                    self.run_dunning(date)
+                    new = self.reminders() - before
+                    expected_stage = ref(stage_name) if stage_name else self.env["collection.stage"]
+                    self.assertEqual(partner.collection_stage_id, expected_stage)
+                    if not level:
+                        self.assertFalse(new)
+                        continue
+                    self.assertRecordValues(
+                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": "done"}]
+                    )
+                    sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
+                    self.assertEqual(sent.mapped("channel"), channels)
+                    self.assertEqual(invoice.collection_level_id, ref(level))
+            self.assertEqual([s["number"] for s in sms_sent], ["+34612345678"])
+
+        reminders = self.reminders(self.customer)
+        whatsapp = reminders.filtered(lambda r: r.level_id == ref("collection_level_whatsapp"))
+        self.assertEqual(whatsapp.note, "WhatsApp: WhatsApp is not set up.\nSent by SMS instead.")
+        self.assertEqual(len(self.mails(self.customer)), 3)
+        self.assertEqual(
+            reminders.filtered("letter_attachment_id").level_id,
+            ref("collection_level_15") | ref("collection_level_30"),
+        )
+        activities = self.customer.activity_ids.sorted("id")
+        self.assertEqual(activities.user_id, self.collector | admin)
+        self.assertEqual(
+            activities.mapped("summary"),
+            [
+                "Call the customer about overdue invoices",
+                "Review the account: agency, payment agreement or legal action",
+            ],
+        )
+
+        # In the Legal stage automatic reminders stop, even for a new invoice.
+        with on_day(day(93)):
+            new_invoice = self.invoice(self.customer, 300.0, day(95))
+        self.run_dunning(day(93))
+        self.run_dunning(day(95))
+        self.assertEqual(self.reminders(self.customer), reminders)
+        self.assertFalse(new_invoice.collection_level_id)

@@ -1,0 +1,547 @@
+import base64
+from datetime import datetime, time, timedelta
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.tests import freeze_time, tagged
+from odoo.tests.common import _super_send
+from odoo.tools.safe_eval import safe_eval
+
+from ..models.collection_communication import MAX_ATTEMPTS, SENDING_TIMEOUT
+from ..tools import whatsapp
+from .common import TODAY, CollectionCommon, on_day
+from .fake_providers import FakeProviders
+
+# Monday 16 March 2026 at noon (UTC, the company's time zone): messages may go.
+NOON = datetime.combine(TODAY, time(12, 0))
+PHONE_NUMBER_ID = "106540352242922"
+WHATSAPP_TOKEN = "EAAG-test-token"
+TWILIO_API_URL = "https://api.twilio.com"
+TWILIO_SID = "AC" + "0123456789abcdef" * 2
+TWILIO_TOKEN = "twilio-auth-token"
+TWILIO_FROM_ES = "+34911000111"
+TWILIO_FROM_US = "+15005550006"
+
+
+def day(offset):
+    """The day ``offset`` days from the frozen today (negative: in the past)."""
+    return TODAY + timedelta(days=offset)
+
+
+class WorkerKilled(BaseException):
+    """The worker process dies (killed, out of memory) in the middle of its work."""
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionDelivery(CollectionCommon):
+    """Reminders leave through the real provider code: the WhatsApp Business Cloud API
+    client of the addon and Odoo's SMS queue with the shipped Twilio provider, both
+    talking HTTP to a local server that answers like them. A message is sent once
+    when the provider accepts it; refusals, rate limits, server errors and timeouts
+    are retried with a growing wait and stay visible until they go or give up."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The client's own timeout (1 s) is shorter than a slow answer (2 s).
+        cls.server = FakeProviders(slow_seconds=2.0).start()
+        cls.addClassCleanup(cls.server.stop)
+        params = cls.env["ir.config_parameter"].sudo()
+        params.set_param("account_collection.whatsapp_api_url", cls.server.url)
+        params.set_param("account_collection.whatsapp_timeout", "1")
+
+        cls.spain = cls.env.ref("base.es")
+        cls.company.partner_id.tz = "UTC"
+        cls.company.write(
+            {
+                "collection_whatsapp_phone_number_id": PHONE_NUMBER_ID,
+                "collection_whatsapp_token": WHATSAPP_TOKEN,
+            }
+        )
+        # The SMS go through Odoo's SMS queue, here with the Twilio provider Odoo ships
+        # (module sms_twilio, installed with the addon for these tests).
+        cls.twilio = "sms_provider" in cls.env["res.company"]._fields
+        if cls.twilio:
+            cls.company.write(
+                {
+                    "sms_provider": "twilio",
+                    "sms_twilio_account_sid": TWILIO_SID,
+                    "sms_twilio_auth_token": TWILIO_TOKEN,
+                    "sms_twilio_number_ids": [
+                        Command.create(
+                            {
+                                "number": TWILIO_FROM_US,
+                                "country_id": cls.env.ref("base.us").id,
+                                "sequence": 1,
+                            }
+                        ),
+                        Command.create(
+                            {"number": TWILIO_FROM_ES, "country_id": cls.spain.id, "sequence": 2}
+                        ),
+                    ],
+                }
+            )
+        sms_template = cls.env.ref("account_collection.sms_template_reminder_overdue")
+        cls.policy = cls.env["collection.policy"].create(
+            {
+                "name": "Phone reminders",
+                "company_id": cls.company.id,
+                "mode": "automatic",
+                "level_ids": [
+                    Command.create(
+                        {
+                            "name": "WhatsApp reminder",
+                            "delay": 2,
+                            "send_whatsapp": True,
+                            "whatsapp_template_name": "payment_reminder",
+                            "whatsapp_language": "es",
+                            "whatsapp_parameters": "partner_name, overdue_amount, portal_url",
+                            "whatsapp_fallback_sms": True,
+                            "sms_template_id": sms_template.id,
+                        }
+                    ),
+                    Command.create(
+                        {
+                            "name": "SMS reminder",
+                            "delay": 5,
+                            "send_sms": True,
+                            "sms_template_id": sms_template.id,
+                        }
+                    ),
+                ],
+            }
+        )
+        cls.level_whatsapp, cls.level_sms = cls.policy.level_ids.sorted("delay")
+        cls.company.collection_policy_id = cls.policy
+        cls.customer.write({"phone": "612 34 56 78", "country_id": cls.spain.id})
+        cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
+        cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
+        cls.failed_action = cls.env.ref(
+            "account_collection.collection_communication_delivery_action_failed"
+        )
+
+    @classmethod
+    def _request_handler(cls, session, request, /, **kwargs):
+        """Twilio's API is answered by the local server: only the address changes, the
+        request Twilio's code builds is sent as it is. Requests to the local server keep
+        the client's own timeout (the test framework raises short ones), since the
+        slow answers are meant to outlast it."""
+        if request.url.startswith(TWILIO_API_URL + "/"):
+            request.url = cls.server.url + request.url[len(TWILIO_API_URL) :]
+        if request.url.startswith(cls.server.url + "/"):
+            return _super_send(session, request, **kwargs)
+        return super()._request_handler(session, request, **kwargs)
+
+    def setUp(self):
+        super().setUp()
+        self.server.requests.clear()
+        self.server.script("whatsapp", [])
+        self.server.script("twilio", [])
+        self.server.slow_seconds = 2.0
+
+    # ------------------------------------------------------------------
+    # Helpers
+    # ------------------------------------------------------------------
+
+    def new_customer(self, name, phone):
+        return self.env["res.partner"].create(
+            {"name": name, "is_company": True, "phone": phone, "country_id": self.spain.id}
+        )
+
+    def run_cron(self, cron, when):
+        """The scheduler runs ``cron`` at ``when`` (UTC), in its own transactions."""
+        with freeze_time(when), self.enter_registry_test_mode():
+            result = cron.method_direct_trigger()
+        self.assertIs(result, True, f"{cron.name} failed: {result}")
+
+    def run_dunning(self, when=NOON):
+        self.run_cron(self.dunning_cron, when)
+
+    def run_queue(self, when):
+        self.run_cron(self.queue_cron, when)
+
+    def require_twilio(self):
+        if not self.twilio:
+            self.skipTest("SMS through Twilio: install sms_twilio with the addon")
+
+    def portal_link(self, invoice):
+        """Where the customer views and pays ``invoice`` online."""
+        return (
+            f"{invoice.get_base_url()}/my/invoices/{invoice.id}?access_token={invoice.access_token}"
+        )
+
+    def delivery(self, partner, channel):
+        deliveries = self.env["collection.communication.delivery"].search(
+            [("partner_id", "=", partner.id), ("channel", "=", channel)]
+        )
+        self.assertEqual(len(deliveries), 1, f"one {channel} delivery for {partner.name}")
+        return deliveries
+
+    def whatsapp_requests(self, phone=None):
+        return [
+            r for r in self.server.sent("whatsapp") if phone is None or r["json"]["to"] == phone
+        ]
+
+    def twilio_requests(self, phone=None):
+        return [r for r in self.server.sent("twilio") if phone is None or r["form"]["To"] == phone]
+
+    def interactions(self, partner, channel):
+        return self.env["collection.interaction"].search(
+            [("partner_id", "=", partner.id), ("channel", "=", channel)]
+        )
+
+    def in_failed_deliveries(self, delivery):
+        """Whether the Failed Deliveries menu lists ``delivery``."""
+        domain = safe_eval(self.failed_action.domain)
+        return delivery in delivery.search(domain)
+
+    def assertRetryLater(self, delivery, sent_at, error):
+        """Not sent: queued again for a later attempt, the provider's error kept and
+        listed in Failed Deliveries."""
+        self.assertEqual(delivery.state, "queued")
+        self.assertEqual(delivery.attempts, 1)
+        self.assertGreater(delivery.next_attempt, sent_at)
+        self.assertIn(error, delivery.last_error)
+        self.assertFalse(delivery.date_sent)
+        self.assertFalse(delivery.provider_ref)
+        self.assertTrue(self.in_failed_deliveries(delivery))
+        self.assertEqual(delivery.communication_id.state, "queued")
+        self.assertFalse(self.interactions(delivery.partner_id, delivery.channel))
+
+    def assertSentOnce(self, delivery):
+        self.assertEqual(delivery.state, "sent")
+        self.assertFalse(delivery.last_error)
+        self.assertFalse(self.in_failed_deliveries(delivery))
+        self.assertEqual(delivery.communication_id.state, "done")
+        interactions = self.interactions(delivery.partner_id, delivery.channel)
+        self.assertRecordValues(
+            interactions,
+            [
+                {
+                    "automatic": True,
+                    "outcome": "sent",
+                    "user_id": False,
+                    "move_ids": delivery.communication_id.move_ids.ids,
+                }
+            ],
+        )
+
+    # ------------------------------------------------------------------
+    # WhatsApp
+    # ------------------------------------------------------------------
+
+    def test_whatsapp_template_message_accepted(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-2))
+        self.run_dunning()
+
+        [request] = self.whatsapp_requests()
+        self.assertEqual(request["path"], f"/{PHONE_NUMBER_ID}/messages")
+        self.assertEqual(request["authorization"], f"Bearer {WHATSAPP_TOKEN}")
+        payload = request["json"]
+        parameters = payload["template"]["components"][0]["parameters"]
+        self.assertEqual(
+            payload,
+            {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": "+34612345678",
+                "type": "template",
+                "template": {
+                    "name": "payment_reminder",
+                    "language": {"code": "es"},
+                    "components": [{"type": "body", "parameters": parameters}],
+                },
+            },
+        )
+        self.assertEqual([p["type"] for p in parameters], ["text"] * 3)
+        name, amount, link = (p["text"] for p in parameters)
+        self.assertEqual(name, "Acme Customer")
+        self.assertIn("1,000.00", amount)
+        self.assertTrue(invoice.access_token)
+        self.assertEqual(link, self.portal_link(invoice))
+
+        delivery = self.delivery(self.customer, "whatsapp")
+        self.assertSentOnce(delivery)
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "recipient": "+34612345678",
+                    "attempts": 1,
+                    "date_sent": NOON,
+                    "level_id": self.level_whatsapp.id,
+                }
+            ],
+        )
+        self.assertTrue(delivery.provider_ref.startswith("wamid."), delivery.provider_ref)
+        self.assertEqual(invoice.collection_last_reminder_date, TODAY)
+
+        # Later runs find nothing left to send.
+        self.run_queue(NOON + timedelta(hours=1))
+        self.assertEqual(len(self.whatsapp_requests()), 1)
+
+    def test_whatsapp_failures_are_retried_later(self):
+        cases = [
+            (400, "HTTP 400 (code 131008)"),
+            (401, "HTTP 401 (code 190)"),
+            (500, "HTTP 500 (code 1)"),
+            (429, "HTTP 429 (code 130429)"),
+            ("slow", "Timeout"),
+        ]
+        customers = {}
+        for index, (answer, _error) in enumerate(cases):
+            customers[answer] = self.new_customer(f"Customer {answer}", f"612 00 00 0{index}")
+            self.invoice(customers[answer], 500.0, day(-2))
+        # One customer after the other (ordered by id), each gets its scripted answer.
+        self.server.script("whatsapp", [answer for answer, _error in cases])
+        self.run_dunning()
+
+        for index, (answer, error) in enumerate(cases):
+            with self.subTest(answer=answer):
+                phone = f"+3461200000{index}"
+                self.assertEqual(len(self.whatsapp_requests(phone)), 1)
+                delivery = self.delivery(customers[answer], "whatsapp")
+                self.assertRetryLater(delivery, NOON, error)
+
+        # On the next attempt the API accepts every one of them.
+        self.run_queue(NOON + timedelta(minutes=10))
+        for index, (answer, _error) in enumerate(cases):
+            with self.subTest(answer=answer):
+                self.assertEqual(len(self.whatsapp_requests(f"+3461200000{index}")), 2)
+                self.assertSentOnce(self.delivery(customers[answer], "whatsapp"))
+
+    def test_whatsapp_rate_limited_then_sent_exactly_once(self):
+        self.invoice(self.customer, 1000.0, day(-2))
+        self.server.script("whatsapp", [429])
+        self.run_dunning()
+        delivery = self.delivery(self.customer, "whatsapp")
+        self.assertRetryLater(delivery, NOON, "Rate limit hit")
+        retry_at = delivery.next_attempt
+
+        # Not before the time set for the next attempt.
+        self.run_queue(retry_at - timedelta(minutes=1))
+        self.assertEqual(len(self.whatsapp_requests()), 1)
+        self.assertEqual(delivery.state, "queued")
+
+        self.run_queue(retry_at)
+        self.assertEqual(len(self.whatsapp_requests()), 2)
+        self.assertSentOnce(delivery)
+        self.assertEqual(delivery.attempts, 2)
+        self.assertEqual(delivery.date_sent, retry_at)
+
+        self.run_queue(retry_at + timedelta(hours=1))
+        self.run_dunning(NOON + timedelta(hours=2))
+        self.assertEqual(len(self.whatsapp_requests()), 2)
+        self.assertEqual(len(self.interactions(self.customer, "whatsapp")), 1)
+
+    def test_whatsapp_gives_up_after_max_attempts(self):
+        self.invoice(self.customer, 1000.0, day(-2))
+        self.server.script("whatsapp", [500] * (MAX_ATTEMPTS + 1))
+        self.run_dunning()
+        delivery = self.delivery(self.customer, "whatsapp")
+
+        # The wait before the next attempt, set after each failed one.
+        waits = [delivery.next_attempt - NOON]
+        run_at = NOON
+        for _run in range(MAX_ATTEMPTS * 2):
+            if delivery.state != "queued":
+                break
+            run_at = delivery.next_attempt
+            requests_before = len(self.whatsapp_requests())
+            self.run_queue(run_at)
+            if len(self.whatsapp_requests()) == requests_before:
+                # Quiet hours held it back to the morning: that is no attempt.
+                self.assertEqual(delivery.state, "queued")
+                self.assertGreater(delivery.next_attempt, run_at)
+            elif delivery.state == "queued":
+                waits.append(delivery.next_attempt - run_at)
+
+        self.assertEqual(len(self.whatsapp_requests()), MAX_ATTEMPTS)
+        self.assertEqual(len(waits), MAX_ATTEMPTS - 1)
+        self.assertEqual(waits[0], timedelta(minutes=5))
+        self.assertEqual(waits, sorted(set(waits)), "each wait is longer than the one before")
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "state": "failed",
+                    "attempts": MAX_ATTEMPTS,
+                    "next_attempt": False,
+                    "date_sent": False,
+                }
+            ],
+        )
+        self.assertIn("HTTP 500", delivery.last_error)
+        self.assertTrue(self.in_failed_deliveries(delivery))
+        self.assertEqual(delivery.communication_id.state, "failed")
+        self.assertFalse(self.interactions(self.customer, "whatsapp"))
+
+        # A failed delivery is not tried again by itself.
+        self.run_queue(run_at + timedelta(days=1))
+        self.assertEqual(len(self.whatsapp_requests()), MAX_ATTEMPTS)
+
+    def test_whatsapp_undeliverable_falls_back_to_sms(self):
+        self.require_twilio()
+        invoice = self.invoice(self.customer, 1000.0, day(-2))
+        self.server.script("whatsapp", ["undeliverable"])
+        self.run_dunning()
+
+        # The recipient cannot get WhatsApp messages: no retry, the SMS goes instead.
+        whatsapp_delivery = self.delivery(self.customer, "whatsapp")
+        self.assertRecordValues(
+            whatsapp_delivery, [{"state": "failed", "attempts": 1, "next_attempt": False}]
+        )
+        self.assertIn("131026", whatsapp_delivery.last_error)
+        self.assertTrue(self.in_failed_deliveries(whatsapp_delivery))
+
+        sms_delivery = self.delivery(self.customer, "sms")
+        [sms_request] = self.twilio_requests()
+        self.assertEqual(sms_request["form"]["To"], "+34612345678")
+        self.assertIn(self.portal_link(invoice), sms_request["form"]["Body"])
+        self.assertRecordValues(sms_delivery, [{"state": "sent", "recipient": "+34612345678"}])
+        communication = sms_delivery.communication_id
+        self.assertEqual(communication, whatsapp_delivery.communication_id)
+        self.assertIn("SMS instead", communication.note)
+        self.assertEqual(communication.state, "done", "the customer got the reminder")
+        self.assertEqual(len(self.interactions(self.customer, "sms")), 1)
+        self.assertFalse(self.interactions(self.customer, "whatsapp"))
+
+        self.run_queue(NOON + timedelta(days=1))
+        self.assertEqual(len(self.whatsapp_requests()), 1)
+        self.assertEqual(len(self.twilio_requests()), 1)
+
+    def test_whatsapp_failing_for_good_is_not_sent_by_sms_without_fallback(self):
+        self.level_whatsapp.whatsapp_fallback_sms = False
+        self.invoice(self.customer, 1000.0, day(-2))
+        self.server.script("whatsapp", ["undeliverable"])
+        self.run_dunning()
+        self.assertEqual(self.delivery(self.customer, "whatsapp").state, "failed")
+        self.assertFalse(
+            self.env["collection.communication.delivery"].search(
+                [("partner_id", "=", self.customer.id), ("channel", "=", "sms")]
+            )
+        )
+        self.assertFalse(self.twilio_requests())
+
+    # ------------------------------------------------------------------
+    # SMS through Odoo's SMS queue and the Twilio provider
+    # ------------------------------------------------------------------
+
+    def test_sms_through_twilio_accepted(self):
+        self.require_twilio()
+        invoice = self.invoice(self.customer, 1000.0, day(-5))
+        self.run_dunning()
+
+        [request] = self.twilio_requests()
+        self.assertEqual(request["path"], f"/2010-04-01/Accounts/{TWILIO_SID}/Messages.json")
+        credentials = base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+        self.assertEqual(request["authorization"], f"Basic {credentials}")
+        form = request["form"]
+        self.assertEqual(form["To"], "+34612345678")
+        # Twilio's code picks the company's number of the customer's country.
+        self.assertEqual(form["From"], TWILIO_FROM_ES)
+        body = form["Body"]
+        self.assertTrue(body.startswith(f"{self.company.name}: Acme Customer, you have "), body)
+        self.assertIn("1,000.00", body)
+        self.assertIn(self.portal_link(invoice), body)
+
+        delivery = self.delivery(self.customer, "sms")
+        self.assertSentOnce(delivery)
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "recipient": "+34612345678",
+                    "attempts": 1,
+                    "date_sent": NOON,
+                    "level_id": self.level_sms.id,
+                }
+            ],
+        )
+        # The reference is the one Twilio reports the delivery status with.
+        self.assertTrue(delivery.provider_ref)
+        self.assertTrue(
+            form["StatusCallback"].endswith(f"/sms_twilio/status/{delivery.provider_ref}")
+        )
+        self.assertEqual(delivery.sms_id.state, "pending")
+        self.assertFalse(self.whatsapp_requests())
+
+        self.run_queue(NOON + timedelta(hours=1))
+        self.assertEqual(len(self.twilio_requests()), 1)
+
+    def test_sms_failures_are_retried_later(self):
+        self.require_twilio()
+        # Twilio's code waits 5 s for an answer.
+        self.server.slow_seconds = 6.0
+        cases = [400, 401, 429, 500, "slow"]
+        customers = {}
+        for index, answer in enumerate(cases):
+            customers[answer] = self.new_customer(f"Customer {answer}", f"612 00 00 0{index}")
+            self.invoice(customers[answer], 500.0, day(-5))
+        self.server.script("twilio", cases)
+        self.run_dunning()
+
+        for index, answer in enumerate(cases):
+            with self.subTest(answer=answer):
+                self.assertEqual(len(self.twilio_requests(f"+3461200000{index}")), 1)
+                delivery = self.delivery(customers[answer], "sms")
+                self.assertRetryLater(delivery, NOON, "SMS not accepted")
+                self.assertEqual(delivery.sms_id.state, "error")
+        # What went wrong can be told apart.
+        self.assertIn("Format", self.delivery(customers[400], "sms").last_error)
+        self.assertIn("Server Error", self.delivery(customers["slow"], "sms").last_error)
+
+        self.run_queue(NOON + timedelta(minutes=10))
+        for index, answer in enumerate(cases):
+            with self.subTest(answer=answer):
+                self.assertEqual(len(self.twilio_requests(f"+3461200000{index}")), 2)
+                delivery = self.delivery(customers[answer], "sms")
+                self.assertSentOnce(delivery)
+                self.assertEqual(delivery.attempts, 2)
+                # The same SMS went again, not a second one.
+                self.assertEqual(
+                    self.env["sms.sms"].search_count([("partner_id", "=", customers[answer].id)]), 1
+                )
+
+    # ------------------------------------------------------------------
+    # A worker that dies while sending
+    # ------------------------------------------------------------------
+
+    def test_interrupted_send_is_not_sent_again(self):
+        self.invoice(self.customer, 1000.0, day(-2))
+        send_template = whatsapp.send_template
+
+        def send_and_die(*args, **kwargs):
+            send_template(*args, **kwargs)
+            raise WorkerKilled
+
+        # The provider accepts the message, then the worker is killed before it can
+        # record it: what the run committed stays, the delivery "sending" included.
+        # (Not assertRaises: it would roll back what the run committed.)
+        with patch.object(whatsapp, "send_template", side_effect=send_and_die):
+            try:
+                self.run_dunning()
+            except WorkerKilled:
+                pass
+            else:
+                self.fail("the worker was not killed")
+        self.assertEqual(len(self.whatsapp_requests()), 1)
+        delivery = self.delivery(self.customer, "whatsapp")
+        self.assertRecordValues(delivery, [{"state": "sending", "attempts": 1}])
+
+        # Another run while it may still be in progress leaves it alone.
+        self.run_queue(NOON + SENDING_TIMEOUT - timedelta(minutes=1))
+        self.assertEqual(delivery.state, "sending")
+
+        # Once it is clearly interrupted, it is marked failed for a person to check,
+        # and never sent again by itself.
+        self.run_queue(NOON + SENDING_TIMEOUT + timedelta(minutes=1))
+        self.assertEqual(len(self.whatsapp_requests()), 1)
+        self.assertRecordValues(delivery, [{"state": "failed", "attempts": 1}])
+        self.assertIn("Interrupted while sending", delivery.last_error)
+        self.assertIn("Check before sending it again", delivery.last_error)
+        self.assertTrue(self.in_failed_deliveries(delivery))
+        self.assertEqual(delivery.communication_id.state, "failed")
+        self.run_queue(NOON + timedelta(days=1))
+        self.assertEqual(len(self.whatsapp_requests()), 1)
