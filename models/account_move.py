@@ -107,10 +107,11 @@ class AccountMove(models.Model):
     @api.depends_context("company", "tz")
     def _compute_collection_figures(self):
         today = fields.Date.context_today(self)
-        buckets = self.env["collection.aging.bucket"].search(
-            [("company_id", "=", self.env.company.id)]
+        all_buckets = self.env["collection.aging.bucket"].search(
+            [("company_id", "in", self.company_id.ids)]
         )
         for move in self:
+            buckets = all_buckets.filtered(lambda b: b.company_id == move.company_id)
             open_lines = move.line_ids.filtered(
                 lambda line: line.parent_state == "posted"
                 and line.account_type == "asset_receivable"

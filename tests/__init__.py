@@ -1,1 +1,6 @@
 from . import test_figures
+from . import test_promise
+from . import test_tour
+from . import test_access
+from . import test_interaction
+from . import test_external_api
