@@ -1,6 +1,7 @@
 from odoo import api, fields, models
-from odoo.fields import Domain
 from odoo.tools import SQL
+
+from .res_partner import sql_figure_search
 
 MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
 
@@ -73,23 +74,7 @@ class AccountMove(models.Model):
         return super()._field_to_sql(alias, field_expr, query)
 
     def _collection_search(self, fname, operator, value):
-        if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
-            return NotImplemented
-        query = self.with_context(active_test=False)._search([], bypass_access=True)
-        expr = self._field_to_sql(self._table, fname, query)
-        if operator in ("in", "not in"):
-            values = tuple(v for v in value if v) or (0,)
-            condition = SQL("%s IN %s", expr, values)
-            if False in value:
-                condition = SQL("(%s OR %s IS NULL)", condition, expr)
-            if operator == "not in":
-                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
-        elif value is False or value is None:
-            condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        else:
-            condition = SQL("%s %s %s", expr, SQL(operator), value)
-        query.add_where(condition)
-        return Domain("id", "in", query)
+        return sql_figure_search(self, fname, operator, value)
 
     def _search_collection_days_overdue(self, operator, value):
         return self._collection_search("collection_days_overdue", operator, value)
