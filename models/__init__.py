@@ -7,3 +7,4 @@ from . import account_move
 from . import account_partial_reconcile
 from . import collection_promise
 from . import collection_interaction
+from . import ir_module_module
