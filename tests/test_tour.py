@@ -3,11 +3,11 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import HttpCase, tagged
 
-from .common import CollectionCommon
+from .common import CollectionCommon, CollectionTourMixin
 
 
 @tagged("post_install", "-at_install")
-class TestCollectionWorklistTour(CollectionCommon, HttpCase):
+class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase):
     """A collector works the worklist in the browser: logs a call in which the
     customer promises to pay, and finds the call and the promise on the customer."""
 
