@@ -2,9 +2,9 @@
 # Helpers shared by dev/demo and dev/test. Sourced, not run.
 #
 # Everything the dev scripts create lives in <repo>/.dev/ (git-ignored):
-#   .dev/addons/account_collection -> <repo>   Odoo wants the addon folder to be
-#                                               named after the module, the checkout
-#                                               may be named anything
+#   (the addons path is a link <tmp>/account_collection-addons-<hash>/account_collection
+#    -> <repo>, outside the repository: Odoo wants the addon folder to be named after
+#    the module, the checkout may be named anything)
 #   .dev/pg/{data,run,postgres.log}            private PostgreSQL cluster: unix
 #                                               socket only, no TCP port opened
 #   .dev/data/                                 Odoo data dir (filestore, sessions)
@@ -113,16 +113,20 @@ ensure_deps() {
     fi
 }
 
-# .dev/addons/account_collection -> addon folder; prints the --addons-path value.
+# <tmp>/account_collection-addons-<hash>/account_collection -> addon folder;
+# prints the --addons-path value. The link lives outside the repository so that
+# nothing walking the addon's folder (translation export, linters) loops through it.
 # Odoo adds its own addons folders (odoo/addons and <odoo>/../addons) by itself.
 addons_path() {
     [[ -f $ADDON_DIR/__manifest__.py ]] || die "no __manifest__.py in $ADDON_DIR"
-    mkdir -p "$DEV/addons"
-    local link=$DEV/addons/$ADDON
+    local dir link
+    dir=${TMPDIR:-/tmp}/$ADDON-addons-$(printf '%s' "$ADDON_DIR" | md5sum | cut -c1-10)
+    mkdir -p "$dir"
+    link=$dir/$ADDON
     if [[ $(readlink "$link" 2>/dev/null) != "$ADDON_DIR" ]]; then
         ln -sfn "$ADDON_DIR" "$link"
     fi
-    echo "$DEV/addons"
+    echo "$dir"
 }
 
 # ---------------------------------------------------------------------------

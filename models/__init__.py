@@ -9,3 +9,4 @@ from . import collection_promise
 from . import collection_interaction
 from . import collection_policy
 from . import collection_communication
+from . import ir_module_module

@@ -1,6 +1,7 @@
 from odoo import api, fields, models
-from odoo.fields import Domain
 from odoo.tools import SQL
+
+from .res_partner import sql_figure_search
 
 MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
 
@@ -85,23 +86,7 @@ class AccountMove(models.Model):
         return super()._field_to_sql(alias, field_expr, query)
 
     def _collection_search(self, fname, operator, value):
-        if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
-            return NotImplemented
-        query = self.with_context(active_test=False)._search([], bypass_access=True)
-        expr = self._field_to_sql(self._table, fname, query)
-        if operator in ("in", "not in"):
-            values = tuple(v for v in value if v) or (0,)
-            condition = SQL("%s IN %s", expr, values)
-            if False in value:
-                condition = SQL("(%s OR %s IS NULL)", condition, expr)
-            if operator == "not in":
-                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
-        elif value is False or value is None:
-            condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        else:
-            condition = SQL("%s %s %s", expr, SQL(operator), value)
-        query.add_where(condition)
-        return Domain("id", "in", query)
+        return sql_figure_search(self, fname, operator, value)
 
     def _search_collection_days_overdue(self, operator, value):
         return self._collection_search("collection_days_overdue", operator, value)
@@ -119,10 +104,11 @@ class AccountMove(models.Model):
     @api.depends_context("company", "tz")
     def _compute_collection_figures(self):
         today = fields.Date.context_today(self)
-        buckets = self.env["collection.aging.bucket"].search(
-            [("company_id", "=", self.env.company.id)]
+        all_buckets = self.env["collection.aging.bucket"].search(
+            [("company_id", "in", self.company_id.ids)]
         )
         for move in self:
+            buckets = all_buckets.filtered(lambda b: b.company_id == move.company_id)
             open_lines = move.line_ids.filtered(
                 lambda line: line.parent_state == "posted"
                 and line.account_type == "asset_receivable"

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 
 from .res_partner import COLLECTION_STATUS
 
@@ -98,13 +98,12 @@ class CollectionInteraction(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        """Take the snapshots of the customer's figures at creation. Managers, imports
-        and automation may bring their own (history kept elsewhere before); a collector's
-        entries always get the figures of the ledger."""
-        may_set_facts = (
-            self.env.su
-            or self.env.user.has_group("account_collection.group_collection_manager")
-            or self.env.context.get("import_file")
+        """Take the snapshots of the customer's figures at creation. Collection managers
+        (importing the history kept elsewhere before) and automation may bring their own
+        date, collector, status and figures; a collector's entries are always dated now,
+        theirs, and get the status and figures of the ledger."""
+        may_set_facts = self.env.su or self.env.user.has_group(
+            "account_collection.group_collection_manager"
         )
         Partner = self.env["res.partner"]
         for vals in vals_list:
@@ -112,9 +111,8 @@ class CollectionInteraction(models.Model):
             if partner:
                 vals["partner_id"] = partner.id
             if not may_set_facts:
-                vals.pop("overdue_amount", None)
-                vals.pop("days_overdue", None)
-                vals.pop("automatic", None)
+                for fname in ("overdue_amount", "days_overdue", "automatic", "date", "status_before"):
+                    vals.pop(fname, None)
                 vals["user_id"] = self.env.uid
             if partner and "overdue_amount" not in vals and "days_overdue" not in vals:
                 company = self.env["res.company"].browse(vals.get("company_id")) or self.env.company
@@ -126,6 +124,21 @@ class CollectionInteraction(models.Model):
             if "status_after" not in vals and "status_before" in vals:
                 vals["status_after"] = vals["status_before"]
         return super().create(vals_list)
+
+    @api.constrains("move_ids", "partner_id")
+    def _check_move_ids(self):
+        for interaction in self:
+            foreign = interaction.move_ids.filtered(
+                lambda m: m.commercial_partner_id != interaction.partner_id
+            )
+            if foreign:
+                raise ValidationError(
+                    self.env._(
+                        "These invoices do not belong to %(partner)s: %(invoices)s",
+                        partner=interaction.partner_id.display_name,
+                        invoices=", ".join(foreign.mapped("display_name")),
+                    )
+                )
 
     def write(self, vals):
         changed = set(vals) - MUTABLE_FIELDS

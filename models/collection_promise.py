@@ -153,7 +153,8 @@ class CollectionPromise(models.Model):
             if not may_set_ledger:
                 for fname in LEDGER_FIELDS:
                     vals.pop(fname, None)
-            date = vals.get("date")
+            # The date may come from the context's defaults rather than from vals.
+            date = vals.get("date") or self.env.context.get("default_date")
             if date and fields.Date.to_date(date) < today:
                 raise ValidationError(
                     self.env._(

@@ -115,23 +115,33 @@ class ResCompany(models.Model):
 
     def _collection_ensure_aging_buckets(self):
         """Create the default aging buckets for the companies of ``self`` that have none."""
-        Bucket = self.env["collection.aging.bucket"].sudo()
+        Bucket = self.env["collection.aging.bucket"].sudo().with_context(lang="en_US")
         with_buckets = set(Bucket.search([("company_id", "in", self.ids)]).company_id.ids)
         companies = self.filtered(lambda c: c.id not in with_buckets)
         if not companies:
             return
-        english = default_buckets(Bucket.with_context(lang="en_US").env)
-        buckets = Bucket.with_context(lang="en_US").create(
+        Bucket.create(
             [
                 {"name": name, "days_from": days_from, "company_id": company.id}
                 for company in companies
-                for name, days_from in english
+                for name, days_from in default_buckets(Bucket.env)
             ]
         )
-        # Store the name in every installed language, so each user reads it in theirs.
-        for lang, _name in self.env["res.lang"].get_installed():
-            if lang == "en_US":
+        languages = [code for code, _name in self.env["res.lang"].get_installed()]
+        companies._collection_translate_default_buckets(languages)
+
+    def _collection_translate_default_buckets(self, languages):
+        """Give the default aging buckets of these companies their name in ``languages``,
+        so that each user reads them in their own; buckets renamed by the company keep
+        their name."""
+        Bucket = self.env["collection.aging.bucket"].sudo().with_context(lang="en_US")
+        english = {days: name for name, days in default_buckets(Bucket.env)}
+        buckets = Bucket.search([("company_id", "in", self.ids)]).filtered(
+            lambda b: english.get(b.days_from) == b.name
+        )
+        for lang in languages:
+            if lang == "en_US" or not buckets:
                 continue
-            names = dict((days, name) for name, days in default_buckets(Bucket.with_context(lang=lang).env))
+            names = {days: name for name, days in default_buckets(Bucket.with_context(lang=lang).env)}
             for bucket in buckets:
                 bucket.with_context(lang=lang).name = names[bucket.days_from]

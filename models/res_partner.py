@@ -60,6 +60,33 @@ FIGURE_FIELDS = (
 )
 
 
+
+def sql_figure_search(model, fname, operator, value):
+    """Domain selecting the records of ``model`` whose figure ``fname`` (a field that
+    ``model._field_to_sql`` turns into an SQL expression) satisfies ``operator value``,
+    evaluated in the database for any number of records."""
+    if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
+        return NotImplemented
+    query = model.with_context(active_test=False)._search([], bypass_access=True)
+    expr = model._field_to_sql(model._table, fname, query)
+    if operator in ("in", "not in"):
+        values = [v for v in value if v is not False and v is not None]
+        parts = []
+        if values:
+            parts.append(SQL("%s IN %s", expr, tuple(values)))
+        if len(values) != len(value):
+            parts.append(SQL("%s IS NULL", expr))
+        condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
+        if operator == "not in":
+            condition = SQL("NOT COALESCE(%s, FALSE)", condition)
+    elif value is False or value is None:
+        condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
+    else:
+        condition = SQL("%s %s %s", expr, SQL(operator), value)
+    query.add_where(condition)
+    return Domain("id", "in", query)
+
+
 class ResPartner(models.Model):
     _inherit = "res.partner"
 
@@ -350,27 +377,7 @@ class ResPartner(models.Model):
 
     def _collection_search(self, fname, operator, value):
         """Filter on a ledger figure in SQL, for any number of partners."""
-        sql_operators = {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}
-        if operator not in sql_operators:
-            return NotImplemented
-        query = self.with_context(active_test=False)._search([], bypass_access=True)
-        expr = self._field_to_sql(self._table, fname, query)
-        if operator in ("in", "not in"):
-            values = [v for v in value if v is not False and v is not None]
-            parts = []
-            if values:
-                parts.append(SQL("%s IN %s", expr, tuple(values)))
-            if len(values) != len(value):
-                parts.append(SQL("%s IS NULL", expr))
-            condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
-            if operator == "not in":
-                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
-        elif value is False or value is None:
-            condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        else:
-            condition = SQL("%s %s %s", expr, SQL(operator), value)
-        query.add_where(condition)
-        return Domain("id", "in", query)
+        return sql_figure_search(self, fname, operator, value)
 
     def _search_collection_overdue_amount(self, operator, value):
         return self._collection_search("collection_overdue_amount", operator, value)
@@ -555,23 +562,20 @@ class ResPartner(models.Model):
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
 
-    def action_collection_open_interactions(self):
+    def _collection_open_records(self, action_xmlid):
+        """The action ``action_xmlid`` restricted to this customer's records."""
         self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "account_collection.collection_interaction_action"
-        )
-        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
-        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
+        partner = self.commercial_partner_id
+        action = self.env["ir.actions.act_window"]._for_xml_id(action_xmlid)
+        action["domain"] = [("partner_id", "=", partner.id)]
+        action["context"] = {"default_partner_id": partner.id}
         return action
 
+    def action_collection_open_interactions(self):
+        return self._collection_open_records("account_collection.collection_interaction_action")
+
     def action_collection_open_promises(self):
-        self.ensure_one()
-        action = self.env["ir.actions.act_window"]._for_xml_id(
-            "account_collection.collection_promise_action"
-        )
-        action["domain"] = [("partner_id", "=", self.commercial_partner_id.id)]
-        action["context"] = {"default_partner_id": self.commercial_partner_id.id}
-        return action
+        return self._collection_open_records("account_collection.collection_promise_action")
 
     def action_collection_open_invoices(self):
         self.ensure_one()

@@ -1,6 +1,9 @@
 from datetime import date, datetime, time, timedelta
 
+from unittest.mock import patch
+
 from odoo import Command
+from odoo.tests import common as odoo_test_common
 from odoo.tests import freeze_time, new_test_user
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
@@ -102,3 +105,14 @@ class CollectionCommon(AccountTestInvoicingCommon):
         )
         payment.action_post()
         return payment
+
+
+class CollectionTourMixin:
+    """Browser tours on a loaded two-core machine: give Chromium up to a minute to
+    start instead of Odoo's ten seconds, so that a slow start is not taken for a
+    missing browser (the tour would be skipped)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", 600))

@@ -4,11 +4,11 @@ from odoo import Command, fields
 from odoo.addons.base.tests.common import MockSmtplibCase
 from odoo.tests import HttpCase, new_test_user, tagged
 
-from .common import CollectionCommon
+from .common import CollectionCommon, CollectionTourMixin
 
 
 @tagged("post_install", "-at_install")
-class TestCollectionDunningTour(CollectionCommon, MockSmtplibCase, HttpCase):
+class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtplibCase, HttpCase):
     """An administrator adds a level to the default dunning policy from Settings,
     previews the reminders due today and runs them: the customer whose invoice just
     reached the new level gets one reminder, at that level."""

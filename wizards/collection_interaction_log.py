@@ -105,8 +105,11 @@ class CollectionInteractionLog(models.TransientModel):
                     "note": self.note,
                 }
             )
-        self.env["collection.interaction"].create(
+        # sudo: the facts (status before the promise, the ledger's figures) are set by
+        # this wizard itself, after _collection_check_access() above.
+        self.env["collection.interaction"].sudo().create(
             {
+                "user_id": self.env.uid,
                 "partner_id": partner.id,
                 "company_id": self.company_id.id,
                 "channel": self.channel,

@@ -1,0 +1,189 @@
+from datetime import timedelta
+from xmlrpc.client import Fault
+
+from odoo.tests import HttpCase, get_db_name, tagged
+from odoo.tools import mute_logger
+
+from .common import TODAY, CollectionCommon, on_day
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionExternalApi(CollectionCommon, HttpCase):
+    """An integrator drives collections through Odoo's external API (XML-RPC), logged
+    in as a collector: figures, worklist, promises and the evidence rules hold there
+    exactly as in the application."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        Partner = cls.env["res.partner"]
+        cls.big_debtor = Partner.create({"name": "Big Debtor", "is_company": True})
+        cls.small_debtor = Partner.create({"name": "Small Debtor", "is_company": True})
+        cls.invoice(cls.big_debtor, 5000.0, TODAY - timedelta(days=60))
+        cls.acme_invoice = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
+        cls.invoice(cls.customer, 250.0, TODAY + timedelta(days=15))
+        cls.invoice(cls.small_debtor, 300.0, TODAY - timedelta(days=5))
+        cls.interaction = cls.env["collection.interaction"].create(
+            {"partner_id": cls.customer.id, "channel": "call", "outcome": "no_answer"}
+        )
+
+    def setUp(self):
+        super().setUp()
+        self.enterContext(mute_logger("odoo.addons.rpc.controllers.xmlrpc"))
+        self.db = get_db_name()
+        self.password = "collector"
+        self.uid = self.xmlrpc_common.login(self.db, "collector", self.password)
+        self.assertEqual(self.uid, self.collector.id)
+
+    def rpc(self, model, method, *args, **kwargs):
+        return self.xmlrpc_object.execute_kw(
+            self.db, self.uid, self.password, model, method, list(args), kwargs
+        )
+
+    def test_read_collection_figures(self):
+        [values] = self.rpc(
+            "res.partner",
+            "read",
+            [self.customer.id],
+            fields=[
+                "collection_overdue_amount",
+                "collection_due_amount",
+                "collection_days_overdue",
+                "collection_bucket_id",
+                "collection_status",
+                "collection_priority",
+            ],
+        )
+        self.assertEqual(values["collection_overdue_amount"], 1000.0)
+        self.assertEqual(values["collection_due_amount"], 1250.0)
+        self.assertEqual(values["collection_days_overdue"], 20)
+        bucket_1_30 = self.env["collection.aging.bucket"].search(
+            [("company_id", "=", self.company.id), ("days_from", "=", 1)]
+        )
+        self.assertEqual(values["collection_bucket_id"][0], bucket_1_30.id)
+        self.assertEqual(values["collection_status"], "current")
+        self.assertGreater(values["collection_priority"], 0)
+
+    def test_search_worklist_by_priority(self):
+        action = self.rpc("res.partner", "action_collection_worklist")
+        ours = [self.big_debtor.id, self.customer.id, self.small_debtor.id]
+        rows = self.rpc(
+            "res.partner",
+            "search_read",
+            action["domain"] + [["id", "in", ours]],
+            fields=["name", "collection_priority"],
+            order="collection_priority desc",
+        )
+        self.assertEqual([r["name"] for r in rows], ["Big Debtor", "Acme Customer", "Small Debtor"])
+        priorities = [r["collection_priority"] for r in rows]
+        self.assertEqual(priorities, sorted(priorities, reverse=True))
+        overdue = self.rpc(
+            "res.partner",
+            "search",
+            [["collection_days_overdue", ">", 30], ["id", "in", ours]],
+        )
+        self.assertEqual(overdue, [self.big_debtor.id])
+
+    def test_create_promise_changes_status(self):
+        promise_id = self.rpc(
+            "collection.promise",
+            "create",
+            {
+                "partner_id": self.customer.id,
+                "amount": 600.0,
+                "date": (TODAY + timedelta(days=7)).isoformat(),
+                "move_ids": [[6, 0, [self.acme_invoice.id]]],
+            },
+        )
+        [promise] = self.rpc(
+            "collection.promise", "read", [promise_id], fields=["state", "user_id"]
+        )
+        self.assertEqual(promise["state"], "open")
+        self.assertEqual(promise["user_id"][0], self.collector.id)
+        [partner] = self.rpc(
+            "res.partner", "read", [self.customer.id], fields=["collection_status"]
+        )
+        self.assertEqual(partner["collection_status"], "agreement")
+
+    def test_promise_in_the_past_is_a_clear_fault(self):
+        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
+            self.rpc(
+                "collection.promise",
+                "create",
+                {
+                    "partner_id": self.customer.id,
+                    "amount": 600.0,
+                    "date": (TODAY - timedelta(days=1)).isoformat(),
+                },
+            )
+        self.assertIn("in the past", caught.exception.faultString)
+        self.assertNotIn("Traceback", caught.exception.faultString)
+        self.assertFalse(
+            self.rpc("collection.promise", "search", [["partner_id", "=", self.customer.id]])
+        )
+        [partner] = self.rpc(
+            "res.partner", "read", [self.customer.id], fields=["collection_status"]
+        )
+        self.assertEqual(partner["collection_status"], "current")
+
+    def test_promise_outcome_cannot_be_forged(self):
+        promise_id = self.rpc(
+            "collection.promise",
+            "create",
+            {
+                "partner_id": self.customer.id,
+                "amount": 600.0,
+                "date": (TODAY + timedelta(days=7)).isoformat(),
+                "move_ids": [[6, 0, [self.acme_invoice.id]]],
+            },
+        )
+        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
+            self.rpc(
+                "collection.promise", "write", [promise_id], {"state": "kept", "amount_paid": 600.0}
+            )
+        self.assertIn("follow the ledger", caught.exception.faultString)
+        [promise] = self.rpc(
+            "collection.promise", "read", [promise_id], fields=["state", "amount_paid"]
+        )
+        self.assertEqual((promise["state"], promise["amount_paid"]), ("open", 0.0))
+
+    def test_interaction_cannot_be_written(self):
+        with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
+            self.rpc("collection.interaction", "write", [self.interaction.id], {"note": "Changed"})
+        self.assertIn("evidence", caught.exception.faultString)
+        with self.assertRaises(Fault), mute_logger("odoo.http"):
+            self.rpc("collection.interaction", "unlink", [self.interaction.id])
+        [values] = self.rpc(
+            "collection.interaction", "read", [self.interaction.id], fields=["note"]
+        )
+        self.assertFalse(values["note"])
+
+    def test_log_interaction_through_wizard(self):
+        wizard_id = self.rpc(
+            "collection.interaction.log",
+            "create",
+            {
+                "partner_id": self.customer.id,
+                "channel": "call",
+                "outcome": "dispute",
+                "note": "Disputes the March invoice.",
+            },
+        )
+        self.rpc("collection.interaction.log", "action_confirm", [wizard_id])
+        [partner] = self.rpc(
+            "res.partner", "read", [self.customer.id], fields=["collection_status"]
+        )
+        self.assertEqual(partner["collection_status"], "dispute")
+        logged = self.rpc(
+            "collection.interaction",
+            "search_read",
+            [["partner_id", "=", self.customer.id], ["outcome", "=", "dispute"]],
+            fields=["user_id", "overdue_amount", "status_before", "status_after"],
+        )
+        self.assertEqual(len(logged), 1)
+        self.assertEqual(logged[0]["user_id"][0], self.collector.id)
+        self.assertEqual(logged[0]["overdue_amount"], 1000.0)
+        self.assertEqual(
+            (logged[0]["status_before"], logged[0]["status_after"]), ("current", "dispute")
+        )

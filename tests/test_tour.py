@@ -1,0 +1,71 @@
+from datetime import timedelta
+
+from odoo import fields
+from odoo.tests import HttpCase, tagged
+
+from .common import CollectionCommon, CollectionTourMixin
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase):
+    """A collector works the worklist in the browser: logs a call in which the
+    customer promises to pay, and finds the call and the promise on the customer."""
+
+    def setUp(self):
+        super().setUp()
+        # The browser runs on the real date: build the book around it.
+        self.real_today = fields.Date.context_today(self.customer.with_user(self.collector))
+        self.invoice(self.customer, 1500.0, self.real_today - timedelta(days=45))
+        self.smaller_debtor = self.env["res.partner"].create(
+            {"name": "Abbott Small Debtor", "is_company": True}
+        )
+        self.invoice(self.smaller_debtor, 200.0, self.real_today - timedelta(days=5))
+
+    def test_collector_logs_call_with_promise(self):
+        self.start_tour("/odoo", "collection_worklist_tour", login=self.collector.login)
+
+        self.env.invalidate_all()
+        customer = self.customer.with_company(self.company)
+        promise = customer.collection_promise_ids
+        self.assertEqual(len(promise), 1)
+        self.assertEqual(promise.amount, 1000.0)
+        self.assertEqual(promise.date, self.real_today + timedelta(days=7))
+        self.assertEqual(promise.state, "open")
+        self.assertEqual(promise.user_id, self.collector)
+        self.assertEqual(customer.collection_status, "agreement")
+        self.assertEqual(customer.collection_user_id, self.collector)
+        self.assertEqual(customer.collection_next_action_date, self.real_today + timedelta(days=3))
+
+        interaction = customer.collection_interaction_ids
+        self.assertEqual(len(interaction), 1)
+        self.assertRecordValues(
+            interaction,
+            [
+                {
+                    "channel": "call",
+                    "outcome": "promise",
+                    "user_id": self.collector.id,
+                    "promise_id": promise.id,
+                    "status_before": "current",
+                    "status_after": "agreement",
+                    "overdue_amount": 1500.0,
+                    "days_overdue": 45,
+                }
+            ],
+        )
+
+        activity = customer.activity_ids.filtered(
+            lambda a: a.activity_type_id
+            == self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        )
+        self.assertEqual(len(activity), 1)
+        self.assertEqual(activity.user_id, self.collector)
+        self.assertEqual(activity.date_deadline, self.real_today + timedelta(days=3))
+
+        summary = customer.message_ids.filtered(
+            lambda m: m.author_id == self.collector.partner_id and "Promise to pay" in m.body
+        )
+        self.assertEqual(len(summary), 1)
+
+        # The other customer was left alone.
+        self.assertFalse(self.smaller_debtor.with_company(self.company).collection_promise_ids)
