@@ -125,6 +125,30 @@ class CollectionCommunication(models.Model):
             )
         return super().write(vals)
 
+    def _invoice_attachments(self):
+        """The PDF of each invoice of the reminder, attached to the reminder: the one
+        Odoo already keeps for the invoice when it was sent, else a fresh one."""
+        self.ensure_one()
+        Attachment = self.env["ir.attachment"].sudo()
+        attachments = Attachment
+        for move in self.move_ids.sudo():
+            if move.invoice_pdf_report_id:
+                attachments |= move.invoice_pdf_report_id
+                continue
+            pdf, _report_type = self.env["ir.actions.report"].sudo()._render_qweb_pdf(
+                "account.account_invoices", move.ids
+            )
+            attachments |= Attachment.create(
+                {
+                    "name": f"{(move.name or 'invoice').replace('/', '_')}.pdf",
+                    "raw": pdf,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+        return attachments
+
     # ------------------------------------------------------------------
     # Values for the templates
     # ------------------------------------------------------------------

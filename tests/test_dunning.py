@@ -828,6 +828,27 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
         self.assertEqual(len(self.mails(self.customer)), 1)
         self.assertEqual(len(interaction.search([("partner_id", "=", self.customer.id)])), 1)
 
+    def test_email_with_the_invoices_attached(self):
+        self.level_due.attach_invoices = True
+        first = self.invoice(self.customer, 1000.0, day(0))
+        second = self.invoice(self.customer, 234.5, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(0, 14))
+
+        mail = self.delivery(reminder, "email").mail_id
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(
+            sorted(mail.attachment_ids.mapped("name")),
+            sorted(f"{move.name.replace('/', '_')}.pdf" for move in first | second),
+        )
+        self.assertTrue(all(mail.attachment_ids.mapped("raw")))
+        # The customer received them: the message on the wire carries both files.
+        self.assertEqual(len(self.smtp_messages), 1)
+        for move in first | second:
+            self.assertIn(move.name.replace("/", "_"), self.smtp_messages[0]["message"])
+
     def test_email_in_the_customers_language(self):
         """The shipped templates are translatable: a customer in Spanish reads the
         reminder in Spanish, with amounts in the Spanish format. The translation is set
