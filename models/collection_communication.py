@@ -563,7 +563,7 @@ class CollectionCommunicationDelivery(models.Model):
             ("sending", "Sending"),
             ("sent", "Sent"),
             ("failed", "Failed"),
-            ("cancelled", "Cancelled"),
+            ("cancelled", "Not Sent"),
         ],
         default="draft",
         required=True,

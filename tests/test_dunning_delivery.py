@@ -336,6 +336,7 @@ class TestCollectionDelivery(CollectionCommon):
         self.assertEqual(len(self.interactions(self.customer, "whatsapp")), 1)
 
     def test_whatsapp_gives_up_after_max_attempts(self):
+        self.require_twilio()
         self.invoice(self.customer, 1000.0, day(-2))
         self.server.script("whatsapp", [500] * (MAX_ATTEMPTS + 1))
         self.run_dunning()
@@ -374,12 +375,17 @@ class TestCollectionDelivery(CollectionCommon):
         )
         self.assertIn("HTTP 500", delivery.last_error)
         self.assertTrue(self.in_failed_deliveries(delivery))
-        self.assertEqual(delivery.communication_id.state, "failed")
         self.assertFalse(self.interactions(self.customer, "whatsapp"))
+        # WhatsApp gave up: the level falls back to SMS, which reaches the customer.
+        self.assertEqual(len(self.twilio_requests()), 1)
+        self.assertEqual(self.delivery(self.customer, "sms").state, "sent")
+        self.assertIn("SMS instead", delivery.communication_id.note)
+        self.assertEqual(delivery.communication_id.state, "done")
 
-        # A failed delivery is not tried again by itself.
+        # A failed delivery is not tried again by itself, nor is the SMS sent twice.
         self.run_queue(run_at + timedelta(days=1))
         self.assertEqual(len(self.whatsapp_requests()), MAX_ATTEMPTS)
+        self.assertEqual(len(self.twilio_requests()), 1)
 
     def test_whatsapp_undeliverable_falls_back_to_sms(self):
         self.require_twilio()

@@ -15,7 +15,17 @@ LANG = "es_ES"
 # Terms that are spelled the same in Spanish. Any other msgstr equal to its msgid is
 # an English string copied over instead of translated. Add a word here only if it
 # really is the same in Spanish.
-SAME_IN_SPANISH = {"ID", "SMS", "WhatsApp", "Portal", "Total", "Legal", "Extrajudicial"}
+SAME_IN_SPANISH = {
+    "ID",
+    "SMS",
+    "WhatsApp",
+    "Portal",
+    "Total",
+    "Legal",
+    "Extrajudicial",
+    "WhatsApp Business",  # product name
+    "%(level)s - %(partner)s",  # only placeholders
+}
 
 # %-placeholders, as used by env._() and by JavaScript's _t(): %(name)s, %s, %d, %r.
 # "%%" is a literal percent sign and is removed first.
