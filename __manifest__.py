@@ -19,6 +19,13 @@ receivable lines in real time; nothing is synchronised or typed twice.
         "security/account_collection_security.xml",
         "report/collection_letter_reports.xml",
         "report/collection_letter_templates.xml",
+        "report/collection_aged_receivable_reports.xml",
+        "report/collection_aged_receivable_templates.xml",
+        "report/collection_statement_reports.xml",
+        "report/collection_statement_templates.xml",
+        "report/collection_dossier_reports.xml",
+        "report/collection_dossier_templates.xml",
+        "report/collection_kpi_report_views.xml",
         "data/collection_stage_data.xml",
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
@@ -34,8 +41,10 @@ receivable lines in real time; nothing is synchronised or typed twice.
         "views/collection_policy_views.xml",
         "views/collection_communication_views.xml",
         "views/res_partner_views.xml",
+        "views/collection_aged_receivable_report_views.xml",
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
+        "views/collection_dashboard_views.xml",
         "views/account_collection_menus.xml",
     ],
     "demo": [
@@ -45,6 +54,9 @@ receivable lines in real time; nothing is synchronised or typed twice.
         "demo/collection_demo.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "account_collection/static/src/components/**/*",
+        ],
         "web.assets_tests": [
             "account_collection/static/tests/tours/**/*",
         ],

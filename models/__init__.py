@@ -10,3 +10,5 @@ from . import collection_interaction
 from . import collection_policy
 from . import collection_communication
 from . import ir_module_module
+from . import collection_dashboard
+from . import collection_kpi

@@ -1,5 +1,6 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
+from odoo.tools.translate import html_translate
 
 from .res_partner import COLLECTION_STATUS
 
@@ -112,6 +113,12 @@ class CollectionLevel(models.Model):
     # Letter
     send_letter = fields.Boolean(
         string="Letter", help="Print a dunning letter (PDF) to post to the customer."
+    )
+    letter_body = fields.Html(
+        string="Letter Text",
+        translate=html_translate,
+        help="What the letter of this level says before the list of the invoices due, in the "
+        "customer's language (translate it with the language button). Empty: a standard text.",
     )
     # Activity
     create_activity = fields.Boolean(string="Activity")

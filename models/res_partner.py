@@ -1,7 +1,7 @@
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, format_amount
 
@@ -631,3 +631,295 @@ class ResPartner(models.Model):
             # sudo: triggered by the ledger (a payment), whoever reconciled it.
             partner.sudo().collection_status = "current"
         return partners
+
+    # ------------------------------------------------------------------
+    # Documents: statement of account, collection dossier
+    # ------------------------------------------------------------------
+
+    def _mail_get_operation_for_mail_message_operation(self, message_operation):
+        """Collectors write to their customers from the customer's chatter (a statement
+        of account, an answer) without the right to edit contacts: posting on a customer
+        (a commercial partner) of their portfolio needs read access only."""
+        result = super()._mail_get_operation_for_mail_message_operation(message_operation)
+        user = self.env.user
+        if message_operation != "create" or not user.has_group(
+            "account_collection.group_collection_user"
+        ):
+            return result
+        for partner in self:
+            # sudo(False): the mail checks may pass sudo records; the portfolio is the user's.
+            if (
+                partner.commercial_partner_id == partner
+                and partner.sudo(False)._collection_in_user_portfolio()
+            ):
+                result[partner] = "read"
+        return result
+
+    def _collection_in_user_portfolio(self):
+        """Whether the current user may work this customer: always, unless the company
+        restricts collectors to their own portfolio and the user is a collector (not a
+        manager) who is not this customer's collector."""
+        self.ensure_one()
+        user = self.env.user
+        if (
+            self.env.su
+            or not self.env.company.collection_portfolio_restricted
+            or user.has_group("account_collection.group_collection_manager")
+        ):
+            return True
+        return self.commercial_partner_id.sudo().collection_user_id == user
+
+    def _collection_check_document_access(self):
+        """Raise unless the current user may print or send these customers' statements:
+        billing users, and collection users for the customers of their portfolio, who
+        can read them."""
+        user = self.env.user
+        self.check_access("read")
+        if self.env.su or user.has_group("account.group_account_invoice"):
+            return
+        if not user.has_group("account_collection.group_collection_user"):
+            raise AccessError(
+                self.env._("Only collection and billing users can print a statement of account.")
+            )
+        for partner in self:
+            if not partner._collection_in_user_portfolio():
+                raise AccessError(
+                    self.env._(
+                        "%(partner)s is in another collector's portfolio.",
+                        partner=partner.commercial_partner_id.display_name,
+                    )
+                )
+
+    def _collection_check_dossier_access(self):
+        """Raise unless the current user is a collection manager who can read these
+        customers: the dossier gathers every portfolio's evidence."""
+        if not self.env.su and not self.env.user.has_group(
+            "account_collection.group_collection_manager"
+        ):
+            raise AccessError(
+                self.env._("Only collection managers can print a collection dossier.")
+            )
+        self.check_access("read")
+
+    def _collection_receivable_domain(self):
+        """Domain of the posted receivable journal items of this commercial partner (and
+        its contacts) in the current company."""
+        self.ensure_one()
+        return [
+            ("partner_id.commercial_partner_id", "=", self.commercial_partner_id.id),
+            ("company_id", "=", self.env.company.id),
+            ("account_id.account_type", "=", "asset_receivable"),
+            ("parent_state", "=", "posted"),
+        ]
+
+    def _collection_statement_values(self, date_from, date_to):
+        """What the statement of account shows for this customer in the current company:
+        the open items (credits included) with their days overdue and a link to pay each
+        invoice online, the payments received from ``date_from`` to ``date_to``, the
+        aging by bucket and the total due. Records are read in the environment of
+        ``self`` (use the customer's language for the document)."""
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        company = self.env.company
+        today = self._collection_today()
+        MoveLine = self.env["account.move.line"]
+        base_domain = partner._collection_receivable_domain()
+        base_url = partner.get_base_url()
+        items = []
+        for line in MoveLine.search(
+            [*base_domain, ("reconciled", "=", False), ("amount_residual", "!=", 0)],
+            order="date_maturity, date, id",
+        ):
+            move = line.move_id
+            due_date = line.date_maturity or line.date
+            pay_url = False
+            if move.is_invoice() and line.amount_residual > 0:
+                # sudo: the link carries the invoice's access token, which only the
+                # portal mixin writes; the user can read the invoice (searched above).
+                pay_url = base_url + move.sudo().get_portal_url()
+            items.append(
+                {
+                    "line": line,
+                    "move": move,
+                    "date": move.invoice_date or line.date,
+                    "date_maturity": due_date,
+                    "days_overdue": max((today - due_date).days, 0),
+                    "amount": line.balance,
+                    "residual": line.amount_residual,
+                    "pay_url": pay_url,
+                }
+            )
+        payments = MoveLine.search(
+            [
+                *base_domain,
+                ("balance", "<", 0),
+                ("date", ">=", date_from),
+                ("date", "<=", date_to),
+                "|",
+                ("move_id.origin_payment_id", "!=", False),
+                ("move_id.statement_line_id", "!=", False),
+            ],
+            order="date, id",
+        )
+        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
+        aging = partner._collection_aging().get(partner.id, {})
+        return {
+            "partner": partner,
+            "company": company,
+            "currency": company.currency_id,
+            "today": today,
+            "date_from": date_from,
+            "date_to": date_to,
+            "items": items,
+            "payments": [
+                {
+                    "date": line.date,
+                    "move": line.move_id,
+                    "reference": line.move_id.ref or line.name,
+                    "amount": -line.balance,
+                }
+                for line in payments
+            ],
+            "total_received": -sum(payments.mapped("balance")),
+            "buckets": buckets,
+            "aging": {bucket: aging.get(bucket, 0.0) for bucket in buckets},
+            "total_due": sum(item["residual"] for item in items),
+            "overdue": partner.collection_overdue_amount,
+            "portal_url": base_url + "/my/invoices",
+        }
+
+    def _collection_statement_pdf(self, date_from=None, date_to=None):
+        """The statement of account of this customer in the current company, as PDF
+        bytes, in the customer's language; the payments listed are those received from
+        ``date_from`` to ``date_to`` (default: the 30 days up to today)."""
+        self.ensure_one()
+        data = {
+            key: fields.Date.to_string(value)
+            for key, value in (("date_from", date_from), ("date_to", date_to))
+            if value
+        }
+        pdf, _report_type = self.env["ir.actions.report"]._render_qweb_pdf(
+            "account_collection.action_report_collection_statement",
+            self.commercial_partner_id.ids,
+            data=data,
+        )
+        return pdf
+
+    def _collection_dossier_values(self):
+        """The evidence of this customer's collection in the current company, oldest
+        first: every interaction (archived ones too), reminder with its deliveries,
+        promise to pay, and change of collection status, stage or collector."""
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        company = self.env.company
+        domain = [("partner_id", "=", partner.id), ("company_id", "=", company.id)]
+        tracked = self.env["ir.model.fields"].sudo().search(
+            [
+                ("model", "=", "res.partner"),
+                ("name", "in", ["collection_status", "collection_stage_id", "collection_user_id"]),
+            ]
+        )
+        # sudo: tracking values are only readable by administrators; the caller checked
+        # that the user is a collection manager who can read this customer.
+        changes = self.env["mail.tracking.value"].sudo().search(
+            [
+                ("mail_message_id.model", "=", "res.partner"),
+                ("mail_message_id.res_id", "=", partner.id),
+                ("field_id", "in", tracked.ids),
+            ],
+            order="id",
+        )
+        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
+        aging = partner._collection_aging().get(partner.id, {})
+        return {
+            "partner": partner,
+            "company": company,
+            "currency": company.currency_id,
+            "today": self._collection_today(),
+            "printed_at": fields.Datetime.now(),
+            "interactions": self.env["collection.interaction"]
+            .with_context(active_test=False)
+            .search(domain, order="date, id"),
+            "communications": self.env["collection.communication"].search(
+                domain, order="date, id"
+            ),
+            "promises": self.env["collection.promise"].search(domain, order="date_made, id"),
+            "status_changes": [
+                {
+                    "date": change.mail_message_id.date,
+                    "author": change.mail_message_id.author_id,
+                    "field": change.field_id.field_description,
+                    "old": partner._collection_tracking_display(change, "old"),
+                    "new": partner._collection_tracking_display(change, "new"),
+                }
+                for change in changes
+            ],
+            "buckets": buckets,
+            "aging": {bucket: aging.get(bucket, 0.0) for bucket in buckets},
+        }
+
+    def _collection_tracking_display(self, change, side):
+        """The old or new value (``side``) of the tracked change ``change`` of a
+        collection field, in the language of the environment: status labels and stage
+        names are translated again, whatever language the change was recorded in."""
+        field = self._fields.get(change.field_id.name)
+        stored = change[f"{side}_value_char"] or ""
+        if field and field.type == "selection" and isinstance(field.selection, list):
+            key = {label: value for value, label in field.selection}.get(stored)
+            if key:
+                return dict(field._description_selection(self.env))[key]
+        elif field and field.type == "many2one":
+            record = self.env[field.comodel_name].browse(change[f"{side}_value_integer"]).exists()
+            if record:
+                return record.display_name
+        return stored
+
+    def action_collection_print_statement(self):
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        partner._collection_check_document_access()
+        return self.env.ref("account_collection.action_report_collection_statement").report_action(
+            partner
+        )
+
+    def action_collection_send_statement(self):
+        """Open the email composer with the statement of account attached."""
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        partner._collection_check_document_access()
+        if not partner.email:
+            raise UserError(
+                self.env._(
+                    "%(partner)s has no email address: add one to send the statement of account.",
+                    partner=partner.display_name,
+                )
+            )
+        template = self.env.ref(
+            "account_collection.mail_template_collection_statement", raise_if_not_found=False
+        )
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Send Statement"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": {
+                "default_model": "res.partner",
+                "default_res_ids": partner.ids,
+                "default_composition_mode": "comment",
+                "default_template_id": template.id if template else False,
+                "default_email_layout_xmlid": (
+                    "mail.mail_notification_layout_with_responsible_signature"
+                ),
+                "force_email": True,
+            },
+        }
+
+    def action_collection_print_dossier(self):
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        partner._collection_check_dossier_access()
+        return self.env.ref("account_collection.action_report_collection_dossier").report_action(
+            partner
+        )

@@ -9,3 +9,6 @@ from . import test_dunning
 from . import test_dunning_delivery
 from . import test_dunning_concurrency
 from . import test_dunning_tour
+from . import test_dashboard
+from . import test_documents
+from . import test_kpi

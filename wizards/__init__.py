@@ -1,2 +1,3 @@
 from . import collection_interaction_log
 from . import collection_dunning_run
+from . import collection_aged_receivable_export

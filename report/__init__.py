@@ -1,0 +1,4 @@
+from . import collection_kpi_report
+from . import collection_aged_receivable_report
+from . import collection_statement
+from . import collection_dossier
