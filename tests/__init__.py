@@ -1,5 +1,7 @@
 from . import test_figures
 from . import test_promise
+from . import test_dispute
+from . import test_agreement
 from . import test_tour
 from . import test_access
 from . import test_interaction
@@ -9,3 +11,4 @@ from . import test_dunning
 from . import test_dunning_delivery
 from . import test_dunning_concurrency
 from . import test_dunning_tour
+from . import test_portal
