@@ -6,9 +6,11 @@ from . import res_partner
 from . import account_move
 from . import account_partial_reconcile
 from . import collection_promise
+from . import collection_agreement
 from . import collection_interaction
 from . import collection_policy
 from . import collection_communication
+from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi

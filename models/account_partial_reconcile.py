@@ -30,6 +30,20 @@ class AccountPartialReconcile(models.Model):
             )
         )
         promises._collection_evaluate()
+        # Same for the active payment agreements covering those invoices.
+        agreements = (
+            self.env["collection.agreement"]
+            .sudo()
+            .search(
+                [
+                    ("state", "=", "active"),
+                    "|",
+                    ("move_ids", "in", receivable_moves.ids),
+                    ("charges_move_id", "in", receivable_moves.ids),
+                ]
+            )
+        )
+        agreements._collection_evaluate()
         partners = receivable_moves.commercial_partner_id
         for company in receivable_moves.company_id:
             partners.with_company(company)._collection_reset_status_when_settled()

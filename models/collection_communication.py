@@ -92,12 +92,17 @@ class CollectionCommunication(models.Model):
                 partner=communication.partner_id.display_name or "",
             )
 
+    @api.depends("partner_id", "company_id")
     def _compute_portal_url(self):
+        """The customer's statement of account on the portal, with its access token:
+        the customer sees and pays the invoices, promises to pay or disputes one
+        without logging in."""
         for communication in self:
-            base_url = communication.get_base_url()
-            invoice = communication.move_ids[:1]
-            communication.portal_url = (
-                base_url + invoice.sudo().get_portal_url() if invoice else base_url + "/my/invoices"
+            if not communication.partner_id or not communication.company_id:
+                communication.portal_url = False
+                continue
+            communication.portal_url = communication.get_base_url() + (
+                communication.partner_id._collection_portal_url(communication.company_id)
             )
 
     @api.constrains("move_ids", "partner_id")
@@ -243,8 +248,9 @@ class CollectionCommunication(models.Model):
         """One query over the open invoices of ``company``: for each invoice that reached
         a level of its customer's policy higher than the one it is at, the invoice,
         customer and level. Customers excluded from reminders, in dispute, uncollectible,
-        or in a stage that stops them, and invoices covered by an open promise whose date
-        has not passed, are left out."""
+        or in a stage that stops them, invoices covered by an open promise whose date
+        has not passed, invoices covered by an active payment agreement, and invoices in
+        an open dispute are left out."""
         Partner = self.env["res.partner"].with_company(company)
         Partner._collection_flush_ledger()
         self.env["account.move"].flush_model(
@@ -254,6 +260,8 @@ class CollectionCommunication(models.Model):
         self.env["collection.policy"].flush_model(["active"])
         self.env["collection.stage"].flush_model(["stop_dunning"])
         self.env["collection.promise"].flush_model(["state", "date"])
+        self.env["collection.dispute"].flush_model(["state", "move_ids"])
+        self.env["collection.agreement"].flush_model(["state", "move_ids", "charges_move_id"])
         Partner.flush_model(
             ["collection_policy_id", "collection_excluded", "collection_status",
              "collection_stage_id"]
@@ -302,6 +310,20 @@ class CollectionCommunication(models.Model):
                      WHERE rel.account_move_id = om.move_id
                        AND pr.state = 'open'
                        AND pr.date >= %(today)s)
+               AND NOT EXISTS (
+                    SELECT 1
+                      FROM collection_dispute_account_move_rel drel
+                      JOIN collection_dispute di ON di.id = drel.collection_dispute_id
+                     WHERE drel.account_move_id = om.move_id
+                       AND di.state IN ('open', 'in_progress'))
+               AND NOT EXISTS (
+                    SELECT 1
+                      FROM collection_agreement ag
+                      LEFT JOIN collection_agreement_account_move_rel arel
+                        ON arel.collection_agreement_id = ag.id
+                       AND arel.account_move_id = om.move_id
+                     WHERE ag.state = 'active'
+                       AND (arel.account_move_id IS NOT NULL OR ag.charges_move_id = om.move_id))
              ORDER BY om.move_id, lv.delay DESC
             """,
             open_receivable=Partner._collection_open_receivable_condition(company),

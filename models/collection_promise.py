@@ -304,8 +304,20 @@ class CollectionPromise(models.Model):
         partner = self.partner_id.with_company(self.company_id).sudo()
         if state == "kept":
             self.message_post(body=self.env._("Promise kept: the promised amount was paid."))
-            if partner.collection_status == "agreement" and not self.search_count(
-                [("partner_id", "=", partner.id), ("state", "=", "open"), ("id", "!=", self.id)]
+            if (
+                partner.collection_status == "agreement"
+                and not self.search_count(
+                    [("partner_id", "=", partner.id), ("state", "=", "open"), ("id", "!=", self.id)]
+                )
+                # An active payment agreement keeps the customer 'in agreement'.
+                and not self.env["collection.agreement"].search_count(
+                    [
+                        ("partner_id", "=", partner.id),
+                        ("company_id", "=", self.company_id.id),
+                        ("state", "=", "active"),
+                    ],
+                    limit=1,
+                )
             ):
                 partner.collection_status = "paying" if partner.collection_overdue_amount else "current"
             return

@@ -21,6 +21,17 @@ class ResCompany(models.Model):
         default=2,
         help="Days after a promise's date during which a payment still keeps it.",
     )
+    collection_agreement_approval_amount = fields.Monetary(
+        string="Agreement Approval Above",
+        help="Payment agreements whose total is above this amount start only once a "
+        "collection manager approved them. 0: no approval needed.",
+    )
+    collection_agreement_grace_days = fields.Integer(
+        string="Agreement Grace Period (days)",
+        default=5,
+        help="Days after an instalment's date during which a payment still keeps a payment "
+        "agreement; then the instalment is missed and the agreement broken.",
+    )
     collection_portfolio_restricted = fields.Boolean(
         string="Collectors See Only Their Own Portfolio",
         help="Collectors who are not collection managers only see their own customers in "

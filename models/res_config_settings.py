@@ -13,6 +13,12 @@ class ResConfigSettings(models.TransientModel):
     collection_portfolio_restricted = fields.Boolean(
         related="company_id.collection_portfolio_restricted", readonly=False
     )
+    collection_agreement_approval_amount = fields.Monetary(
+        related="company_id.collection_agreement_approval_amount", readonly=False
+    )
+    collection_agreement_grace_days = fields.Integer(
+        related="company_id.collection_agreement_grace_days", readonly=False
+    )
 
     collection_policy_id = fields.Many2one(
         related="company_id.collection_policy_id", readonly=False

@@ -1,9 +1,12 @@
+from urllib.parse import urlencode
+
 from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, format_amount
+from odoo.tools.misc import hmac
 
 COLLECTION_STATUS = [
     ("current", "Current"),
@@ -216,6 +219,12 @@ class ResPartner(models.Model):
         "collection.promise",
         "partner_id",
         string="Promises to Pay",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+    collection_agreement_ids = fields.One2many(
+        "collection.agreement",
+        "partner_id",
+        string="Payment Agreements",
         groups="account_collection.group_collection_user,account.group_account_invoice",
     )
     collection_interaction_count = fields.Integer(
@@ -577,6 +586,9 @@ class ResPartner(models.Model):
     def action_collection_open_promises(self):
         return self._collection_open_records("account_collection.collection_promise_action")
 
+    def action_collection_open_agreements(self):
+        return self._collection_open_records("account_collection.collection_agreement_action")
+
     def action_collection_open_invoices(self):
         self.ensure_one()
         action = self.env["ir.actions.act_window"]._for_xml_id(
@@ -627,6 +639,20 @@ class ResPartner(models.Model):
             lambda p: p.collection_status not in ("current", "uncollectible")
             and not p.collection_overdue_amount
         )
+        # A customer in an active payment agreement stays 'agreement' until it ends.
+        in_agreement = (
+            self.env["collection.agreement"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", partners.ids),
+                    ("company_id", "=", self.env.company.id),
+                    ("state", "=", "active"),
+                ]
+            )
+            .partner_id
+        )
+        partners -= in_agreement
         for partner in partners:
             # sudo: triggered by the ledger (a payment), whoever reconciled it.
             partner.sudo().collection_status = "current"
@@ -923,3 +949,28 @@ class ResPartner(models.Model):
         return self.env.ref("account_collection.action_report_collection_dossier").report_action(
             partner
         )
+
+    # ------------------------------------------------------------------
+    # Customer portal: the statement of account
+    # ------------------------------------------------------------------
+
+    def _collection_portal_token(self, company):
+        """Access token of the customer's statement of account in ``company``: anyone
+        holding it sees that statement (the reminders carry it). Derived from the
+        database secret, so it needs no storage and cannot be guessed."""
+        self.ensure_one()
+        return hmac(
+            self.env(su=True),
+            "account_collection.statement",
+            (self.commercial_partner_id.id, company.id),
+        )
+
+    def _collection_portal_url(self, company):
+        """Path of the customer's statement of account in ``company`` on the portal,
+        with its access token: it opens without a login."""
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        query = urlencode(
+            {"company_id": company.id, "access_token": partner._collection_portal_token(company)}
+        )
+        return f"/my/collections/{partner.id}?{query}"

@@ -1,5 +1,7 @@
 from . import test_figures
 from . import test_promise
+from . import test_dispute
+from . import test_agreement
 from . import test_tour
 from . import test_access
 from . import test_interaction
@@ -12,3 +14,4 @@ from . import test_dunning_tour
 from . import test_dashboard
 from . import test_documents
 from . import test_kpi
+from . import test_portal

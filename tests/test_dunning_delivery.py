@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.tests import freeze_time, tagged
 from odoo.tests.common import _super_send
+from odoo.tools.misc import hmac
 from odoo.tools.safe_eval import safe_eval
 
 from ..models.collection_communication import MAX_ATTEMPTS, SENDING_TIMEOUT
@@ -166,9 +167,15 @@ class TestCollectionDelivery(CollectionCommon):
             self.skipTest("SMS through Twilio: install sms_twilio with the addon")
 
     def portal_link(self, invoice):
-        """Where the customer views and pays ``invoice`` online."""
+        """Where the customer of ``invoice`` sees its statement of account and pays
+        online: the portal page with the token of that customer and company."""
+        partner = invoice.commercial_partner_id
+        token = hmac(
+            self.env(su=True), "account_collection.statement", (partner.id, self.company.id)
+        )
         return (
-            f"{invoice.get_base_url()}/my/invoices/{invoice.id}?access_token={invoice.access_token}"
+            f"{invoice.get_base_url()}/my/collections/{partner.id}"
+            f"?company_id={self.company.id}&access_token={token}"
         )
 
     def delivery(self, partner, channel):
@@ -258,7 +265,6 @@ class TestCollectionDelivery(CollectionCommon):
         name, amount, link = (p["text"] for p in parameters)
         self.assertEqual(name, "Acme Customer")
         self.assertIn("1,000.00", amount)
-        self.assertTrue(invoice.access_token)
         self.assertEqual(link, self.portal_link(invoice))
 
         delivery = self.delivery(self.customer, "whatsapp")

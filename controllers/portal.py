@@ -1,0 +1,715 @@
+from datetime import timedelta
+from urllib.parse import urlencode
+
+from markupsafe import Markup
+from werkzeug.exceptions import Forbidden, NotFound
+
+from odoo import Command, fields, http
+from odoo.addons.portal.controllers.portal import CustomerPortal
+from odoo.exceptions import UserError, ValidationError
+from odoo.http import request
+from odoo.tools import consteq, format_amount, format_date, html_escape
+
+# At most this many requests of one kind (promise, dispute, agreement) per customer
+# in 24 hours from the portal; more are refused with a message.
+PORTAL_DAILY_LIMIT = 3
+# Files a customer may attach to a dispute, and the largest one.
+MAX_ATTACHMENTS = 5
+MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
+# Invoices listed on the statement: the customer's open invoices and receipts.
+OPEN_INVOICE_DOMAIN = [
+    ("move_type", "in", ("out_invoice", "out_receipt")),
+    ("state", "=", "posted"),
+    ("payment_state", "in", ("not_paid", "partial")),
+]
+
+
+class CollectionPortal(CustomerPortal):
+    """The customer's statement of account on the portal, and what the customer can
+    answer from it: a promise to pay, a dispute, a request for a payment agreement.
+
+    Portal users and visitors have no access to the collection models. Every route
+    first decides which customer the visitor may see (its own commercial partner when
+    logged in, or the customer of a valid statement token), then reads and writes that
+    customer's records with sudo()."""
+
+    # ------------------------------------------------------------------
+    # Access
+    # ------------------------------------------------------------------
+
+    def _collection_access(self, partner_id, access_token=None, company_id=None):
+        """(customer, company) whose statement the visitor may see and answer, the
+        customer in sudo mode and in the company's context. Raise Forbidden otherwise.
+
+        - With an access token (the link of a reminder), the statement of the customer
+          and company the token was made for, logged in or not.
+        - Without one, a logged-in user's own commercial partner, in one of the
+          user's companies."""
+        Partner = request.env["res.partner"].sudo()
+        partner = Partner.browse(partner_id).exists()
+        if not partner or partner != partner.commercial_partner_id:
+            raise NotFound()
+        company = request.env["res.company"].sudo()
+        if company_id:
+            try:
+                company = company.browse(int(company_id)).exists()
+            except ValueError:
+                raise NotFound() from None
+            if not company:
+                raise NotFound()
+        if access_token:
+            if not company or not consteq(
+                str(access_token), partner._collection_portal_token(company)
+            ):
+                raise Forbidden()
+            lang = request.env["res.lang"]._get_code(partner.lang)
+            if request.env.user._is_public() and lang:
+                # A reminder's link opens the statement in the customer's language.
+                request.update_context(lang=lang)
+        else:
+            user = request.env.user
+            if user._is_public() or user.partner_id.commercial_partner_id != partner:
+                raise Forbidden()
+            if not company:
+                company = request.env.company
+            elif company not in user.company_ids:
+                raise Forbidden()
+        return partner.with_company(company), company
+
+    def _collection_statement_query(self, company, access_token=None, **params):
+        """Query string of the statement's URLs: the company, and the access token the
+        visitor came with (none for a logged-in user)."""
+        query = {"company_id": company.id}
+        if access_token:
+            query["access_token"] = access_token
+        return urlencode(dict(query, **params))
+
+    def _collection_statement_url(self, partner, company, access_token=None, **params):
+        query = self._collection_statement_query(company, access_token, **params)
+        return f"/my/collections/{partner.id}?{query}"
+
+    # ------------------------------------------------------------------
+    # Statement page
+    # ------------------------------------------------------------------
+
+    @http.route("/my/collections", type="http", auth="user", website=True)
+    def portal_my_collections(self, company_id=None, done=None, **kw):
+        partner = request.env.user.partner_id.commercial_partner_id
+        partner, company = self._collection_access(partner.id, company_id=company_id)
+        return self._collection_render(partner, company, done=done)
+
+    @http.route("/my/collections/<int:partner_id>", type="http", auth="public", website=True)
+    def portal_collection_statement(
+        self, partner_id, access_token=None, company_id=None, done=None, **kw
+    ):
+        if not access_token and request.env.user._is_public():
+            return request.redirect(
+                "/web/login?" + urlencode({"redirect": request.httprequest.full_path})
+            )
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        return self._collection_render(
+            partner,
+            company,
+            access_token=access_token,
+            dispute_move_id=kw.get("dispute"),
+            done=done,
+        )
+
+    def _collection_render(self, partner, company, access_token=None, status=200, **kw):
+        values = self._collection_statement_values(partner, company, access_token, **kw)
+        return request.render(
+            "account_collection.portal_collection_statement", values, status=status
+        )
+
+    def _collection_open_invoices(self, partner, company):
+        """The customer's open invoices in ``company`` (sudo), oldest due first."""
+        return (
+            request.env["account.move"]
+            .sudo()
+            .with_company(company)
+            .search(
+                [
+                    *OPEN_INVOICE_DOMAIN,
+                    ("commercial_partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                ],
+                order="invoice_date_due, id",
+            )
+        )
+
+    def _collection_open_disputes(self, partner, company):
+        return (
+            request.env["collection.dispute"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                    ("state", "in", ("open", "in_progress")),
+                ]
+            )
+        )
+
+    def _collection_agreements(self, partner, company):
+        """The customer's payment agreements proposed or running, and those it asked
+        for on the portal (drafts prepared in the back office stay internal)."""
+        return (
+            request.env["collection.agreement"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                    "|",
+                    ("state", "in", ("proposed", "active")),
+                    "&",
+                    ("state", "=", "draft"),
+                    ("origin", "=", "portal"),
+                ],
+                order="id",
+            )
+        )
+
+    def _collection_payment_enabled(self, company):
+        """Whether the invoices can be paid online: Odoo's online payment of invoices
+        (account_payment) with a payment provider enabled for the company."""
+        env = request.env
+        if "payment.provider" not in env or not hasattr(env["account.move"], "_has_to_be_paid"):
+            return False
+        return bool(
+            env["payment.provider"]
+            .sudo()
+            .search_count(
+                [("state", "in", ("enabled", "test")), ("company_id", "=", company.id)], limit=1
+            )
+        )
+
+    def _collection_statement_values(
+        self,
+        partner,
+        company,
+        access_token,
+        *,
+        error=None,
+        form=None,
+        form_kind=None,
+        dispute_move_id=None,
+        done=None,
+    ):
+        """Values of the statement page of ``partner`` (sudo, in ``company``)."""
+        currency = company.currency_id
+        invoices = self._collection_open_invoices(partner, company)
+        promises = (
+            request.env["collection.promise"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "open"),
+                ],
+                order="date, id",
+            )
+        )
+        disputes = self._collection_open_disputes(partner, company)
+        agreements = self._collection_agreements(partner, company)
+        buckets = (
+            request.env["collection.aging.bucket"].sudo().search([("company_id", "=", company.id)])
+        )
+        aging = partner._collection_aging().get(partner.id, {})
+        pay_online = self._collection_payment_enabled(company)
+        due_amount = partner.collection_due_amount
+        invoice_lines = []
+        for invoice in invoices:
+            invoice_lines.append(
+                {
+                    "invoice": invoice,
+                    # The invoice's own portal page, with its access token.
+                    "url": invoice.get_portal_url(),
+                    "pay_url": invoice.get_portal_url(
+                        anchor="portal_pay", query_string="&payment=True"
+                    )
+                    if pay_online and invoice._has_to_be_paid()
+                    else False,
+                    "days_overdue": invoice.collection_days_overdue,
+                    "promised": bool(promises.filtered(lambda p, inv=invoice: inv in p.move_ids)),
+                    "disputed": bool(disputes.filtered(lambda d, inv=invoice: inv in d.move_ids)),
+                    "in_agreement": bool(
+                        agreements.filtered(
+                            lambda a, inv=invoice: a.state == "active" and inv in a.move_ids
+                        )
+                    ),
+                }
+            )
+        # Payments received and credit notes not yet matched with an invoice reduce the
+        # total due: the difference between the invoices listed and the total due.
+        unapplied = due_amount - sum(invoices.mapped("amount_residual_signed"))
+        disputable = invoices - disputes.move_ids
+        form = dict(form or {})
+        # The invoice chosen in the dispute form: the one whose Dispute link was
+        # followed, or the one of the form sent back with an error.
+        dispute_move_ids = self._collection_form_ids([dispute_move_id or form.get("move_id")])
+        return {
+            "page_name": "collection_statement",
+            "partner": partner,
+            "company": company,
+            "currency": currency,
+            "access_token": access_token or "",
+            "today": fields.Date.context_today(partner),
+            "statement_url": self._collection_statement_url(partner, company, access_token),
+            "form_url": f"/my/collections/{partner.id}",
+            "statement_query": self._collection_statement_query(company, access_token),
+            "due_amount": due_amount,
+            "overdue_amount": partner.collection_overdue_amount,
+            "days_overdue": partner.collection_days_overdue,
+            "unapplied_amount": unapplied if not currency.is_zero(unapplied) else 0.0,
+            "aging": [(bucket, aging.get(bucket, 0.0)) for bucket in buckets],
+            "aging_total": sum(aging.values()),
+            "invoice_lines": invoice_lines,
+            "invoices": invoices,
+            "disputable_invoices": disputable,
+            "dispute_move_id": dispute_move_ids[0] if dispute_move_ids else 0,
+            "promises": promises,
+            "disputes": disputes,
+            "agreements": agreements,
+            "dispute_reasons": self._collection_dispute_reasons(company),
+            "pay_online": pay_online,
+            "error": error,
+            "form": form,
+            "form_kind": form_kind,
+            "form_move_ids": self._collection_form_ids(form.get("move_ids")),
+            "done": done,
+        }
+
+    # ------------------------------------------------------------------
+    # Forms
+    # ------------------------------------------------------------------
+
+    @staticmethod
+    def _collection_form_ids(values):
+        ids = []
+        for value in values or []:
+            try:
+                ids.append(int(value))
+            except (TypeError, ValueError):
+                continue
+        return ids
+
+    def _collection_form_values(self):
+        """The submitted form, with the invoices ticked as a list."""
+        form = request.httprequest.form
+        values = {key: form.get(key) for key in form if key not in ("csrf_token", "access_token")}
+        values["move_ids"] = form.getlist("move_ids")
+        return values
+
+    def _collection_form_moves(self, partner, company, form, required=False):
+        """The open invoices of the customer ticked in ``form``. An id that is not one
+        of them (another customer's invoice, a paid one) refuses the whole form."""
+        env = request.env
+        raw = form.get("move_ids") or []
+        ids = self._collection_form_ids(raw)
+        if len(ids) != len(raw):
+            raise UserError(env._("Choose the invoices among your open invoices."))
+        invoices = self._collection_open_invoices(partner, company)
+        moves = invoices.browse(ids)
+        if moves - invoices:
+            raise UserError(env._("Choose the invoices among your open invoices."))
+        if required and not moves:
+            raise UserError(env._("Choose at least one invoice."))
+        return moves
+
+    def _collection_recent_interactions(self, partner, company, outcome):
+        """How many requests with ``outcome`` the customer sent from the portal in the
+        last 24 hours."""
+        return (
+            request.env["collection.interaction"]
+            .sudo()
+            .search_count(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("company_id", "=", company.id),
+                    ("channel", "=", "portal"),
+                    ("outcome", "=", outcome),
+                    ("date", ">", fields.Datetime.now() - timedelta(days=1)),
+                ]
+            )
+        )
+
+    def _collection_check_rate(self, count, message):
+        """Refuse a portal request when the customer already sent PORTAL_DAILY_LIMIT
+        of the kind in the last 24 hours."""
+        if count >= PORTAL_DAILY_LIMIT:
+            raise UserError(message)
+
+    def _collection_collector(self, partner, company):
+        return partner.collection_user_id or company.collection_default_user_id
+
+    def _collection_log(self, partner, company, outcome, *, status_before, moves, note, **values):
+        """Log what the customer did on the portal as an interaction (channel
+        *Portal*), with the status it had before and has now."""
+        env = request.env
+        # sudo: the portal visitor has no access to the interactions; the customer was
+        # checked by _collection_access().
+        interaction = (
+            env["collection.interaction"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "channel": "portal",
+                    "outcome": outcome,
+                    # Nobody of the company took part: the customer wrote on the portal.
+                    "user_id": False,
+                    "automatic": False,
+                    "status_before": status_before,
+                    "status_after": partner.collection_status or "current",
+                    "move_ids": [Command.set(moves.ids)],
+                    "note": note or False,
+                    **values,
+                }
+            )
+        )
+        return interaction
+
+    def _collection_notify(self, partner, company, body):
+        """Post ``body`` on the customer's chatter as an internal note written by the
+        customer, and notify its collector (else its salesperson)."""
+        collector = self._collection_collector(partner, company) or partner.user_id.filtered(
+            lambda u: not u.share
+        )
+        user = request.env.user
+        author = partner if user._is_public() else user.partner_id
+        partner.message_post(
+            body=body,
+            author_id=author.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+            partner_ids=collector.partner_id.ids,
+        )
+
+    def _collection_note_html(self, title, lines, message):
+        env = request.env
+        parts = [Markup("<b>%s</b>") % title, *lines]
+        if message:
+            parts.append(Markup("%s: <i>%s</i>") % (env._("Message"), html_escape(message)))
+        return Markup("<br/>").join(parts)
+
+    def _collection_invoices_line(self, moves):
+        return Markup("%s: %s") % (request.env._("Invoices"), ", ".join(moves.mapped("name")))
+
+    def _collection_form_error(self, partner, company, access_token, *, kind, error, form):
+        return self._collection_render(
+            partner, company, access_token, status=400, error=error, form=form, form_kind=kind
+        )
+
+    def _collection_done(self, partner, company, access_token, kind):
+        return request.redirect(
+            self._collection_statement_url(partner, company, access_token, done=kind)
+        )
+
+    # Promise to pay ---------------------------------------------------
+
+    @http.route(
+        "/my/collections/<int:partner_id>/promise",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=True,
+        website=True,
+    )
+    def portal_collection_promise(self, partner_id, access_token=None, company_id=None, **kw):
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        env = request.env
+        form = self._collection_form_values()
+        try:
+            moves = self._collection_form_moves(partner, company, form)
+            try:
+                amount = float(form.get("amount") or 0.0)
+            except ValueError:
+                raise UserError(env._("Enter the amount you will pay, as a number.")) from None
+            if not company.currency_id.compare_amounts(amount, 0.0) > 0:
+                raise UserError(env._("The promised amount must be greater than zero."))
+            try:
+                date = fields.Date.to_date(form.get("date") or None)
+            except ValueError:
+                date = None
+            if not date:
+                raise UserError(env._("Enter the date you will pay by."))
+            self._collection_check_rate(
+                self._collection_recent_interactions(partner, company, "promise"),
+                env._(
+                    "You have already made %(count)s promises to pay today. Please wait until "
+                    "tomorrow or contact us directly.",
+                    count=PORTAL_DAILY_LIMIT,
+                ),
+            )
+            status_before = partner.collection_status or "current"
+            with env.cr.savepoint():
+                # sudo: portal visitors have no access to promises; the customer was
+                # checked by _collection_access() and the invoices are its own open
+                # ones. The promise's own constraints (date, amount, invoices) apply.
+                promise = (
+                    env["collection.promise"]
+                    .sudo()
+                    .with_company(company)
+                    .create(
+                        {
+                            "partner_id": partner.id,
+                            "company_id": company.id,
+                            "amount": amount,
+                            "date": date,
+                            "move_ids": [Command.set(moves.ids)],
+                            "user_id": self._collection_collector(partner, company).id,
+                            "note": form.get("message") or False,
+                        }
+                    )
+                )
+                self._collection_log(
+                    partner,
+                    company,
+                    "promise",
+                    status_before=status_before,
+                    moves=moves,
+                    note=form.get("message"),
+                    promise_id=promise.id,
+                )
+                lines = [
+                    Markup("%s %s")
+                    % (
+                        format_amount(env, amount, company.currency_id),
+                        env._("by %(date)s", date=format_date(env, date)),
+                    )
+                ]
+                if moves:
+                    lines.append(self._collection_invoices_line(moves))
+                self._collection_notify(
+                    partner,
+                    company,
+                    self._collection_note_html(
+                        env._("Promise to pay made on the customer portal"),
+                        lines,
+                        form.get("message"),
+                    ),
+                )
+        except (UserError, ValidationError) as error:
+            return self._collection_form_error(
+                partner, company, access_token, kind="promise", error=error.args[0], form=form
+            )
+        return self._collection_done(partner, company, access_token, "promise")
+
+    # Dispute -------------------------------------------------------------
+
+    def _collection_dispute_reasons(self, company):
+        return request.env["collection.dispute.reason"]._portal_reasons(company)
+
+    def _collection_uploaded_files(self):
+        """The files attached to the form, as (name, content) pairs."""
+        env = request.env
+        files = [f for f in request.httprequest.files.getlist("attachments") if f.filename]
+        if len(files) > MAX_ATTACHMENTS:
+            raise UserError(env._("Attach at most %(count)s documents.", count=MAX_ATTACHMENTS))
+        attachments = []
+        for upload in files:
+            content = upload.read(MAX_ATTACHMENT_SIZE + 1)
+            if len(content) > MAX_ATTACHMENT_SIZE:
+                raise UserError(
+                    env._(
+                        "%(file)s is too large: attach documents of at most %(size)s MB.",
+                        file=upload.filename,
+                        size=MAX_ATTACHMENT_SIZE // (1024 * 1024),
+                    )
+                )
+            attachments.append((upload.filename, content))
+        return attachments
+
+    @http.route(
+        "/my/collections/<int:partner_id>/dispute",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=True,
+        website=True,
+    )
+    def portal_collection_dispute(self, partner_id, access_token=None, company_id=None, **kw):
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        env = request.env
+        form = self._collection_form_values()
+        try:
+            form_moves = dict(form, move_ids=[form["move_id"]] if form.get("move_id") else [])
+            moves = self._collection_form_moves(partner, company, form_moves, required=True)
+            try:
+                reason = int(form.get("reason_id") or 0)
+            except ValueError:
+                reason = 0
+            if reason not in self._collection_dispute_reasons(company).ids:
+                raise UserError(env._("Choose one of the reasons offered."))
+            attachments = self._collection_uploaded_files()
+            self._collection_check_rate(
+                self._collection_recent_interactions(partner, company, "dispute"),
+                env._(
+                    "You have already opened %(count)s disputes today. Please wait until "
+                    "tomorrow or contact us directly.",
+                    count=PORTAL_DAILY_LIMIT,
+                ),
+            )
+            with env.cr.savepoint():
+                # The dispute checks the invoices, the reason and the message, routes
+                # itself to its responsible, logs the portal interaction and pauses
+                # the reminders (it works as superuser for the customer checked above).
+                dispute = env["collection.dispute"]._create_from_portal(
+                    partner, moves, reason, form.get("message"), attachments
+                )
+                self._collection_notify(
+                    partner,
+                    company,
+                    self._collection_note_html(
+                        env._("Invoice disputed on the customer portal"),
+                        [
+                            self._collection_invoices_line(moves),
+                            Markup("%s: %s") % (env._("Reason"), dispute.reason_id.name),
+                        ],
+                        form.get("message"),
+                    ),
+                )
+        except (UserError, ValidationError) as error:
+            return self._collection_form_error(
+                partner, company, access_token, kind="dispute", error=error.args[0], form=form
+            )
+        return self._collection_done(partner, company, access_token, "dispute")
+
+    # Payment agreement ---------------------------------------------------
+
+    @http.route(
+        "/my/collections/<int:partner_id>/agreement",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=True,
+        website=True,
+    )
+    def portal_collection_agreement(self, partner_id, access_token=None, company_id=None, **kw):
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        env = request.env
+        form = self._collection_form_values()
+        try:
+            moves = self._collection_form_moves(partner, company, form, required=True)
+            self._collection_check_rate(
+                env["collection.agreement"]
+                .sudo()
+                .search_count(
+                    [
+                        ("partner_id", "=", partner.id),
+                        ("company_id", "=", company.id),
+                        ("origin", "=", "portal"),
+                        ("create_date", ">", fields.Datetime.now() - timedelta(days=1)),
+                    ]
+                ),
+                env._(
+                    "You have already asked for %(count)s payment agreements today. Please "
+                    "wait for our answer or contact us directly.",
+                    count=PORTAL_DAILY_LIMIT,
+                ),
+            )
+            with env.cr.savepoint():
+                # The request checks the invoices and the number of instalments, logs
+                # the portal interaction and gives the collector an activity to review
+                # it (it works as superuser for the customer checked above).
+                agreement = env["collection.agreement"]._request_from_portal(
+                    partner, moves, form.get("instalment_count"), form.get("message")
+                )
+                self._collection_notify(
+                    partner,
+                    company,
+                    self._collection_note_html(
+                        env._("Payment agreement asked for on the customer portal"),
+                        [
+                            self._collection_invoices_line(moves),
+                            Markup("%s: %s") % (env._("Instalments"), agreement.instalment_count),
+                        ],
+                        form.get("message"),
+                    ),
+                )
+        except (UserError, ValidationError) as error:
+            return self._collection_form_error(
+                partner, company, access_token, kind="agreement", error=error.args[0], form=form
+            )
+        return self._collection_done(partner, company, access_token, "agreement")
+
+    @http.route(
+        "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/accept",
+        type="http",
+        auth="public",
+        methods=["POST"],
+        csrf=True,
+        website=True,
+    )
+    def portal_collection_agreement_accept(
+        self, partner_id, agreement_id, access_token=None, company_id=None, **kw
+    ):
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        env = request.env
+        form = self._collection_form_values()
+        # sudo: only an agreement of the customer checked above, in this company.
+        agreement = env["collection.agreement"].sudo().browse(agreement_id).exists()
+        if agreement.partner_id != partner or agreement.company_id != company:
+            raise NotFound()
+        try:
+            with env.cr.savepoint():
+                agreement._accept_from_portal(form.get("signed_by"))
+        except (UserError, ValidationError) as error:
+            form["agreement_id"] = agreement.id
+            return self._collection_form_error(
+                partner, company, access_token, kind="accept", error=error.args[0], form=form
+            )
+        return self._collection_done(partner, company, access_token, "accepted")
+
+    @http.route(
+        "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/pdf",
+        type="http",
+        auth="public",
+        website=True,
+    )
+    def portal_collection_agreement_pdf(
+        self, partner_id, agreement_id, access_token=None, company_id=None, **kw
+    ):
+        """The agreement's PDF, to read, print or sign."""
+        partner, company = self._collection_access(partner_id, access_token, company_id)
+        # sudo: only a proposed or running agreement of the customer checked above.
+        agreement = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
+        if (
+            agreement.partner_id != partner
+            or agreement.company_id != company
+            or agreement.state not in ("proposed", "active")
+        ):
+            raise NotFound()
+        return self._show_report(
+            agreement, "pdf", "account_collection.action_report_collection_agreement"
+        )
+
+    @http.route("/my/agreements/<int:agreement_id>", type="http", auth="public", website=True)
+    def portal_collection_agreement_page(self, agreement_id, access_token=None, **kw):
+        """The link of a payment agreement sent to the customer: its customer's
+        statement, where the agreement is listed and accepted."""
+        # sudo: the agreement is only used once its access token, or its customer being
+        # the logged-in user's, is checked below.
+        agreement = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
+        if not agreement:
+            raise NotFound()
+        partner = agreement.partner_id.commercial_partner_id
+        if (
+            access_token
+            and agreement.access_token
+            and consteq(str(access_token), agreement.access_token)
+        ):
+            return request.redirect(
+                partner._collection_portal_url(agreement.company_id) + "#collection_agreements"
+            )
+        if request.env.user._is_public():
+            return request.redirect(
+                "/web/login?" + urlencode({"redirect": request.httprequest.full_path})
+            )
+        partner, company = self._collection_access(partner.id, company_id=agreement.company_id.id)
+        return request.redirect(
+            self._collection_statement_url(partner, company) + "#collection_agreements"
+        )

@@ -1,0 +1,966 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Domain
+from odoo.tools import SQL
+
+from .res_partner import COLLECTION_STATUS
+
+RESPONSIBLE_TYPES = [
+    ("salesperson", "Invoice Salesperson"),
+    ("user", "Named User"),
+    ("team", "Sales Team Leader"),
+    ("collector", "Customer's Collector"),
+]
+
+# A dispute in one of these states pauses the reminders of its invoices.
+OPEN_STATES = ("open", "in_progress")
+
+# Who may read invoices: collectors and billing users. A responsible outside them (a
+# salesperson, a warehouse manager) reads the invoice numbers of their disputes only.
+ACCOUNTING_READERS = "account_collection.group_collection_user,account.group_account_invoice"
+
+# Fields that only the dispute's own buttons (and the portal) set.
+WORKFLOW_FIELDS = {"state", "date_resolved", "status_before", "source", "date_open"}
+
+# Statuses that still describe a customer after a dispute is resolved, when the customer
+# still owes something overdue.
+LASTING_STATUSES = {"paying", "negotiating", "refusal", "uncollectible"}
+
+
+class CollectionDisputeReason(models.Model):
+    _name = "collection.dispute.reason"
+    _description = "Dispute Reason"
+    _order = "sequence, id"
+
+    name = fields.Char(required=True, translate=True)
+    sequence = fields.Integer(default=10)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", index=True, help="Empty: the reason is offered in every company."
+    )
+    responsible_type = fields.Selection(
+        RESPONSIBLE_TYPES,
+        string="Route To",
+        required=True,
+        default="salesperson",
+        help="Who must solve the disputes given for this reason: the salesperson of the "
+        "disputed invoice, a named user, the leader of a sales team or the customer's "
+        "collector. When nobody is found, the customer's collector (else the company's "
+        "default collector) gets the dispute.",
+    )
+    user_id = fields.Many2one(
+        "res.users", string="Responsible", domain="[('share', '=', False)]", check_company=True
+    )
+    team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
+    sla_days = fields.Integer(
+        string="SLA (days)",
+        default=5,
+        help="Days within which a dispute given for this reason should be resolved.",
+    )
+
+    _sla_days_positive = models.Constraint(
+        "CHECK (sla_days >= 0)", "The SLA of a dispute reason cannot be negative."
+    )
+
+    @api.constrains("responsible_type", "user_id", "team_id")
+    def _check_responsible(self):
+        for reason in self:
+            if reason.responsible_type == "user" and not reason.user_id:
+                raise ValidationError(
+                    self.env._(
+                        "Choose the user who handles the disputes “%(reason)s”.", reason=reason.name
+                    )
+                )
+            if reason.responsible_type == "team" and not reason.team_id:
+                raise ValidationError(
+                    self.env._(
+                        "Choose the sales team whose leader handles the disputes “%(reason)s”.",
+                        reason=reason.name,
+                    )
+                )
+
+    @api.model
+    def _portal_reasons(self, company):
+        """The active reasons a customer of ``company`` may choose on the portal."""
+        # sudo: portal visitors only get the reasons' names, which they choose from.
+        return self.sudo().search([("company_id", "in", (False, company.id))])
+
+
+class CollectionDispute(models.Model):
+    _name = "collection.dispute"
+    _description = "Invoice Dispute"
+    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _order = "date_open desc, id desc"
+    _check_company_auto = True
+
+    name = fields.Char(compute="_compute_name", store=True)
+    partner_id = fields.Many2one(
+        "res.partner",
+        string="Customer",
+        required=True,
+        index=True,
+        tracking=True,
+        domain="[('parent_id', '=', False)]",
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    move_ids = fields.Many2many(
+        "account.move",
+        "collection_dispute_account_move_rel",
+        "collection_dispute_id",
+        "account_move_id",
+        string="Invoices",
+        required=True,
+        check_company=True,
+        groups=ACCOUNTING_READERS,
+        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
+        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        help="The customer's invoices in dispute: they get no reminder while the dispute is "
+        "open or in progress.",
+    )
+    invoice_names = fields.Char(
+        string="Invoice Numbers",
+        compute="_compute_invoice_names",
+        store=True,
+        help="Numbers of the disputed invoices, readable by the responsible even without "
+        "access to accounting.",
+    )
+    reason_id = fields.Many2one(
+        "collection.dispute.reason",
+        string="Reason",
+        required=True,
+        tracking=True,
+        check_company=True,
+        ondelete="restrict",
+    )
+    description = fields.Text(help="What the customer says is wrong.")
+    attachment_ids = fields.One2many(
+        "ir.attachment",
+        "res_id",
+        string="Attachments",
+        domain=[("res_model", "=", "collection.dispute")],
+        readonly=True,
+    )
+    state = fields.Selection(
+        [("open", "Open"), ("in_progress", "In Progress"), ("resolved", "Resolved")],
+        default="open",
+        required=True,
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index=True,
+    )
+    resolution = fields.Selection(
+        [
+            ("justified", "Justified"),
+            ("credit_note", "Credit Note"),
+            ("rejected", "Rejected"),
+        ],
+        copy=False,
+        tracking=True,
+        help="Justified: the customer was right and the problem was solved without a credit "
+        "note. Credit Note: a credit note corrects the invoice. Rejected: the invoice stands "
+        "as it is. Required to resolve the dispute.",
+    )
+    resolution_note = fields.Text(copy=False)
+    user_id = fields.Many2one(
+        "res.users",
+        string="Responsible",
+        index=True,
+        tracking=True,
+        domain="[('share', '=', False)]",
+        help="Who must solve the dispute; chosen by its reason when it is opened.",
+    )
+    date_open = fields.Date(
+        string="Opened On",
+        required=True,
+        readonly=True,
+        copy=False,
+        default=fields.Date.context_today,
+    )
+    date_resolved = fields.Date(string="Resolved On", readonly=True, copy=False)
+    sla_deadline = fields.Date(
+        string="SLA Deadline",
+        compute="_compute_sla_deadline",
+        store=True,
+        help="Opening day plus the SLA days of the reason.",
+    )
+    age_days = fields.Integer(
+        string="Age (days)",
+        compute="_compute_age",
+        search="_search_age_days",
+        help="Days since the dispute was opened (until it was resolved, once resolved).",
+    )
+    over_sla = fields.Boolean(
+        string="Over SLA",
+        compute="_compute_age",
+        search="_search_over_sla",
+        help="Still unresolved after the SLA of its reason.",
+    )
+    source = fields.Selection(
+        [("back_office", "Back Office"), ("portal", "Customer Portal")],
+        default="back_office",
+        required=True,
+        readonly=True,
+        copy=False,
+    )
+    status_before = fields.Selection(
+        COLLECTION_STATUS,
+        string="Status Before",
+        readonly=True,
+        copy=False,
+        help="The customer's collection status when the dispute was opened; it comes back "
+        "when the dispute is resolved, if it still applies.",
+    )
+    interaction_ids = fields.One2many(
+        "collection.interaction", "dispute_id", string="Interactions", readonly=True
+    )
+    credit_note_ids = fields.Many2many(
+        "account.move",
+        string="Credit Notes",
+        compute="_compute_credit_note_ids",
+        groups=ACCOUNTING_READERS,
+        help="Posted credit notes reversing or reconciled with the disputed invoices.",
+    )
+
+    # ------------------------------------------------------------------
+    # Computes
+    # ------------------------------------------------------------------
+
+    @api.depends("move_ids.name")
+    def _compute_invoice_names(self):
+        for dispute in self:
+            dispute.invoice_names = ", ".join(dispute.move_ids.sorted("id").mapped("name"))
+
+    @api.depends("reason_id", "invoice_names", "partner_id")
+    def _compute_name(self):
+        for dispute in self:
+            parts = [dispute.reason_id.name, dispute.invoice_names]
+            dispute.name = " - ".join(p for p in parts if p) or self.env._("New dispute")
+
+    @api.depends("date_open", "reason_id.sla_days")
+    def _compute_sla_deadline(self):
+        for dispute in self:
+            dispute.sla_deadline = dispute.date_open and dispute.date_open + timedelta(
+                days=dispute.reason_id.sla_days
+            )
+
+    @api.depends("date_open", "date_resolved", "sla_deadline", "state")
+    @api.depends_context("tz")
+    def _compute_age(self):
+        today = fields.Date.context_today(self)
+        for dispute in self:
+            end = dispute.date_resolved if dispute.state == "resolved" else today
+            dispute.age_days = (end - dispute.date_open).days if dispute.date_open and end else 0
+            dispute.over_sla = bool(
+                dispute.state in OPEN_STATES
+                and dispute.sla_deadline
+                and dispute.sla_deadline < today
+            )
+
+    def _search_age_days(self, operator, value):
+        """Age of an unresolved dispute: today minus its opening day; of a resolved one:
+        its resolution day minus its opening day."""
+        if operator not in ("=", "!=", "<", "<=", ">", ">=") or not isinstance(value, int):
+            return NotImplemented
+        today = fields.Date.context_today(self)
+        self.flush_model(["date_open", "date_resolved", "state"])
+        query = self._search([])
+        table = query.table
+        query.add_where(
+            SQL(
+                "(CASE WHEN %s = 'resolved' THEN %s ELSE %s::date END) - %s %s %s",
+                SQL.identifier(table, "state"),
+                SQL.identifier(table, "date_resolved"),
+                today,
+                SQL.identifier(table, "date_open"),
+                SQL(operator),
+                value,
+            )
+        )
+        return Domain("id", "in", query)
+
+    def _search_over_sla(self, operator, value):
+        if operator not in ("=", "!=") or not isinstance(value, bool):
+            return NotImplemented
+        today = fields.Date.context_today(self)
+        domain = Domain("state", "in", OPEN_STATES) & Domain("sla_deadline", "<", today)
+        return domain if (operator == "=") == value else ~domain
+
+    @api.depends(
+        "move_ids.reversal_move_ids.state",
+        "move_ids.line_ids.matched_credit_ids",
+        "move_ids.line_ids.matched_debit_ids",
+    )
+    def _compute_credit_note_ids(self):
+        for dispute in self:
+            dispute.credit_note_ids = dispute.move_ids._collection_credit_notes()
+
+    # ------------------------------------------------------------------
+    # Constraints
+    # ------------------------------------------------------------------
+
+    @api.constrains("move_ids", "partner_id")
+    def _check_moves(self):
+        for dispute in self:
+            if not dispute.move_ids:
+                raise ValidationError(self.env._("Choose the invoices the customer disputes."))
+            foreign = dispute.move_ids.filtered_domain(
+                [("commercial_partner_id", "!=", dispute.partner_id.id)]
+            )
+            if foreign:
+                raise ValidationError(
+                    self.env._(
+                        "These invoices do not belong to %(partner)s: %(invoices)s",
+                        partner=dispute.partner_id.display_name,
+                        invoices=", ".join(foreign.mapped("display_name")),
+                    )
+                )
+            not_invoices = dispute.move_ids.filtered(
+                lambda m: m.state != "posted" or m.move_type != "out_invoice"
+            )
+            if not_invoices:
+                raise ValidationError(
+                    self.env._(
+                        "Only posted customer invoices can be disputed: %(invoices)s",
+                        invoices=", ".join(not_invoices.mapped("display_name")),
+                    )
+                )
+        # sudo: a dispute the current user cannot see still blocks a second one on the
+        # same invoice.
+        open_disputes = self.sudo().search(
+            [
+                ("state", "in", OPEN_STATES),
+                ("move_ids", "in", self.move_ids.ids),
+                ("id", "not in", self.ids),
+            ]
+        )
+        for dispute in self.filtered(lambda d: d.state in OPEN_STATES):
+            for other in open_disputes:
+                common = other.move_ids & dispute.move_ids
+                if common:
+                    raise ValidationError(
+                        self.env._(
+                            "%(invoices)s already has an open dispute (%(dispute)s): add to "
+                            "that one instead.",
+                            invoices=", ".join(common.mapped("display_name")),
+                            dispute=other.name,
+                        )
+                    )
+
+    @api.constrains("state", "resolution")
+    def _check_resolution(self):
+        if self.filtered(lambda d: d.state == "resolved" and not d.resolution):
+            raise ValidationError(self.env._("A resolved dispute needs its resolution."))
+
+    # ------------------------------------------------------------------
+    # CRUD
+    # ------------------------------------------------------------------
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        Partner = self.env["res.partner"]
+        for vals in vals_list:
+            partner = Partner.browse(vals.get("partner_id")).commercial_partner_id
+            if partner:
+                vals["partner_id"] = partner.id
+            if not self.env.su:
+                # A dispute starts open, from the back office; its state follows its
+                # buttons.
+                for fname in WORKFLOW_FIELDS | {"resolution"}:
+                    vals.pop(fname, None)
+        disputes = super().create(vals_list)
+        if disputes.filtered(lambda d: not d.move_ids):
+            raise ValidationError(self.env._("Choose the invoices the customer disputes."))
+        not_open = disputes.move_ids.filtered(
+            lambda m: m.payment_state not in ("not_paid", "partial")
+        )
+        if not_open:
+            raise ValidationError(
+                self.env._(
+                    "Only invoices still to be paid can be disputed: %(invoices)s",
+                    invoices=", ".join(not_open.mapped("display_name")),
+                )
+            )
+        disputes._collection_open()
+        return disputes
+
+    def write(self, vals):
+        if WORKFLOW_FIELDS & set(vals) and not self.env.su:
+            raise UserError(
+                self.env._(
+                    "The state of a dispute follows its buttons: start it, or resolve it with "
+                    "its resolution."
+                )
+            )
+        for fname in ("partner_id", "company_id"):
+            if fname in vals and any(d[fname].id != vals[fname] for d in self):
+                raise UserError(
+                    self.env._(
+                        "The customer and the company of a dispute cannot be changed: resolve "
+                        "it as rejected and open a new one."
+                    )
+                )
+        protected = {"move_ids", "reason_id", "resolution", "user_id"}
+        if protected & set(vals) and any(d.state == "resolved" for d in self):
+            raise UserError(self.env._("This dispute is resolved and can no longer be changed."))
+        before = (
+            {dispute: dispute.sudo().move_ids for dispute in self} if "move_ids" in vals else {}
+        )
+        # Reassigned by hand (the routing itself runs as superuser and notifies).
+        reassigned = self.browse()
+        if "user_id" in vals and not self.env.su:
+            reassigned = self.filtered(lambda d: d.user_id.id != vals["user_id"])
+        result = super().write(vals)
+        if before and not self.env.su:
+            added = self.sudo().move_ids - sum(before.values(), self.env["account.move"])
+            not_open = added.filtered(lambda m: m.payment_state not in ("not_paid", "partial"))
+            if not_open:
+                raise ValidationError(
+                    self.env._(
+                        "Only invoices still to be paid can be disputed: %(invoices)s",
+                        invoices=", ".join(not_open.mapped("display_name")),
+                    )
+                )
+        if reassigned:
+            reassigned._collection_reassign()
+        return result
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_evidence(self):
+        if self.interaction_ids or not self.env.user.has_group(
+            "account_collection.group_collection_manager"
+        ):
+            raise UserError(
+                self.env._(
+                    "Disputes are kept as evidence: resolve the dispute instead of deleting it."
+                )
+            )
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+
+    def action_start(self):
+        """The responsible starts working on the dispute."""
+        if any(d.state != "open" for d in self):
+            raise UserError(self.env._("Only open disputes can be started."))
+        self.check_access("write")
+        # sudo: the state follows the buttons only; write access was checked above.
+        self.sudo().state = "in_progress"
+        for dispute in self:
+            dispute.message_post(
+                body=self.env._(
+                    "%(user)s started working on the dispute.", user=self.env.user.name
+                ),
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def action_resolve(self):
+        """Resolve the disputes with the resolution chosen on each: the reminders of their
+        invoices resume (an invoice cleared by a credit note gets none any more), the
+        customer's status comes back and the resolution is logged as an interaction."""
+        self.check_access("write")
+        for dispute in self:
+            if dispute.state not in OPEN_STATES:
+                raise UserError(
+                    self.env._("The dispute %(dispute)s is already resolved.", dispute=dispute.name)
+                )
+            if not dispute.resolution:
+                raise UserError(
+                    self.env._(
+                        "Choose how the dispute %(dispute)s was resolved (justified, credit note "
+                        "or rejected) before resolving it.",
+                        dispute=dispute.name,
+                    )
+                )
+            # sudo: the responsible may work outside accounting; only the existence of
+            # the credit note is read.
+            if dispute.resolution == "credit_note" and not (
+                dispute.sudo().move_ids._collection_credit_notes()
+            ):
+                raise UserError(
+                    self.env._(
+                        "No posted credit note corrects %(invoices)s yet: issue it with the "
+                        "Credit Note button first.",
+                        invoices=dispute.invoice_names,
+                    )
+                )
+        today = fields.Date.context_today(self)
+        for dispute in self:
+            # sudo: resolving restores the customer's status and logs the interaction for
+            # the responsible, who may work outside collections; write access to the
+            # dispute was checked above.
+            dispute_sudo = dispute.sudo()
+            dispute_sudo.write({"state": "resolved", "date_resolved": today})
+            dispute_sudo._collection_close()
+
+    def action_credit_note(self):
+        """Open Odoo's credit note wizard on the disputed invoices still open."""
+        self.ensure_one()
+        moves = self.move_ids.filtered(
+            lambda m: (
+                m.state == "posted" and m.payment_state not in ("paid", "reversed", "in_payment")
+            )
+        )
+        if not moves:
+            raise UserError(self.env._("The disputed invoices are already paid or reversed."))
+        action = moves.action_reverse()
+        action["context"] = {"active_model": "account.move", "active_ids": moves.ids}
+        return action
+
+    def action_open_credit_notes(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Credit Notes"),
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("id", "in", self.credit_note_ids.ids)],
+            "context": {"create": False},
+        }
+
+    # ------------------------------------------------------------------
+    # Portal
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _create_from_portal(self, partner, moves, reason, message, attachments=None):
+        """Open a dispute raised by a customer on the portal and return it.
+
+        The caller (the portal controller) has already established that the visitor acts
+        for ``partner`` (a portal user of that customer, or the holder of a valid access
+        token of it); this method checks everything else and raises a translated
+        ``UserError`` when the input is not acceptable, creating nothing:
+
+        :param partner: ``res.partner``, the customer (its commercial partner is used)
+        :param moves: ``account.move`` recordset, the disputed invoices: posted customer
+            invoices of that customer, all of one company, still to be paid, not already
+            in an open dispute
+        :param reason: ``collection.dispute.reason`` (or its id), an active reason of the
+            invoices' company
+        :param message: the customer's explanation (text, required)
+        :param attachments: optional list of ``(file name, content as bytes)`` pairs, posted
+            with the customer's message on the dispute's chatter
+        :return: the new ``collection.dispute`` (as superuser: hand it back to the portal
+            only through what the customer may see)
+
+        The dispute is routed to its responsible (activity and email), pauses the
+        reminders of its invoices, sets the customer's status to *In dispute*, and is
+        logged as an interaction with channel *Portal*.
+        """
+        # sudo: the caller vouched for the visitor's right to act for ``partner``; each
+        # record below is checked against that customer before anything is written.
+        author = partner.sudo()
+        partner = author.commercial_partner_id
+        moves = moves.sudo()
+        if isinstance(reason, int):
+            reason = self.env["collection.dispute.reason"].browse(reason)
+        reason = reason.sudo().exists()
+        message = (message or "").strip()
+        if not partner:
+            raise UserError(self.env._("The customer is missing."))
+        if not moves:
+            raise UserError(self.env._("Choose the invoices you dispute."))
+        foreign = moves.filtered(lambda m: m.commercial_partner_id != partner)
+        if foreign:
+            raise UserError(self.env._("Some of these invoices are not yours."))
+        not_open = moves.filtered(
+            lambda m: (
+                m.state != "posted"
+                or m.move_type != "out_invoice"
+                or m.payment_state not in ("not_paid", "partial")
+            )
+        )
+        if not_open:
+            raise UserError(
+                self.env._(
+                    "These invoices cannot be disputed any more: %(invoices)s",
+                    invoices=", ".join(not_open.mapped("name")),
+                )
+            )
+        if len(moves.company_id) != 1:
+            raise UserError(self.env._("Dispute the invoices of each company separately."))
+        company = moves.company_id
+        if not reason or not reason.active or (reason.company_id and reason.company_id != company):
+            raise UserError(self.env._("Choose one of the reasons offered."))
+        if not message:
+            raise UserError(self.env._("Tell us what is wrong with the invoice."))
+        in_dispute = self.sudo().search(
+            [("state", "in", OPEN_STATES), ("move_ids", "in", moves.ids)], limit=1
+        )
+        if in_dispute:
+            raise UserError(
+                self.env._(
+                    "%(invoices)s is already in dispute: we are looking into it.",
+                    invoices=", ".join((in_dispute.move_ids & moves).mapped("name")),
+                )
+            )
+        dispute = (
+            self.sudo()
+            .with_company(company)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "move_ids": [fields.Command.set(moves.ids)],
+                    "reason_id": reason.id,
+                    "description": message,
+                    "source": "portal",
+                }
+            )
+        )
+        dispute.message_post(
+            body=message,
+            author_id=author.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+            attachments=list(attachments or []),
+        )
+        return dispute
+
+    # ------------------------------------------------------------------
+    # Business
+    # ------------------------------------------------------------------
+
+    def _collection_route(self):
+        """(responsible user, how it was chosen) for this dispute: the reason's route,
+        else the customer's collector, else the company's default collector, else the
+        user who opens it in the back office."""
+        self.ensure_one()
+        reason = self.reason_id
+        user = self.env["res.users"]
+        how = ""
+        if reason.responsible_type == "salesperson":
+            user = self.move_ids.sorted("id").invoice_user_id.filtered(
+                lambda u: u.active and not u.share
+            )[:1]
+            how = self.env._("salesperson of the invoice")
+        elif reason.responsible_type == "user":
+            user = reason.user_id
+            how = self.env._("responsible for the reason “%(reason)s”", reason=reason.name)
+        elif reason.responsible_type == "team":
+            user = reason.team_id.user_id
+            how = self.env._("leader of the sales team %(team)s", team=reason.team_id.name)
+        user = user.filtered(lambda u: u.active and not u.share)
+        if user:
+            return user, how
+        partner = self.partner_id.with_company(self.company_id)
+        if partner.collection_user_id:
+            return partner.collection_user_id, self.env._("the customer's collector")
+        if self.company_id.collection_default_user_id:
+            return self.company_id.collection_default_user_id, self.env._("the default collector")
+        if not self.env.user.share and self.env.user._is_internal():
+            return self.env.user, self.env._("who opened the dispute")
+        return user, ""
+
+    def _collection_open(self):
+        """Route new disputes to their responsible and bring the customers' collections
+        in line: status 'In dispute', an interaction, a note on the customer."""
+        today = fields.Date.context_today(self)
+        for dispute in self:
+            # sudo: the dispute was just created by this user (or by the portal for the
+            # customer); routing reads invoices, teams and the customer's collection
+            # fields, and the customer's status and chatter are written for them.
+            dispute_sudo = dispute.sudo()
+            partner_sudo = dispute_sudo.partner_id.with_company(dispute.company_id)
+            if dispute_sudo.user_id:
+                how = self.env._("chosen by %(user)s", user=self.env.user.name)
+            else:
+                responsible, how = dispute_sudo._collection_route()
+                dispute_sudo.user_id = responsible
+            # The status the customer had before its first open dispute.
+            earlier = dispute_sudo.search(
+                [
+                    ("partner_id", "=", partner_sudo.id),
+                    ("company_id", "=", dispute.company_id.id),
+                    ("state", "in", OPEN_STATES),
+                    ("id", "!=", dispute.id),
+                ],
+                order="id",
+                limit=1,
+            )
+            status = partner_sudo.collection_status or "current"
+            if earlier and status == "dispute":
+                status = earlier.status_before or status
+            dispute_sudo.status_before = status
+            new_status = "uncollectible" if status == "uncollectible" else "dispute"
+            status_then = partner_sudo.collection_status or "current"
+            partner_sudo.collection_status = new_status
+            portal = dispute.source == "portal"
+            self.env["collection.interaction"].sudo().create(
+                {
+                    "partner_id": partner_sudo.id,
+                    "company_id": dispute.company_id.id,
+                    "user_id": False if portal else self.env.uid,
+                    "channel": "portal" if portal else "note",
+                    "outcome": "dispute",
+                    "status_before": status_then,
+                    "status_after": new_status,
+                    "move_ids": [fields.Command.set(dispute.move_ids.ids)],
+                    "dispute_id": dispute.id,
+                    "note": self.env._(
+                        "Dispute opened (%(reason)s): %(description)s",
+                        reason=dispute.reason_id.name,
+                        description=dispute.description or "",
+                    ),
+                }
+            )
+            partner_sudo.message_post(
+                body=Markup(
+                    "%s <a href='#' data-oe-model='collection.dispute' data-oe-id='%s'>%s</a>"
+                )
+                % (self.env._("Dispute opened:"), dispute.id, dispute.name),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+            if dispute.description and not portal:
+                # The portal posts the customer's own message, with its attachments.
+                dispute_sudo.message_post(
+                    body=dispute.description,
+                    author_id=self.env.user.partner_id.id,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_note",
+                )
+            if not dispute_sudo.user_id:
+                dispute_sudo.message_post(
+                    body=self.env._(
+                        "Nobody could be found to handle this dispute: choose its responsible."
+                    ),
+                    subtype_xmlid="mail.mt_note",
+                )
+                continue
+            dispute_sudo._collection_notify_responsible(how, today)
+
+    def _collection_notify_responsible(self, how, today):
+        """The responsible gets an activity due at the end of the SLA and an email. Runs
+        as superuser from ``_collection_open``."""
+        self.ensure_one()
+        template = self.env.ref(
+            "account_collection.mail_template_collection_dispute_assigned", raise_if_not_found=False
+        )
+        responsible = self.user_id
+        self.with_context(mail_activity_quick_update=True).activity_schedule(
+            "account_collection.mail_activity_type_collection_dispute",
+            date_deadline=max(self.sla_deadline or today, today),
+            summary=self.env._("Solve the dispute: %(reason)s", reason=self.reason_id.name),
+            note=self.description or "",
+            user_id=responsible.id,
+        )
+        if template and responsible.partner_id.email:
+            template.send_mail(self.id, email_layout_xmlid="mail.mail_notification_light")
+        self.message_post(
+            body=self.env._("Routed to %(user)s (%(how)s).", user=responsible.name, how=how),
+            subtype_xmlid="mail.mt_note",
+        )
+
+    def _collection_reassign(self):
+        """A new responsible takes the activity over and gets the email; nobody left:
+        the activity goes."""
+        today = fields.Date.context_today(self)
+        dispute_type = self.env.ref("account_collection.mail_activity_type_collection_dispute")
+        # sudo: write access to the disputes was checked by write(); the activity and
+        # the email follow the responsible.
+        for dispute in self.sudo():
+            activities = dispute.activity_ids.filtered(lambda a: a.activity_type_id == dispute_type)
+            activities.unlink()
+            if dispute.state not in OPEN_STATES or not dispute.user_id:
+                continue
+            dispute._collection_notify_responsible(
+                self.env._("chosen by %(user)s", user=self.env.user.name), today
+            )
+
+    def _collection_resumed_status(self):
+        """The customer's status once this dispute is resolved: still 'In dispute' while
+        another dispute is open; 'Current' when nothing is overdue any more; else the
+        status before the dispute if it still applies, else 'Negotiating'."""
+        self.ensure_one()
+        partner = self.partner_id.with_company(self.company_id)
+        others = self.search_count(
+            [
+                ("partner_id", "=", partner.id),
+                ("company_id", "=", self.company_id.id),
+                ("state", "in", OPEN_STATES),
+                ("id", "!=", self.id),
+            ]
+        )
+        if others:
+            return "dispute"
+        before = self.status_before
+        if before == "uncollectible":
+            return before
+        if not partner.collection_overdue_amount:
+            return "current"
+        if before in LASTING_STATUSES:
+            return before
+        commitments = [
+            ("partner_id", "=", partner.id),
+            ("company_id", "=", self.company_id.id),
+        ]
+        if before == "agreement" and (
+            self.env["collection.promise"].search_count(commitments + [("state", "=", "open")])
+            or self.env["collection.agreement"].search_count(
+                commitments + [("state", "=", "active")]
+            )
+        ):
+            return before
+        return "negotiating"
+
+    def _collection_close(self):
+        """After resolution: the customer's status, the interaction, the notes and the
+        responsible's activity. Runs as superuser from ``action_resolve``."""
+        self.ensure_one()
+        partner = self.partner_id.with_company(self.company_id)
+        status_then = partner.collection_status or "current"
+        status_after = status_then
+        # The status changed by hand (or by a promise) since the dispute is left alone.
+        if status_then == "dispute":
+            status_after = self._collection_resumed_status()
+            partner.collection_status = status_after
+        resolution = dict(self._fields["resolution"]._description_selection(self.env))[
+            self.resolution
+        ]
+        summary = self.env._(
+            "Dispute resolved (%(resolution)s): %(dispute)s",
+            resolution=resolution,
+            dispute=self.name,
+        )
+        note = summary + (f"\n{self.resolution_note}" if self.resolution_note else "")
+        self.env["collection.interaction"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": self.company_id.id,
+                "user_id": self.env.uid,
+                "channel": "note",
+                "outcome": "dispute",
+                "status_before": status_then,
+                "status_after": status_after,
+                "move_ids": [fields.Command.set(self.move_ids.ids)],
+                "dispute_id": self.id,
+                "note": note,
+            }
+        )
+        dispute_type = self.env.ref("account_collection.mail_activity_type_collection_dispute")
+        self.activity_ids.filtered(lambda a: a.activity_type_id == dispute_type).action_feedback(
+            feedback=summary
+        )
+        body = Markup("%s") % summary
+        if self.resolution_note:
+            body += Markup("<br/>%s") % self.resolution_note
+        self.message_post(body=body, subtype_xmlid="mail.mt_note")
+        partner.message_post(
+            body=Markup("%s <a href='#' data-oe-model='collection.dispute' data-oe-id='%s'>%s</a>")
+            % (
+                self.env._("Dispute resolved (%(resolution)s):", resolution=resolution),
+                self.id,
+                self.name,
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+
+class CollectionInteraction(models.Model):
+    _inherit = "collection.interaction"
+
+    dispute_id = fields.Many2one(
+        "collection.dispute", string="Dispute", index="btree_not_null", check_company=True
+    )
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    collection_dispute_ids = fields.Many2many(
+        "collection.dispute",
+        "collection_dispute_account_move_rel",
+        "account_move_id",
+        "collection_dispute_id",
+        string="Disputes",
+        readonly=True,
+        copy=False,
+        groups=ACCOUNTING_READERS,
+    )
+    collection_open_dispute_id = fields.Many2one(
+        "collection.dispute",
+        string="Open Dispute",
+        compute="_compute_collection_open_dispute_id",
+        groups=ACCOUNTING_READERS,
+        help="The customer's open dispute on this invoice: it gets no reminder meanwhile.",
+    )
+
+    @api.depends("collection_dispute_ids.state")
+    def _compute_collection_open_dispute_id(self):
+        for move in self:
+            move.collection_open_dispute_id = move.collection_dispute_ids.filtered(
+                lambda d: d.state in OPEN_STATES
+            )[:1]
+
+    def _collection_credit_notes(self):
+        """Posted credit notes that reverse these invoices or are reconciled with them."""
+        reversals = self.reversal_move_ids
+        reconciled = (
+            self.line_ids.matched_credit_ids.credit_move_id.move_id
+            | self.line_ids.matched_debit_ids.debit_move_id.move_id
+        )
+        return (reversals | reconciled).filtered(
+            lambda m: m.move_type == "out_refund" and m.state == "posted"
+        )
+
+    def action_collection_open_dispute(self):
+        """Open the invoice's open dispute, or a new one on it."""
+        self.ensure_one()
+        dispute = self.collection_open_dispute_id
+        action = {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Dispute"),
+            "res_model": "collection.dispute",
+            "view_mode": "form",
+        }
+        if dispute:
+            action["res_id"] = dispute.id
+        else:
+            action["context"] = {
+                "default_partner_id": self.commercial_partner_id.id,
+                "default_move_ids": [fields.Command.set(self.ids)],
+                "default_company_id": self.company_id.id,
+            }
+        return action
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    collection_dispute_ids = fields.One2many(
+        "collection.dispute",
+        "partner_id",
+        string="Disputes",
+        groups=ACCOUNTING_READERS,
+    )
+    collection_open_dispute_count = fields.Integer(
+        string="Open Disputes",
+        compute="_compute_collection_open_dispute_count",
+        groups=ACCOUNTING_READERS,
+    )
+
+    def _compute_collection_open_dispute_count(self):
+        counts = dict(
+            self.env["collection.dispute"]._read_group(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("state", "in", OPEN_STATES),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_open_dispute_count = counts.get(partner.commercial_partner_id, 0)
+
+    def action_collection_open_disputes(self):
+        return self._collection_open_records("account_collection.collection_dispute_action")
