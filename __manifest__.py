@@ -1,10 +1,16 @@
 {
     "name": "Collections CRM",
-    "summary": "Collections worklist, interaction log and promises to pay, computed from the ledger",
+    "summary": "Collections CRM in the ledger: worklist, reminders, promises, disputes, "
+    "payment agreements, portal, KPIs",
     "description": """
 Collections CRM inside Odoo Accounting: who owes what and since when, what was said to
 each customer, what they promised and what happens next. Figures are read from posted
 receivable lines in real time; nothing is synchronised or typed twice.
+
+A prioritised worklist, a one-step interaction log, promises to pay that follow the
+ledger, automatic reminders by email, SMS, WhatsApp and letter, disputes routed to the
+right person, payment agreements in instalments, a customer portal to promise, dispute
+and pay, collection KPIs, a dashboard and the documents that go with them.
 """,
     "version": "19.0.1.0.0",
     "author": "account_collection contributors",

@@ -28,6 +28,8 @@ SAME_IN_SPANISH = {
     '<i class="fa fa-file-pdf-o"/> PDF',  # icon + "PDF"
     '<i class="fa fa-exclamation-triangle me-1" role="img" aria-label="Error" title="Error"/>',  # "Error" is Spanish too
     "id",  # a field name Odoo's extractor picks up from collection_dispute.py, not shown to users
+    "over_90_share",  # a KPI key Odoo's extractor picks up from collection_dashboard.py, not shown to users
+    "recovered",  # a KPI key Odoo's extractor picks up from collection_dashboard.py, not shown to users
 }
 
 # %-placeholders, as used by env._() and by JavaScript's _t(): %(name)s, %s, %d, %r.
