@@ -257,3 +257,9 @@ odoo_common_args() {
 run_odoo() {
     (cd "$DEV" && exec python3 -m odoo server "$@")
 }
+
+# Odoo's shell, running the Python script read from stdin with `env` (superuser) set
+# (dev/generate-book, dev/benchmark).
+run_odoo_shell() {
+    (cd "$DEV" && exec python3 -m odoo shell "$@")
+}

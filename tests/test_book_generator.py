@@ -1,0 +1,230 @@
+from contextlib import closing
+from datetime import datetime, time
+
+from odoo.addons.account_collection.tests.common import TODAY, CollectionCommon, on_day
+from odoo.addons.account_collection.tools import benchmark, book_generator
+from odoo.tests import freeze_time, tagged
+from odoo.tools import SQL
+
+# The tables the book is written in, with the columns that point to rows of the book.
+BOOK_TABLES = {
+    "account_move": "account.move",
+    "account_move_line": "account.move.line",
+    "account_payment": "account.payment",
+    "account_partial_reconcile": "account.partial.reconcile",
+    "account_full_reconcile": "account.full.reconcile",
+}
+
+
+def book_high_water(env):
+    """The highest id of each table of the book: rows above it are new."""
+    marks = {}
+    for table in BOOK_TABLES:
+        [(marks[table],)] = env.execute_query(
+            SQL("SELECT COALESCE(MAX(id), 0) FROM %s", SQL.identifier(table))
+        )
+    return marks
+
+
+def book_snapshot(env, marks):
+    """Every column of every row written since ``marks``, keyed by what identifies the
+    row whatever its id (a move by its name, a journal item by its move and position),
+    with the references between those rows translated to the same keys."""
+    env.flush_all()
+    cr = env.cr
+    rows = {}
+    for table in BOOK_TABLES:
+        cr.execute(
+            SQL("SELECT * FROM %s WHERE id > %s ORDER BY id", SQL.identifier(table), marks[table])
+        )
+        columns = [d[0] for d in cr.description]
+        rows[table] = [dict(zip(columns, row, strict=True)) for row in cr.fetchall()]
+    cr.execute(
+        "SELECT invoice_id, payment_id FROM account_move__account_payment WHERE payment_id > %s",
+        [marks["account_payment"]],
+    )
+    relations = cr.fetchall()
+
+    keys = {table: {} for table in BOOK_TABLES}
+    for move in rows["account_move"]:
+        keys["account_move"][move["id"]] = move["name"]
+    position = {}
+    for line in rows["account_move_line"]:
+        group = (keys["account_move"][line["move_id"]], line["display_type"])
+        position[group] = position.get(group, 0) + 1
+        keys["account_move_line"][line["id"]] = (*group, position[group])
+    for payment in rows["account_payment"]:
+        keys["account_payment"][payment["id"]] = payment["name"]
+    for partial in rows["account_partial_reconcile"]:
+        keys["account_partial_reconcile"][partial["id"]] = (
+            keys["account_move_line"][partial["debit_move_id"]],
+            keys["account_move_line"][partial["credit_move_id"]],
+        )
+    for full in rows["account_full_reconcile"]:
+        keys["account_full_reconcile"][full["id"]] = min(
+            keys["account_move_line"][line["id"]]
+            for line in rows["account_move_line"]
+            if line["full_reconcile_id"] == full["id"]
+        )
+
+    references = {}
+    for table, model in BOOK_TABLES.items():
+        for name, field in env[model]._fields.items():
+            comodel = getattr(field, "comodel_name", None)
+            if field.type == "many2one" and field.store and comodel in BOOK_TABLES.values():
+                references[table, name] = next(t for t, m in BOOK_TABLES.items() if m == comodel)
+
+    def translate(table, column, value):
+        if column == "matching_number" and value:
+            if value.startswith("P"):
+                return ("P", keys["account_partial_reconcile"][int(value[1:])])
+            return keys["account_full_reconcile"][int(value)]
+        target = references.get((table, column))
+        if target and value:
+            return keys[target].get(value, ("outside the book", value))
+        return value
+
+    snapshot = {}
+    for table, table_rows in rows.items():
+        snapshot[table] = {
+            keys[table][row["id"]]: {
+                column: translate(table, column, value)
+                for column, value in row.items()
+                if column != "id"
+            }
+            for row in table_rows
+        }
+    snapshot["account_move__account_payment"] = sorted(
+        (keys["account_move"].get(invoice), keys["account_payment"][payment])
+        for invoice, payment in relations
+    )
+    return snapshot
+
+
+def book_differences(expected, actual):
+    """What differs between two snapshots, one line per difference."""
+    lines = []
+    for table, expected_rows in expected.items():
+        actual_rows = actual[table]
+        if isinstance(expected_rows, list):
+            if expected_rows != actual_rows:
+                lines.append(f"{table}: {expected_rows} != {actual_rows}")
+            continue
+        for key in expected_rows.keys() - actual_rows.keys():
+            lines.append(f"{table} {key}: missing")
+        for key in actual_rows.keys() - expected_rows.keys():
+            lines.append(f"{table} {key}: not expected")
+        for key in expected_rows.keys() & actual_rows.keys():
+            for column, value in expected_rows[key].items():
+                other = actual_rows[key].get(column)
+                if value != other:
+                    lines.append(f"{table} {key} {column}: ORM {value!r}, SQL {other!r}")
+    return lines
+
+
+FIGURES = [
+    "collection_overdue_amount",
+    "collection_due_amount",
+    "collection_days_overdue",
+    "collection_oldest_due_date",
+    "collection_bucket_id",
+    "collection_priority",
+]
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestBookGenerator(CollectionCommon):
+    def _customers_figures(self, partners):
+        """The figures a collector sees for these customers."""
+        partners = partners.with_user(self.collector)
+        partners.invalidate_recordset()
+        return {
+            p.id: [p[f] if f != "collection_bucket_id" else p[f].id for f in FIGURES]
+            for p in partners
+        }
+
+    def test_sql_writes_what_the_orm_writes(self):
+        """The set-based writer writes, column by column, the journal entries, journal
+        items, payments and reconciliations the accountant's own flows write for the
+        same book, and the collection figures are the same."""
+        plan = book_generator.plan_book(12, 60, seed=2, today=TODAY)
+        # The sample holds every kind of document.
+        self.assertTrue(any(inv.foreign for inv in plan.invoices))
+        self.assertTrue(any(inv.no_followup for inv in plan.invoices))
+        self.assertTrue(any(inv.to_contact for inv in plan.invoices))
+        self.assertTrue(any(r.reconcile for r in plan.refunds))
+        self.assertTrue(any(not r.reconcile for r in plan.refunds))
+        self.assertTrue(any(p.invoice is None for p in plan.payments))
+        self.assertTrue(any(p.foreign for p in plan.payments))
+        self.assertTrue(any(inv.invoice_date.year != TODAY.year for inv in plan.invoices))
+        paid_twice = {p.invoice.key for p in plan.payments if p.invoice}
+        self.assertLess(len(paid_twice), len([p for p in plan.payments if p.invoice]))
+
+        ctx = book_generator._Context(self.env, plan)
+        ctx.create_customers()
+        customers = self.env["res.partner"].browse([p.id for p in ctx.customers.values()])
+        marks = book_high_water(self.env)
+        with closing(self.env.cr.savepoint()):
+            book_generator._write_orm(ctx)
+            by_orm = book_snapshot(self.env, marks)
+            figures_by_orm = self._customers_figures(customers)
+        self.env.invalidate_all()
+        book_generator._SqlWriter(ctx).write()
+        by_sql = book_snapshot(self.env, marks)
+        self.assertEqual(book_differences(by_orm, by_sql), [])
+        self.assertEqual(self._customers_figures(customers), figures_by_orm)
+        # and the book is not empty: some customers owe something overdue
+        self.assertTrue(any(values[0] > 0 for values in figures_by_orm.values()))
+
+    def test_tiny_book_and_benchmark(self):
+        """CI's tiny form: the generator writes a book of 50 customers and 500 invoices and
+        the benchmark measures it once; only numbers are checked, never times."""
+        result = book_generator.generate_book(self.env, 50, 500, today=TODAY, log=lambda _m: None)
+        self.assertEqual((result["customers"], result["invoices"]), (50, 500))
+        stats = book_generator.book_statistics(self.env, self.company, TODAY)
+        self.assertEqual(stats["invoices"], 500)
+        self.assertGreater(stats["open_lines"], 300)
+
+        # the clock runs (from noon of the same day) so that the times are measured
+        with freeze_time(datetime.combine(TODAY, time(12, 0)), tick=True):
+            results = benchmark.run_benchmark(
+                self.env,
+                repeat=1,
+                slow_repeat=1,
+                today=TODAY,
+                oca=False,
+                user=self.collector,
+                log=lambda _m: None,
+            )
+        measures = results["measures"]
+        self.assertEqual(
+            set(measures),
+            {
+                "floor",
+                "figures_sql",
+                "figures",
+                "read_baseline",
+                "worklist",
+                "worklist_90",
+                "dunning",
+            },
+        )
+        for measure in measures.values():
+            self.assertGreater(measure["median_ms"], 0)
+            self.assertGreater(measure["queries"], 0)
+        # the floor and the figures cover every customer with open receivables
+        self.assertEqual(measures["floor"]["result"], stats["partners_with_open_lines"])
+        customers = self.env["res.partner"].search_count(
+            [("parent_id", "=", False), ("customer_rank", ">", 0)]
+        )
+        self.assertEqual(measures["figures"]["result"], customers)
+        # fewer customers over 90 days than in the whole worklist
+        self.assertGreater(measures["worklist"]["result"], 0)
+        self.assertLess(measures["worklist_90"]["result"], measures["worklist"]["result"])
+        self.assertGreater(measures["dunning"]["result"]["reminders"], 0)
+        self.assertIn("disabled", results["oca"])
+        self.assertGreater(results["ratios"]["figures / floor"], 0)
+        # the dunning run was rolled back
+        self.assertFalse(self.env["collection.communication"].search_count([]))
+        self.assertIn("ratio figures / floor", benchmark.format_results(results))

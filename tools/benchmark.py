@@ -1,0 +1,450 @@
+"""Measure the addon on a receivable book, side by side with the SQL floor and OCA's
+``account_credit_control``, in one run on the same database.
+
+``run_benchmark(env)`` measures, each several times (median and spread, queries, peak
+memory growth):
+
+1. ``floor``: one ``GROUP BY`` over the open posted receivable lines giving, per commercial
+   partner, the overdue residual and the oldest due date; the least any figure can cost;
+2. ``figures``: our figures of every customer, read through the ORM;
+3. ``worklist`` and ``worklist_90``: the worklist's first page (80 rows, highest priority
+   first) as the web client reads it, without and with the *Over 90 Days* filter;
+4. ``dunning``: a full dunning run creating the reminders of every customer due (nothing
+   is sent), rolled back after each repetition;
+5. ``oca``: OCA's credit-line generation for the same day, with a policy of comparable
+   levels, rolled back after each repetition (only when ``account_credit_control`` is
+   installed in the database).
+
+Timings on a shared machine are noisy: compare the ratios, measured in the same run.
+Run it with ``dev/benchmark`` (see ``--help``).
+"""
+
+import gc
+import statistics
+import time
+from contextlib import closing, contextmanager
+from unittest.mock import patch
+
+from lxml import etree
+
+from odoo import Command, fields
+from odoo.tools import SQL
+
+from ..models.res_partner import FIGURE_FIELDS
+from .book_generator import book_statistics
+
+WORKLIST_PAGE = 80
+# The levels of the OCA policy, after the shipped dunning policy's (OCA has no level
+# before the due date).
+OCA_LEVELS = [
+    (0, "Due date", "email"),
+    (2, "First overdue message", "email"),
+    (3, "Call", "phone"),
+    (15, "Second reminder", "email"),
+    (30, "Formal notice", "letter"),
+    (60, "Extrajudicial", "letter"),
+    (90, "Legal", "letter"),
+]
+
+
+# ----------------------------------------------------------------------
+# Measuring
+# ----------------------------------------------------------------------
+
+
+def _rss_kib(field):
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _reset_peak_rss():
+    """Reset the process's peak resident memory (Linux), so that the peak of the next
+    operation can be read; False when the system does not allow it."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear_refs:
+            clear_refs.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@contextmanager
+def _rolled_back(env):
+    """Run the block in a savepoint rolled back at the end, whatever happens."""
+    env.flush_all()
+    with closing(env.cr.savepoint()):
+        yield
+    env.invalidate_all()
+
+
+def _measure(env, function, repeat):
+    """Run ``function`` ``repeat`` times: median and spread of the times (ms), the
+    queries of one run, the peak memory growth (MiB) and what the function returned."""
+    times, queries, memory, result = [], [], [], None
+    for _run in range(repeat):
+        env.invalidate_all()
+        gc.collect()
+        can_peak = _reset_peak_rss()
+        before = _rss_kib("VmRSS")
+        count = env.cr.sql_log_count
+        start = time.perf_counter()
+        result = function()
+        times.append((time.perf_counter() - start) * 1000)
+        queries.append(env.cr.sql_log_count - count)
+        peak = _rss_kib("VmHWM")
+        if can_peak and before is not None and peak is not None:
+            memory.append(max(peak - before, 0) / 1024)
+    return {
+        "median_ms": statistics.median(times),
+        "min_ms": min(times),
+        "max_ms": max(times),
+        "runs": len(times),
+        "queries": max(queries),
+        "memory_mib": max(memory) if memory else None,
+        "result": result,
+    }
+
+
+# ----------------------------------------------------------------------
+# What is measured
+# ----------------------------------------------------------------------
+
+
+def _floor(env, company, today):
+    Partner = env["res.partner"].with_company(company)
+    condition = Partner._collection_open_receivable_condition(company)
+    query = SQL(
+        """
+        SELECT p.commercial_partner_id,
+               SUM(aml.amount_residual) FILTER (WHERE %(overdue)s),
+               MIN(COALESCE(aml.date_maturity, aml.date)) FILTER (WHERE %(overdue)s)
+          FROM account_move_line aml
+          JOIN res_partner p ON p.id = aml.partner_id
+         WHERE %(open_receivable)s
+         GROUP BY p.commercial_partner_id
+        """,
+        overdue=SQL("COALESCE(aml.date_maturity, aml.date) < %s", today),
+        open_receivable=condition,
+    )
+
+    def run():
+        return len(env.execute_query(query))
+
+    return run
+
+
+def _customers(env, company):
+    """Every customer (commercial partner with a posted customer document)."""
+    return (
+        env["res.partner"]
+        .with_company(company)
+        .with_context(active_test=False)
+        .search([("parent_id", "=", False), ("customer_rank", ">", 0)], order="id")
+    )
+
+
+def _figures(user_env, customers):
+    fnames = [
+        "collection_overdue_amount",
+        "collection_due_amount",
+        "collection_days_overdue",
+        "collection_oldest_due_date",
+        "collection_bucket_id",
+        "collection_broken_promise_count",
+        "collection_priority",
+    ]
+    partners = customers.with_env(user_env)
+
+    def run():
+        return len(partners.read(fnames))
+
+    return run
+
+
+def _figures_sql(user_env, customers):
+    """The one SQL aggregate our figures are read with, for every customer, without the
+    ORM around it."""
+    partners = customers.with_env(user_env)
+
+    def run():
+        query = partners.with_context(active_test=False)._search(
+            [("id", "in", partners.ids)], bypass_access=True
+        )
+        columns = [
+            partners._collection_field_sql(partners._table, fname, query, partner_ids=partners.ids)
+            for fname in FIGURE_FIELDS
+        ]
+        return len(
+            user_env.execute_query(query.select(SQL.identifier(partners._table, "id"), *columns))
+        )
+
+    return run
+
+
+def _read_baseline(user_env, customers):
+    """What the ORM costs to read seven stored fields of the same customers: the least a
+    read of seven figures can cost through the ORM."""
+    fnames = ["name", "email", "phone", "ref", "customer_rank", "supplier_rank", "company_id"]
+    partners = customers.with_env(user_env)
+
+    def run():
+        return len(partners.read(fnames))
+
+    return run
+
+
+def _worklist(user_env, extra_domain):
+    """The worklist's first page as the web client asks for it: the list view's fields,
+    sorted by the view's order, with the count of rows."""
+    Partner = user_env["res.partner"]
+    action = Partner.action_collection_worklist()
+    view = user_env.ref("account_collection.res_partner_view_list_collection")
+    arch = etree.fromstring(Partner.get_views([(view.id, "list")])["views"]["list"]["arch"])
+    fields_ = Partner.fields_get(attributes=["type"])
+    specification = {}
+    for fname in (node.get("name") for node in arch.iterchildren("field")):
+        if fields_[fname]["type"] == "many2one":
+            specification[fname] = {"fields": {"display_name": {}}}
+        else:
+            specification[fname] = {}
+    domain = list(action["domain"]) + list(extra_domain)
+
+    def run():
+        result = Partner.web_search_read(
+            domain,
+            specification,
+            offset=0,
+            limit=WORKLIST_PAGE,
+            order="collection_priority DESC, id",
+            count_limit=10001,
+        )
+        return result["length"]
+
+    return run
+
+
+def _dunning(env, company, today):
+    """The run of the company's default policy; a company without one gets the shipped
+    policy (a copy of it for a company other than the first), inside the rolled back
+    savepoint."""
+    Communication = env["collection.communication"].with_company(company)
+    shipped = env.ref("account_collection.collection_policy_default", raise_if_not_found=False)
+    Cron = env.registry["ir.cron"]
+
+    def run():
+        with _rolled_back(env):
+            if not company.collection_policy_id:
+                policy = shipped
+                if shipped.company_id != company:
+                    policy = shipped.copy({"company_id": company.id, "name": shipped.name})
+                company.collection_policy_id = policy
+            # The run commits after each batch of customers: here it does not, so that
+            # the same book serves every repetition.
+            with patch.object(Cron, "_commit_progress", lambda self, *a, **kw: float("inf")):
+                communications = Communication._run_dunning(company, today)
+                return {
+                    "reminders": len(communications),
+                    "invoices": len(communications.move_ids),
+                }
+
+    return run
+
+
+def oca_installed(env):
+    module = env["ir.module.module"].search([("name", "=", "account_credit_control")])
+    return module.state == "installed"
+
+
+def _oca(env, company, today):
+    Policy = env["credit.control.policy"]
+    template = env.ref("account_credit_control.email_template_credit_control_base")
+    receivables = env["account.account"].search(
+        [("account_type", "=", "asset_receivable"), ("company_ids", "in", company.id)]
+    )
+
+    def run():
+        with _rolled_back(env):
+            policy = Policy.create(
+                {
+                    "name": "Standard reminders",
+                    "company_id": company.id,
+                    "account_ids": [Command.set(receivables.ids)],
+                    "level_ids": [
+                        Command.create(
+                            {
+                                "name": name,
+                                "level": number,
+                                "computation_mode": "net_days",
+                                "delay_days": delay,
+                                "email_template_id": template.id,
+                                "channel": channel,
+                                "custom_text": name,
+                                "custom_mail_text": name,
+                            }
+                        )
+                        for number, (delay, name, channel) in enumerate(OCA_LEVELS, 1)
+                    ],
+                }
+            )
+            company.credit_policy_id = policy
+            run = env["credit.control.run"].create(
+                {"date": today, "company_id": company.id, "policy_ids": [Command.set(policy.ids)]}
+            )
+            run.generate_credit_lines()
+            return {"lines": len(run.line_ids), "partners": len(run.line_ids.partner_id)}
+
+    return run
+
+
+# ----------------------------------------------------------------------
+# The run
+# ----------------------------------------------------------------------
+
+
+MEASURES = (
+    "floor",
+    "figures_sql",
+    "figures",
+    "read_baseline",
+    "worklist",
+    "worklist_90",
+    "dunning",
+    "oca",
+)
+
+
+def run_benchmark(
+    env, *, repeat=5, slow_repeat=3, today=None, oca=True, user=None, only=None, log=print
+):
+    """Measure everything on the book of the current company; returns a dict of
+    results (see ``format_results``). ``slow_repeat`` is the number of repetitions of the
+    dunning run and of OCA's generation; ``user`` the user reading the figures and the
+    worklist (default: the administrator); ``only`` the names of the measures to take
+    (default: all, see ``MEASURES``)."""
+    only = set(only or MEASURES)
+    # the dunning run and OCA's generation run as scheduled jobs do, as superuser
+    env = env(su=True)
+    company = env.company
+    today = today or fields.Date.context_today(env.user)
+    user = user or env.ref("base.user_admin")
+    user_env = env(user=user.id, su=False)
+    user_env = user_env(context=dict(user_env.context, allowed_company_ids=[company.id]))
+    customers = _customers(env, company)
+    results = {
+        "date": str(today),
+        "company": company.name,
+        "book": book_statistics(env, company, today),
+        "measures": {},
+    }
+    measures = results["measures"]
+
+    def measure(name, function, times):
+        if name not in only:
+            return
+        log(f"measuring {name} ({times}x)...")
+        measures[name] = _measure(env, function, times)
+
+    measure("floor", _floor(env, company, today), repeat)
+    measure("figures_sql", _figures_sql(user_env, customers), repeat)
+    measure("figures", _figures(user_env, customers), repeat)
+    measure("read_baseline", _read_baseline(user_env, customers), repeat)
+    measure("worklist", _worklist(user_env, []), repeat)
+    measure("worklist_90", _worklist(user_env, [("collection_days_overdue", ">", 90)]), repeat)
+    measure("dunning", _dunning(env, company, today), slow_repeat)
+    if oca is False or "oca" not in only:
+        results["oca"] = "not run (disabled)"
+    elif not oca_installed(env):
+        results["oca"] = (
+            "not run: OCA's account_credit_control is not installed in this database "
+            "(dev/benchmark --oca installs it)"
+        )
+    else:
+        results["oca"] = "run"
+        measure("oca", _oca(env, company, today), slow_repeat)
+
+    def ratio(numerator, denominator):
+        if numerator in measures and denominator in measures:
+            denominator_ms = measures[denominator]["median_ms"]
+            return measures[numerator]["median_ms"] / denominator_ms if denominator_ms else None
+        return None
+
+    results["ratios"] = {
+        "figures_sql / floor": ratio("figures_sql", "floor"),
+        "figures / floor": ratio("figures", "floor"),
+        "figures / read_baseline": ratio("figures", "read_baseline"),
+        "dunning / oca": ratio("dunning", "oca"),
+    }
+    return results
+
+
+def format_results(results):
+    """The results as a text table."""
+    book = results["book"]
+    lines = [
+        f"Book of {results['company']} on {results['date']}: {book['customers']:,} customers, "
+        f"{book['invoices']:,} posted customer invoices, {book['open_lines']:,} open receivable "
+        f"lines ({book['overdue_lines']:,} overdue), {book['journal_items']:,} journal items",
+        "",
+        f"{'measure':<14}{'median ms':>11}{'min ms':>10}{'max ms':>10}{'runs':>6}"
+        f"{'queries':>9}{'peak MiB':>10}  result",
+    ]
+    for name, m in results["measures"].items():
+        memory = f"{m['memory_mib']:.1f}" if m["memory_mib"] is not None else "n/a"
+        lines.append(
+            f"{name:<14}{m['median_ms']:>11.1f}{m['min_ms']:>10.1f}{m['max_ms']:>10.1f}"
+            f"{m['runs']:>6}{m['queries']:>9}{memory:>10}  {m['result']}"
+        )
+    lines.append("")
+    lines.append(f"OCA account_credit_control: {results['oca']}")
+    for name, ratio in results["ratios"].items():
+        if ratio is None:
+            continue
+        text = f"{ratio:.2f}"
+        if name == "dunning / oca" and ratio:
+            if ratio <= 1:
+                text += f" (the dunning run is {1 / ratio:.1f}x faster than OCA's)"
+            else:
+                text += f" (the dunning run is {ratio:.1f}x slower than OCA's)"
+        lines.append(f"ratio {name}: {text}")
+    return "\n".join(lines)
+
+
+def main(env, argv):
+    """``dev/benchmark``: parse ``argv``, measure, print the results (and write them as
+    JSON when asked)."""
+    import argparse
+    import json
+    from datetime import date
+
+    parser = argparse.ArgumentParser(prog="dev/benchmark")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of the quick measures")
+    parser.add_argument(
+        "--slow-repeat", type=int, default=3, help="runs of the dunning and OCA runs"
+    )
+    parser.add_argument("--date", type=date.fromisoformat, help="day of the runs (default: today)")
+    parser.add_argument("--no-oca", action="store_true", help="leave OCA out")
+    parser.add_argument("--json", help="also write the results in this file")
+    parser.add_argument(
+        "--only", help=f"comma-separated measures to take, among {', '.join(MEASURES)}"
+    )
+    args = parser.parse_args(argv)
+    results = run_benchmark(
+        env,
+        repeat=max(args.repeat, 1),
+        slow_repeat=max(args.slow_repeat, 1),
+        today=args.date,
+        oca=not args.no_oca,
+        only=args.only.split(",") if args.only else None,
+    )
+    print(format_results(results))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump(results, out, indent=2, default=str)
+    env.cr.rollback()
+    return results
