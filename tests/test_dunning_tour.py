@@ -98,8 +98,11 @@ class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtpl
             communications.delivery_ids,
             [{"channel": "email", "state": "sent", "recipient": "acme@example.com"}],
         )
-        self.assertEqual(len(self.emails), 1)
-        self.assertEqual(self.emails[0]["smtp_to_list"], ["acme@example.com"])
+        # Only this customer's reminder: other companies' customers (demo data) may get
+        # theirs in the same run, depending on the time of day and their quiet hours.
+        to_acme = [email for email in self.emails if "acme@example.com" in email["smtp_to_list"]]
+        self.assertEqual(len(to_acme), 1)
+        self.assertEqual(to_acme[0]["smtp_to_list"], ["acme@example.com"])
         self.assertIn("overdue invoices", communications.delivery_ids.mail_id.subject)
         interaction = self.customer.with_company(self.company).collection_interaction_ids
         self.assertRecordValues(
