@@ -29,7 +29,6 @@ class AccountMove(models.Model):
         copy=False,
         readonly=True,
         index="btree_not_null",
-        tracking=True,
         help="Highest reminder level this invoice reached.",
     )
     collection_last_reminder_date = fields.Date(

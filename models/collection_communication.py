@@ -200,44 +200,66 @@ class CollectionCommunication(models.Model):
         """Queue the deliveries and apply the level's stage and status changes."""
         self.delivery_ids.filtered(lambda d: d.state == "draft").write({"state": "queued"})
         self.write({"state": "queued"})
-        for communication in self:
-            communication._apply_portfolio_changes()
+        self._apply_portfolio_changes()
         self._update_state()
 
     def _apply_portfolio_changes(self):
-        self.ensure_one()
-        level = self.level_id
-        # sudo: the reminders move customers through stages, whoever approved them.
-        partner = self.partner_id.with_company(self.company_id).sudo()
-        values = {}
-        # Reminders move a customer forward through the stages, never back: the first
-        # reminder of a new invoice leaves a delinquent customer delinquent.
-        stage, current = level.stage_id, partner.collection_stage_id
-        if stage and (not current or (stage.sequence, stage.id) > (current.sequence, current.id)):
-            values["collection_stage_id"] = stage.id
-        if level.status and partner.collection_status != level.status:
-            values["collection_status"] = level.status
-        if values:
-            partner.write(values)
+        """Move the reminders' customers to the stage and status of their level, all
+        of them at once: one write per stage or status, and the changes logged on each
+        customer's chatter in one batch, as tracking would."""
+        changes = {}  # (company, field name, value) -> customer ids
+        for communication in self:
+            level = communication.level_id
+            partner = communication.partner_id.with_company(communication.company_id)
+            # Reminders move a customer forward through the stages, never back: the
+            # first reminder of a new invoice leaves a delinquent customer delinquent.
+            stage, current = level.stage_id, partner.collection_stage_id
+            if stage and (not current or (stage.sequence, stage.id) > (current.sequence, current.id)):
+                changes.setdefault(
+                    (communication.company_id, "collection_stage_id", stage.id), set()
+                ).add(partner.id)
+            if level.status and partner.collection_status != level.status:
+                changes.setdefault(
+                    (communication.company_id, "collection_status", level.status), set()
+                ).add(partner.id)
+        companies = {company for company, _fname, _value in changes}
+        for company in companies:
+            # sudo: the reminders move customers through stages, whoever approved them.
+            Partner = self.env["res.partner"].with_company(company).sudo()
+            per_field = {
+                (fname, value): Partner.browse(sorted(ids))
+                for (co, fname, value), ids in changes.items()
+                if co == company
+            }
+            Partner.browse(
+                sorted({pid for partners in per_field.values() for pid in partners.ids})
+            )._collection_write_logged(per_field)
 
     def _update_state(self):
         for communication in self.filtered(lambda c: c.state == "queued"):
-            states = set(communication.delivery_ids.mapped("state"))
-            if states & {"queued", "sending", "draft"}:
-                continue
-            failed = communication.delivery_ids.filtered(lambda d: d.state == "failed")
-            if communication.level_id.whatsapp_fallback_sms and communication.delivery_ids.filtered(
-                lambda d: d.channel == "sms" and d.state == "sent"
-            ):
-                # The SMS sent in place of the WhatsApp message reached the customer.
-                failed = failed.filtered(lambda d: d.channel != "whatsapp")
-            if failed:
-                communication.state = "failed"
-            elif states and states <= {"cancelled"}:
-                # Every channel was taken off or could not reach the customer.
-                communication.state = "cancelled"
-            else:
-                communication.state = "done"
+            state = communication._state_from_deliveries()
+            if state != "queued":
+                communication.state = state
+
+    def _state_from_deliveries(self):
+        """The reminder's state from its deliveries' once it is under way: queued while
+        one is to send, failed if one failed, skipped when none could go, else sent."""
+        self.ensure_one()
+        states = set(self.delivery_ids.mapped("state"))
+        if states & {"queued", "sending", "draft"}:
+            return "queued"
+        failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
+        if self.level_id.whatsapp_fallback_sms and self.delivery_ids.filtered(
+            lambda d: d.channel == "sms" and d.state == "sent"
+        ):
+            # The SMS sent in place of the WhatsApp message reached the customer.
+            failed = failed.filtered(lambda d: d.channel != "whatsapp")
+        if failed:
+            return "failed"
+        if states and states <= {"cancelled"}:
+            # Every channel was taken off or could not reach the customer.
+            return "cancelled"
+        return "done"
 
     # ------------------------------------------------------------------
     # The run: deciding who gets which level
@@ -397,101 +419,262 @@ class CollectionCommunication(models.Model):
 
     @api.model
     def _create_from_plan(self, company, today, plan):
+        """Create the reminders of ``plan`` (see ``_dunning_plan``) for a batch of
+        customers, set-based: the reminders, their invoices and their deliveries are
+        inserted with one statement each, the invoices' levels updated with one, the
+        customers' level, stage and status written with one write() per value. The
+        number of queries does not grow with the number of customers in the batch.
+
+        The rows are the ones the ORM would write (the plan only holds invoices of
+        the reminder's customer, which ``_check_move_ids`` asks); the reminders are
+        created without a chatter message or follower of their own: a reminder is the
+        record of what the run decided, its customer's chatter tells when it is sent."""
         if not plan:
             return self.browse()
-        partners = self.env["res.partner"].with_company(company).browse(list(plan))
-        vals_list = []
+        partners = self.env["res.partner"].with_company(company).browse(sorted(plan))
+        automatic_policies = {
+            entry["level"].policy_id.id
+            for entry in plan.values()
+            if entry["level"].policy_id.mode == "automatic"
+        }
+        columns = {
+            "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
+            "overdue_amount": [], "due_amount": [], "days_overdue": [],
+        }
         for partner in partners:
-            entry = plan[partner.id]
-            level = entry["level"]
-            vals_list.append(
-                {
-                    "partner_id": partner.id,
-                    "company_id": company.id,
-                    "policy_id": level.policy_id.id,
-                    "level_id": level.id,
-                    "date": today,
-                    "user_id": partner.collection_user_id.id,
-                    "move_ids": [fields.Command.set(list(entry["moves"]))],
-                    "overdue_amount": partner.collection_overdue_amount,
-                    "due_amount": partner.collection_due_amount,
-                    "days_overdue": partner.collection_days_overdue,
-                }
+            level = plan[partner.id]["level"]
+            columns["partner_id"].append(partner.id)
+            columns["level_id"].append(level.id)
+            columns["policy_id"].append(level.policy_id.id)
+            columns["user_id"].append(partner.collection_user_id.id or None)
+            columns["state"].append(
+                "queued" if level.policy_id.id in automatic_policies else "draft"
             )
-        communications = self.sudo().create(vals_list)
-        # The invoices move up to the level each one reached.
-        Move = self.env["account.move"].sudo()
-        by_level = {}
+            columns["overdue_amount"].append(partner.collection_overdue_amount)
+            columns["due_amount"].append(partner.collection_due_amount)
+            columns["days_overdue"].append(partner.collection_days_overdue)
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                INSERT INTO collection_communication
+                       (partner_id, company_id, level_id, policy_id, user_id, state, date,
+                        overdue_amount, due_amount, days_overdue,
+                        create_uid, create_date, write_uid, write_date)
+                SELECT v.partner_id, %(company)s, v.level_id, v.policy_id, v.user_id,
+                       v.state, %(today)s, v.overdue_amount, v.due_amount, v.days_overdue,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(partner_id)s::int[], %(level_id)s::int[],
+                              %(policy_id)s::int[], %(user_id)s::int[],
+                              %(state)s::varchar[], %(overdue_amount)s::numeric[],
+                              %(due_amount)s::numeric[], %(days_overdue)s::int[])
+                       AS v(partner_id, level_id, policy_id, user_id, state,
+                            overdue_amount, due_amount, days_overdue)
+             RETURNING id, partner_id
+                """,
+                company=company.id,
+                today=today,
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                **columns,
+            )
+        )
+        communication_of = {partner_id: communication_id for communication_id, partner_id in rows}
+        rel_communications, rel_moves = [], []
+        for partner_id, entry in plan.items():
+            for move_id in sorted(entry["moves"]):
+                rel_communications.append(communication_of[partner_id])
+                rel_moves.append(move_id)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO collection_communication_account_move_rel (communication_id, move_id)
+                SELECT * FROM unnest(%s::int[], %s::int[])
+                """,
+                rel_communications,
+                rel_moves,
+            )
+        )
+        communications = self.sudo().browse(sorted(communication_of.values()))
+        # The reminder's name is computed as it would be on create().
+        self.env.add_to_compute(self._fields["name"], communications)
+        self._write_invoice_levels(plan)
+
+        # The deliveries: queued at once for an automatic policy, else waiting for review.
+        automatic = communications.filtered(lambda c: c.state == "queued")
+        delivery_values, notes = communications._deliveries_values(started=automatic)
+        Delivery = self.env["collection.communication.delivery"]
+        delivery_columns = {"communication_id": [], "channel": [], "state": [],
+                            "recipient": [], "last_error": []}
+        for values in delivery_values:
+            for fname, column in delivery_columns.items():
+                column.append(values.get(fname) or None)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO collection_communication_delivery
+                       (communication_id, partner_id, company_id, channel, state, recipient,
+                        last_error, attempts, create_uid, create_date, write_uid, write_date)
+                SELECT v.communication_id, c.partner_id, c.company_id, v.channel, v.state,
+                       v.recipient, v.last_error, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(communication_id)s::int[], %(channel)s::varchar[],
+                              %(state)s::varchar[], %(recipient)s::varchar[],
+                              %(last_error)s::text[])
+                       WITH ORDINALITY AS v(communication_id, channel, state, recipient,
+                                            last_error, n)
+                  JOIN collection_communication c ON c.id = v.communication_id
+                 ORDER BY v.n
+                """,
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                **delivery_columns,
+            )
+        )
+        Delivery.invalidate_model()
+        self.invalidate_model(["delivery_ids"])
+        # A started reminder none of whose channels could go is skipped, one with
+        # nothing to send (a level that only moves the stage) is done.
+        states = {
+            communication.id: communication._state_from_deliveries() for communication in automatic
+        }
+        changed = {cid: state for cid, state in states.items() if state != "queued"}
+        if changed or notes:
+            ids = sorted(changed.keys() | notes.keys())
+            self.env.cr.execute(
+                SQL(
+                    """
+                    UPDATE collection_communication c
+                       SET state = COALESCE(v.state, c.state),
+                           note = COALESCE(v.note, c.note)
+                      FROM unnest(%s::int[], %s::varchar[], %s::text[]) AS v(id, state, note)
+                     WHERE c.id = v.id
+                    """,
+                    ids,
+                    [changed.get(cid) for cid in ids],
+                    [notes.get(cid) for cid in ids],
+                )
+            )
+            self.invalidate_model(["state", "note"])
+        # The customers' level: one write per level.
+        Partner = self.env["res.partner"].with_company(company).sudo()
+        per_level = {}
+        for partner_id, entry in plan.items():
+            per_level.setdefault(entry["level"].id, []).append(partner_id)
+        Partner.browse(sorted(plan))._collection_write_logged(
+            {
+                ("collection_level_id", level_id): Partner.browse(ids)
+                for level_id, ids in per_level.items()
+            }
+        )
+        automatic._apply_portfolio_changes()
+        return communications
+
+    @api.model
+    def _write_invoice_levels(self, plan):
+        """The invoices of ``plan`` move up to the level each one reached, with one
+        UPDATE: the level is the engine's bookkeeping, kept out of Accounting's write()
+        (which would check and synchronise each invoice's lines, one invoice at a time)
+        and out of the invoices' chatter (the reminders list the invoices they are
+        about)."""
+        move_ids, level_ids = [], []
         for entry in plan.values():
             for move_id, level_id in entry["moves"].items():
-                by_level.setdefault(level_id, []).append(move_id)
-        for level_id, move_ids in by_level.items():
-            Move.browse(move_ids).write({"collection_level_id": level_id})
-        # The links to view and pay the invoices are made now, under the customers'
-        # lock: sending the reminders later writes nothing on the invoices.
-        for move in communications.move_ids.sudo():
-            move._portal_ensure_token()
-        for communication in communications:
-            communication._prepare_deliveries()
-            partner_sudo = communication.partner_id.with_company(company).sudo()
-            partner_sudo.collection_level_id = communication.level_id
-        automatic = communications.filtered(lambda c: c.level_id.policy_id.mode == "automatic")
-        automatic._start()
-        return communications
+                move_ids.append(move_id)
+                level_ids.append(level_id)
+        Move = self.env["account.move"]
+        Move.flush_model(["collection_level_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_move m
+                   SET collection_level_id = v.level_id,
+                       write_uid = %s,
+                       write_date = %s
+                  FROM unnest(%s::int[], %s::int[]) AS v(move_id, level_id)
+                 WHERE m.id = v.move_id
+                """,
+                self.env.uid,
+                self.env.cr.now(),
+                move_ids,
+                level_ids,
+            )
+        )
+        Move.invalidate_model(["collection_level_id", "write_uid", "write_date"])
+        Move.browse(move_ids).modified(["collection_level_id"])
 
     # ------------------------------------------------------------------
     # Channels
     # ------------------------------------------------------------------
 
-    def _prepare_deliveries(self):
-        """Create the deliveries of the level: the message channels the customer can
-        get (a channel it cannot get passes to the next one, and the reminder says
-        why), and the activity."""
-        self.ensure_one()
-        level = self.level_id
-        reasons = []
-        channels = level._message_channels()
-        Delivery = self.env["collection.communication.delivery"].sudo()
+    def _deliveries_values(self, started=None):
+        """({values of the deliveries to create}, {reminder id: note}) for the
+        reminders ``self``: the message channels of each reminder's level the customer
+        can get (a channel it cannot get passes to the next one, and the reminder says
+        why), and the activity. Deliveries of the reminders in ``started`` are queued,
+        the others wait for review."""
+        started = started if started is not None else self.browse()
         vals_list = []
-        for channel in channels:
-            recipient, problem = self._recipient(channel)
-            if problem:
-                reasons.append(problem)
-                vals_list.append(
+        notes = {}
+        for communication in self:
+            level = communication.level_id
+            state = "queued" if communication in started else "draft"
+            reasons = []
+            channels = level._message_channels()
+            values = []
+            for channel in channels:
+                recipient, problem = communication._recipient(channel)
+                if problem:
+                    reasons.append(problem)
+                    values.append(
+                        {
+                            "communication_id": communication.id,
+                            "channel": channel,
+                            "state": "cancelled",
+                            "last_error": problem,
+                        }
+                    )
+                    continue
+                values.append(
                     {
-                        "communication_id": self.id,
+                        "communication_id": communication.id,
                         "channel": channel,
-                        "state": "cancelled",
-                        "last_error": problem,
+                        "recipient": recipient,
+                        "state": state,
                     }
                 )
-                continue
-            vals_list.append(
-                {"communication_id": self.id, "channel": channel, "recipient": recipient}
-            )
-        message_ok = [v for v in vals_list if v.get("state") != "cancelled"]
-        if channels and not message_ok:
-            # None of the level's channels reaches the customer: fall back on the other
-            # channels in order.
-            for channel in MESSAGE_CHANNELS:
-                if channel in channels or not self._channel_configured(channel):
-                    continue
-                recipient, problem = self._recipient(channel)
-                if not problem:
-                    vals_list.append(
-                        {"communication_id": self.id, "channel": channel, "recipient": recipient}
-                    )
-                    reasons.append(
-                        self.env._("Sent by %(channel)s instead.", channel=self._channel_label(channel))
-                    )
-                    break
-            else:
-                reasons.append(self.env._("No channel can reach this customer."))
-        if level.create_activity:
-            vals_list.append({"communication_id": self.id, "channel": "activity"})
-        Delivery.create(vals_list)
-        if reasons:
-            self.note = "\n".join(reasons)
+            if channels and all(v["state"] == "cancelled" for v in values):
+                # None of the level's channels reaches the customer: fall back on the
+                # other channels in order.
+                for channel in MESSAGE_CHANNELS:
+                    if channel in channels or not communication._channel_configured(channel):
+                        continue
+                    recipient, problem = communication._recipient(channel)
+                    if not problem:
+                        values.append(
+                            {
+                                "communication_id": communication.id,
+                                "channel": channel,
+                                "recipient": recipient,
+                                "state": state,
+                            }
+                        )
+                        reasons.append(
+                            self.env._(
+                                "Sent by %(channel)s instead.",
+                                channel=communication._channel_label(channel),
+                            )
+                        )
+                        break
+                else:
+                    reasons.append(self.env._("No channel can reach this customer."))
+            if level.create_activity:
+                values.append(
+                    {"communication_id": communication.id, "channel": "activity", "state": state}
+                )
+            vals_list += values
+            if reasons:
+                notes[communication.id] = "\n".join(reasons)
+        return vals_list, notes
 
     def _channel_label(self, channel):
         return dict(

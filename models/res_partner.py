@@ -6,6 +6,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, format_amount
+from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 COLLECTION_STATUS = [
@@ -431,18 +432,23 @@ class ResPartner(models.Model):
                 query.select(SQL.identifier(partners._table, "id"), *columns)
             ):
                 rows[row[0]] = dict(zip(FIGURE_FIELDS, row[1:]))
-        Bucket = self.env["collection.aging.bucket"]
-        for partner in self:
-            values = rows.get(partner.id, {})
-            partner.collection_overdue_amount = values.get("collection_overdue_amount") or 0.0
-            partner.collection_due_amount = values.get("collection_due_amount") or 0.0
-            partner.collection_days_overdue = values.get("collection_days_overdue") or 0
-            partner.collection_oldest_due_date = values.get("collection_oldest_due_date")
-            partner.collection_bucket_id = Bucket.browse(values.get("collection_bucket_id"))
-            partner.collection_broken_promise_count = (
-                values.get("collection_broken_promise_count") or 0
+        # The values go into the cache one field at a time, for all the partners at
+        # once: assigning seven fields record by record costs more than the query.
+        converters = {
+            "collection_overdue_amount": lambda v: float(v or 0.0),
+            "collection_due_amount": lambda v: float(v or 0.0),
+            "collection_days_overdue": lambda v: int(v or 0),
+            "collection_oldest_due_date": lambda v: v or None,
+            "collection_bucket_id": lambda v: v or None,
+            "collection_broken_promise_count": lambda v: int(v or 0),
+            "collection_priority": lambda v: float(v or 0),
+        }
+        empty = {}
+        for fname, convert in converters.items():
+            field = self._fields[fname]
+            field._get_cache(self.env).update(
+                zip(self._ids, [convert(rows.get(id_, empty).get(fname)) for id_ in self._ids])
             )
-            partner.collection_priority = float(values.get("collection_priority") or 0)
 
     def _collection_aging(self):
         """Open receivables per aging bucket: {commercial partner id: {bucket: amount}},
@@ -540,6 +546,14 @@ class ResPartner(models.Model):
                     vals["collection_user_id"] = default_collector.id
         return super().create(vals_list)
 
+    def _commercial_sync_to_descendants(self, fields_to_sync=None):
+        # A write of fields that are not commercial (the collection fields, written on
+        # thousands of customers by a dunning run) asks to sync an empty set of fields
+        # to the contacts: nothing to do, and no write of nothing on each contact.
+        if fields_to_sync is not None and not fields_to_sync:
+            return
+        return super()._commercial_sync_to_descendants(fields_to_sync)
+
     # ------------------------------------------------------------------
     # Actions
     # ------------------------------------------------------------------
@@ -631,6 +645,56 @@ class ResPartner(models.Model):
                     message_type="comment",
                     subtype_xmlid="mail.mt_note",
                 )
+
+    def _collection_write_logged(self, values_per_partners):
+        """Write collection fields on many customers of the current company at once:
+        ``values_per_partners`` is {(field name, value): partners}, one write each. The
+        changes are logged on each customer's chatter as tracking logs them, in one
+        batch of messages instead of one message at a time."""
+        fnames = sorted({fname for fname, _value in values_per_partners})
+        initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in self}
+        for (fname, value), partners in values_per_partners.items():
+            partners.with_context(tracking_disable=True).write({fname: value})
+        tracked_fnames = [fname for fname in fnames if getattr(self._fields[fname], "tracking", None)]
+        if not tracked_fnames:
+            return
+        tracked = self.fields_get(
+            tracked_fnames, attributes=("string", "type", "selection", "currency_field")
+        )
+        author_id, email_from = self._message_compute_author()
+        base_values = {
+            "author_id": author_id,
+            "email_from": email_from,
+            "model": self._name,
+            "record_alias_domain_id": False,
+            "record_company_id": False,
+            "message_type": "notification",
+            "is_internal": True,
+            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+            "body": "",
+            "email_add_signature": False,
+            "message_id": generate_tracking_message_id("message-notify"),
+            "reply_to": self.env["mail.thread"]._notify_get_reply_to(
+                default=email_from, author_id=author_id
+            )[False],
+        }
+        values_list, trackings = [], []
+        for partner in self:
+            _changes, commands = partner._mail_track(tracked, initial[partner.id])
+            if commands:
+                values_list.append(dict(base_values, res_id=partner.id))
+                trackings.append([values for _command, _id, values in commands])
+        if not values_list:
+            return
+        # The messages first, then all their tracking values in one create.
+        messages = self.sudo()._message_create(values_list)
+        self.env["mail.tracking.value"].sudo().create(
+            [
+                dict(values, mail_message_id=message.id)
+                for message, tracking in zip(messages, trackings, strict=True)
+                for values in tracking
+            ]
+        )
 
     def _collection_reset_status_when_settled(self):
         """Customers with nothing overdue any more go back to 'current' (except

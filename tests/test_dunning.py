@@ -683,6 +683,66 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
         for partner in customers:
             self.assertEqual(self.level_of(partner), self.level_late)
 
+    def test_run_does_not_query_per_customer(self):
+        """A run reminding ten customers asks the database what a run reminding two
+        asks: the reminders, their invoices, deliveries and the customers' new level,
+        stage and status are written set-based. The stage changes are still on each
+        customer's chatter, as tracking logs them."""
+        self.policy.mode = "automatic"
+        Communication = self.env.registry["collection.communication"]
+        run_dunning = Communication._run_dunning
+        queries = []
+
+        def counted(model, *args, **kwargs):
+            before = model.env.cr.sql_log_count
+            result = run_dunning(model, *args, **kwargs)
+            if result:
+                queries.append(model.env.cr.sql_log_count - before)
+            return result
+
+        def book(count, tag):
+            customers = self.env["res.partner"]
+            for index in range(count):
+                partner = self.make_customer(f"{tag} Customer {index}")
+                # Two invoices at the Late level, one a level below it.
+                self.invoice(partner, 100.0, day(-12))
+                self.invoice(partner, 200.0, day(-11))
+                self.invoice(partner, 50.0, day(-6))
+                customers |= partner
+            return customers
+
+        with patch.object(Communication, "_run_dunning", counted):
+            self.run_dunning(day(0))  # the customer of the class, nothing due: warms up
+            book(1, "Warm")
+            self.run_dunning(day(0))
+            two = book(2, "Small")
+            self.run_dunning(day(1))
+            ten = book(10, "Large")
+            self.run_dunning(day(2))
+        _warm, queries_two, queries_ten = queries
+        self.assertEqual(len(self.reminders(two)), 2)
+        self.assertEqual(len(self.reminders(ten)), 10)
+        self.assertEqual(
+            queries_ten,
+            queries_two,
+            "Reminding ten customers took %s queries, two took %s." % (queries_ten, queries_two),
+        )
+        for partner in ten:
+            reminder = self.reminders(partner)
+            self.assertRecordValues(reminder, [{"level_id": self.level_late.id, "state": "queued"}])
+            self.assertEqual(
+                [move.collection_level_id for move in reminder.move_ids.sorted("amount_total")],
+                [self.level_text, self.level_late, self.level_late],
+            )
+            self.assertEqual(self.level_of(partner), self.level_late)
+            partner = partner.with_company(self.company)
+            self.assertEqual(partner.collection_stage_id, self.stage_administrative)
+            [change] = partner.message_ids.tracking_value_ids.filtered(
+                lambda t: t.field_id.name == "collection_stage_id"
+            )
+            self.assertEqual(change.new_value_char, self.stage_administrative.name)
+            self.assertFalse(change.old_value_char)
+
     # ------------------------------------------------------------------
     # Run now, with a preview
     # ------------------------------------------------------------------
