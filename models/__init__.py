@@ -2,8 +2,10 @@ from . import collection_aging_bucket
 from . import collection_stage
 from . import res_company
 from . import res_config_settings
+from . import account_account
 from . import res_partner
 from . import account_move
+from . import collection_invoice_dunning
 from . import account_partial_reconcile
 from . import collection_promise
 from . import collection_agreement

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.fields import Domain
 from odoo.tools import SQL
 
 from .res_partner import sql_figure_search
@@ -26,13 +27,18 @@ class AccountMove(models.Model):
     collection_level_id = fields.Many2one(
         "collection.level",
         string="Dunning Level",
-        copy=False,
+        compute="_compute_collection_dunning",
+        inverse="_inverse_collection_level_id",
+        search="_search_collection_level_id",
         readonly=True,
-        index="btree_not_null",
         help="Highest reminder level this invoice reached.",
     )
     collection_last_reminder_date = fields.Date(
-        string="Last Reminder", copy=False, readonly=True
+        string="Last Reminder",
+        compute="_compute_collection_dunning",
+        inverse="_inverse_collection_last_reminder_date",
+        readonly=True,
+        help="Day a reminder about this invoice was last sent.",
     )
     collection_promise_ids = fields.Many2many(
         "collection.promise",
@@ -123,6 +129,48 @@ class AccountMove(models.Model):
             days = (today - oldest).days
             move.collection_days_overdue = max(days, 0)
             move.collection_bucket_id = buckets._bucket_for_days(days)
+
+    def _compute_collection_dunning(self):
+        # sudo: the reminders' bookkeeping of invoices the user can read.
+        states = {
+            state.move_id.id: state
+            for state in self.env["collection.invoice.dunning"].sudo().search(
+                [("move_id", "in", self.filtered("id").ids)]
+            )
+        }
+        for move in self:
+            state = states.get(move.id)
+            move.collection_level_id = state.level_id if state else False
+            move.collection_last_reminder_date = state.last_reminder_date if state else False
+
+    def _inverse_collection_level_id(self):
+        self.env["collection.invoice.dunning"].sudo()._set(
+            "level_id", self.ids, [move.collection_level_id.id or None for move in self]
+        )
+
+    def _inverse_collection_last_reminder_date(self):
+        self.env["collection.invoice.dunning"].sudo()._set(
+            "last_reminder_date",
+            self.ids,
+            [move.collection_last_reminder_date or None for move in self],
+        )
+
+    def _search_collection_level_id(self, operator, value):
+        if operator not in ("in", "not in"):
+            return NotImplemented
+        States = self.env["collection.invoice.dunning"].sudo()
+        level_ids = [v for v in value if v]
+        domain = Domain.FALSE
+        if level_ids:
+            domain = Domain(
+                "id", "in", States._search([("level_id", "in", level_ids)]).subselect("move_id")
+            )
+        if len(level_ids) != len(value):
+            # No level: no state, or a state without a level.
+            domain |= Domain(
+                "id", "not in", States._search([("level_id", "!=", False)]).subselect("move_id")
+            )
+        return domain if operator == "in" else ~domain
 
     @api.depends("collection_promise_ids.state")
     def _compute_collection_open_promise_id(self):

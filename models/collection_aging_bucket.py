@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.tools import SQL
+from odoo.tools import SQL, ormcache
 
 
 def default_buckets(env):
@@ -53,18 +53,43 @@ class CollectionAgingBucket(models.Model):
             buckets[-1:].days_to = False
         (self - self.filtered("company_id")).days_to = False
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        buckets = super().create(vals_list)
+        self.env.registry.clear_cache()  # _bucket_bounds
+        return buckets
+
+    def write(self, vals):
+        result = super().write(vals)
+        if {"company_id", "days_from"} & vals.keys():
+            self.env.registry.clear_cache()  # _bucket_bounds
+        return result
+
+    def unlink(self):
+        result = super().unlink()
+        self.env.registry.clear_cache()  # _bucket_bounds
+        return result
+
+    @api.model
+    @ormcache("company_id")
+    def _bucket_bounds(self, company_id):
+        """((bucket id, first day), ...) of a company's buckets, in order. Every figure
+        query reads them: cached, and cleared when a bucket changes."""
+        buckets = self.sudo().search([("company_id", "=", company_id)])
+        return tuple((bucket.id, bucket.days_from) for bucket in buckets)
+
     @api.model
     def _bucket_case_sql(self, company, days_sql):
         """SQL expression giving the id of the ``company`` bucket holding ``days_sql`` days
         overdue (NULL if the company has no bucket)."""
-        buckets = self.sudo().search([("company_id", "=", company.id)])
-        if not buckets:
+        bounds = self._bucket_bounds(company.id)
+        if not bounds:
             return SQL("NULL::integer")
         whens = [
-            SQL("WHEN %s >= %s THEN %s", days_sql, bucket.days_from, bucket.id)
-            for bucket in reversed(buckets[1:])
+            SQL("WHEN %s >= %s THEN %s", days_sql, days_from, bucket_id)
+            for bucket_id, days_from in reversed(bounds[1:])
         ]
-        return SQL("(CASE %s ELSE %s END)", SQL(" ").join(whens), buckets[0].id)
+        return SQL("(CASE %s ELSE %s END)", SQL(" ").join(whens), bounds[0][0])
 
     def _bucket_for_days(self, days):
         """The bucket of ``self`` (one company's buckets) that holds ``days`` days overdue."""

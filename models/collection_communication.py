@@ -276,7 +276,7 @@ class CollectionCommunication(models.Model):
         Partner = self.env["res.partner"].with_company(company)
         Partner._collection_flush_ledger()
         self.env["account.move"].flush_model(
-            ["company_id", "state", "move_type", "commercial_partner_id", "collection_level_id"]
+            ["company_id", "state", "move_type", "commercial_partner_id"]
         )
         self.env["collection.level"].flush_model(["policy_id", "delay"])
         self.env["collection.policy"].flush_model(["active"])
@@ -295,7 +295,14 @@ class CollectionCommunication(models.Model):
         stage = fields_["collection_stage_id"].to_sql(Partner, "p")
         restrict = SQL()
         if partner_ids is not None:
-            restrict = SQL("AND m.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+            # Through the journal items' partner (indexed, as the partners' commercial
+            # partner is): the invoices' commercial partner is not indexed.
+            restrict = SQL(
+                """AND aml.partner_id IN (
+                       SELECT id FROM res_partner WHERE commercial_partner_id IN %(ids)s)
+                   AND m.commercial_partner_id IN %(ids)s""",
+                ids=tuple(partner_ids) or (0,),
+            )
         return SQL(
             """
             WITH open_moves AS (
@@ -319,7 +326,8 @@ class CollectionCommunication(models.Model):
                AND lv.delay <= %(today)s::date - om.due_date
               JOIN collection_policy pol ON pol.id = lv.policy_id AND pol.active
               JOIN account_move m ON m.id = om.move_id
-              LEFT JOIN collection_level cur ON cur.id = m.collection_level_id
+              LEFT JOIN collection_invoice_dunning inv ON inv.move_id = om.move_id
+              LEFT JOIN collection_level cur ON cur.id = inv.level_id
              WHERE (cur.id IS NULL OR cur.policy_id != lv.policy_id OR cur.delay < lv.delay)
                AND %(excluded)s IS NOT TRUE
                AND COALESCE(%(status)s, 'current') NOT IN ('dispute', 'uncollectible')
@@ -572,35 +580,13 @@ class CollectionCommunication(models.Model):
     @api.model
     def _write_invoice_levels(self, plan):
         """The invoices of ``plan`` move up to the level each one reached, with one
-        UPDATE: the level is the engine's bookkeeping, kept out of Accounting's write()
-        (which would check and synchronise each invoice's lines, one invoice at a time)
-        and out of the invoices' chatter (the reminders list the invoices they are
-        about)."""
+        statement (see ``collection.invoice.dunning``)."""
         move_ids, level_ids = [], []
         for entry in plan.values():
             for move_id, level_id in entry["moves"].items():
                 move_ids.append(move_id)
                 level_ids.append(level_id)
-        Move = self.env["account.move"]
-        Move.flush_model(["collection_level_id"])
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE account_move m
-                   SET collection_level_id = v.level_id,
-                       write_uid = %s,
-                       write_date = %s
-                  FROM unnest(%s::int[], %s::int[]) AS v(move_id, level_id)
-                 WHERE m.id = v.move_id
-                """,
-                self.env.uid,
-                self.env.cr.now(),
-                move_ids,
-                level_ids,
-            )
-        )
-        Move.invalidate_model(["collection_level_id", "write_uid", "write_date"])
-        Move.browse(move_ids).modified(["collection_level_id"])
+        self.env["collection.invoice.dunning"].sudo()._set("level_id", move_ids, level_ids)
 
     # ------------------------------------------------------------------
     # Channels
@@ -955,7 +941,9 @@ class CollectionCommunicationDelivery(models.Model):
             return
         communication = self.communication_id
         # sudo: the reminders are logged as evidence, whoever runs the queue.
-        communication.move_ids.sudo().write({"collection_last_reminder_date": now.date()})
+        self.env["collection.invoice.dunning"].sudo()._set(
+            "last_reminder_date", communication.move_ids.ids, [now.date()] * len(communication.move_ids)
+        )
         self.env["collection.interaction"].sudo().create(
             {
                 "partner_id": communication.partner_id.id,

@@ -68,27 +68,30 @@ FIGURE_FIELDS = (
 def sql_figure_search(model, fname, operator, value):
     """Domain selecting the records of ``model`` whose figure ``fname`` (a field that
     ``model._field_to_sql`` turns into an SQL expression) satisfies ``operator value``,
-    evaluated in the database for any number of records."""
+    evaluated in the database for any number of records. The condition is written on
+    the query that searches, so a filter and a sort on figures of the same query share
+    one join of the ledger aggregate (the worklist's page runs it once)."""
     if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
         return NotImplemented
-    query = model.with_context(active_test=False)._search([], bypass_access=True)
-    expr = model._field_to_sql(model._table, fname, query)
-    if operator in ("in", "not in"):
-        values = [v for v in value if v is not False and v is not None]
-        parts = []
-        if values:
-            parts.append(SQL("%s IN %s", expr, tuple(values)))
-        if len(values) != len(value):
-            parts.append(SQL("%s IS NULL", expr))
-        condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
-        if operator == "not in":
-            condition = SQL("NOT COALESCE(%s, FALSE)", condition)
-    elif value is False or value is None:
-        condition = SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-    else:
-        condition = SQL("%s %s %s", expr, SQL(operator), value)
-    query.add_where(condition)
-    return Domain("id", "in", query)
+
+    def to_sql(model, alias, query):
+        expr = model._field_to_sql(alias, fname, query)
+        if operator in ("in", "not in"):
+            values = [v for v in value if v is not False and v is not None]
+            parts = []
+            if values:
+                parts.append(SQL("%s IN %s", expr, tuple(values)))
+            if len(values) != len(value):
+                parts.append(SQL("%s IS NULL", expr))
+            condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
+            if operator == "not in":
+                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
+            return condition
+        if value is False or value is None:
+            return SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
+        return SQL("%s %s %s", expr, SQL(operator), value)
+
+    return Domain.custom(to_sql=to_sql)
 
 
 class ResPartner(models.Model):
@@ -291,16 +294,11 @@ class ResPartner(models.Model):
         """SQL condition on ``aml``: an open (not fully reconciled) posted receivable
         line of ``company``. Filtering on the receivable accounts' ids lets PostgreSQL
         use the ledger's index of unreconciled lines per account and partner."""
-        accounts = (
-            self.env["account.account"]
-            .sudo()
-            .with_context(active_test=False)
-            .search([("account_type", "=", "asset_receivable"), ("company_ids", "in", company.id)])
-        )
+        account_ids = self.env["account.account"]._collection_receivable_account_ids(company.id)
         return SQL(
             "aml.account_id IN %s AND aml.company_id = %s AND aml.parent_state = 'posted' "
             "AND aml.reconciled IS NOT TRUE AND aml.amount_residual != 0",
-            tuple(accounts.ids) or (0,),
+            account_ids or (0,),
             company.id,
         )
 

@@ -1,0 +1,47 @@
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+
+class CollectionInvoiceDunning(models.Model):
+    """Where the reminders stand for one invoice: the highest level it reached and the
+    day it was last reminded. Kept in a table of its own rather than on the invoice, so
+    a run writes thousands of these rows with one statement without rewriting the
+    invoices (and their many indexes), nor locking invoices accountants may be editing."""
+
+    _name = "collection.invoice.dunning"
+    _description = "Invoice Reminders State"
+    _log_access = False
+
+    move_id = fields.Many2one("account.move", string="Invoice", required=True, ondelete="cascade")
+    level_id = fields.Many2one(
+        "collection.level", string="Dunning Level", index="btree_not_null", ondelete="set null"
+    )
+    last_reminder_date = fields.Date(string="Last Reminder")
+
+    _move_unique = models.UniqueIndex("(move_id)", "An invoice has one reminders state.")
+
+    @api.model
+    def _set(self, fname, move_ids, values):
+        """Set ``fname`` (``level_id`` or ``last_reminder_date``) of the invoices
+        ``move_ids`` to ``values`` (one per invoice), with one statement."""
+        if not move_ids:
+            return
+        assert fname in ("level_id", "last_reminder_date")
+        self.flush_model([fname])
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO collection_invoice_dunning (move_id, %(column)s)
+                SELECT * FROM unnest(%(move_ids)s::int[], %(values)s::%(type)s[])
+                    ON CONFLICT (move_id) DO UPDATE SET %(column)s = EXCLUDED.%(column)s
+                """,
+                column=SQL.identifier(fname),
+                move_ids=list(move_ids),
+                values=list(values),
+                type=SQL("int" if fname == "level_id" else "date"),
+            )
+        )
+        self.invalidate_model([fname])
+        self.env["account.move"].invalidate_model(
+            ["collection_level_id", "collection_last_reminder_date"]
+        )
