@@ -417,6 +417,15 @@ class CollectionCommunication(models.Model):
         Cron._commit_progress(0, remaining=len(partner_ids))
         for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
             batch = Partner.browse(partner_ids[start:start + RUN_BATCH_SIZE])
+            # The foreign keys of the rows a batch inserts are checked by plans PostgreSQL
+            # caches for the session. Planned once while the reminders' tables were small
+            # (a first run on a new database), they would scan those tables row by row as
+            # they grow: plan them for each check instead.
+            self.env.cr.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            # The invoices' levels grow by thousands of rows per batch: fresh statistics
+            # keep the next batch's plan from scanning them once per invoice (skipped
+            # while another worker's batch analyses them).
+            self.env.cr.execute("ANALYZE (SKIP_LOCKED) collection_invoice_dunning")
             locked = batch.try_lock_for_update(allow_referencing=True)
             if locked:
                 batch_plan = self._dunning_plan(company, today, locked.ids)
