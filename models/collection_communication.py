@@ -449,11 +449,6 @@ class CollectionCommunication(models.Model):
         if not plan:
             return self.browse()
         partners = self.env["res.partner"].with_company(company).browse(sorted(plan))
-        automatic_policies = {
-            entry["level"].policy_id.id
-            for entry in plan.values()
-            if entry["level"].policy_id.mode == "automatic"
-        }
         columns = {
             "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
             "overdue_amount": [], "due_amount": [], "days_overdue": [],
@@ -464,9 +459,7 @@ class CollectionCommunication(models.Model):
             columns["level_id"].append(level.id)
             columns["policy_id"].append(level.policy_id.id)
             columns["user_id"].append(partner.collection_user_id.id or None)
-            columns["state"].append(
-                "queued" if level.policy_id.id in automatic_policies else "draft"
-            )
+            columns["state"].append("queued" if level.policy_id.mode == "automatic" else "draft")
             columns["overdue_amount"].append(partner.collection_overdue_amount)
             columns["due_amount"].append(partner.collection_due_amount)
             columns["days_overdue"].append(partner.collection_days_overdue)
@@ -616,27 +609,15 @@ class CollectionCommunication(models.Model):
             reasons = []
             channels = level._message_channels()
             values = []
+            base = {"communication_id": communication.id, "state": state}
+
             for channel in channels:
                 recipient, problem = communication._recipient(channel)
                 if problem:
                     reasons.append(problem)
-                    values.append(
-                        {
-                            "communication_id": communication.id,
-                            "channel": channel,
-                            "state": "cancelled",
-                            "last_error": problem,
-                        }
-                    )
-                    continue
-                values.append(
-                    {
-                        "communication_id": communication.id,
-                        "channel": channel,
-                        "recipient": recipient,
-                        "state": state,
-                    }
-                )
+                    values.append(dict(base, channel=channel, state="cancelled", last_error=problem))
+                else:
+                    values.append(dict(base, channel=channel, recipient=recipient))
             if channels and all(v["state"] == "cancelled" for v in values):
                 # None of the level's channels reaches the customer: fall back on the
                 # other channels in order.
@@ -645,14 +626,7 @@ class CollectionCommunication(models.Model):
                         continue
                     recipient, problem = communication._recipient(channel)
                     if not problem:
-                        values.append(
-                            {
-                                "communication_id": communication.id,
-                                "channel": channel,
-                                "recipient": recipient,
-                                "state": state,
-                            }
-                        )
+                        values.append(dict(base, channel=channel, recipient=recipient))
                         reasons.append(
                             self.env._(
                                 "Sent by %(channel)s instead.",
@@ -663,9 +637,7 @@ class CollectionCommunication(models.Model):
                 else:
                     reasons.append(self.env._("No channel can reach this customer."))
             if level.create_activity:
-                values.append(
-                    {"communication_id": communication.id, "channel": "activity", "state": state}
-                )
+                values.append(dict(base, channel="activity"))
             vals_list += values
             if reasons:
                 notes[communication.id] = "\n".join(reasons)

@@ -429,7 +429,7 @@ class ResPartner(models.Model):
             for row in self.env.execute_query(
                 query.select(SQL.identifier(partners._table, "id"), *columns)
             ):
-                rows[row[0]] = dict(zip(FIGURE_FIELDS, row[1:]))
+                rows[row[0]] = dict(zip(FIGURE_FIELDS, row[1:], strict=True))
         # The values go into the cache one field at a time, for all the partners at
         # once: assigning seven fields record by record costs more than the query.
         converters = {
@@ -445,7 +445,11 @@ class ResPartner(models.Model):
         for fname, convert in converters.items():
             field = self._fields[fname]
             field._get_cache(self.env).update(
-                zip(self._ids, [convert(rows.get(id_, empty).get(fname)) for id_ in self._ids])
+                zip(
+                    self._ids,
+                    [convert(rows.get(id_, empty).get(fname)) for id_ in self._ids],
+                    strict=True,
+                )
             )
 
     def _collection_aging(self):
@@ -800,6 +804,17 @@ class ResPartner(models.Model):
             ("parent_state", "=", "posted"),
         ]
 
+    def _collection_aging_values(self, company):
+        """The aging buckets of ``company`` and this customer's open amount in each, for
+        the documents (statement, dossier)."""
+        self.ensure_one()
+        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
+        aging = self._collection_aging().get(self.id, {})
+        return {
+            "buckets": buckets,
+            "aging": {bucket: aging.get(bucket, 0.0) for bucket in buckets},
+        }
+
     def _collection_statement_values(self, date_from, date_to):
         """What the statement of account shows for this customer in the current company:
         the open items (credits included) with their days overdue and a link to pay each
@@ -849,8 +864,6 @@ class ResPartner(models.Model):
             ],
             order="date, id",
         )
-        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
-        aging = partner._collection_aging().get(partner.id, {})
         return {
             "partner": partner,
             "company": company,
@@ -869,8 +882,7 @@ class ResPartner(models.Model):
                 for line in payments
             ],
             "total_received": -sum(payments.mapped("balance")),
-            "buckets": buckets,
-            "aging": {bucket: aging.get(bucket, 0.0) for bucket in buckets},
+            **partner._collection_aging_values(company),
             "total_due": sum(item["residual"] for item in items),
             "overdue": partner.collection_overdue_amount,
             "portal_url": base_url + "/my/invoices",
@@ -917,8 +929,6 @@ class ResPartner(models.Model):
             ],
             order="id",
         )
-        buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
-        aging = partner._collection_aging().get(partner.id, {})
         return {
             "partner": partner,
             "company": company,
@@ -942,8 +952,7 @@ class ResPartner(models.Model):
                 }
                 for change in changes
             ],
-            "buckets": buckets,
-            "aging": {bucket: aging.get(bucket, 0.0) for bucket in buckets},
+            **partner._collection_aging_values(company),
         }
 
     def _collection_tracking_display(self, change, side):
