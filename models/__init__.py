@@ -1,4 +1,5 @@
 from . import collection_aging_bucket
+from . import collection_ledger
 from . import collection_stage
 from . import res_company
 from . import res_config_settings

@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-from .res_partner import sql_figure_search
+from .collection_ledger import LEDGER_FIELDS, figure_search
 
 MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
 
@@ -13,7 +13,7 @@ class AccountMove(models.Model):
     collection_days_overdue = fields.Integer(
         string="Days Overdue",
         compute="_compute_collection_figures",
-        search="_search_collection_days_overdue",
+        search=figure_search("collection_days_overdue"),
         help="Days since the due date of this entry's oldest open overdue receivable "
         "(0 if nothing is overdue).",
     )
@@ -21,7 +21,7 @@ class AccountMove(models.Model):
         "collection.aging.bucket",
         string="Aging Bucket",
         compute="_compute_collection_figures",
-        search="_search_collection_bucket_id",
+        search=figure_search("collection_bucket_id"),
         help="Aging bucket of the oldest open receivable of this entry.",
     )
     collection_level_id = fields.Many2one(
@@ -58,31 +58,29 @@ class AccountMove(models.Model):
         help="The customer's open promise to pay that covers this invoice.",
     )
 
-    def _collection_open_receivable_sql(self, alias, query):
+    def _collection_oldest_due_sql(self, alias):
         """Subquery giving, for the move row ``alias``, the oldest due date of its open
-        receivable lines (overdue or not), ignoring items marked 'No follow-up'."""
+        receivable items that the customer owes (overdue or not), ignoring items marked
+        'No follow-up'."""
+        Ledger = self.env["collection.ledger"]
         return SQL(
-            """(SELECT MIN(COALESCE(l.date_maturity, l.date))
+            """(SELECT MIN(%(due_date)s)
                   FROM account_move_line l
-                  JOIN account_account acc ON acc.id = l.account_id
-                 WHERE l.move_id = %s
-                   AND l.parent_state = 'posted'
-                   AND acc.account_type = 'asset_receivable'
-                   AND l.reconciled IS NOT TRUE
-                   AND l.amount_residual > 0
-                   AND l.no_followup IS NOT TRUE)""",
-            SQL.identifier(alias, "id"),
+                 WHERE l.move_id = %(move)s
+                   AND %(open_receivable)s
+                   AND %(open_debit)s)""",
+            due_date=Ledger._due_date_sql("l"),
+            move=SQL.identifier(alias, "id"),
+            open_receivable=Ledger._open_receivable_condition(alias="l"),
+            open_debit=Ledger._open_debit_condition("l"),
         )
 
     def _field_to_sql(self, alias, field_expr, query=None):
         if field_expr in MOVE_FIGURE_FIELDS:
             self._check_field_access(self._fields[field_expr], "read")
-            self.env["account.move.line"].flush_model(
-                ["move_id", "parent_state", "account_id", "reconciled", "amount_residual",
-                 "date_maturity", "date", "no_followup"]
-            )
+            self.env["collection.ledger"]._flush()
             today = fields.Date.context_today(self)
-            oldest = self._collection_open_receivable_sql(alias, query)
+            oldest = self._collection_oldest_due_sql(alias)
             days = SQL("(%s::date - %s)", today, oldest)
             if field_expr == "collection_days_overdue":
                 return SQL("GREATEST(COALESCE(%s, 0), 0)", days)
@@ -90,22 +88,7 @@ class AccountMove(models.Model):
             return SQL("(CASE WHEN %s IS NULL THEN NULL ELSE %s END)", oldest, bucket)
         return super()._field_to_sql(alias, field_expr, query)
 
-    def _collection_search(self, fname, operator, value):
-        return sql_figure_search(self, fname, operator, value)
-
-    def _search_collection_days_overdue(self, operator, value):
-        return self._collection_search("collection_days_overdue", operator, value)
-
-    def _search_collection_bucket_id(self, operator, value):
-        return self._collection_search("collection_bucket_id", operator, value)
-
-    @api.depends(
-        "line_ids.amount_residual",
-        "line_ids.date_maturity",
-        "line_ids.reconciled",
-        "line_ids.no_followup",
-        "state",
-    )
+    @api.depends(*(f"line_ids.{fname}" for fname in LEDGER_FIELDS), "state")
     @api.depends_context("company", "tz")
     def _compute_collection_figures(self):
         today = fields.Date.context_today(self)
@@ -114,13 +97,7 @@ class AccountMove(models.Model):
         )
         for move in self:
             buckets = all_buckets.filtered(lambda b: b.company_id == move.company_id)
-            open_lines = move.line_ids.filtered(
-                lambda line: line.parent_state == "posted"
-                and line.account_type == "asset_receivable"
-                and not line.reconciled
-                and line.amount_residual > 0
-                and not line.no_followup
-            )
+            open_lines = self.env["collection.ledger"]._open_debit_lines(move.line_ids)
             if not open_lines:
                 move.collection_days_overdue = 0
                 move.collection_bucket_id = False

@@ -304,29 +304,15 @@ class CollectionDashboard(models.AbstractModel):
         Partner = self.env["res.partner"]
         Bucket = self.env["collection.aging.bucket"]
         buckets = Bucket.search([("company_id", "=", company.id)])
-        Partner._collection_flush_ledger()
-        days = SQL("(%s::date - COALESCE(aml.date_maturity, aml.date))", today)
-        restrict = SQL()
+        restrict = None
         if portfolio_only:
             portfolio = Partner.with_context(active_test=False)._search(
                 [("collection_user_id", "=", self.env.uid)]
             )
-            restrict = SQL("AND p.commercial_partner_id IN %s", portfolio.subselect())
+            restrict = SQL("p.commercial_partner_id IN %s", portfolio.subselect())
         amounts = dict(
             self.env.execute_query(
-                SQL(
-                    """
-                    SELECT %(bucket)s, SUM(aml.amount_residual)
-                      FROM account_move_line aml
-                      JOIN res_partner p ON p.id = aml.partner_id
-                     WHERE %(open_receivable)s
-                       %(restrict)s
-                     GROUP BY 1
-                    """,
-                    bucket=Bucket._bucket_case_sql(company, days),
-                    open_receivable=Partner._collection_open_receivable_condition(company),
-                    restrict=restrict,
-                )
+                self.env["collection.ledger"]._aging_sql(company, today, restrict=restrict)
             )
         )
         bars = [

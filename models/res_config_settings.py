@@ -1,43 +1,38 @@
 from odoo import api, fields, models
 
 
+def company_setting(field_type, fname):
+    """A setting shown in the Settings that reads and writes the company's field
+    ``fname`` (of type ``field_type``)."""
+    return field_type(related=f"company_id.{fname}", readonly=False)
+
+
 class ResConfigSettings(models.TransientModel):
     _inherit = "res.config.settings"
 
-    collection_default_user_id = fields.Many2one(
-        related="company_id.collection_default_user_id", readonly=False
+    # The company's settings, read and written on the company of the settings.
+    collection_default_user_id = company_setting(fields.Many2one, "collection_default_user_id")
+    collection_promise_grace_days = company_setting(fields.Integer, "collection_promise_grace_days")
+    collection_portfolio_restricted = company_setting(
+        fields.Boolean, "collection_portfolio_restricted"
     )
-    collection_promise_grace_days = fields.Integer(
-        related="company_id.collection_promise_grace_days", readonly=False
+    collection_agreement_approval_amount = company_setting(
+        fields.Monetary, "collection_agreement_approval_amount"
     )
-    collection_portfolio_restricted = fields.Boolean(
-        related="company_id.collection_portfolio_restricted", readonly=False
-    )
-    collection_agreement_approval_amount = fields.Monetary(
-        related="company_id.collection_agreement_approval_amount", readonly=False
-    )
-    collection_agreement_grace_days = fields.Integer(
-        related="company_id.collection_agreement_grace_days", readonly=False
+    collection_agreement_grace_days = company_setting(
+        fields.Integer, "collection_agreement_grace_days"
     )
 
-    collection_policy_id = fields.Many2one(
-        related="company_id.collection_policy_id", readonly=False
+    collection_policy_id = company_setting(fields.Many2one, "collection_policy_id")
+    collection_quiet_hour_start = company_setting(fields.Float, "collection_quiet_hour_start")
+    collection_quiet_hour_end = company_setting(fields.Float, "collection_quiet_hour_end")
+    collection_rest_day = company_setting(fields.Selection, "collection_rest_day")
+    collection_message_interval_days = company_setting(
+        fields.Integer, "collection_message_interval_days"
     )
-    collection_quiet_hour_start = fields.Float(
-        related="company_id.collection_quiet_hour_start", readonly=False
-    )
-    collection_quiet_hour_end = fields.Float(
-        related="company_id.collection_quiet_hour_end", readonly=False
-    )
-    collection_rest_day = fields.Selection(
-        related="company_id.collection_rest_day", readonly=False
-    )
-    collection_message_interval_days = fields.Integer(
-        related="company_id.collection_message_interval_days", readonly=False
-    )
-    collection_email_from = fields.Char(related="company_id.collection_email_from", readonly=False)
-    collection_whatsapp_phone_number_id = fields.Char(
-        related="company_id.collection_whatsapp_phone_number_id", readonly=False
+    collection_email_from = company_setting(fields.Char, "collection_email_from")
+    collection_whatsapp_phone_number_id = company_setting(
+        fields.Char, "collection_whatsapp_phone_number_id"
     )
     # The token is never shown again once saved: this field is write-only.
     collection_whatsapp_token_new = fields.Char(

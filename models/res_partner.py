@@ -9,6 +9,8 @@ from odoo.tools import SQL, format_amount
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
+from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
+
 COLLECTION_STATUS = [
     ("current", "Current"),
     ("paying", "Paying"),
@@ -19,38 +21,10 @@ COLLECTION_STATUS = [
     ("uncollectible", "Uncollectible"),
 ]
 
-# Weight of each status in the priority: a customer who refuses to pay or is
-# negotiating comes first, one in dispute or in an agreement later, and one written
-# off last (see README, "How figures are computed").
-STATUS_PRIORITY_WEIGHT = {
-    "current": 1.0,
-    "paying": 0.5,
-    "negotiating": 1.2,
-    "agreement": 0.5,
-    "dispute": 0.3,
-    "refusal": 1.5,
-    "uncollectible": 0.1,
-}
-
-# Broken or partial promises of the last BROKEN_PROMISE_WINDOW days raise the priority.
-BROKEN_PROMISE_WINDOW = 365
-
 # Journal item fields the figures read: when one changes (a posting, a payment, a
 # reconciliation, a credit note), the figures of its partner (the commercial partner on
 # receivable lines) are read again at once, also within the same transaction.
-LEDGER_DEPENDS = tuple(
-    f"collection_move_line_ids.{fname}"
-    for fname in (
-        "account_id",
-        "company_id",
-        "parent_state",
-        "reconciled",
-        "amount_residual",
-        "date_maturity",
-        "date",
-        "no_followup",
-    )
-)
+LEDGER_DEPENDS = tuple(f"collection_move_line_ids.{fname}" for fname in LEDGER_FIELDS)
 
 # Figures computed from the ledger in SQL: readable, searchable, sortable, groupable.
 FIGURE_FIELDS = (
@@ -62,36 +36,6 @@ FIGURE_FIELDS = (
     "collection_broken_promise_count",
     "collection_priority",
 )
-
-
-
-def sql_figure_search(model, fname, operator, value):
-    """Domain selecting the records of ``model`` whose figure ``fname`` (a field that
-    ``model._field_to_sql`` turns into an SQL expression) satisfies ``operator value``,
-    evaluated in the database for any number of records. The condition is written on
-    the query that searches, so a filter and a sort on figures of the same query share
-    one join of the ledger aggregate (the worklist's page runs it once)."""
-    if operator not in {"=", "!=", "<", "<=", ">", ">=", "in", "not in"}:
-        return NotImplemented
-
-    def to_sql(model, alias, query):
-        expr = model._field_to_sql(alias, fname, query)
-        if operator in ("in", "not in"):
-            values = [v for v in value if v is not False and v is not None]
-            parts = []
-            if values:
-                parts.append(SQL("%s IN %s", expr, tuple(values)))
-            if len(values) != len(value):
-                parts.append(SQL("%s IS NULL", expr))
-            condition = SQL("(%s)", SQL(" OR ").join(parts)) if parts else SQL("FALSE")
-            if operator == "not in":
-                condition = SQL("NOT COALESCE(%s, FALSE)", condition)
-            return condition
-        if value is False or value is None:
-            return SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        return SQL("%s %s %s", expr, SQL(operator), value)
-
-    return Domain.custom(to_sql=to_sql)
 
 
 class ResPartner(models.Model):
@@ -156,7 +100,7 @@ class ResPartner(models.Model):
         string="Overdue",
         currency_field="collection_currency_id",
         compute="_compute_collection_figures",
-        search="_search_collection_overdue_amount",
+        search=figure_search("collection_overdue_amount"),
         aggregator="sum",
         help="Open posted receivables past their due date, excluding items marked 'No "
         "follow-up', in company currency.",
@@ -165,7 +109,7 @@ class ResPartner(models.Model):
         string="Total Due",
         currency_field="collection_currency_id",
         compute="_compute_collection_figures",
-        search="_search_collection_due_amount",
+        search=figure_search("collection_due_amount"),
         aggregator="sum",
         help="All open posted receivables, overdue or not, net of unreconciled payments "
         "and credit notes, in company currency.",
@@ -173,34 +117,34 @@ class ResPartner(models.Model):
     collection_days_overdue = fields.Integer(
         string="Days Overdue",
         compute="_compute_collection_figures",
-        search="_search_collection_days_overdue",
+        search=figure_search("collection_days_overdue"),
         aggregator="max",
         help="Days since the due date of the oldest open overdue item (0 if none).",
     )
     collection_oldest_due_date = fields.Date(
         string="Oldest Due Date",
         compute="_compute_collection_figures",
-        search="_search_collection_oldest_due_date",
+        search=figure_search("collection_oldest_due_date"),
         help="Due date of the oldest open overdue item.",
     )
     collection_bucket_id = fields.Many2one(
         "collection.aging.bucket",
         string="Aging Bucket",
         compute="_compute_collection_figures",
-        search="_search_collection_bucket_id",
+        search=figure_search("collection_bucket_id"),
         help="Aging bucket of the oldest open overdue item.",
     )
     collection_broken_promise_count = fields.Integer(
         string="Broken Promises",
         compute="_compute_collection_figures",
-        search="_search_collection_broken_promise_count",
+        search=figure_search("collection_broken_promise_count"),
         help="Promises broken or only partly kept in the last 365 days.",
     )
     collection_priority = fields.Float(
         string="Priority",
         digits=(16, 0),
         compute="_compute_collection_figures",
-        search="_search_collection_priority",
+        search=figure_search("collection_priority"),
         aggregator="sum",
         help="Higher is worked first: overdue amount, weighted up by days overdue and "
         "broken promises and by the status.",
@@ -249,58 +193,15 @@ class ResPartner(models.Model):
         return fields.Date.context_today(self)
 
     @api.model
-    def _collection_figures_sql(self, company, today, partner_ids=None):
-        """One aggregate over the open posted receivable lines of ``company``, per
-        commercial partner: total due (net of credits), overdue amount and oldest overdue
-        due date. ``partner_ids`` restricts it to these commercial partners."""
-        self._collection_flush_ledger()
-        overdue = SQL(
-            "aml.amount_residual > 0 AND COALESCE(aml.date_maturity, aml.date) < %s "
-            "AND aml.no_followup IS NOT TRUE",
-            today,
-        )
-        restrict = SQL()
-        if partner_ids is not None:
-            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
-        return SQL(
-            """(
-            SELECT p.commercial_partner_id AS partner_id,
-                   SUM(aml.amount_residual) AS due_amount,
-                   COALESCE(SUM(aml.amount_residual) FILTER (WHERE %(overdue)s), 0)
-                       AS overdue_amount,
-                   MIN(COALESCE(aml.date_maturity, aml.date)) FILTER (WHERE %(overdue)s)
-                       AS oldest_due_date
-              FROM account_move_line aml
-              JOIN res_partner p ON p.id = aml.partner_id
-             WHERE %(open_receivable)s
-               %(restrict)s
-             GROUP BY p.commercial_partner_id
-            )""",
-            overdue=overdue,
-            open_receivable=self._collection_open_receivable_condition(company),
-            restrict=restrict,
-        )
-
-    @api.model
     def _collection_flush_ledger(self):
-        self.env["account.move.line"].flush_model(
-            ["partner_id", "company_id", "account_id", "parent_state", "reconciled",
-             "amount_residual", "date_maturity", "date", "no_followup"]
-        )
-        self.flush_model(["commercial_partner_id"])
+        """See collection.ledger._flush (kept for the dunning run and the dev tools)."""
+        self.env["collection.ledger"]._flush()
 
     @api.model
     def _collection_open_receivable_condition(self, company):
-        """SQL condition on ``aml``: an open (not fully reconciled) posted receivable
-        line of ``company``. Filtering on the receivable accounts' ids lets PostgreSQL
-        use the ledger's index of unreconciled lines per account and partner."""
-        account_ids = self.env["account.account"]._collection_receivable_account_ids(company.id)
-        return SQL(
-            "aml.account_id IN %s AND aml.company_id = %s AND aml.parent_state = 'posted' "
-            "AND aml.reconciled IS NOT TRUE AND aml.amount_residual != 0",
-            account_ids or (0,),
-            company.id,
-        )
+        """See collection.ledger._open_receivable_condition (kept for the dunning run
+        and the dev tools)."""
+        return self.env["collection.ledger"]._open_receivable_condition(company)
 
     @api.model
     def _collection_broken_promises_sql(self, company, today):
@@ -324,11 +225,12 @@ class ResPartner(models.Model):
         ``query``, joining the ledger aggregate once per query."""
         company = self.env.company
         today = self._collection_today()
+        Ledger = self.env["collection.ledger"]
         figures = query.make_alias(alias, "collection_figures")
         query.add_join(
             "LEFT JOIN",
             figures,
-            self._collection_figures_sql(company, today, partner_ids),
+            Ledger._figures_sql(company, today, partner_ids),
             SQL("%s = %s", SQL.identifier(figures, "partner_id"), SQL.identifier(alias, "id")),
         )
         oldest = SQL.identifier(figures, "oldest_due_date")
@@ -359,20 +261,11 @@ class ResPartner(models.Model):
         if fname == "collection_broken_promise_count":
             return broken_count
         # collection_priority
-        status = self._field_to_sql(alias, "collection_status", query)
-        weight = SQL(
-            "(CASE %s %s ELSE 1.0 END)",
-            status,
-            SQL(" ").join(
-                SQL("WHEN %s THEN %s", key, value) for key, value in STATUS_PRIORITY_WEIGHT.items()
-            ),
-        )
-        return SQL(
-            "ROUND((COALESCE(%s, 0) * (1 + LEAST(%s, 360) / 30.0) * (1 + %s) * %s)::numeric, 0)",
+        return Ledger._priority_sql(
             SQL.identifier(figures, "overdue_amount"),
             days,
             broken_count,
-            weight,
+            self._field_to_sql(alias, "collection_status", query),
         )
 
     def _field_to_sql(self, alias, field_expr, query=None):
@@ -382,31 +275,6 @@ class ResPartner(models.Model):
             self._check_field_access(self._fields[field_expr], "read")
             return self._collection_field_sql(alias, field_expr, query)
         return super()._field_to_sql(alias, field_expr, query)
-
-    def _collection_search(self, fname, operator, value):
-        """Filter on a ledger figure in SQL, for any number of partners."""
-        return sql_figure_search(self, fname, operator, value)
-
-    def _search_collection_overdue_amount(self, operator, value):
-        return self._collection_search("collection_overdue_amount", operator, value)
-
-    def _search_collection_due_amount(self, operator, value):
-        return self._collection_search("collection_due_amount", operator, value)
-
-    def _search_collection_days_overdue(self, operator, value):
-        return self._collection_search("collection_days_overdue", operator, value)
-
-    def _search_collection_oldest_due_date(self, operator, value):
-        return self._collection_search("collection_oldest_due_date", operator, value)
-
-    def _search_collection_bucket_id(self, operator, value):
-        return self._collection_search("collection_bucket_id", operator, value)
-
-    def _search_collection_broken_promise_count(self, operator, value):
-        return self._collection_search("collection_broken_promise_count", operator, value)
-
-    def _search_collection_priority(self, operator, value):
-        return self._collection_search("collection_priority", operator, value)
 
     @api.depends_context("company")
     def _compute_collection_currency_id(self):
@@ -461,22 +329,12 @@ class ResPartner(models.Model):
         partners = self.commercial_partner_id
         if not partners:
             return {}
-        self._collection_flush_ledger()
-        days = SQL("(%s::date - COALESCE(aml.date_maturity, aml.date))", today)
-        bucket = self.env["collection.aging.bucket"]._bucket_case_sql(company, days)
         rows = self.env.execute_query(
-            SQL(
-                """
-                SELECT p.commercial_partner_id, %(bucket)s, SUM(aml.amount_residual)
-                  FROM account_move_line aml
-                  JOIN res_partner p ON p.id = aml.partner_id
-                 WHERE %(open_receivable)s
-                   AND p.commercial_partner_id IN %(partners)s
-                 GROUP BY 1, 2
-                """,
-                bucket=bucket,
-                open_receivable=self._collection_open_receivable_condition(company),
-                partners=tuple(partners.ids),
+            self.env["collection.ledger"]._aging_sql(
+                company,
+                today,
+                restrict=SQL("p.commercial_partner_id IN %s", tuple(partners.ids)),
+                per_partner=True,
             )
         )
         Bucket = self.env["collection.aging.bucket"]
@@ -528,8 +386,9 @@ class ResPartner(models.Model):
             )
         )
         for partner in self:
-            partner.collection_interaction_count = interactions.get(partner.commercial_partner_id, 0)
-            partner.collection_open_promise_count = promises.get(partner.commercial_partner_id, 0)
+            commercial = partner.commercial_partner_id
+            partner.collection_interaction_count = interactions.get(commercial, 0)
+            partner.collection_open_promise_count = promises.get(commercial, 0)
 
     @api.model
     def _read_group_collection_stage_ids(self, stages, domain):

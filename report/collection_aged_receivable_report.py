@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..models.collection_ledger import LEDGER_FIELDS
 from ..models.res_partner import COLLECTION_STATUS
 
 
@@ -45,18 +46,7 @@ class CollectionAgedReceivableReport(models.Model):
     )
 
     _depends = {
-        "account.move.line": [
-            "partner_id",
-            "company_id",
-            "account_id",
-            "parent_state",
-            "reconciled",
-            "amount_residual",
-            "date_maturity",
-            "date",
-            "no_followup",
-            "move_id",
-        ],
+        "account.move.line": list(LEDGER_FIELDS),
         "res.partner": [
             "commercial_partner_id",
             "collection_user_id",
@@ -71,7 +61,8 @@ class CollectionAgedReceivableReport(models.Model):
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
         Partner = self.env["res.partner"].with_company(company)
-        due_date = SQL("COALESCE(aml.date_maturity, aml.date)")
+        Ledger = self.env["collection.ledger"]
+        due_date = Ledger._due_date_sql()
         days = SQL("(%s::date - %s)", today, due_date)
         return SQL(
             """
@@ -89,22 +80,22 @@ class CollectionAgedReceivableReport(models.Model):
                    GREATEST(%(days)s, 0) AS days_overdue,
                    %(bucket)s AS bucket_id,
                    aml.amount_residual AS amount_residual,
-                   CASE WHEN aml.amount_residual > 0 AND %(days)s > 0
-                             AND aml.no_followup IS NOT TRUE
+                   CASE WHEN %(open_debit)s AND %(days)s > 0
                         THEN aml.amount_residual ELSE 0 END AS amount_overdue
               FROM account_move_line aml
               JOIN res_partner p ON p.id = aml.partner_id
               JOIN res_partner cp ON cp.id = p.commercial_partner_id
              WHERE %(open_receivable)s
             """,
-            collector=Partner._fields["collection_user_id"].to_sql(Partner, "cp"),
-            stage=Partner._fields["collection_stage_id"].to_sql(Partner, "cp"),
-            status=Partner._fields["collection_status"].to_sql(Partner, "cp"),
+            collector=Ledger._company_dependent_sql(Partner, "cp", "collection_user_id"),
+            stage=Ledger._company_dependent_sql(Partner, "cp", "collection_stage_id"),
+            status=Ledger._company_dependent_sql(Partner, "cp", "collection_status"),
             currency=company.currency_id.id,
             due_date=due_date,
             days=days,
             bucket=self.env["collection.aging.bucket"]._bucket_case_sql(company, days),
-            open_receivable=Partner._collection_open_receivable_condition(company),
+            open_debit=Ledger._open_debit_condition(),
+            open_receivable=Ledger._open_receivable_condition(company),
         )
 
     def action_open_document(self):

@@ -30,29 +30,17 @@ def local_date_sql(column, tz):
     return SQL("(%s AT TIME ZONE 'UTC' AT TIME ZONE %s)::date", column, tz)
 
 
-def dimensions_sql(partner, company):
-    """The customer's collector, stage and status in the company ``company`` (an SQL
-    expression), read from the partner row ``partner``: the columns every collection
-    analysis is filtered and grouped by."""
-    key = SQL("(%s)::text", company)
-    return SQL(
-        """(%(user)s ->> %(key)s)::int AS collection_user_id,
-           (%(stage)s ->> %(key)s)::int AS collection_stage_id,
-           COALESCE(%(status)s ->> %(key)s, 'current') AS collection_status""",
-        user=SQL.identifier(partner, "collection_user_id"),
-        stage=SQL.identifier(partner, "collection_stage_id"),
-        status=SQL.identifier(partner, "collection_status"),
-        key=key,
-    )
-
-
-PARTNER_DEPENDS = [
-    "commercial_partner_id",
-    "collection_user_id",
-    "collection_stage_id",
-    "collection_status",
-    "category_id",
-]
+# What the dimensions of every analysis read (besides the analysis' own sources).
+DIMENSION_DEPENDS = {
+    "res.company": ["currency_id"],
+    "res.partner": [
+        "commercial_partner_id",
+        "collection_user_id",
+        "collection_stage_id",
+        "collection_status",
+        "category_id",
+    ],
+}
 
 
 class CollectionReportMixin(models.AbstractModel):
@@ -81,6 +69,41 @@ class CollectionReportMixin(models.AbstractModel):
     category_ids = fields.Many2many(
         "res.partner.category", related="partner_id.category_id", string="Customer Tags"
     )
+
+    @api.model
+    def _collection_dimensions_sql(self, row):
+        """The columns company_id, currency_id and partner_id of the analysis row ``row``
+        (an alias with a company_id and a partner_id) and the customer's collector, stage
+        and status in that company: the columns every collection analysis is filtered and
+        grouped by. The query joins _collection_dimensions_join(row)."""
+        Ledger = self.env["collection.ledger"]
+        Partner = self.env["res.partner"]
+        company = SQL.identifier(row, "company_id")
+        user, stage, status = (
+            Ledger._company_dependent_sql(Partner, "partner", fname, company)
+            for fname in ("collection_user_id", "collection_stage_id", "collection_status")
+        )
+        return SQL(
+            """%(company)s, company.currency_id, %(partner)s,
+               %(user)s AS collection_user_id,
+               %(stage)s AS collection_stage_id,
+               COALESCE(%(status)s, 'current') AS collection_status""",
+            company=company,
+            partner=SQL.identifier(row, "partner_id"),
+            user=user,
+            stage=stage,
+            status=status,
+        )
+
+    @api.model
+    def _collection_dimensions_join(self, row):
+        """The joins _collection_dimensions_sql(row) reads: the row's company and customer."""
+        return SQL(
+            """JOIN res_company company ON company.id = %s
+              JOIN res_partner partner ON partner.id = %s""",
+            SQL.identifier(row, "company_id"),
+            SQL.identifier(row, "partner_id"),
+        )
 
     @api.model
     def _collection_tz(self):
@@ -153,8 +176,7 @@ class CollectionReceivableReport(models.Model):
         "account.move": ["move_type", "origin_payment_id", "statement_line_id"],
         "account.partial.reconcile": ["amount", "max_date", "debit_move_id", "credit_move_id"],
         "account.account": ["account_type"],
-        "res.company": ["currency_id"],
-        "res.partner": PARTNER_DEPENDS,
+        **DIMENSION_DEPENDS,
     }
 
     @api.model
@@ -191,11 +213,9 @@ class CollectionReceivableReport(models.Model):
                        aml.balance,
                        move.move_type
                   FROM account_move_line aml
-                  JOIN account_account account ON account.id = aml.account_id
                   JOIN account_move move ON move.id = aml.move_id
                   JOIN res_partner partner ON partner.id = aml.partner_id
-                 WHERE aml.parent_state = 'posted'
-                   AND account.account_type = 'asset_receivable'
+                 WHERE %(receivable)s
                    %(restrict)s
             )
             SELECT r.company_id, r.partner_id, event.*
@@ -226,6 +246,7 @@ class CollectionReceivableReport(models.Model):
                    ) AS event(event_date, ar, credit_sales, credit_notes, collected, overdue,
                               over_90)
             """,
+            receivable=self.env["collection.ledger"]._receivable_condition(),
             restrict=restrict,
             over_90=OVER_90_DAYS + 1,
             is_payment=payment_move_sql("counterpart_move"),
@@ -272,9 +293,6 @@ class CollectionReceivableReport(models.Model):
             )
             SELECT ROW_NUMBER() OVER (ORDER BY r.company_id, r.partner_id, r.month) AS id,
                    r.month AS date,
-                   r.company_id,
-                   company.currency_id,
-                   r.partner_id,
                    %(dimensions)s,
                    r.credit_sales,
                    r.credit_notes,
@@ -284,14 +302,14 @@ class CollectionReceivableReport(models.Model):
                    r.ar_overdue,
                    r.ar_over_90
               FROM running r
-              JOIN res_company company ON company.id = r.company_id
-              JOIN res_partner partner ON partner.id = r.partner_id
+              %(dimensions_join)s
              WHERE r.credit_sales != 0 OR r.credit_notes != 0 OR r.collected != 0
                 OR r.ar_balance != 0 OR r.ar_overdue != 0
             """,
             events=self._ledger_events_sql(),
             today=today,
-            dimensions=dimensions_sql("partner", SQL("r.company_id")),
+            dimensions=self._collection_dimensions_sql("r"),
+            dimensions_join=self._collection_dimensions_join("r"),
         )
 
 
@@ -343,8 +361,7 @@ class CollectionPromiseReport(models.Model):
             "amount",
             "amount_paid",
         ],
-        "res.company": ["currency_id"],
-        "res.partner": PARTNER_DEPENDS,
+        **DIMENSION_DEPENDS,
     }
 
     @property
@@ -356,9 +373,6 @@ class CollectionPromiseReport(models.Model):
                    promise.date,
                    promise.date_made,
                    promise.date_closed,
-                   promise.company_id,
-                   company.currency_id,
-                   promise.partner_id,
                    %(dimensions)s,
                    promise.user_id,
                    promise.state,
@@ -371,11 +385,11 @@ class CollectionPromiseReport(models.Model):
                         WHEN promise.state IN ('partial', 'broken') THEN 0.0
                    END AS kept_rate
               FROM collection_promise promise
-              JOIN res_company company ON company.id = promise.company_id
-              JOIN res_partner partner ON partner.id = promise.partner_id
+              %(dimensions_join)s
              WHERE promise.state != 'cancelled'
             """,
-            dimensions=dimensions_sql("partner", SQL("promise.company_id")),
+            dimensions=self._collection_dimensions_sql("promise"),
+            dimensions_join=self._collection_dimensions_join("promise"),
         )
 
 
@@ -422,8 +436,7 @@ class CollectionDisputeReport(models.Model):
             "status_after",
             "active",
         ],
-        "res.company": ["currency_id"],
-        "res.partner": PARTNER_DEPENDS,
+        **DIMENSION_DEPENDS,
     }
 
     @property
@@ -448,17 +461,13 @@ class CollectionDisputeReport(models.Model):
                    closing.id AS closing_interaction_id,
                    %(date_opened)s AS date,
                    %(date_closed)s AS date_closed,
-                   log.company_id,
-                   company.currency_id,
-                   log.partner_id,
                    %(dimensions)s,
                    log.user_id,
                    CASE WHEN closing.id IS NULL THEN 'open' ELSE 'closed' END AS state,
                    1 AS dispute_count,
                    EXTRACT(EPOCH FROM closing.date - log.date) / 86400.0 AS cycle_days
               FROM log
-              JOIN res_company company ON company.id = log.company_id
-              JOIN res_partner partner ON partner.id = log.partner_id
+              %(dimensions_join)s
               LEFT JOIN LATERAL (
                    SELECT later.id, later.date
                      FROM collection_interaction later
@@ -474,7 +483,8 @@ class CollectionDisputeReport(models.Model):
             """,
             date_opened=local_date_sql(SQL("log.date"), tz),
             date_closed=local_date_sql(SQL("closing.date"), tz),
-            dimensions=dimensions_sql("partner", SQL("log.company_id")),
+            dimensions=self._collection_dimensions_sql("log"),
+            dimensions_join=self._collection_dimensions_join("log"),
         )
 
 
@@ -544,8 +554,7 @@ class CollectionCollectorReport(models.Model):
         "account.move": ["origin_payment_id", "statement_line_id"],
         "account.partial.reconcile": ["amount", "debit_move_id", "credit_move_id"],
         "account.account": ["account_type"],
-        "res.company": ["currency_id"],
-        "res.partner": PARTNER_DEPENDS,
+        **DIMENSION_DEPENDS,
     }
 
     @property
@@ -586,7 +595,6 @@ class CollectionCollectorReport(models.Model):
                        0, 0, 0.0, 0, 0.0, apr.amount
                   FROM account_partial_reconcile apr
                   JOIN account_move_line invoice_line ON invoice_line.id = apr.debit_move_id
-                  JOIN account_account account ON account.id = invoice_line.account_id
                   JOIN res_partner invoice_partner ON invoice_partner.id = invoice_line.partner_id
                   JOIN account_move_line payment_line ON payment_line.id = apr.credit_move_id
                   JOIN account_move payment_move ON payment_move.id = payment_line.move_id
@@ -594,9 +602,8 @@ class CollectionCollectorReport(models.Model):
                               AND contact.partner_id = invoice_partner.commercial_partner_id
                               AND payment_line.date >= contact.date
                               AND payment_line.date <= contact.date + %(window)s
-                 WHERE invoice_line.parent_state = 'posted'
+                 WHERE %(receivable)s
                    AND invoice_line.balance > 0
-                   AND account.account_type = 'asset_receivable'
                    AND %(is_payment)s
                  GROUP BY apr.id, invoice_line.company_id, invoice_partner.commercial_partner_id,
                           contact.user_id, payment_line.date, apr.amount
@@ -605,9 +612,6 @@ class CollectionCollectorReport(models.Model):
                                       activity.user_id) AS id,
                    activity.kind,
                    activity.date,
-                   activity.company_id,
-                   company.currency_id,
-                   activity.partner_id,
                    %(dimensions)s,
                    activity.user_id,
                    activity.interaction_count,
@@ -617,11 +621,12 @@ class CollectionCollectorReport(models.Model):
                    activity.kept_amount,
                    activity.collected_after_contact
               FROM activity
-              JOIN res_company company ON company.id = activity.company_id
-              JOIN res_partner partner ON partner.id = activity.partner_id
+              %(dimensions_join)s
             """,
             contact_date=contact_date,
             window=CONTACT_WINDOW_DAYS,
+            receivable=self.env["collection.ledger"]._receivable_condition(alias="invoice_line"),
             is_payment=payment_move_sql("payment_move"),
-            dimensions=dimensions_sql("partner", SQL("activity.company_id")),
+            dimensions=self._collection_dimensions_sql("activity"),
+            dimensions_join=self._collection_dimensions_join("activity"),
         )
