@@ -35,8 +35,11 @@ class CollectionPortal(CustomerPortal):
 
     Portal users and visitors have no access to the collection models. Every route
     first decides which customer the visitor may see (its own commercial partner when
-    logged in, or the customer of a valid statement token), then reads and writes that
-    customer's records with sudo()."""
+    logged in, or the customer of a valid statement token) with
+    _collection_check_access(), then reads and writes that customer's records with
+    sudo(). The forms are answered through _collection_form_post(); what they create
+    (promise, dispute, agreement request) is checked, logged and told to the collector
+    by the models' ``_create_from_portal`` / ``_request_from_portal`` methods."""
 
     # ------------------------------------------------------------------
     # Access
