@@ -38,8 +38,9 @@ class CollectionPortal(CustomerPortal):
     logged in, or the customer of a valid statement token) with
     _collection_check_access(), then reads and writes that customer's records with
     sudo(). The forms are answered through _collection_form_post(); what they create
-    (promise, dispute, agreement request) is checked, logged and told to the collector
-    by the models' ``_create_from_portal`` / ``_request_from_portal`` methods."""
+    (promise, dispute, agreement request) is checked and logged by the models'
+    ``_create_from_portal`` / ``_request_from_portal`` methods, and told to the
+    collector with collection.interaction._portal_notify()."""
 
     # ------------------------------------------------------------------
     # Access
