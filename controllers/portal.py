@@ -1,18 +1,14 @@
-from datetime import timedelta
 from urllib.parse import urlencode
 
 from markupsafe import Markup
 from werkzeug.exceptions import Forbidden, NotFound
 
-from odoo import Command, fields, http
+from odoo import fields, http
 from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
-from odoo.tools import consteq, format_amount, format_date, html_escape
+from odoo.tools import consteq
 
-# At most this many requests of one kind (promise, dispute, agreement) per customer
-# in 24 hours from the portal; more are refused with a message.
-PORTAL_DAILY_LIMIT = 3
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
@@ -22,6 +18,15 @@ OPEN_INVOICE_DOMAIN = [
     ("state", "=", "posted"),
     ("payment_state", "in", ("not_paid", "partial")),
 ]
+# The forms of the statement: posted from the page, by its customer's portal user or
+# the holder of its token (see CollectionPortal._collection_form_post).
+FORM_ROUTE = {
+    "type": "http",
+    "auth": "public",
+    "methods": ["POST"],
+    "csrf": True,
+    "website": True,
+}
 
 
 class CollectionPortal(CustomerPortal):
@@ -30,24 +35,36 @@ class CollectionPortal(CustomerPortal):
 
     Portal users and visitors have no access to the collection models. Every route
     first decides which customer the visitor may see (its own commercial partner when
-    logged in, or the customer of a valid statement token), then reads and writes that
-    customer's records with sudo()."""
+    logged in, or the customer of a valid statement token) with
+    _collection_check_access(), then reads and writes that customer's records with
+    sudo(). The forms are answered through _collection_form_post(); what they create
+    (promise, dispute, agreement request) is checked and logged by the models'
+    ``_create_from_portal`` / ``_request_from_portal`` methods, and told to the
+    collector with collection.interaction._portal_notify()."""
 
     # ------------------------------------------------------------------
     # Access
     # ------------------------------------------------------------------
 
-    def _collection_access(self, partner_id, access_token=None, company_id=None):
-        """(customer, company) whose statement the visitor may see and answer, the
-        customer in sudo mode and in the company's context. Raise Forbidden otherwise.
+    def _collection_check_access(self, partner_id, access_token=None, company_id=None):
+        """(partner_sudo, company) whose statement the visitor may see and answer: the
+        customer in sudo mode and in the company's context, and the company (sudo).
+        Every route of the statement starts here.
 
         - With an access token (the link of a reminder), the statement of the customer
           and company the token was made for, logged in or not.
         - Without one, a logged-in user's own commercial partner, in one of the
-          user's companies."""
-        Partner = request.env["res.partner"].sudo()
-        partner = Partner.browse(partner_id).exists()
-        if not partner or partner != partner.commercial_partner_id:
+          user's companies.
+
+        :raise NotFound: no such customer (or a contact, not a commercial partner), or
+            no such company
+        :raise Forbidden: a wrong token, a visitor without one, another customer's or
+            another company's statement
+        """
+        # sudo: the customer is only handed back once the token, or the logged-in
+        # user's commercial partner, is checked below.
+        partner_sudo = request.env["res.partner"].sudo().browse(partner_id).exists()
+        if not partner_sudo or partner_sudo != partner_sudo.commercial_partner_id:
             raise NotFound()
         company = request.env["res.company"].sudo()
         if company_id:
@@ -59,22 +76,42 @@ class CollectionPortal(CustomerPortal):
                 raise NotFound()
         if access_token:
             if not company or not consteq(
-                str(access_token), partner._collection_portal_token(company)
+                str(access_token), partner_sudo._collection_portal_token(company)
             ):
                 raise Forbidden()
-            lang = request.env["res.lang"]._get_code(partner.lang)
+            lang = request.env["res.lang"]._get_code(partner_sudo.lang)
             if request.env.user._is_public() and lang:
                 # A reminder's link opens the statement in the customer's language.
                 request.update_context(lang=lang)
         else:
             user = request.env.user
-            if user._is_public() or user.partner_id.commercial_partner_id != partner:
+            if user._is_public() or user.partner_id.commercial_partner_id != partner_sudo:
                 raise Forbidden()
             if not company:
                 company = request.env.company
             elif company not in user.company_ids:
                 raise Forbidden()
-        return partner.with_company(company), company
+        return partner_sudo.with_company(company), company
+
+    def _collection_agreement_sudo(self, partner_sudo, company, agreement_id, states=None):
+        """The agreement ``agreement_id`` of the statement of ``partner_sudo`` in
+        ``company`` (as checked by _collection_check_access), in sudo mode; only in one
+        of ``states`` when given. Raise NotFound otherwise."""
+        # sudo: only an agreement of the customer checked by _collection_check_access().
+        agreement_sudo = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
+        if (
+            agreement_sudo.partner_id != partner_sudo
+            or agreement_sudo.company_id != company
+            or (states and agreement_sudo.state not in states)
+        ):
+            raise NotFound()
+        return agreement_sudo
+
+    def _collection_login_redirect(self):
+        """Send a visitor without a token to log in, and back to this page after."""
+        return request.redirect(
+            "/web/login?" + urlencode({"redirect": request.httprequest.full_path})
+        )
 
     def _collection_statement_query(self, company, access_token=None, **params):
         """Query string of the statement's URLs: the company, and the access token the
@@ -95,20 +132,18 @@ class CollectionPortal(CustomerPortal):
     @http.route("/my/collections", type="http", auth="user", website=True)
     def portal_my_collections(self, company_id=None, done=None, **kw):
         partner = request.env.user.partner_id.commercial_partner_id
-        partner, company = self._collection_access(partner.id, company_id=company_id)
-        return self._collection_render(partner, company, done=done)
+        partner_sudo, company = self._collection_check_access(partner.id, company_id=company_id)
+        return self._collection_render(partner_sudo, company, done=done)
 
     @http.route("/my/collections/<int:partner_id>", type="http", auth="public", website=True)
     def portal_collection_statement(
         self, partner_id, access_token=None, company_id=None, done=None, **kw
     ):
         if not access_token and request.env.user._is_public():
-            return request.redirect(
-                "/web/login?" + urlencode({"redirect": request.httprequest.full_path})
-            )
-        partner, company = self._collection_access(partner_id, access_token, company_id)
+            return self._collection_login_redirect()
+        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
         return self._collection_render(
-            partner,
+            partner_sudo,
             company,
             access_token=access_token,
             dispute_move_id=kw.get("dispute"),
@@ -318,185 +353,52 @@ class CollectionPortal(CustomerPortal):
             raise UserError(env._("Choose at least one invoice."))
         return moves
 
-    def _collection_recent_interactions(self, partner, company, outcome):
-        """How many requests with ``outcome`` the customer sent from the portal in the
-        last 24 hours."""
-        return (
-            request.env["collection.interaction"]
-            .sudo()
-            .search_count(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("company_id", "=", company.id),
-                    ("channel", "=", "portal"),
-                    ("outcome", "=", outcome),
-                    ("date", ">", fields.Datetime.now() - timedelta(days=1)),
-                ]
+    def _collection_form_post(self, partner_id, access_token, company_id, work, *, kind, done=None):
+        """Answer a form of the statement: check the visitor's access, then run
+        ``work(partner_sudo, company, form)`` in a savepoint and send the visitor back
+        to the statement with the ``done`` (default ``kind``) message.
+
+        A ``UserError`` or ``ValidationError`` raised by ``work`` undoes what it wrote
+        and shows the statement again (status 400) with the error above the ``kind``
+        form and what the customer typed kept in it."""
+        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        form = self._collection_form_values()
+        try:
+            with request.env.cr.savepoint():
+                work(partner_sudo, company, form)
+        except (UserError, ValidationError) as error:
+            return self._collection_render(
+                partner_sudo,
+                company,
+                access_token,
+                status=400,
+                error=error.args[0],
+                form=form,
+                form_kind=kind,
             )
-        )
-
-    def _collection_check_rate(self, count, message):
-        """Refuse a portal request when the customer already sent PORTAL_DAILY_LIMIT
-        of the kind in the last 24 hours."""
-        if count >= PORTAL_DAILY_LIMIT:
-            raise UserError(message)
-
-    def _collection_collector(self, partner, company):
-        return partner.collection_user_id or company.collection_default_user_id
-
-    def _collection_log(self, partner, company, outcome, *, status_before, moves, note, **values):
-        """Log what the customer did on the portal as an interaction (channel
-        *Portal*), with the status it had before and has now."""
-        env = request.env
-        # sudo: the portal visitor has no access to the interactions; the customer was
-        # checked by _collection_access().
-        interaction = (
-            env["collection.interaction"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": partner.id,
-                    "company_id": company.id,
-                    "channel": "portal",
-                    "outcome": outcome,
-                    # Nobody of the company took part: the customer wrote on the portal.
-                    "user_id": False,
-                    "automatic": False,
-                    "status_before": status_before,
-                    "status_after": partner.collection_status or "current",
-                    "move_ids": [Command.set(moves.ids)],
-                    "note": note or False,
-                    **values,
-                }
-            )
-        )
-        return interaction
-
-    def _collection_notify(self, partner, company, body):
-        """Post ``body`` on the customer's chatter as an internal note written by the
-        customer, and notify its collector (else its salesperson)."""
-        collector = self._collection_collector(partner, company) or partner.user_id.filtered(
-            lambda u: not u.share
-        )
-        user = request.env.user
-        author = partner if user._is_public() else user.partner_id
-        partner.message_post(
-            body=body,
-            author_id=author.id,
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
-            partner_ids=collector.partner_id.ids,
-        )
-
-    def _collection_note_html(self, title, lines, message):
-        env = request.env
-        parts = [Markup("<b>%s</b>") % title, *lines]
-        if message:
-            parts.append(Markup("%s: <i>%s</i>") % (env._("Message"), html_escape(message)))
-        return Markup("<br/>").join(parts)
-
-    def _collection_invoices_line(self, moves):
-        return Markup("%s: %s") % (request.env._("Invoices"), ", ".join(moves.mapped("name")))
-
-    def _collection_form_error(self, partner, company, access_token, *, kind, error, form):
-        return self._collection_render(
-            partner, company, access_token, status=400, error=error, form=form, form_kind=kind
-        )
-
-    def _collection_done(self, partner, company, access_token, kind):
         return request.redirect(
-            self._collection_statement_url(partner, company, access_token, done=kind)
+            self._collection_statement_url(partner_sudo, company, access_token, done=done or kind)
         )
 
     # Promise to pay ---------------------------------------------------
 
-    @http.route(
-        "/my/collections/<int:partner_id>/promise",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=True,
-        website=True,
-    )
+    @http.route("/my/collections/<int:partner_id>/promise", **FORM_ROUTE)
     def portal_collection_promise(self, partner_id, access_token=None, company_id=None, **kw):
-        partner, company = self._collection_access(partner_id, access_token, company_id)
-        env = request.env
-        form = self._collection_form_values()
-        try:
-            moves = self._collection_form_moves(partner, company, form)
-            try:
-                amount = float(form.get("amount") or 0.0)
-            except ValueError:
-                raise UserError(env._("Enter the amount you will pay, as a number.")) from None
-            if not company.currency_id.compare_amounts(amount, 0.0) > 0:
-                raise UserError(env._("The promised amount must be greater than zero."))
-            try:
-                date = fields.Date.to_date(form.get("date") or None)
-            except ValueError:
-                date = None
-            if not date:
-                raise UserError(env._("Enter the date you will pay by."))
-            self._collection_check_rate(
-                self._collection_recent_interactions(partner, company, "promise"),
-                env._(
-                    "You have already made %(count)s promises to pay today. Please wait until "
-                    "tomorrow or contact us directly.",
-                    count=PORTAL_DAILY_LIMIT,
-                ),
-            )
-            status_before = partner.collection_status or "current"
-            with env.cr.savepoint():
-                # sudo: portal visitors have no access to promises; the customer was
-                # checked by _collection_access() and the invoices are its own open
-                # ones. The promise's own constraints (date, amount, invoices) apply.
-                promise = (
-                    env["collection.promise"]
-                    .sudo()
-                    .with_company(company)
-                    .create(
-                        {
-                            "partner_id": partner.id,
-                            "company_id": company.id,
-                            "amount": amount,
-                            "date": date,
-                            "move_ids": [Command.set(moves.ids)],
-                            "user_id": self._collection_collector(partner, company).id,
-                            "note": form.get("message") or False,
-                        }
-                    )
-                )
-                self._collection_log(
-                    partner,
-                    company,
-                    "promise",
-                    status_before=status_before,
-                    moves=moves,
-                    note=form.get("message"),
-                    promise_id=promise.id,
-                )
-                lines = [
-                    Markup("%s %s")
-                    % (
-                        format_amount(env, amount, company.currency_id),
-                        env._("by %(date)s", date=format_date(env, date)),
-                    )
-                ]
-                if moves:
-                    lines.append(self._collection_invoices_line(moves))
-                self._collection_notify(
-                    partner,
-                    company,
-                    self._collection_note_html(
-                        env._("Promise to pay made on the customer portal"),
-                        lines,
-                        form.get("message"),
-                    ),
-                )
-        except (UserError, ValidationError) as error:
-            return self._collection_form_error(
-                partner, company, access_token, kind="promise", error=error.args[0], form=form
-            )
-        return self._collection_done(partner, company, access_token, "promise")
+        return self._collection_form_post(
+            partner_id, access_token, company_id, self._collection_make_promise, kind="promise"
+        )
+
+    def _collection_make_promise(self, partner_sudo, company, form):
+        """The customer promises to pay (see collection.promise._create_from_portal)."""
+        moves = self._collection_form_moves(partner_sudo, company, form)
+        return request.env["collection.promise"]._create_from_portal(
+            partner_sudo,
+            moves,
+            form.get("amount"),
+            form.get("date"),
+            form.get("message"),
+            company=company,
+        )
 
     # Dispute -------------------------------------------------------------
 
@@ -523,146 +425,93 @@ class CollectionPortal(CustomerPortal):
             attachments.append((upload.filename, content))
         return attachments
 
-    @http.route(
-        "/my/collections/<int:partner_id>/dispute",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=True,
-        website=True,
-    )
+    @http.route("/my/collections/<int:partner_id>/dispute", **FORM_ROUTE)
     def portal_collection_dispute(self, partner_id, access_token=None, company_id=None, **kw):
-        partner, company = self._collection_access(partner_id, access_token, company_id)
+        return self._collection_form_post(
+            partner_id, access_token, company_id, self._collection_open_dispute, kind="dispute"
+        )
+
+    def _collection_open_dispute(self, partner_sudo, company, form):
+        """The customer disputes an invoice (see collection.dispute._create_from_portal,
+        which checks the invoices, the reason, the message and the daily limit, routes
+        the dispute to its responsible, logs the portal interaction and pauses the
+        reminders)."""
         env = request.env
-        form = self._collection_form_values()
+        form_moves = dict(form, move_ids=[form["move_id"]] if form.get("move_id") else [])
+        moves = self._collection_form_moves(partner_sudo, company, form_moves, required=True)
         try:
-            form_moves = dict(form, move_ids=[form["move_id"]] if form.get("move_id") else [])
-            moves = self._collection_form_moves(partner, company, form_moves, required=True)
-            try:
-                reason = int(form.get("reason_id") or 0)
-            except ValueError:
-                reason = 0
-            if reason not in self._collection_dispute_reasons(company).ids:
-                raise UserError(env._("Choose one of the reasons offered."))
-            attachments = self._collection_uploaded_files()
-            self._collection_check_rate(
-                self._collection_recent_interactions(partner, company, "dispute"),
-                env._(
-                    "You have already opened %(count)s disputes today. Please wait until "
-                    "tomorrow or contact us directly.",
-                    count=PORTAL_DAILY_LIMIT,
-                ),
-            )
-            with env.cr.savepoint():
-                # The dispute checks the invoices, the reason and the message, routes
-                # itself to its responsible, logs the portal interaction and pauses
-                # the reminders (it works as superuser for the customer checked above).
-                dispute = env["collection.dispute"]._create_from_portal(
-                    partner, moves, reason, form.get("message"), attachments
-                )
-                self._collection_notify(
-                    partner,
-                    company,
-                    self._collection_note_html(
-                        env._("Invoice disputed on the customer portal"),
-                        [
-                            self._collection_invoices_line(moves),
-                            Markup("%s: %s") % (env._("Reason"), dispute.reason_id.name),
-                        ],
-                        form.get("message"),
-                    ),
-                )
-        except (UserError, ValidationError) as error:
-            return self._collection_form_error(
-                partner, company, access_token, kind="dispute", error=error.args[0], form=form
-            )
-        return self._collection_done(partner, company, access_token, "dispute")
+            reason = int(form.get("reason_id") or 0)
+        except ValueError:
+            reason = 0
+        if reason not in self._collection_dispute_reasons(company).ids:
+            raise UserError(env._("Choose one of the reasons offered."))
+        attachments = self._collection_uploaded_files()
+        dispute = env["collection.dispute"]._create_from_portal(
+            partner_sudo, moves, reason, form.get("message"), attachments
+        )
+        Interaction = env["collection.interaction"]
+        Interaction._portal_notify(
+            partner_sudo,
+            company,
+            env._("Invoice disputed on the customer portal"),
+            [
+                Interaction._portal_invoices_line(moves),
+                Markup("%s: %s") % (env._("Reason"), dispute.reason_id.name),
+            ],
+            form.get("message"),
+        )
+        return dispute
 
     # Payment agreement ---------------------------------------------------
 
-    @http.route(
-        "/my/collections/<int:partner_id>/agreement",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=True,
-        website=True,
-    )
+    @http.route("/my/collections/<int:partner_id>/agreement", **FORM_ROUTE)
     def portal_collection_agreement(self, partner_id, access_token=None, company_id=None, **kw):
-        partner, company = self._collection_access(partner_id, access_token, company_id)
+        return self._collection_form_post(
+            partner_id,
+            access_token,
+            company_id,
+            self._collection_request_agreement,
+            kind="agreement",
+        )
+
+    def _collection_request_agreement(self, partner_sudo, company, form):
+        """The customer asks for a payment agreement (see
+        collection.agreement._request_from_portal, which checks the invoices, the number
+        of instalments and the daily limit, logs the portal interaction and gives the
+        collector an activity to review it)."""
         env = request.env
-        form = self._collection_form_values()
-        try:
-            moves = self._collection_form_moves(partner, company, form, required=True)
-            self._collection_check_rate(
-                env["collection.agreement"]
-                .sudo()
-                .search_count(
-                    [
-                        ("partner_id", "=", partner.id),
-                        ("company_id", "=", company.id),
-                        ("origin", "=", "portal"),
-                        ("create_date", ">", fields.Datetime.now() - timedelta(days=1)),
-                    ]
-                ),
-                env._(
-                    "You have already asked for %(count)s payment agreements today. Please "
-                    "wait for our answer or contact us directly.",
-                    count=PORTAL_DAILY_LIMIT,
-                ),
-            )
-            with env.cr.savepoint():
-                # The request checks the invoices and the number of instalments, logs
-                # the portal interaction and gives the collector an activity to review
-                # it (it works as superuser for the customer checked above).
-                agreement = env["collection.agreement"]._request_from_portal(
-                    partner, moves, form.get("instalment_count"), form.get("message")
-                )
-                self._collection_notify(
-                    partner,
-                    company,
-                    self._collection_note_html(
-                        env._("Payment agreement asked for on the customer portal"),
-                        [
-                            self._collection_invoices_line(moves),
-                            Markup("%s: %s") % (env._("Instalments"), agreement.instalment_count),
-                        ],
-                        form.get("message"),
-                    ),
-                )
-        except (UserError, ValidationError) as error:
-            return self._collection_form_error(
-                partner, company, access_token, kind="agreement", error=error.args[0], form=form
-            )
-        return self._collection_done(partner, company, access_token, "agreement")
+        moves = self._collection_form_moves(partner_sudo, company, form, required=True)
+        agreement = env["collection.agreement"]._request_from_portal(
+            partner_sudo, moves, form.get("instalment_count"), form.get("message")
+        )
+        Interaction = env["collection.interaction"]
+        Interaction._portal_notify(
+            partner_sudo,
+            company,
+            env._("Payment agreement asked for on the customer portal"),
+            [
+                Interaction._portal_invoices_line(moves),
+                Markup("%s: %s") % (env._("Instalments"), agreement.instalment_count),
+            ],
+            form.get("message"),
+        )
+        return agreement
 
     @http.route(
-        "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/accept",
-        type="http",
-        auth="public",
-        methods=["POST"],
-        csrf=True,
-        website=True,
+        "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/accept", **FORM_ROUTE
     )
     def portal_collection_agreement_accept(
         self, partner_id, agreement_id, access_token=None, company_id=None, **kw
     ):
-        partner, company = self._collection_access(partner_id, access_token, company_id)
-        env = request.env
-        form = self._collection_form_values()
-        # sudo: only an agreement of the customer checked above, in this company.
-        agreement = env["collection.agreement"].sudo().browse(agreement_id).exists()
-        if agreement.partner_id != partner or agreement.company_id != company:
-            raise NotFound()
-        try:
-            with env.cr.savepoint():
-                agreement._accept_from_portal(form.get("signed_by"))
-        except (UserError, ValidationError) as error:
-            form["agreement_id"] = agreement.id
-            return self._collection_form_error(
-                partner, company, access_token, kind="accept", error=error.args[0], form=form
-            )
-        return self._collection_done(partner, company, access_token, "accepted")
+        def accept(partner_sudo, company, form):
+            agreement_sudo = self._collection_agreement_sudo(partner_sudo, company, agreement_id)
+            # An error is shown beside this agreement.
+            form["agreement_id"] = agreement_sudo.id
+            agreement_sudo._accept_from_portal(form.get("signed_by"))
+
+        return self._collection_form_post(
+            partner_id, access_token, company_id, accept, kind="accept", done="accepted"
+        )
 
     @http.route(
         "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/pdf",
@@ -674,17 +523,12 @@ class CollectionPortal(CustomerPortal):
         self, partner_id, agreement_id, access_token=None, company_id=None, **kw
     ):
         """The agreement's PDF, to read, print or sign."""
-        partner, company = self._collection_access(partner_id, access_token, company_id)
-        # sudo: only a proposed or running agreement of the customer checked above.
-        agreement = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
-        if (
-            agreement.partner_id != partner
-            or agreement.company_id != company
-            or agreement.state not in ("proposed", "active")
-        ):
-            raise NotFound()
+        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        agreement_sudo = self._collection_agreement_sudo(
+            partner_sudo, company, agreement_id, states=("proposed", "active")
+        )
         return self._show_report(
-            agreement, "pdf", "account_collection.action_report_collection_agreement"
+            agreement_sudo, "pdf", "account_collection.action_report_collection_agreement"
         )
 
     @http.route("/my/agreements/<int:agreement_id>", type="http", auth="public", website=True)
@@ -693,23 +537,23 @@ class CollectionPortal(CustomerPortal):
         statement, where the agreement is listed and accepted."""
         # sudo: the agreement is only used once its access token, or its customer being
         # the logged-in user's, is checked below.
-        agreement = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
-        if not agreement:
+        agreement_sudo = request.env["collection.agreement"].sudo().browse(agreement_id).exists()
+        if not agreement_sudo:
             raise NotFound()
-        partner = agreement.partner_id.commercial_partner_id
+        partner = agreement_sudo.partner_id.commercial_partner_id
+        company = agreement_sudo.company_id
         if (
             access_token
-            and agreement.access_token
-            and consteq(str(access_token), agreement.access_token)
+            and agreement_sudo.access_token
+            and consteq(str(access_token), agreement_sudo.access_token)
         ):
+            # The agreement's token opens its customer's statement, with the statement's.
             return request.redirect(
-                partner._collection_portal_url(agreement.company_id) + "#collection_agreements"
+                partner._collection_portal_url(company) + "#collection_agreements"
             )
         if request.env.user._is_public():
-            return request.redirect(
-                "/web/login?" + urlencode({"redirect": request.httprequest.full_path})
-            )
-        partner, company = self._collection_access(partner.id, company_id=agreement.company_id.id)
+            return self._collection_login_redirect()
+        partner_sudo, company = self._collection_check_access(partner.id, company_id=company.id)
         return request.redirect(
-            self._collection_statement_url(partner, company) + "#collection_agreements"
+            self._collection_statement_url(partner_sudo, company) + "#collection_agreements"
         )

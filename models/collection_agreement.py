@@ -767,6 +767,9 @@ class CollectionAgreement(models.Model):
         :raise UserError: no invoice, invoices of another customer or not open, a wrong
             number of instalments, or invoices already in a live agreement
         """
+        self.env["collection.interaction"]._portal_check_rate(
+            partner, moves.company_id, "agreement"
+        )
         # sudo: the portal controller checked the visitor's right to act for this customer.
         Agreement = self.sudo()
         partner = partner.sudo().commercial_partner_id

@@ -554,6 +554,7 @@ class CollectionDispute(models.Model):
         reminders of its invoices, sets the customer's status to *In dispute*, and is
         logged as an interaction with channel *Portal*.
         """
+        self.env["collection.interaction"]._portal_check_rate(partner, moves.company_id, "dispute")
         # sudo: the caller vouched for the visitor's right to act for ``partner``; each
         # record below is checked against that customer before anything is written.
         author = partner.sudo()

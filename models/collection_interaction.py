@@ -1,3 +1,7 @@
+from datetime import timedelta
+
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 
@@ -29,6 +33,10 @@ OUTCOMES = [
 
 # Fields of an interaction that anybody may still change after it is logged.
 MUTABLE_FIELDS = {"active"}
+
+# At most this many requests of one kind (promise, dispute, agreement) per customer
+# in 24 hours from the portal; more are refused with a message.
+PORTAL_DAILY_LIMIT = 3
 
 
 class CollectionInteraction(models.Model):
@@ -163,3 +171,137 @@ class CollectionInteraction(models.Model):
                 "can archive them."
             )
         )
+
+    # ------------------------------------------------------------------
+    # Portal
+    # ------------------------------------------------------------------
+    # What a customer does on the portal (a promise, a dispute, a request for a payment
+    # agreement) is checked against the daily limit, logged as an interaction with
+    # channel *Portal* and told to its collector in the same way whatever its kind. The
+    # portal controller has checked that the visitor may act for the customer; these
+    # methods work as superuser for that customer only.
+
+    @api.model
+    def _portal_check_rate(self, partner, company, kind):
+        """Refuse a request of ``kind`` sent from the portal when the customer already
+        sent ``PORTAL_DAILY_LIMIT`` of that kind in the last 24 hours.
+
+        Promises and disputes are counted by their portal interactions, agreement
+        requests by the agreements asked for on the portal.
+
+        :param partner: ``res.partner``, the customer (its commercial partner is used)
+        :param company: ``res.company`` whose statement the customer answers
+        :param str kind: ``"promise"``, ``"dispute"`` or ``"agreement"``
+        :raise UserError: translated, when the limit is reached
+        """
+        partner = partner.sudo().commercial_partner_id
+        domain = [("partner_id", "=", partner.id), ("company_id", "in", company.ids)]
+        since = fields.Datetime.now() - timedelta(days=1)
+        # sudo: portal visitors have no access to interactions and agreements; only the
+        # customer's own requests are counted.
+        if kind == "agreement":
+            count = (
+                self.env["collection.agreement"]
+                .sudo()
+                .search_count([*domain, ("origin", "=", "portal"), ("create_date", ">", since)])
+            )
+        else:
+            count = self.sudo().search_count(
+                [*domain, ("channel", "=", "portal"), ("outcome", "=", kind), ("date", ">", since)]
+            )
+        if count < PORTAL_DAILY_LIMIT:
+            return
+        if kind == "promise":
+            message = self.env._(
+                "You have already made %(count)s promises to pay today. Please wait until "
+                "tomorrow or contact us directly.",
+                count=PORTAL_DAILY_LIMIT,
+            )
+        elif kind == "dispute":
+            message = self.env._(
+                "You have already opened %(count)s disputes today. Please wait until "
+                "tomorrow or contact us directly.",
+                count=PORTAL_DAILY_LIMIT,
+            )
+        else:
+            message = self.env._(
+                "You have already asked for %(count)s payment agreements today. Please "
+                "wait for our answer or contact us directly.",
+                count=PORTAL_DAILY_LIMIT,
+            )
+        raise UserError(message)
+
+    @api.model
+    def _portal_log(self, partner, company, outcome, *, status_before, moves, note, **values):
+        """Log what the customer did on the portal as an interaction (channel *Portal*,
+        nobody of the company taking part), with the status the customer had before
+        and has now.
+
+        :param partner: ``res.partner``, the customer (commercial partner)
+        :param company: ``res.company`` whose statement the customer answered
+        :param str outcome: the interaction's outcome (``"promise"``, ...)
+        :param str status_before: the customer's status before the request
+        :param moves: ``account.move`` recordset the request is about
+        :param str note: what the customer wrote
+        :param values: more fields of the interaction (``promise_id``, ...)
+        :return: the new ``collection.interaction`` (as superuser)
+        """
+        partner = partner.sudo().commercial_partner_id.with_company(company)
+        # sudo: portal visitors have no access to the interactions; the caller checked
+        # the visitor may act for the customer.
+        return self.sudo().create(
+            {
+                "partner_id": partner.id,
+                "company_id": company.id,
+                "channel": "portal",
+                "outcome": outcome,
+                # Nobody of the company took part: the customer wrote on the portal.
+                "user_id": False,
+                "automatic": False,
+                "status_before": status_before,
+                "status_after": partner.collection_status or "current",
+                "move_ids": [fields.Command.set(moves.ids)],
+                "note": note or False,
+                **values,
+            }
+        )
+
+    @api.model
+    def _portal_notify(self, partner, company, title, lines, message=None):
+        """Post what the customer did on the portal on its chatter, as an internal note
+        written by the customer (by the contact when logged in), and notify its
+        collector (else its salesperson).
+
+        :param partner: ``res.partner``, the customer (commercial partner)
+        :param company: ``res.company`` whose statement the customer answered
+        :param str title: what the customer did, in bold on the first line
+        :param lines: the lines below it (``Markup`` or text, see
+            ``_portal_invoices_line``)
+        :param str message: what the customer wrote, quoted last when given
+        :return: the posted ``mail.message``
+        """
+        # sudo: portal visitors cannot post on the customer; the caller checked the
+        # visitor may act for it.
+        partner = partner.sudo().commercial_partner_id.with_company(company)
+        collector = (
+            partner.collection_user_id
+            or company.sudo().collection_default_user_id
+            or partner.user_id.filtered(lambda u: not u.share)
+        )
+        user = self.env.user
+        author = partner if user._is_public() else user.partner_id
+        parts = [Markup("<b>%s</b>") % title, *lines]
+        if message:
+            parts.append(Markup("%s: <i>%s</i>") % (self.env._("Message"), message))
+        return partner.message_post(
+            body=Markup("<br/>").join(parts),
+            author_id=author.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+            partner_ids=collector.partner_id.ids,
+        )
+
+    @api.model
+    def _portal_invoices_line(self, moves):
+        """The line naming ``moves`` in a portal note (see ``_portal_notify``)."""
+        return Markup("%s: %s") % (self.env._("Invoices"), ", ".join(moves.mapped("name")))

@@ -364,3 +364,98 @@ class CollectionPromise(models.Model):
             remaining = max(remaining - len(batch), 0)
             if self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining) <= 0:
                 break
+
+    # ------------------------------------------------------------------
+    # Portal
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _create_from_portal(self, partner, moves, amount, date, message=None, *, company=None):
+        """Record the promise to pay a customer makes on the portal and return it.
+
+        The caller (the portal controller) has already established that the visitor acts
+        for ``partner`` (a portal user of that customer, or the holder of a valid access
+        token of it) and runs this in a savepoint; this method checks everything else and
+        raises a translated ``UserError`` (or the promise's ``ValidationError``) when the
+        input is not acceptable:
+
+        :param partner: ``res.partner``, the customer (its commercial partner is used)
+        :param moves: ``account.move`` recordset, the promised invoices (may be empty):
+            open invoices of that customer in ``company``
+        :param amount: the promised amount, a number or the text typed in the form
+        :param date: the day the customer will pay by, a date or its ISO text
+        :param str message: what the customer wrote, kept as the promise's note
+        :param company: ``res.company`` whose statement the customer answers (default:
+            the invoices' company, else the current one)
+        :return: the new ``collection.promise`` (as superuser: hand it back to the portal
+            only through what the customer may see)
+        :raise UserError: an amount that is not a positive number, no date, or already
+            ``PORTAL_DAILY_LIMIT`` promises from the portal in 24 hours
+
+        The promise is assigned to the customer's collector, sets the customer's status
+        to *In agreement*, is logged as an interaction with channel *Portal*, and the
+        collector is notified on the customer's chatter.
+        """
+        Interaction = self.env["collection.interaction"]
+        company = company or moves.company_id[:1] or self.env.company
+        try:
+            amount = float(amount or 0.0)
+        except (TypeError, ValueError):
+            raise UserError(self.env._("Enter the amount you will pay, as a number.")) from None
+        if not company.currency_id.compare_amounts(amount, 0.0) > 0:
+            raise UserError(self.env._("The promised amount must be greater than zero."))
+        try:
+            date = fields.Date.to_date(date or None)
+        except ValueError:
+            date = None
+        if not date:
+            raise UserError(self.env._("Enter the date you will pay by."))
+        Interaction._portal_check_rate(partner, company, "promise")
+        # sudo: portal visitors have no access to promises; the caller vouched for the
+        # visitor's right to act for ``partner``. The promise's own constraints (date,
+        # amount, invoices of the customer and open) apply.
+        partner = partner.sudo().commercial_partner_id.with_company(company)
+        status_before = partner.collection_status or "current"
+        promise = (
+            self.sudo()
+            .with_company(company)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "amount": amount,
+                    "date": date,
+                    "move_ids": [fields.Command.set(moves.ids)],
+                    "user_id": (
+                        partner.collection_user_id or company.sudo().collection_default_user_id
+                    ).id,
+                    "note": message or False,
+                }
+            )
+        )
+        Interaction._portal_log(
+            partner,
+            company,
+            "promise",
+            status_before=status_before,
+            moves=moves,
+            note=message,
+            promise_id=promise.id,
+        )
+        lines = [
+            Markup("%s %s")
+            % (
+                format_amount(self.env, amount, company.currency_id),
+                self.env._("by %(date)s", date=format_date(self.env, date)),
+            )
+        ]
+        if moves:
+            lines.append(Interaction._portal_invoices_line(moves))
+        Interaction._portal_notify(
+            partner,
+            company,
+            self.env._("Promise to pay made on the customer portal"),
+            lines,
+            message,
+        )
+        return promise
