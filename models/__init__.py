@@ -1,3 +1,4 @@
+from . import collection_case_mixin
 from . import collection_aging_bucket
 from . import collection_ledger
 from . import collection_stage
@@ -10,9 +11,11 @@ from . import collection_invoice_dunning
 from . import account_partial_reconcile
 from . import collection_promise
 from . import collection_agreement
+from . import collection_agreement_instalment
 from . import collection_interaction
 from . import collection_policy
 from . import collection_communication
+from . import collection_dispute_reason
 from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard

@@ -2,6 +2,7 @@ from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES
 from .collection_ledger import LEDGER_FIELDS, figure_search
 
 MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
@@ -160,4 +161,64 @@ class AccountMove(models.Model):
         partner.ensure_one()
         action = partner.action_collection_log_interaction()
         action["context"] = dict(action["context"], default_move_ids=self.ids)
+        return action
+
+    # ==================================================================
+    # Disputes: the invoice's disputes
+    # ==================================================================
+
+    collection_dispute_ids = fields.Many2many(
+        "collection.dispute",
+        "collection_dispute_account_move_rel",
+        "account_move_id",
+        "collection_dispute_id",
+        string="Disputes",
+        readonly=True,
+        copy=False,
+        groups=ACCOUNTING_READERS,
+    )
+    collection_open_dispute_id = fields.Many2one(
+        "collection.dispute",
+        string="Open Dispute",
+        compute="_compute_collection_open_dispute_id",
+        groups=ACCOUNTING_READERS,
+        help="The customer's open dispute on this invoice: it gets no reminder meanwhile.",
+    )
+
+    @api.depends("collection_dispute_ids.state")
+    def _compute_collection_open_dispute_id(self):
+        for move in self:
+            move.collection_open_dispute_id = move.collection_dispute_ids.filtered(
+                lambda d: d.state in DISPUTE_OPEN_STATES
+            )[:1]
+
+    def _collection_credit_notes(self):
+        """Posted credit notes that reverse these invoices or are reconciled with them."""
+        reversals = self.reversal_move_ids
+        reconciled = (
+            self.line_ids.matched_credit_ids.credit_move_id.move_id
+            | self.line_ids.matched_debit_ids.debit_move_id.move_id
+        )
+        return (reversals | reconciled).filtered(
+            lambda m: m.move_type == "out_refund" and m.state == "posted"
+        )
+
+    def action_collection_open_dispute(self):
+        """Open the invoice's open dispute, or a new one on it."""
+        self.ensure_one()
+        dispute = self.collection_open_dispute_id
+        action = {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Dispute"),
+            "res_model": "collection.dispute",
+            "view_mode": "form",
+        }
+        if dispute:
+            action["res_id"] = dispute.id
+        else:
+            action["context"] = {
+                "default_partner_id": self.commercial_partner_id.id,
+                "default_move_ids": [fields.Command.set(self.ids)],
+                "default_company_id": self.company_id.id,
+            }
         return action

@@ -5,8 +5,10 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.fields import Command, Domain
+from odoo.fields import Command
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
+
+from .collection_case_mixin import is_open_invoice
 
 # Writes of the fields that follow the ledger and the workflow (state, amounts paid,
 # approval, acceptance) carry this object in their context. It cannot travel through
@@ -42,44 +44,17 @@ LIVE_STATES = ("proposed", "active")
 PORTAL_MAX_INSTALMENTS = 24
 
 
-def is_open_invoice(move):
-    """Whether an agreement may cover ``move``: a posted customer invoice still open."""
-    return (
-        move.state == "posted"
-        and move.move_type == "out_invoice"
-        and move.payment_state in ("not_paid", "partial")
-    )
-
-
 class CollectionAgreement(models.Model):
     _name = "collection.agreement"
     _description = "Payment Agreement"
-    _inherit = ["portal.mixin", "mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin", "portal.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
     name = fields.Char(
         string="Reference", required=True, readonly=True, copy=False, default="/", index="trigram"
     )
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('is_company', '=', True)]",
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
-    currency_id = fields.Many2one(
-        "res.currency", related="company_id.currency_id", store=True, string="Currency"
-    )
     user_id = fields.Many2one(
-        "res.users",
-        string="Collector",
-        default=lambda self: self.env.user,
-        tracking=True,
         domain="[('share', '=', False)]",
         help="Collector in charge of the agreement: alerted when the customer accepts it or "
         "misses an instalment.",
@@ -99,10 +74,6 @@ class CollectionAgreement(models.Model):
         "collection_agreement_account_move_rel",
         "collection_agreement_id",
         "account_move_id",
-        string="Invoices",
-        check_company=True,
-        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
-        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
         help="Open invoices the agreement settles. While it is active they get no reminder; "
         "the payments reconciled with them count toward the instalments.",
     )
@@ -293,38 +264,7 @@ class CollectionAgreement(models.Model):
 
     @api.constrains("partner_id", "move_ids", "state")
     def _check_moves(self):
-        for agreement in self.filtered(lambda a: a.state in ("draft", *LIVE_STATES)):
-            partner = agreement.partner_id
-            if partner != partner.commercial_partner_id:
-                raise ValidationError(
-                    self.env._(
-                        "A payment agreement is made with the customer itself (%(company)s), "
-                        "not with one of its contacts.",
-                        company=partner.commercial_partner_id.display_name,
-                    )
-                )
-            foreign = agreement.move_ids.filtered(
-                lambda m, partner=partner: m.commercial_partner_id != partner
-            )
-            if foreign:
-                raise ValidationError(
-                    self.env._(
-                        "These invoices do not belong to %(partner)s: %(invoices)s",
-                        partner=partner.display_name,
-                        invoices=", ".join(foreign.mapped("display_name")),
-                    )
-                )
-            if agreement.state == "active":
-                continue
-            not_open = agreement.move_ids.filtered(lambda m: not is_open_invoice(m))
-            if not_open:
-                raise ValidationError(
-                    self.env._(
-                        "A payment agreement can only cover posted customer invoices that are "
-                        "still open: %(invoices)s",
-                        invoices=", ".join(not_open.mapped("display_name")),
-                    )
-                )
+        self.filtered(lambda a: a.state in ("draft", *LIVE_STATES))._collection_check_moves()
         live = self.filtered(lambda a: a.state in LIVE_STATES)
         if not live:
             return
@@ -347,6 +287,24 @@ class CollectionAgreement(models.Model):
                             other=other.name,
                         )
                     )
+
+    def _collection_move_is_open(self, move):
+        # An active agreement keeps the invoices it covered, paid since or not.
+        return self.state == "active" or is_open_invoice(move)
+
+    def _collection_contact_error(self):
+        return self.env._(
+            "A payment agreement is made with the customer itself (%(company)s), not with one "
+            "of its contacts.",
+            company=self.partner_id.commercial_partner_id.display_name,
+        )
+
+    def _collection_not_open_error(self, moves):
+        return self.env._(
+            "A payment agreement can only cover posted customer invoices that are still open: "
+            "%(invoices)s",
+            invoices=", ".join(moves.mapped("display_name")),
+        )
 
     # ------------------------------------------------------------------
     # CRUD
@@ -629,7 +587,7 @@ class CollectionAgreement(models.Model):
                 # sudo: the customer's status and the log follow the cancellation, which
                 # a collection manager may do (checked above).
                 agreement.sudo()._collection_after_end(
-                    agreement._collection_status_after_end(kept=False),
+                    agreement._collection_customer_status_after("broken"),
                     self.env._(
                         "Payment agreement %(agreement)s cancelled: reminders resume on its "
                         "invoices.",
@@ -941,13 +899,9 @@ class CollectionAgreement(models.Model):
             ),
         )
         self.message_post(body=summary)
-        self._collection_log_interaction(channel, summary, status_after="agreement")
-        partner = self.partner_id.with_company(self.company_id)
-        partner._collection_set_status(
-            "agreement",
-            Markup("%s <a href='#' data-oe-model='collection.agreement' data-oe-id='%s'>%s</a>")
-            % (self.env._("Payment agreement started:"), self.id, self.name),
-        )
+        status = self._collection_customer_status_after("committed")
+        self._collection_log_interaction(channel, summary, status_after=status)
+        self._collection_note_on_customer(self.env._("Payment agreement started:"), status=status)
         # Payments made since the start date may already count.
         self._collection_evaluate(today)
 
@@ -1106,36 +1060,7 @@ class CollectionAgreement(models.Model):
         )
         self.message_post(body=summary)
         self._collection_after_end(
-            self._collection_status_after_end(kept=True), summary, automatic=True
-        )
-
-    def _collection_status_after_end(self, kept):
-        """The customer's status once this agreement ends: paying (or current when
-        nothing is overdue) when it was kept, negotiating when it was broken or cancelled.
-        A dispute, a refusal, a write-off, or another active agreement or open promise
-        keep the status they set."""
-        self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
-        status = partner.collection_status or "current"
-        if (
-            status not in ("agreement", "current", "paying", "negotiating")
-            or self._collection_other_commitments()
-        ):
-            return status
-        if kept:
-            return "paying" if partner.collection_overdue_amount else "current"
-        return "negotiating"
-
-    def _collection_other_commitments(self):
-        """Whether the customer has another active agreement or an open promise to pay in
-        this agreement's company (then its status stays 'agreement')."""
-        self.ensure_one()
-        domain = [("partner_id", "=", self.partner_id.id), ("company_id", "=", self.company_id.id)]
-        return bool(
-            self.search_count([*domain, ("state", "=", "active"), ("id", "!=", self.id)], limit=1)
-            or self.env["collection.promise"].search_count(
-                [*domain, ("state", "=", "open")], limit=1
-            )
+            self._collection_customer_status_after("kept"), summary, automatic=True
         )
 
     def _collection_break(self, today, instalment):
@@ -1151,7 +1076,7 @@ class CollectionAgreement(models.Model):
         )
         self.message_post(body=summary)
         self._collection_after_end(
-            self._collection_status_after_end(kept=False), summary, automatic=True
+            self._collection_customer_status_after("broken"), summary, automatic=True
         )
         collector = self.user_id or self.partner_id.with_company(self.company_id).collection_user_id
         self.activity_schedule(
@@ -1165,162 +1090,25 @@ class CollectionAgreement(models.Model):
         """The agreement stopped (completed, broken or cancelled): log it, note it on the
         customer and set the customer's status."""
         self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
         self._collection_log_interaction("note", summary, status_after=status, automatic=automatic)
-        partner._collection_set_status(
-            status,
-            Markup("%s <a href='#' data-oe-model='collection.agreement' data-oe-id='%s'>%s</a>")
-            % (summary, self.id, self.name),
-        )
+        self._collection_note_on_customer(summary, status=status)
 
-    def _collection_log_interaction(self, channel, note, status_after=None, automatic=False):
-        """Log an interaction for the customer about this agreement, with its invoices."""
-        self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
-        vals = {
-            "partner_id": partner.id,
-            "company_id": self.company_id.id,
-            "channel": channel,
-            "move_ids": [Command.set(self._collection_covered_moves().ids)],
-            "note": note,
-            "status_after": status_after or partner.collection_status or "current",
-        }
-        if self.env.su:
-            # Logged by the ledger or the daily check (automatic), or by the customer on the
-            # portal: nobody of the staff; else by the current user.
-            staff = not automatic and channel != "portal"
-            vals.update({"automatic": automatic, "user_id": self.env.uid if staff else False})
-        return self.env["collection.interaction"].create(vals)
+    def _collection_interaction_moves(self):
+        return self._collection_covered_moves()
 
     @api.model
-    def _cron_evaluate_agreements(self):
+    def _cron_evaluate_agreements(self, batch_size=100):
         """Daily: follow the active agreements (missed instalments, completion), in
         committed batches, so an interrupted run resumes where it stopped. A batch that
         fails is run again one agreement at a time; a failing agreement gets the error on
         its chatter."""
         today = fields.Date.context_today(self)
-        domain = Domain("state", "=", "active")
-        Cron = self.env["ir.cron"]
         # sudo: the daily check follows the ledger for every portfolio.
-        Agreement = self.sudo()
-        remaining = Agreement.search_count(domain)
-        Cron._commit_progress(remaining=remaining)
-        last_id = 0
-        while True:
-            batch = Agreement.search(domain & Domain("id", ">", last_id), limit=100, order="id")
-            if not batch:
-                break
-            last_id = batch[-1].id
-            try:
-                batch._collection_evaluate(today)
-            except (UserError, ValidationError):
-                self.env.cr.rollback()
-                for agreement in batch:
-                    try:
-                        agreement._collection_evaluate(today)
-                        Cron._commit_progress(1)
-                    except (UserError, ValidationError) as error:
-                        self.env.cr.rollback()
-                        agreement.message_post(
-                            body=self.env._(
-                                "The daily check of this agreement failed: %(error)s",
-                                error=str(error),
-                            )
-                        )
-                        Cron._commit_progress(1)
-                continue
-            if Cron._commit_progress(len(batch)) <= 0:
-                break
-
-
-class CollectionAgreementInstalment(models.Model):
-    _name = "collection.agreement.instalment"
-    _description = "Payment Agreement Instalment"
-    _order = "agreement_id, date, sequence, id"
-
-    agreement_id = fields.Many2one(
-        "collection.agreement", required=True, index=True, ondelete="cascade"
-    )
-    sequence = fields.Integer(default=10)
-    company_id = fields.Many2one(related="agreement_id.company_id", store=True, index=True)
-    partner_id = fields.Many2one(related="agreement_id.partner_id", store=True, string="Customer")
-    currency_id = fields.Many2one(related="agreement_id.currency_id")
-    date = fields.Date(required=True)
-    amount = fields.Monetary(required=True)
-    amount_paid = fields.Monetary(readonly=True, copy=False)
-    state = fields.Selection(
-        [
-            ("pending", "Pending"),
-            ("partial", "Partly Paid"),
-            ("paid", "Paid"),
-            ("missed", "Missed"),
-        ],
-        default="pending",
-        required=True,
-        readonly=True,
-        copy=False,
-    )
-
-    _amount_positive = models.Constraint(
-        "CHECK (amount > 0)", "Every instalment must be greater than zero."
-    )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        workflow = self.env.context.get("collection_agreement_workflow") is _WORKFLOW
-        today = fields.Date.context_today(self)
-        for vals in vals_list:
-            if not workflow:
-                vals.pop("amount_paid", None)
-                vals.pop("state", None)
-            if vals.get("date") and fields.Date.to_date(vals["date"]) < today:
-                raise ValidationError(
-                    self.env._(
-                        "An instalment cannot fall in the past (%(date)s).",
-                        date=format_date(self.env, fields.Date.to_date(vals["date"])),
-                    )
-                )
-        agreements = self.env["collection.agreement"].browse(
-            {vals.get("agreement_id") for vals in vals_list if vals.get("agreement_id")}
+        self.sudo()._collection_cron_process(
+            [("state", "=", "active")],
+            lambda agreements: agreements._collection_evaluate(today),
+            lambda error: self.env._(
+                "The daily check of this agreement failed: %(error)s", error=str(error)
+            ),
+            batch_size=batch_size,
         )
-        if not workflow and any(a.state != "draft" for a in agreements):
-            raise UserError(self.env._("Instalments can only be added to a draft agreement."))
-        instalments = super().create(vals_list)
-        if not workflow:
-            instalments.agreement_id._collection_plan_changed()
-        return instalments
-
-    def write(self, vals):
-        workflow = self.env.context.get("collection_agreement_workflow") is _WORKFLOW
-        if not workflow:
-            if {"amount_paid", "state"} & set(vals):
-                raise UserError(
-                    self.env._(
-                        "The payments of an instalment follow the ledger and cannot be set by hand."
-                    )
-                )
-            if any(i.agreement_id.state != "draft" for i in self):
-                raise UserError(
-                    self.env._("Only the instalments of a draft agreement can be changed.")
-                )
-            if vals.get("date") and fields.Date.to_date(vals["date"]) < fields.Date.context_today(
-                self
-            ):
-                raise ValidationError(
-                    self.env._(
-                        "An instalment cannot fall in the past (%(date)s).",
-                        date=format_date(self.env, fields.Date.to_date(vals["date"])),
-                    )
-                )
-        result = super().write(vals)
-        if not workflow and {"date", "amount"} & set(vals):
-            self.agreement_id._collection_plan_changed()
-        return result
-
-    @api.ondelete(at_uninstall=False)
-    def _unlink_except_not_draft(self):
-        if any(i.agreement_id.state != "draft" for i in self):
-            raise UserError(self.env._("Only the instalments of a draft agreement can be removed."))
-
-    def _collection_workflow_write(self, vals):
-        return self.with_context(collection_agreement_workflow=_WORKFLOW).write(vals)

@@ -7,119 +7,30 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+from .collection_case_mixin import ACCOUNTING_READERS
+from .collection_case_mixin import DISPUTE_OPEN_STATES as OPEN_STATES
 from .res_partner import COLLECTION_STATUS
-
-RESPONSIBLE_TYPES = [
-    ("salesperson", "Invoice Salesperson"),
-    ("user", "Named User"),
-    ("team", "Sales Team Leader"),
-    ("collector", "Customer's Collector"),
-]
-
-# A dispute in one of these states pauses the reminders of its invoices.
-OPEN_STATES = ("open", "in_progress")
-
-# Who may read invoices: collectors and billing users. A responsible outside them (a
-# salesperson, a warehouse manager) reads the invoice numbers of their disputes only.
-ACCOUNTING_READERS = "account_collection.group_collection_user,account.group_account_invoice"
 
 # Fields that only the dispute's own buttons (and the portal) set.
 WORKFLOW_FIELDS = {"state", "date_resolved", "status_before", "source", "date_open"}
 
-# Statuses that still describe a customer after a dispute is resolved, when the customer
-# still owes something overdue.
-LASTING_STATUSES = {"paying", "negotiating", "refusal", "uncollectible"}
-
-
-class CollectionDisputeReason(models.Model):
-    _name = "collection.dispute.reason"
-    _description = "Dispute Reason"
-    _order = "sequence, id"
-
-    name = fields.Char(required=True, translate=True)
-    sequence = fields.Integer(default=10)
-    active = fields.Boolean(default=True)
-    company_id = fields.Many2one(
-        "res.company", index=True, help="Empty: the reason is offered in every company."
-    )
-    responsible_type = fields.Selection(
-        RESPONSIBLE_TYPES,
-        string="Route To",
-        required=True,
-        default="salesperson",
-        help="Who must solve the disputes given for this reason: the salesperson of the "
-        "disputed invoice, a named user, the leader of a sales team or the customer's "
-        "collector. When nobody is found, the customer's collector (else the company's "
-        "default collector) gets the dispute.",
-    )
-    user_id = fields.Many2one(
-        "res.users", string="Responsible", domain="[('share', '=', False)]", check_company=True
-    )
-    team_id = fields.Many2one("crm.team", string="Sales Team", check_company=True)
-    sla_days = fields.Integer(
-        string="SLA (days)",
-        default=5,
-        help="Days within which a dispute given for this reason should be resolved.",
-    )
-
-    _sla_days_positive = models.Constraint(
-        "CHECK (sla_days >= 0)", "The SLA of a dispute reason cannot be negative."
-    )
-
-    @api.constrains("responsible_type", "user_id", "team_id")
-    def _check_responsible(self):
-        for reason in self:
-            if reason.responsible_type == "user" and not reason.user_id:
-                raise ValidationError(
-                    self.env._(
-                        "Choose the user who handles the disputes “%(reason)s”.", reason=reason.name
-                    )
-                )
-            if reason.responsible_type == "team" and not reason.team_id:
-                raise ValidationError(
-                    self.env._(
-                        "Choose the sales team whose leader handles the disputes “%(reason)s”.",
-                        reason=reason.name,
-                    )
-                )
-
-    @api.model
-    def _portal_reasons(self, company):
-        """The active reasons a customer of ``company`` may choose on the portal."""
-        # sudo: portal visitors only get the reasons' names, which they choose from.
-        return self.sudo().search([("company_id", "in", (False, company.id))])
 
 
 class CollectionDispute(models.Model):
     _name = "collection.dispute"
     _description = "Invoice Dispute"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date_open desc, id desc"
     _check_company_auto = True
 
     name = fields.Char(compute="_compute_name", store=True)
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('parent_id', '=', False)]",
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
     move_ids = fields.Many2many(
         "account.move",
         "collection_dispute_account_move_rel",
         "collection_dispute_id",
         "account_move_id",
-        string="Invoices",
         required=True,
-        check_company=True,
         groups=ACCOUNTING_READERS,
-        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
-        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
         help="The customer's invoices in dispute: they get no reminder while the dispute is "
         "open or in progress.",
     )
@@ -169,10 +80,9 @@ class CollectionDispute(models.Model):
     )
     resolution_note = fields.Text(copy=False)
     user_id = fields.Many2one(
-        "res.users",
         string="Responsible",
+        default=None,
         index=True,
-        tracking=True,
         domain="[('share', '=', False)]",
         help="Who must solve the dispute; chosen by its reason when it is opened.",
     )
@@ -307,30 +217,9 @@ class CollectionDispute(models.Model):
 
     @api.constrains("move_ids", "partner_id")
     def _check_moves(self):
-        for dispute in self:
-            if not dispute.move_ids:
-                raise ValidationError(self.env._("Choose the invoices the customer disputes."))
-            foreign = dispute.move_ids.filtered_domain(
-                [("commercial_partner_id", "!=", dispute.partner_id.id)]
-            )
-            if foreign:
-                raise ValidationError(
-                    self.env._(
-                        "These invoices do not belong to %(partner)s: %(invoices)s",
-                        partner=dispute.partner_id.display_name,
-                        invoices=", ".join(foreign.mapped("display_name")),
-                    )
-                )
-            not_invoices = dispute.move_ids.filtered(
-                lambda m: m.state != "posted" or m.move_type != "out_invoice"
-            )
-            if not_invoices:
-                raise ValidationError(
-                    self.env._(
-                        "Only posted customer invoices can be disputed: %(invoices)s",
-                        invoices=", ".join(not_invoices.mapped("display_name")),
-                    )
-                )
+        if self.filtered(lambda d: not d.move_ids):
+            raise ValidationError(self.env._("Choose the invoices the customer disputes."))
+        self._collection_check_moves()
         # sudo: a dispute the current user cannot see still blocks a second one on the
         # same invoice.
         open_disputes = self.sudo().search(
@@ -352,6 +241,20 @@ class CollectionDispute(models.Model):
                             dispute=other.name,
                         )
                     )
+
+    def _collection_move_is_open(self, move):
+        # Whether the invoices are still to be paid is checked when they are added
+        # (create, write): a disputed invoice may be paid meanwhile.
+        return move.state == "posted" and move.move_type == "out_invoice"
+
+    def _collection_not_open_error(self, moves):
+        return self.env._(
+            "Only posted customer invoices can be disputed: %(invoices)s",
+            invoices=", ".join(moves.mapped("display_name")),
+        )
+
+    def _collection_interaction_field(self):
+        return "dispute_id"
 
     @api.constrains("state", "resolution")
     def _check_resolution(self):
@@ -690,36 +593,22 @@ class CollectionDispute(models.Model):
             if earlier and status == "dispute":
                 status = earlier.status_before or status
             dispute_sudo.status_before = status
-            new_status = "uncollectible" if status == "uncollectible" else "dispute"
             status_then = partner_sudo.collection_status or "current"
-            partner_sudo.collection_status = new_status
+            new_status = dispute_sudo._collection_customer_status_after("disputed")
+            partner_sudo._collection_set_status(new_status)
             portal = dispute.source == "portal"
-            self.env["collection.interaction"].sudo().create(
-                {
-                    "partner_id": partner_sudo.id,
-                    "company_id": dispute.company_id.id,
-                    "user_id": False if portal else self.env.uid,
-                    "channel": "portal" if portal else "note",
-                    "outcome": "dispute",
-                    "status_before": status_then,
-                    "status_after": new_status,
-                    "move_ids": [fields.Command.set(dispute.move_ids.ids)],
-                    "dispute_id": dispute.id,
-                    "note": self.env._(
-                        "Dispute opened (%(reason)s): %(description)s",
-                        reason=dispute.reason_id.name,
-                        description=dispute.description or "",
-                    ),
-                }
+            dispute_sudo._collection_log_interaction(
+                "portal" if portal else "note",
+                self.env._(
+                    "Dispute opened (%(reason)s): %(description)s",
+                    reason=dispute.reason_id.name,
+                    description=dispute.description or "",
+                ),
+                outcome="dispute",
+                status_before=status_then,
+                status_after=new_status,
             )
-            partner_sudo.message_post(
-                body=Markup(
-                    "%s <a href='#' data-oe-model='collection.dispute' data-oe-id='%s'>%s</a>"
-                )
-                % (self.env._("Dispute opened:"), dispute.id, dispute.name),
-                message_type="comment",
-                subtype_xmlid="mail.mt_note",
-            )
+            dispute_sudo._collection_note_on_customer(self.env._("Dispute opened:"))
             if dispute.description and not portal:
                 # The portal posts the customer's own message, with its attachments.
                 dispute_sudo.message_post(
@@ -776,53 +665,15 @@ class CollectionDispute(models.Model):
                 self.env._("chosen by %(user)s", user=self.env.user.name), today
             )
 
-    def _collection_resumed_status(self):
-        """The customer's status once this dispute is resolved: still 'In dispute' while
-        another dispute is open; 'Current' when nothing is overdue any more; else the
-        status before the dispute if it still applies, else 'Negotiating'."""
-        self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
-        others = self.search_count(
-            [
-                ("partner_id", "=", partner.id),
-                ("company_id", "=", self.company_id.id),
-                ("state", "in", OPEN_STATES),
-                ("id", "!=", self.id),
-            ]
-        )
-        if others:
-            return "dispute"
-        before = self.status_before
-        if before == "uncollectible":
-            return before
-        if not partner.collection_overdue_amount:
-            return "current"
-        if before in LASTING_STATUSES:
-            return before
-        commitments = [
-            ("partner_id", "=", partner.id),
-            ("company_id", "=", self.company_id.id),
-        ]
-        if before == "agreement" and (
-            self.env["collection.promise"].search_count(commitments + [("state", "=", "open")])
-            or self.env["collection.agreement"].search_count(
-                commitments + [("state", "=", "active")]
-            )
-        ):
-            return before
-        return "negotiating"
-
     def _collection_close(self):
         """After resolution: the customer's status, the interaction, the notes and the
         responsible's activity. Runs as superuser from ``action_resolve``."""
         self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
+        partner = self._collection_customer()
         status_then = partner.collection_status or "current"
-        status_after = status_then
         # The status changed by hand (or by a promise) since the dispute is left alone.
-        if status_then == "dispute":
-            status_after = self._collection_resumed_status()
-            partner.collection_status = status_after
+        status_after = self._collection_customer_status_after("dispute_resolved")
+        partner._collection_set_status(status_after)
         resolution = dict(self._fields["resolution"]._description_selection(self.env))[
             self.resolution
         ]
@@ -832,19 +683,13 @@ class CollectionDispute(models.Model):
             dispute=self.name,
         )
         note = summary + (f"\n{self.resolution_note}" if self.resolution_note else "")
-        self.env["collection.interaction"].create(
-            {
-                "partner_id": partner.id,
-                "company_id": self.company_id.id,
-                "user_id": self.env.uid,
-                "channel": "note",
-                "outcome": "dispute",
-                "status_before": status_then,
-                "status_after": status_after,
-                "move_ids": [fields.Command.set(self.move_ids.ids)],
-                "dispute_id": self.id,
-                "note": note,
-            }
+        self._collection_log_interaction(
+            "note",
+            note,
+            outcome="dispute",
+            status_before=status_then,
+            status_after=status_after,
+            user_id=self.env.uid,
         )
         dispute_type = self.env.ref("account_collection.mail_activity_type_collection_dispute")
         self.activity_ids.filtered(lambda a: a.activity_type_id == dispute_type).action_feedback(
@@ -854,114 +699,6 @@ class CollectionDispute(models.Model):
         if self.resolution_note:
             body += Markup("<br/>%s") % self.resolution_note
         self.message_post(body=body, subtype_xmlid="mail.mt_note")
-        partner.message_post(
-            body=Markup("%s <a href='#' data-oe-model='collection.dispute' data-oe-id='%s'>%s</a>")
-            % (
-                self.env._("Dispute resolved (%(resolution)s):", resolution=resolution),
-                self.id,
-                self.name,
-            ),
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
+        self._collection_note_on_customer(
+            self.env._("Dispute resolved (%(resolution)s):", resolution=resolution)
         )
-
-
-class CollectionInteraction(models.Model):
-    _inherit = "collection.interaction"
-
-    dispute_id = fields.Many2one(
-        "collection.dispute", string="Dispute", index="btree_not_null", check_company=True
-    )
-
-
-class AccountMove(models.Model):
-    _inherit = "account.move"
-
-    collection_dispute_ids = fields.Many2many(
-        "collection.dispute",
-        "collection_dispute_account_move_rel",
-        "account_move_id",
-        "collection_dispute_id",
-        string="Disputes",
-        readonly=True,
-        copy=False,
-        groups=ACCOUNTING_READERS,
-    )
-    collection_open_dispute_id = fields.Many2one(
-        "collection.dispute",
-        string="Open Dispute",
-        compute="_compute_collection_open_dispute_id",
-        groups=ACCOUNTING_READERS,
-        help="The customer's open dispute on this invoice: it gets no reminder meanwhile.",
-    )
-
-    @api.depends("collection_dispute_ids.state")
-    def _compute_collection_open_dispute_id(self):
-        for move in self:
-            move.collection_open_dispute_id = move.collection_dispute_ids.filtered(
-                lambda d: d.state in OPEN_STATES
-            )[:1]
-
-    def _collection_credit_notes(self):
-        """Posted credit notes that reverse these invoices or are reconciled with them."""
-        reversals = self.reversal_move_ids
-        reconciled = (
-            self.line_ids.matched_credit_ids.credit_move_id.move_id
-            | self.line_ids.matched_debit_ids.debit_move_id.move_id
-        )
-        return (reversals | reconciled).filtered(
-            lambda m: m.move_type == "out_refund" and m.state == "posted"
-        )
-
-    def action_collection_open_dispute(self):
-        """Open the invoice's open dispute, or a new one on it."""
-        self.ensure_one()
-        dispute = self.collection_open_dispute_id
-        action = {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Dispute"),
-            "res_model": "collection.dispute",
-            "view_mode": "form",
-        }
-        if dispute:
-            action["res_id"] = dispute.id
-        else:
-            action["context"] = {
-                "default_partner_id": self.commercial_partner_id.id,
-                "default_move_ids": [fields.Command.set(self.ids)],
-                "default_company_id": self.company_id.id,
-            }
-        return action
-
-
-class ResPartner(models.Model):
-    _inherit = "res.partner"
-
-    collection_dispute_ids = fields.One2many(
-        "collection.dispute",
-        "partner_id",
-        string="Disputes",
-        groups=ACCOUNTING_READERS,
-    )
-    collection_open_dispute_count = fields.Integer(
-        string="Open Disputes",
-        compute="_compute_collection_open_dispute_count",
-        groups=ACCOUNTING_READERS,
-    )
-
-    def _compute_collection_open_dispute_count(self):
-        counts = dict(
-            self.env["collection.dispute"]._read_group(
-                [
-                    ("partner_id", "in", self.commercial_partner_id.ids),
-                    ("state", "in", OPEN_STATES),
-                ],
-                ["partner_id"],
-                ["__count"],
-            )
-        )
-        for partner in self:
-            partner.collection_open_dispute_count = counts.get(partner.commercial_partner_id, 0)
-
-    def action_collection_open_disputes(self):
-        return self._collection_open_records("account_collection.collection_dispute_action")

@@ -3,7 +3,7 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import UserError
 
 from .res_partner import COLLECTION_STATUS
 
@@ -41,21 +41,14 @@ PORTAL_DAILY_LIMIT = 3
 
 class CollectionInteraction(models.Model):
     _name = "collection.interaction"
+    _inherit = ["collection.case.mixin"]
     _description = "Collection Interaction"
     _order = "date desc, id desc"
     _check_company_auto = True
     _rec_name = "summary"
 
-    partner_id = fields.Many2one(
-        "res.partner", string="Customer", required=True, index=True, ondelete="restrict"
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
+    partner_id = fields.Many2one(ondelete="restrict", domain=[])
     user_id = fields.Many2one(
-        "res.users",
-        string="Collector",
-        default=lambda self: self.env.user,
         index=True,
         help="Who had the interaction; empty for messages sent by the automatic reminders.",
     )
@@ -70,17 +63,16 @@ class CollectionInteraction(models.Model):
         "collection_interaction_account_move_rel",
         "collection_interaction_id",
         "account_move_id",
-        string="Invoices",
-        check_company=True,
+        domain=[],
     )
     promise_id = fields.Many2one(
         "collection.promise", string="Promise", index="btree_not_null", check_company=True
     )
+    dispute_id = fields.Many2one(
+        "collection.dispute", string="Dispute", index="btree_not_null", check_company=True
+    )
     next_action_date = fields.Date(string="Next Action")
     note = fields.Text()
-    currency_id = fields.Many2one(
-        "res.currency", related="company_id.currency_id", store=True, string="Currency"
-    )
     overdue_amount = fields.Monetary(
         string="Overdue Then",
         help="The customer's overdue amount when the interaction was logged.",
@@ -135,18 +127,16 @@ class CollectionInteraction(models.Model):
 
     @api.constrains("move_ids", "partner_id")
     def _check_move_ids(self):
-        for interaction in self:
-            foreign = interaction.move_ids.filtered(
-                lambda m: m.commercial_partner_id != interaction.partner_id
-            )
-            if foreign:
-                raise ValidationError(
-                    self.env._(
-                        "These invoices do not belong to %(partner)s: %(invoices)s",
-                        partner=interaction.partner_id.display_name,
-                        invoices=", ".join(foreign.mapped("display_name")),
-                    )
-                )
+        self._collection_check_moves()
+
+    def _collection_move_is_open(self, move):
+        # An interaction is about the customer's invoices, paid or not.
+        return True
+
+    def _valid_field_parameter(self, field, name):
+        # The case mixin's fields are tracked on the models with a chatter; an
+        # interaction has none (it does not change once logged).
+        return name == "tracking" or super()._valid_field_parameter(field, name)
 
     def write(self, vals):
         changed = set(vals) - MUTABLE_FIELDS

@@ -14,37 +14,16 @@ LEDGER_FIELDS = {"state", "amount_paid", "date_closed", "date_made"}
 class CollectionPromise(models.Model):
     _name = "collection.promise"
     _description = "Promise to Pay"
-    _inherit = ["mail.thread", "mail.activity.mixin"]
+    _inherit = ["collection.case.mixin", "mail.thread", "mail.activity.mixin"]
     _order = "date desc, id desc"
     _check_company_auto = True
 
     name = fields.Char(compute="_compute_name", store=True)
-    partner_id = fields.Many2one(
-        "res.partner",
-        string="Customer",
-        required=True,
-        index=True,
-        tracking=True,
-        domain="[('is_company', '=', True)]",
-    )
-    company_id = fields.Many2one(
-        "res.company", required=True, index=True, default=lambda self: self.env.company
-    )
-    currency_id = fields.Many2one(
-        "res.currency", related="company_id.currency_id", store=True, string="Currency"
-    )
-    user_id = fields.Many2one(
-        "res.users", string="Collector", default=lambda self: self.env.user, tracking=True
-    )
     move_ids = fields.Many2many(
         "account.move",
         "collection_promise_account_move_rel",
         "collection_promise_id",
         "account_move_id",
-        string="Invoices",
-        check_company=True,
-        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
-        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
         help="Invoices the customer promised to pay. Payments reconciled with them after "
         "the promise was made count toward it.",
     )
@@ -105,41 +84,23 @@ class CollectionPromise(models.Model):
 
     @api.constrains("amount", "date", "move_ids", "partner_id")
     def _check_promise(self):
-        for promise in self.filtered(lambda p: p.state == "open"):
+        promises = self.filtered(lambda p: p.state == "open")
+        for promise in promises:
             if float_compare(promise.amount, 0.0, precision_rounding=promise.currency_id.rounding) <= 0:
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
-            if promise.partner_id != promise.partner_id.commercial_partner_id:
-                raise ValidationError(
-                    self.env._(
-                        "A promise is made by the customer itself (%(company)s), not by one of "
-                        "its contacts.",
-                        company=promise.partner_id.commercial_partner_id.display_name,
-                    )
-                )
-            foreign = promise.move_ids.filtered(
-                lambda m: m.commercial_partner_id != promise.partner_id
-            )
-            if foreign:
-                raise ValidationError(
-                    self.env._(
-                        "These invoices do not belong to %(partner)s: %(invoices)s",
-                        partner=promise.partner_id.display_name,
-                        invoices=", ".join(foreign.mapped("display_name")),
-                    )
-                )
-            not_open = promise.move_ids.filtered(
-                lambda m: m.state != "posted"
-                or m.move_type != "out_invoice"
-                or m.payment_state not in ("not_paid", "partial")
-            )
-            if not_open:
-                raise ValidationError(
-                    self.env._(
-                        "A promise can only cover posted customer invoices that are still "
-                        "open: %(invoices)s",
-                        invoices=", ".join(not_open.mapped("display_name")),
-                    )
-                )
+        promises._collection_check_moves()
+
+    def _collection_contact_error(self):
+        return self.env._(
+            "A promise is made by the customer itself (%(company)s), not by one of its contacts.",
+            company=self.partner_id.commercial_partner_id.display_name,
+        )
+
+    def _collection_not_open_error(self, moves):
+        return self.env._(
+            "A promise can only cover posted customer invoices that are still open: %(invoices)s",
+            invoices=", ".join(moves.mapped("display_name")),
+        )
 
     # ------------------------------------------------------------------
     # CRUD
@@ -167,10 +128,9 @@ class CollectionPromise(models.Model):
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
         promises = super().create(vals_list)
         for promise in promises:
-            promise.partner_id._collection_set_status(
-                "agreement",
-                Markup("%s <a href='#' data-oe-model='collection.promise' data-oe-id='%s'>%s</a>")
-                % (self.env._("New promise to pay:"), promise.id, promise.name),
+            promise._collection_note_on_customer(
+                self.env._("New promise to pay:"),
+                status=promise._collection_customer_status_after("committed"),
             )
         return promises
 
@@ -299,27 +259,17 @@ class CollectionPromise(models.Model):
                 promise._collection_close(closing, today)
 
     def _collection_close(self, state, today):
+        """Close the promise as ``state`` (kept, partial or broken) on ``today``: the
+        customer's status follows; a broken or partly kept promise is noted on the
+        customer and the collector gets an activity. Runs as superuser: the ledger and
+        the daily check close promises, whoever triggered them."""
         self.ensure_one()
         self.write({"state": state, "date_closed": today})
-        partner = self.partner_id.with_company(self.company_id).sudo()
+        # sudo: the ledger and the daily check close promises, whoever triggered them.
+        partner = self._collection_customer().sudo()
         if state == "kept":
             self.message_post(body=self.env._("Promise kept: the promised amount was paid."))
-            if (
-                partner.collection_status == "agreement"
-                and not self.search_count(
-                    [("partner_id", "=", partner.id), ("state", "=", "open"), ("id", "!=", self.id)]
-                )
-                # An active payment agreement keeps the customer 'in agreement'.
-                and not self.env["collection.agreement"].search_count(
-                    [
-                        ("partner_id", "=", partner.id),
-                        ("company_id", "=", self.company_id.id),
-                        ("state", "=", "active"),
-                    ],
-                    limit=1,
-                )
-            ):
-                partner.collection_status = "paying" if partner.collection_overdue_amount else "current"
+            partner._collection_set_status(self._collection_customer_status_after("kept"))
             return
         if state == "broken":
             summary = self.env._("Broken promise: nothing was paid by %(date)s.", date=format_date(self.env, self.date))
@@ -331,13 +281,8 @@ class CollectionPromise(models.Model):
                 date=format_date(self.env, self.date),
             )
         self.message_post(body=summary)
-        # sudo: the ledger and the daily check close promises, whoever triggered them.
-        partner.collection_status = "negotiating"
-        partner.message_post(
-            body=Markup("%s <a href='#' data-oe-model='collection.promise' data-oe-id='%s'>%s</a>")
-            % (summary, self.id, self.name),
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
+        self._collection_note_on_customer(
+            summary, status=self._collection_customer_status_after("broken")
         )
         collector = partner.collection_user_id or self.user_id
         partner.activity_schedule(
@@ -348,22 +293,20 @@ class CollectionPromise(models.Model):
         )
 
     @api.model
-    def _cron_evaluate_promises(self):
+    def _cron_evaluate_promises(self, batch_size=200):
         """Daily: close the open promises whose date has passed, in committed batches,
-        so an interrupted run resumes where it stopped."""
+        so an interrupted run resumes where it stopped. A failing promise gets the error
+        on its chatter; the others go on."""
         today = fields.Date.context_today(self)
-        domain = [("state", "=", "open"), ("date", "<", today)]
-        remaining = self.search_count(domain)
-        last_id = 0
-        while True:
-            batch = self.search(domain + [("id", ">", last_id)], limit=200, order="id")
-            if not batch:
-                break
-            batch._collection_evaluate(today)
-            last_id = batch[-1].id
-            remaining = max(remaining - len(batch), 0)
-            if self.env["ir.cron"]._commit_progress(len(batch), remaining=remaining) <= 0:
-                break
+        # sudo: the daily check follows the ledger for every portfolio.
+        self.sudo()._collection_cron_process(
+            [("state", "=", "open"), ("date", "<", today)],
+            lambda promises: promises._collection_evaluate(today),
+            lambda error: self.env._(
+                "The daily check of this promise failed: %(error)s", error=str(error)
+            ),
+            batch_size=batch_size,
+        )
 
     # ------------------------------------------------------------------
     # Portal

@@ -9,6 +9,7 @@ from odoo.tools import SQL, format_amount
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
+from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES
 from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
 
 COLLECTION_STATUS = [
@@ -20,6 +21,15 @@ COLLECTION_STATUS = [
     ("refusal", "Refusal to Pay"),
     ("uncollectible", "Uncollectible"),
 ]
+
+# Statuses that a commitment (a promise to pay, a payment agreement) moves on from when
+# it ends; the others were set by something that still holds (a dispute, a refusal, a
+# write-off).
+COMMITMENT_STATUSES = ("agreement", "current", "paying", "negotiating")
+
+# Statuses that still describe a customer after a dispute is resolved, when the customer
+# still owes something overdue.
+LASTING_STATUSES = ("paying", "negotiating", "refusal", "uncollectible")
 
 # Journal item fields the figures read: when one changes (a posting, a payment, a
 # reconciliation, a credit note), the figures of its partner (the commercial partner on
@@ -491,21 +501,150 @@ class ResPartner(models.Model):
             raise UserError(self.env._("Only collection users can work a customer's collections."))
         self.check_access("read")
 
+    # --- The customer's collection status and stage: the one writer, the one decision
+
     def _collection_set_status(self, status, message=None):
-        """Set the collection status (current company), with an optional chatter note."""
+        """Set the collection status of these customers (current company), in one
+        write, with an optional note on each customer's chatter. Every change of the
+        status goes through here (the dunning run through ``_collection_write_portfolio``):
+        the rights are checked, then the customers are written as superuser."""
         self._collection_check_access()
-        for partner in self.commercial_partner_id:
-            # sudo: collectors have no write access on contacts; access was checked above.
-            partner_sudo = partner.sudo()
-            if partner_sudo.collection_status != status:
-                partner_sudo.collection_status = status
-            if message:
-                partner_sudo.message_post(
-                    body=message,
-                    author_id=self.env.user.partner_id.id,
-                    message_type="comment",
-                    subtype_xmlid="mail.mt_note",
-                )
+        # sudo: collectors have no write access on contacts; access was checked above.
+        partners_sudo = self.commercial_partner_id.sudo()
+        partners_sudo.filtered(lambda p: p.collection_status != status).write(
+            {"collection_status": status}
+        )
+        if message:
+            partners_sudo._collection_post_note(message)
+
+    def _collection_set_stage(self, stage):
+        """Move these customers (current company) to the collection stage ``stage``, in
+        one write; the rights are checked, then the customers are written as superuser."""
+        self._collection_check_access()
+        # sudo: collectors have no write access on contacts; access was checked above.
+        partners_sudo = self.commercial_partner_id.sudo()
+        partners_sudo.filtered(lambda p: p.collection_stage_id != stage).write(
+            {"collection_stage_id": stage.id}
+        )
+
+    def _collection_write_portfolio(self, values_per_partners):
+        """The dunning run's writer of the status and the stage of many customers of the
+        current company at once: ``values_per_partners`` is {(field name, value):
+        partners} with ``collection_status`` or ``collection_stage_id`` as field names,
+        one write each, the changes logged in one batch of messages (see
+        ``_collection_write_logged``). ``self`` holds all the customers written."""
+        fnames = {fname for fname, _value in values_per_partners}
+        if not fnames <= {"collection_status", "collection_stage_id"}:
+            raise ValueError(f"Only the collection status and stage are written here: {fnames}")
+        self._collection_check_access()
+        # sudo: the reminders move customers through stages, whoever approved them; access
+        # was checked above.
+        self.sudo()._collection_write_logged(
+            {key: partners.sudo() for key, partners in values_per_partners.items()}
+        )
+
+    def _collection_post_note(self, body):
+        """Post ``body`` as a note by the current user on these customers' chatter."""
+        self._collection_check_access()
+        # sudo: collectors cannot post on contacts they cannot write; access was checked
+        # above.
+        for partner_sudo in self.commercial_partner_id.sudo():
+            partner_sudo.message_post(
+                body=body,
+                author_id=self.env.user.partner_id.id,
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def _collection_with_commitment(self, exclude=None):
+        """The customers among these who still have an open commitment in the current
+        company: an open promise to pay or an active payment agreement (``exclude``, a
+        promise or an agreement, does not count)."""
+        found = set()
+        for model, state in (("collection.promise", "open"), ("collection.agreement", "active")):
+            domain = [
+                ("partner_id", "in", self.ids),
+                ("company_id", "=", self.env.company.id),
+                ("state", "=", state),
+            ]
+            if exclude is not None and exclude._name == model:
+                domain.append(("id", "not in", exclude.ids))
+            # sudo: whether a commitment exists decides the status, whoever can see it.
+            found.update(self.env[model].sudo().search(domain).partner_id.ids)
+        return self.filtered(lambda p: p.id in found)
+
+    def _collection_with_open_dispute(self, exclude=None):
+        """The customers among these with an open dispute in the current company
+        (``exclude``, a dispute, does not count)."""
+        domain = [
+            ("partner_id", "in", self.ids),
+            ("company_id", "=", self.env.company.id),
+            ("state", "in", DISPUTE_OPEN_STATES),
+        ]
+        if exclude is not None:
+            domain.append(("id", "not in", exclude.ids))
+        # sudo: an open dispute decides the status, whoever can see it.
+        found = set(self.env["collection.dispute"].sudo().search(domain).partner_id.ids)
+        return self.filtered(lambda p: p.id in found)
+
+    def _collection_status_after(self, event, case=None):
+        """{customer: collection status} of these customers (current company) once
+        ``event`` happened; the one place that decides it:
+
+        - ``"committed"``: a promise to pay was made, a payment agreement started: *In
+          agreement*;
+        - ``"kept"``, ``"broken"``: the commitment ``case`` was kept, or broken (or
+          cancelled): *Paying* (*Current* when nothing is overdue) or *Negotiating*; the
+          status stays while another commitment is open, and when it is not one a
+          commitment sets (a dispute, a refusal, a write-off);
+        - ``"settled"``: nothing is overdue any more: *Current*, unless written off or
+          still under a commitment;
+        - ``"disputed"``: a dispute was opened: *In dispute*, unless written off;
+        - ``"dispute_resolved"``: the dispute ``case`` was resolved: still *In dispute*
+          while another dispute is open; *Current* when nothing is overdue any more; else
+          the status before the dispute if it still applies (``case.status_before``),
+          else *Negotiating*. A status changed since the dispute opened stays.
+        """
+        committed = disputed = self.browse()
+        if event in ("kept", "broken", "settled", "dispute_resolved"):
+            committed = self._collection_with_commitment(exclude=case)
+        if event == "dispute_resolved":
+            disputed = self._collection_with_open_dispute(exclude=case)
+        result = {}
+        for partner in self:
+            status = partner.collection_status or "current"
+            if event == "committed":
+                new = "agreement"
+            elif event == "disputed":
+                new = status if status == "uncollectible" else "dispute"
+            elif event in ("kept", "broken"):
+                if status not in COMMITMENT_STATUSES or partner in committed:
+                    new = status
+                elif event == "broken":
+                    new = "negotiating"
+                else:
+                    new = "paying" if partner.collection_overdue_amount else "current"
+            elif event == "settled":
+                settled = not partner.collection_overdue_amount and partner not in committed
+                new = "current" if settled and status != "uncollectible" else status
+            elif event == "dispute_resolved":
+                before = case.status_before
+                if status != "dispute":
+                    new = status
+                elif partner in disputed:
+                    new = "dispute"
+                elif before == "uncollectible":
+                    new = before
+                elif not partner.collection_overdue_amount:
+                    new = "current"
+                elif before in LASTING_STATUSES or (before == "agreement" and partner in committed):
+                    new = before
+                else:
+                    new = "negotiating"
+            else:
+                raise ValueError(f"Unknown collection event {event!r}")
+            result[partner] = new
+        return result
 
     def _collection_write_logged(self, values_per_partners):
         """Write collection fields on many customers of the current company at once:
@@ -558,30 +697,19 @@ class ResPartner(models.Model):
         )
 
     def _collection_reset_status_when_settled(self):
-        """Customers with nothing overdue any more go back to 'current' (except
-        those written off)."""
-        partners = self.commercial_partner_id.filtered(
+        """Customers with nothing overdue any more go back to 'current' (except those
+        written off or still under a commitment). Triggered by the ledger (a payment),
+        whoever reconciled it."""
+        # sudo: the ledger drives the status, whoever reconciled the payment.
+        partners = self.commercial_partner_id.sudo().filtered(
             lambda p: p.collection_status not in ("current", "uncollectible")
-            and not p.collection_overdue_amount
         )
-        # A customer in an active payment agreement stays 'agreement' until it ends.
-        in_agreement = (
-            self.env["collection.agreement"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", partners.ids),
-                    ("company_id", "=", self.env.company.id),
-                    ("state", "=", "active"),
-                ]
-            )
-            .partner_id
-        )
-        partners -= in_agreement
-        for partner in partners:
-            # sudo: triggered by the ledger (a payment), whoever reconciled it.
-            partner.sudo().collection_status = "current"
-        return partners
+        settled = partners.browse()
+        for partner, status in partners._collection_status_after("settled").items():
+            if status == "current":
+                settled |= partner
+        settled._collection_set_status("current")
+        return settled
 
     # ------------------------------------------------------------------
     # Documents: statement of account, collection dossier
@@ -904,3 +1032,36 @@ class ResPartner(models.Model):
             {"company_id": company.id, "access_token": partner._collection_portal_token(company)}
         )
         return f"/my/collections/{partner.id}?{query}"
+
+    # ==================================================================
+    # Disputes: the customer's disputes
+    # ==================================================================
+
+    collection_dispute_ids = fields.One2many(
+        "collection.dispute",
+        "partner_id",
+        string="Disputes",
+        groups=ACCOUNTING_READERS,
+    )
+    collection_open_dispute_count = fields.Integer(
+        string="Open Disputes",
+        compute="_compute_collection_open_dispute_count",
+        groups=ACCOUNTING_READERS,
+    )
+
+    def _compute_collection_open_dispute_count(self):
+        counts = dict(
+            self.env["collection.dispute"]._read_group(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("state", "in", DISPUTE_OPEN_STATES),
+                ],
+                ["partner_id"],
+                ["__count"],
+            )
+        )
+        for partner in self:
+            partner.collection_open_dispute_count = counts.get(partner.commercial_partner_id, 0)
+
+    def action_collection_open_disputes(self):
+        return self._collection_open_records("account_collection.collection_dispute_action")

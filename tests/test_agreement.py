@@ -1,5 +1,6 @@
 from contextlib import contextmanager
 from datetime import date, timedelta
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -94,6 +95,36 @@ class TestCollectionAgreement(CollectionCommon):
     # ------------------------------------------------------------------
     # The plan
     # ------------------------------------------------------------------
+
+    def test_daily_check_goes_on_past_a_failing_agreement(self):
+        """An agreement whose check fails stays active with the error on its chatter;
+        the other agreements of the run are followed all the same."""
+        other_customer = self.env["res.partner"].create(
+            {"name": "Other Customer", "is_company": True}
+        )
+        failing = self.make_agreement(self.invoice(self.customer, 1000.0, day(-20)), count=2)
+        other = self.make_agreement(self.invoice(other_customer, 1000.0, day(-20)), count=2)
+        (failing | other).with_user(self.collector).action_activate()
+        Agreement = type(self.env["collection.agreement"])
+        evaluate = Agreement._collection_evaluate
+
+        def evaluate_but_fail_one(agreements, today=None):
+            if failing.id in agreements.ids:
+                raise UserError("The ledger of this agreement is locked.")
+            return evaluate(agreements, today)
+
+        # The first instalment (16 April) and its grace period have passed.
+        with patch.object(Agreement, "_collection_evaluate", evaluate_but_fail_one):
+            self.evaluate_on(date(2026, 4, 30))
+        self.assertEqual(other.state, "broken")
+        self.assertEqual(failing.state, "active")
+        self.assertTrue(
+            failing.message_ids.filtered(
+                lambda m: "The ledger of this agreement is locked." in str(m.body)
+            )
+        )
+        self.evaluate_on(date(2026, 5, 1))
+        self.assertEqual(failing.state, "broken")
 
     def test_even_instalments_last_takes_the_remainder(self):
         invoices = self.invoice(self.customer, 600.0, day(-20)) + self.invoice(

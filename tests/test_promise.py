@@ -1,6 +1,8 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import TODAY, CollectionCommon, on_day
@@ -192,6 +194,32 @@ class TestCollectionPromise(CollectionCommon):
             self.pay(invoice, pay_date=day(12))
         self.assertEqual(promise.state, "broken")
         self.assertEqual(self.status(), "current")
+
+    def test_daily_check_goes_on_past_a_failing_promise(self):
+        """A promise whose check fails is left open with the error on its chatter; the
+        other promises of the run are closed all the same."""
+        failing = self.log_promise(self.invoice(self.customer, 1000.0, day(-15)), 600.0, day(5))
+        other = self.log_promise(self.invoice(self.customer, 400.0, day(-15)), 400.0, day(5))
+        Promise = type(self.env["collection.promise"])
+        evaluate = Promise._collection_evaluate
+
+        def evaluate_but_fail_one(promises, today=None):
+            if failing.id in promises.ids:
+                raise UserError("The ledger of this promise is locked.")
+            return evaluate(promises, today)
+
+        with patch.object(Promise, "_collection_evaluate", evaluate_but_fail_one):
+            self.evaluate_on(day(8))
+        self.assertEqual(other.state, "broken")
+        self.assertEqual(failing.state, "open")
+        self.assertTrue(
+            failing.message_ids.filtered(
+                lambda m: "The ledger of this promise is locked." in str(m.body)
+            )
+        )
+        # The next run, without the failure, closes it.
+        self.evaluate_on(day(9))
+        self.assertEqual(failing.state, "broken")
 
     def test_payment_after_the_grace_period_does_not_keep_it(self):
         invoice = self.invoice(self.customer, 1000.0, day(-15))

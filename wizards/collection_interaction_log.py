@@ -122,11 +122,10 @@ class CollectionInteractionLog(models.TransientModel):
                 "note": self.note,
             }
         )
+        partner._collection_set_status(self.status_after)
         # sudo: collectors cannot write contacts; _collection_check_access() passed above.
         partner_sudo = partner.sudo()
         values = {}
-        if partner_sudo.collection_status != self.status_after:
-            values["collection_status"] = self.status_after
         if self.next_action_date:
             values["collection_next_action_date"] = self.next_action_date
         if not partner_sudo.collection_user_id:
