@@ -275,10 +275,10 @@ module_state() {
 # a book written before it existed). After odoo_common_args.
 ensure_bench_addon() {
     [[ $(module_state "$1" "$BENCH_ADDON") != installed ]] || return 0
-    say "installing $BENCH_ADDON in $1 (log: $DEV/bench-install-$1.log)"
+    say "installing $BENCH_ADDON in $1 (log: $DEV/bench-addon-$1.log)"
     run_odoo "${ODOO_ARGS[@]}" -d "$1" -i "$BENCH_ADDON" --stop-after-init --no-http \
-        >"$DEV/bench-install-$1.log" 2>&1 \
-        || { tail -n 20 "$DEV/bench-install-$1.log" >&2; die "installing $BENCH_ADDON failed"; }
+        >"$DEV/bench-addon-$1.log" 2>&1 \
+        || { tail -n 20 "$DEV/bench-addon-$1.log" >&2; die "installing $BENCH_ADDON failed"; }
 }
 
 # Run Odoo from .dev/ so that the current directory (e.g. the addon root, whose
