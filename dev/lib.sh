@@ -4,7 +4,9 @@
 # Everything the dev scripts create lives in <repo>/.dev/ (git-ignored):
 #   (the addons path is a link <tmp>/account_collection-addons-<hash>/account_collection
 #    -> <repo>, outside the repository: Odoo wants the addon folder to be named after
-#    the module, the checkout may be named anything)
+#    the module, the checkout may be named anything; then <repo>/dev/addons, the
+#    test-only addons that never ship: account_collection_bench, the book generator
+#    and the benchmark)
 #   .dev/pg/{data,run,postgres.log}            private PostgreSQL cluster: unix
 #                                               socket only, no TCP port opened
 #   .dev/data/                                 Odoo data dir (filestore, sessions)
@@ -17,7 +19,10 @@
 #   KEEP_PG=1  leave the cluster running when the script ends
 
 ADDON=account_collection
+# the test-only addon of dev/generate-book, dev/benchmark and their test (dev/addons)
+BENCH_ADDON=account_collection_bench
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+DEV_ADDONS=$REPO/dev/addons
 DEV=$REPO/.dev
 ADDON_DIR=${ADDON_DIR:-$REPO}
 PG_PORT=${PG_PORT:-54329}
@@ -72,7 +77,7 @@ have_browser() {
 # Install what is missing: Debian packages, then the Python packages listed in
 # dev/requirements.txt. Usage: ensure_deps with-browser|without-browser
 ensure_deps() {
-    local apt=() pip=() line req mod out
+    local apt=() pip=() line req mod cmd out
     [[ -n $(find_pg_bin) ]] || apt+=(postgresql)
     if [[ $1 == with-browser ]] && ! have_browser; then
         apt+=(chromium)
@@ -85,11 +90,17 @@ ensure_deps() {
         [[ -n $(find_pg_bin) ]] || die "PostgreSQL server programs not found in /usr/lib/postgresql/*/bin"
     fi
 
-    # requirements.txt lines: "<requirement>  # import: <module to check>"
+    # requirements.txt lines: "<requirement>  # import: <module to check>", or
+    # "<requirement>  # command: <program to find on PATH>" for a tool (ruff)
     while IFS= read -r line || [[ -n $line ]]; do
         req=${line%%#*}
         req=${req//[[:space:]]/}
         [[ -n $req ]] || continue
+        if [[ $line =~ \#[[:space:]]*command:[[:space:]]*([A-Za-z0-9_.-]+) ]]; then
+            cmd=${BASH_REMATCH[1]}
+            command -v "$cmd" >/dev/null || pip+=("$req")
+            continue
+        fi
         if [[ $line =~ \#[[:space:]]*import:[[:space:]]*([A-Za-z0-9_.]+) ]]; then
             mod=${BASH_REMATCH[1]}
         else
@@ -114,8 +125,10 @@ ensure_deps() {
 }
 
 # <tmp>/account_collection-addons-<hash>/account_collection -> addon folder;
-# prints the --addons-path value. The link lives outside the repository so that
-# nothing walking the addon's folder (translation export, linters) loops through it.
+# prints the --addons-path value: that folder, then dev/addons (the test-only addons,
+# on the path of the dev scripts and CI only, never in the shipped addon's manifest).
+# The link lives outside the repository so that nothing walking the addon's folder
+# (translation export, linters) loops through it.
 # Odoo adds its own addons folders (odoo/addons and <odoo>/../addons) by itself.
 addons_path() {
     [[ -f $ADDON_DIR/__manifest__.py ]] || die "no __manifest__.py in $ADDON_DIR"
@@ -126,7 +139,7 @@ addons_path() {
     if [[ $(readlink "$link" 2>/dev/null) != "$ADDON_DIR" ]]; then
         ln -sfn "$ADDON_DIR" "$link"
     fi
-    echo "$dir"
+    echo "$dir,$DEV_ADDONS"
 }
 
 # ---------------------------------------------------------------------------
@@ -250,6 +263,22 @@ odoo_common_args() {
         --data-dir="$DEV/data"
         --db_host="$PG_RUN" --db_port="$PG_PORT" --db_user="$DB_USER"
     )
+}
+
+# State of module $2 in database $1 (empty when either does not exist).
+module_state() {
+    pg_sql "$DB_USER" "$1" "SELECT state FROM ir_module_module WHERE name = '$2'" 2>/dev/null || true
+}
+
+# Install the test-only addon (the book generator and the benchmark run from it) in
+# database $1 unless it is there already (dev/generate-book --append, dev/benchmark on
+# a book written before it existed). After odoo_common_args.
+ensure_bench_addon() {
+    [[ $(module_state "$1" "$BENCH_ADDON") != installed ]] || return 0
+    say "installing $BENCH_ADDON in $1 (log: $DEV/bench-addon-$1.log)"
+    run_odoo "${ODOO_ARGS[@]}" -d "$1" -i "$BENCH_ADDON" --stop-after-init --no-http \
+        >"$DEV/bench-addon-$1.log" 2>&1 \
+        || { tail -n 20 "$DEV/bench-addon-$1.log" >&2; die "installing $BENCH_ADDON failed"; }
 }
 
 # Run Odoo from .dev/ so that the current directory (e.g. the addon root, whose

@@ -15,4 +15,3 @@ from . import test_dashboard
 from . import test_documents
 from . import test_kpi
 from . import test_portal
-from . import test_book_generator
