@@ -121,8 +121,7 @@ def _measure(env, function, repeat):
 
 
 def _floor(env, company, today):
-    Partner = env["res.partner"].with_company(company)
-    condition = Partner._collection_open_receivable_condition(company)
+    condition = env["collection.ledger"]._open_receivable_condition(company)
     query = SQL(
         """
         SELECT p.commercial_partner_id,

@@ -1354,9 +1354,9 @@ def _copy_value(value):
 
 def book_statistics(env, company, today):
     """What the company's receivable book holds, counted in SQL."""
-    Partner = env["res.partner"].with_company(company)
-    Partner._collection_flush_ledger()
-    open_receivable = Partner._collection_open_receivable_condition(company)
+    Ledger = env["collection.ledger"]
+    Ledger._flush()
+    open_receivable = Ledger._open_receivable_condition(company)
     row = env.execute_query(
         SQL(
             """
