@@ -11,7 +11,10 @@ from . import collection_promise
 from . import collection_agreement
 from . import collection_interaction
 from . import collection_policy
+from . import collection_level
 from . import collection_communication
+from . import collection_communication_delivery
+from . import collection_dunning
 from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard

@@ -1045,3 +1045,19 @@ class ResPartner(models.Model):
             {"company_id": company.id, "access_token": partner._collection_portal_token(company)}
         )
         return f"/my/collections/{partner.id}?{query}"
+
+    # === DUNNING RULE === #
+
+    @api.model
+    def _dunning_exclusion_sql(self, company, alias):
+        """Dunning rule: TRUE when the customer of the table ``alias`` gets no reminder
+        in ``company``: excluded from reminders, or in dispute or uncollectible."""
+        Partner = self.with_company(company)
+        Partner.flush_model(["collection_excluded", "collection_status"])
+        fields_ = Partner._fields
+        return SQL(
+            """(%(excluded)s IS TRUE
+                OR COALESCE(%(status)s, 'current') IN ('dispute', 'uncollectible'))""",
+            excluded=fields_["collection_excluded"].to_sql(Partner, alias),
+            status=fields_["collection_status"].to_sql(Partner, alias),
+        )
