@@ -4,6 +4,10 @@ from odoo.tools import format_amount
 
 
 class CollectionCommunication(models.Model):
+    """A reminder: what the dunning run (``collection.dunning``) decided for one
+    customer on one day, at one level, about some of its invoices, and its review.
+    Its deliveries (``collection.communication.delivery``) send it."""
+
     _name = "collection.communication"
     _description = "Collection Reminder"
     _inherit = ["mail.thread"]

@@ -256,23 +256,7 @@ class CollectionDunning(models.AbstractModel):
             communication.id: communication._state_from_deliveries() for communication in automatic
         }
         changed = {cid: state for cid, state in states.items() if state != "queued"}
-        if changed or notes:
-            ids = sorted(changed.keys() | notes.keys())
-            self.env.cr.execute(
-                SQL(
-                    """
-                    UPDATE collection_communication c
-                       SET state = COALESCE(v.state, c.state),
-                           note = COALESCE(v.note, c.note)
-                      FROM unnest(%s::int[], %s::varchar[], %s::text[]) AS v(id, state, note)
-                     WHERE c.id = v.id
-                    """,
-                    ids,
-                    [changed.get(cid) for cid in ids],
-                    [notes.get(cid) for cid in ids],
-                )
-            )
-            Communication.invalidate_model(["state", "note"])
+        self._update_reminders(changed, notes)
         # The customers' level: one write per level.
         Partner = self.env["res.partner"].with_company(company).sudo()
         per_level = {}
@@ -567,3 +551,28 @@ class CollectionDunning(models.AbstractModel):
         )
         self.env["collection.communication.delivery"].invalidate_model()
         self.env["collection.communication"].invalidate_model(["delivery_ids"])
+
+    @api.model
+    def _update_reminders(self, states, notes):
+        """Set the reminders' state from ``states`` and their note from ``notes`` (both
+        {reminder id: value}) with one statement: the UPDATE ``BaseModel._write`` would
+        issue per distinct set of values; part of the set-based run measured in
+        ``_insert_reminders``."""
+        if not states and not notes:
+            return
+        ids = sorted(states.keys() | notes.keys())
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE collection_communication c
+                   SET state = COALESCE(v.state, c.state),
+                       note = COALESCE(v.note, c.note)
+                  FROM unnest(%s::int[], %s::varchar[], %s::text[]) AS v(id, state, note)
+                 WHERE c.id = v.id
+                """,
+                ids,
+                [states.get(cid) for cid in ids],
+                [notes.get(cid) for cid in ids],
+            )
+        )
+        self.env["collection.communication"].invalidate_model(["state", "note"])

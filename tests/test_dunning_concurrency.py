@@ -12,10 +12,9 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, freeze_time, tagged
 
 from .common import TODAY
-from .fake_providers import FakeProviders
+from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
 CUSTOMERS = 8
-PHONE_NUMBER_ID = "106540352242922"
 
 
 @tagged("post_install", "-at_install")

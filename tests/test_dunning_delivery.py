@@ -11,11 +11,10 @@ from odoo.tools.safe_eval import safe_eval
 from ..models.collection_communication_delivery import MAX_ATTEMPTS, SENDING_TIMEOUT
 from ..tools import whatsapp
 from .common import TODAY, DunningCadenceCommon, DunningCommon, at, day, on_day
-from .fake_providers import FakeProviders
+from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
 # Monday 16 March 2026 at noon (UTC, the company's time zone): messages may go.
 NOON = datetime.combine(TODAY, time(12, 0))
-PHONE_NUMBER_ID = "106540352242922"
 WHATSAPP_TOKEN = "EAAG-test-token"
 TWILIO_API_URL = "https://api.twilio.com"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
