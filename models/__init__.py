@@ -14,7 +14,10 @@ from . import collection_agreement
 from . import collection_agreement_instalment
 from . import collection_interaction
 from . import collection_policy
+from . import collection_level
 from . import collection_communication
+from . import collection_communication_delivery
+from . import collection_dunning
 from . import collection_dispute_reason
 from . import collection_dispute
 from . import ir_module_module

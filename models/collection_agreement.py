@@ -1112,3 +1112,24 @@ class CollectionAgreement(models.Model):
             ),
             batch_size=batch_size,
         )
+
+    # === DUNNING RULE === #
+
+    @api.model
+    def _dunning_exclusion_sql(self, move_sql, today):
+        """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its
+        id) is covered by an active payment agreement, as one of its invoices or as its
+        charges: the agreement's instalments replace the reminders. ``today`` is unused
+        (the same signature as the other exclusions)."""
+        self.flush_model(["state", "move_ids", "charges_move_id"])
+        return SQL(
+            """EXISTS (
+                SELECT 1
+                  FROM collection_agreement ag
+                  LEFT JOIN collection_agreement_account_move_rel arel
+                    ON arel.collection_agreement_id = ag.id
+                   AND arel.account_move_id = %(move)s
+                 WHERE ag.state = 'active'
+                   AND (arel.account_move_id IS NOT NULL OR ag.charges_move_id = %(move)s))""",
+            move=move_sql,
+        )

@@ -702,3 +702,22 @@ class CollectionDispute(models.Model):
         self._collection_note_on_customer(
             self.env._("Dispute resolved (%(resolution)s):", resolution=resolution)
         )
+
+
+    # === DUNNING RULE === #
+
+    @api.model
+    def _dunning_exclusion_sql(self, move_sql, today):
+        """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its
+        id) is in an open or in-progress dispute: it is not reminded while disputed.
+        ``today`` is unused (the same signature as the other exclusions)."""
+        self.flush_model(["state", "move_ids"])
+        return SQL(
+            """EXISTS (
+                SELECT 1
+                  FROM collection_dispute_account_move_rel drel
+                  JOIN collection_dispute di ON di.id = drel.collection_dispute_id
+                 WHERE drel.account_move_id = %(move)s
+                   AND di.state IN ('open', 'in_progress'))""",
+            move=move_sql,
+        )

@@ -402,3 +402,23 @@ class CollectionPromise(models.Model):
             message,
         )
         return promise
+
+    # === DUNNING RULE === #
+
+    @api.model
+    def _dunning_exclusion_sql(self, move_sql, today):
+        """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its
+        id) is covered by an open promise to pay whose date has not passed on
+        ``today``: the customer is not reminded of it until the promise is due."""
+        self.flush_model(["state", "date", "move_ids"])
+        return SQL(
+            """EXISTS (
+                SELECT 1
+                  FROM collection_promise_account_move_rel rel
+                  JOIN collection_promise pr ON pr.id = rel.collection_promise_id
+                 WHERE rel.account_move_id = %(move)s
+                   AND pr.state = 'open'
+                   AND pr.date >= %(today)s)""",
+            move=move_sql,
+            today=today,
+        )

@@ -1,4 +1,5 @@
-from odoo import fields, models
+from odoo import api, fields, models
+from odoo.tools import SQL
 
 
 class CollectionStage(models.Model):
@@ -17,3 +18,16 @@ class CollectionStage(models.Model):
         string="Stop Automatic Reminders",
         help="Customers in this stage get no automatic reminder (e.g. claimed in court).",
     )
+
+    # === DUNNING RULE === #
+
+    @api.model
+    def _dunning_exclusion_sql(self, stage_sql):
+        """Dunning rule: TRUE when the stage ``stage_sql`` (an SQL expression of a stage
+        id, or NULL) stops the automatic reminders."""
+        self.flush_model(["stop_dunning"])
+        return SQL(
+            """EXISTS (SELECT 1 FROM collection_stage st
+                        WHERE st.id = %(stage)s AND st.stop_dunning)""",
+            stage=stage_sql,
+        )

@@ -203,17 +203,6 @@ class ResPartner(models.Model):
         return fields.Date.context_today(self)
 
     @api.model
-    def _collection_flush_ledger(self):
-        """See collection.ledger._flush (kept for the dunning run and the dev tools)."""
-        self.env["collection.ledger"]._flush()
-
-    @api.model
-    def _collection_open_receivable_condition(self, company):
-        """See collection.ledger._open_receivable_condition (kept for the dunning run
-        and the dev tools)."""
-        return self.env["collection.ledger"]._open_receivable_condition(company)
-
-    @api.model
     def _collection_broken_promises_sql(self, company, today):
         self.env["collection.promise"].flush_model(["partner_id", "company_id", "state", "date"])
         return SQL(
@@ -1065,3 +1054,21 @@ class ResPartner(models.Model):
 
     def action_collection_open_disputes(self):
         return self._collection_open_records("account_collection.collection_dispute_action")
+
+    # ==================================================================
+    # Dunning rule: the customers who get no reminder
+    # ==================================================================
+
+    @api.model
+    def _dunning_exclusion_sql(self, company, alias):
+        """Dunning rule: TRUE when the customer of the table ``alias`` gets no reminder
+        in ``company``: excluded from reminders, or in dispute or uncollectible."""
+        Partner = self.with_company(company)
+        Partner.flush_model(["collection_excluded", "collection_status"])
+        Ledger = self.env["collection.ledger"]
+        return SQL(
+            """(%(excluded)s IS TRUE
+                OR COALESCE(%(status)s, 'current') IN ('dispute', 'uncollectible'))""",
+            excluded=Ledger._company_dependent_sql(Partner, alias, "collection_excluded"),
+            status=Ledger._company_dependent_sql(Partner, alias, "collection_status"),
+        )

@@ -1,15 +1,26 @@
+from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
-
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+from odoo.addons.base.tests.common import MockSmtplibCase
+from odoo.addons.sms.tools.sms_api import SmsApi
 from odoo.tests import common as odoo_test_common
 from odoo.tests import freeze_time, new_test_user
 
-from odoo.addons.account.tests.common import AccountTestInvoicingCommon
-
 # Every test runs on this frozen day (freeze_time(TODAY)).
 TODAY = date(2026, 3, 16)
+
+
+def day(offset):
+    """The day ``offset`` days from the frozen today (negative: in the past)."""
+    return TODAY + timedelta(days=offset)
+
+
+def at(offset, hour, minute=0):
+    """A moment (UTC) of the day ``offset`` days from today."""
+    return datetime.combine(day(offset), time(hour, minute))
 
 
 def on_day(day):
@@ -116,3 +127,193 @@ class CollectionTourMixin:
     def setUpClass(cls):
         super().setUpClass()
         cls.startClassPatcher(patch.object(odoo_test_common, "CHECK_BROWSER_ITERATIONS", 600))
+
+
+class DunningCommon(CollectionCommon):
+    """Base for the tests of the dunning run and of the sending of its reminders: the
+    two jobs run as the scheduler runs them (in their own transactions, at a given
+    moment), a policy built from its levels, and the company's reminders."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.spain = cls.env.ref("base.es")
+        cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
+        cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
+
+    @classmethod
+    def make_policy(cls, name, levels, mode="review"):
+        """The company's default policy ``name``, with a level for each values of
+        ``levels``; its levels, by days from the due date."""
+        policy = cls.env["collection.policy"].create(
+            {
+                "name": name,
+                "mode": mode,
+                "company_id": cls.company.id,
+                "level_ids": [Command.create(values) for values in levels],
+            }
+        )
+        cls.company.collection_policy_id = policy
+        return policy.level_ids.sorted("delay")
+
+    def trigger(self, cron, moment):
+        """The scheduler runs ``cron`` at ``moment`` (UTC), in its own transactions."""
+        with freeze_time(moment), self.enter_registry_test_mode():
+            return cron.method_direct_trigger()
+
+    def run_cron(self, cron, when, message=None):
+        result = self.trigger(cron, when)
+        self.assertIs(result, True, message or f"{cron.name} failed: {result}")
+
+    def run_dunning(self, when=TODAY):
+        """The daily reminders job runs at ``when``: a moment, or noon of a day."""
+        if not isinstance(when, datetime):
+            when = datetime.combine(when, time(12))
+        self.run_cron(self.dunning_cron, when, "The reminders job failed.")
+
+    def run_queue(self, when):
+        """The sending job runs at ``when`` (UTC)."""
+        self.run_cron(self.queue_cron, when, "The sending job failed.")
+
+    def reminders(self, partners=None):
+        """The company's reminders (of ``partners`` when given), oldest first."""
+        domain = [("company_id", "=", self.company.id)]
+        if partners is not None:
+            domain.append(("partner_id", "in", partners.ids))
+        return self.env["collection.communication"].search(domain, order="id")
+
+
+class DunningCadenceCommon(DunningCommon, MockSmtplibCase):
+    """A review policy of five levels, from two days before the due date to a call,
+    moving the customer through the stages; no quiet hours, rest day or message cap
+    unless a test is about them. Emails go to a fake SMTP server
+    (``smtp_messages``), SMS to a fake gateway (``sms_gateway``)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # No quiet hours, no rest day, no message cap, unless a test is about them.
+        cls.company.write(
+            {
+                "collection_quiet_hour_start": 0.0,
+                "collection_quiet_hour_end": 0.0,
+                "collection_rest_day": False,
+                "collection_message_interval_days": 0,
+            }
+        )
+        cls.template_before = cls.env.ref("account_collection.mail_template_reminder_before_due")
+        cls.template_due = cls.env.ref("account_collection.mail_template_reminder_due_today")
+        cls.template_overdue = cls.env.ref("account_collection.mail_template_reminder_overdue")
+        cls.sms_template = cls.env.ref("account_collection.sms_template_reminder_overdue")
+        cls.stage_administrative = cls.env.ref("account_collection.collection_stage_administrative")
+        cls.stage_delinquent = cls.env.ref("account_collection.collection_stage_delinquent")
+        cls.stage_legal = cls.env.ref("account_collection.collection_stage_legal")
+        cls.followup_type = cls.env.ref(
+            "account_collection.mail_activity_type_collection_follow_up"
+        )
+        levels = cls.make_policy(
+            "Test reminders",
+            [
+                {
+                    "name": "Soon",
+                    "delay": -2,
+                    "send_email": True,
+                    "mail_template_id": cls.template_before.id,
+                },
+                # Email; SMS only when the email cannot go.
+                {
+                    "name": "Due",
+                    "delay": 0,
+                    "send_email": True,
+                    "mail_template_id": cls.template_due.id,
+                    "sms_template_id": cls.sms_template.id,
+                },
+                # SMS; email only when the SMS cannot go.
+                {
+                    "name": "Text",
+                    "delay": 5,
+                    "send_sms": True,
+                    "sms_template_id": cls.sms_template.id,
+                    "mail_template_id": cls.template_overdue.id,
+                },
+                {
+                    "name": "Late",
+                    "delay": 10,
+                    "send_email": True,
+                    "mail_template_id": cls.template_overdue.id,
+                    "send_sms": True,
+                    "sms_template_id": cls.sms_template.id,
+                    "stage_id": cls.stage_administrative.id,
+                },
+                {
+                    "name": "Call",
+                    "delay": 20,
+                    "create_activity": True,
+                    "activity_summary": "Call about the overdue invoices",
+                    "activity_responsible": "collector",
+                    "stage_id": cls.stage_delinquent.id,
+                },
+            ],
+        )
+        cls.policy = levels.policy_id
+        cls.level_soon, cls.level_due, cls.level_text, cls.level_late, cls.level_call = levels
+
+        cls.customer = cls.make_customer("Acme Customer")
+
+    @classmethod
+    def make_customer(cls, name, email=True, phone="+34 612 345 678", **values):
+        """A Spanish company customer followed by the collector."""
+        slug = name.lower().replace(" ", ".")
+        partner = cls.env["res.partner"].create(
+            {
+                "name": name,
+                "is_company": True,
+                "email": f"{slug}@example.com" if email else False,
+                "phone": phone,
+                "country_id": cls.spain.id,
+                **values,
+            }
+        )
+        partner.with_company(cls.company).collection_user_id = cls.collector
+        return partner
+
+    def setUp(self):
+        super().setUp()
+        # What reached the (fake) SMTP server.
+        self.smtp_messages = []
+
+    def trigger(self, cron, moment):
+        with self.mock_smtplib_connection():
+            result = super().trigger(cron, moment)
+        self.smtp_messages += self.emails
+        return result
+
+    def delivery(self, reminder, channel):
+        return reminder.delivery_ids.filtered(lambda d: d.channel == channel)
+
+    def level_of(self, partner):
+        return partner.with_company(self.company).collection_level_id
+
+    def mails(self, partner):
+        return self.env["mail.mail"].search(
+            [
+                ("model", "=", "collection.communication"),
+                ("res_id", "in", self.reminders(partner).ids),
+            ]
+        )
+
+    @contextmanager
+    def sms_gateway(self):
+        """The SMS provider accepts every message."""
+        sent = []
+
+        def _send_sms_batch(api, messages, delivery_reports_url=False):
+            results = []
+            for message in messages:
+                for number in message["numbers"]:
+                    sent.append({"number": number["number"], "body": message["content"]})
+                    results.append({"uuid": number["uuid"], "state": "success"})
+            return results
+
+        with patch.object(SmsApi, "_send_sms_batch", _send_sms_batch):
+            yield sent

@@ -13,6 +13,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
+# The WhatsApp Business phone number id the tests configure on their company.
+PHONE_NUMBER_ID = "106540352242922"
+
 WHATSAPP_ERRORS = {
     400: {"message": "(#131008) Required parameter is missing", "type": "OAuthException",
           "code": 131008},

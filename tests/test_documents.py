@@ -465,10 +465,10 @@ class TestCollectionDocuments(CollectionCommon):
 
     def reminder(self, level):
         """The reminder the engine creates for Acme's overdue invoices at ``level``."""
-        Communication = self.env["collection.communication"].with_company(self.company)
+        Dunning = self.env["collection.dunning"].with_company(self.company)
         moves = self.inv_a | self.inv_c
         plan = {self.customer.id: {"level": level, "moves": dict.fromkeys(moves.ids, level.id)}}
-        return Communication._create_from_plan(self.company, TODAY, plan)
+        return Dunning._create_from_plan(self.company, TODAY, plan)
 
     def test_shipped_letters_get_firmer(self):
         shipped_15 = self.env.ref("account_collection.collection_level_15").sudo()

@@ -1,203 +1,21 @@
-from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+import importlib.util
 from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, freeze_time, tagged
+from odoo.tests import Form, TransactionCase, tagged
 from odoo.tools.misc import file_path
 
-from odoo.addons.base.tests.common import MockSmtplibCase
-from odoo.addons.sms.tools.sms_api import SmsApi
-
-from ..models import collection_communication
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
-
-
-def at(offset, hour, minute=0):
-    """A moment (UTC) of the day ``offset`` days from today."""
-    return datetime.combine(day(offset), time(hour, minute))
+from ..models import collection_dunning
+from .common import TODAY, DunningCadenceCommon, at, day, on_day
 
 
 @tagged("post_install", "-at_install")
 @on_day(TODAY)
-class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
+class TestCollectionDunning(DunningCadenceCommon):
     """The daily run of the reminders: which customer gets which level on which day,
     grouped once per customer; who is left alone; review, idempotency, a run killed
-    half-way; and what happens when the reminders are sent."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        # No quiet hours, no rest day, no message cap, unless a test is about them.
-        cls.company.write(
-            {
-                "collection_quiet_hour_start": 0.0,
-                "collection_quiet_hour_end": 0.0,
-                "collection_rest_day": False,
-                "collection_message_interval_days": 0,
-            }
-        )
-        cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
-        cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
-        cls.template_before = cls.env.ref("account_collection.mail_template_reminder_before_due")
-        cls.template_due = cls.env.ref("account_collection.mail_template_reminder_due_today")
-        cls.template_overdue = cls.env.ref("account_collection.mail_template_reminder_overdue")
-        cls.sms_template = cls.env.ref("account_collection.sms_template_reminder_overdue")
-        cls.stage_administrative = cls.env.ref("account_collection.collection_stage_administrative")
-        cls.stage_delinquent = cls.env.ref("account_collection.collection_stage_delinquent")
-        cls.stage_legal = cls.env.ref("account_collection.collection_stage_legal")
-        cls.followup_type = cls.env.ref(
-            "account_collection.mail_activity_type_collection_follow_up"
-        )
-        cls.spain = cls.env.ref("base.es")
-
-        cls.policy = cls.env["collection.policy"].create(
-            {
-                "name": "Test reminders",
-                "mode": "review",
-                "company_id": cls.company.id,
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "Soon",
-                            "delay": -2,
-                            "send_email": True,
-                            "mail_template_id": cls.template_before.id,
-                        }
-                    ),
-                    # Email; SMS only when the email cannot go.
-                    Command.create(
-                        {
-                            "name": "Due",
-                            "delay": 0,
-                            "send_email": True,
-                            "mail_template_id": cls.template_due.id,
-                            "sms_template_id": cls.sms_template.id,
-                        }
-                    ),
-                    # SMS; email only when the SMS cannot go.
-                    Command.create(
-                        {
-                            "name": "Text",
-                            "delay": 5,
-                            "send_sms": True,
-                            "sms_template_id": cls.sms_template.id,
-                            "mail_template_id": cls.template_overdue.id,
-                        }
-                    ),
-                    Command.create(
-                        {
-                            "name": "Late",
-                            "delay": 10,
-                            "send_email": True,
-                            "mail_template_id": cls.template_overdue.id,
-                            "send_sms": True,
-                            "sms_template_id": cls.sms_template.id,
-                            "stage_id": cls.stage_administrative.id,
-                        }
-                    ),
-                    Command.create(
-                        {
-                            "name": "Call",
-                            "delay": 20,
-                            "create_activity": True,
-                            "activity_summary": "Call about the overdue invoices",
-                            "activity_responsible": "collector",
-                            "stage_id": cls.stage_delinquent.id,
-                        }
-                    ),
-                ],
-            }
-        )
-        levels = cls.policy.level_ids.sorted("delay")
-        cls.level_soon, cls.level_due, cls.level_text, cls.level_late, cls.level_call = levels
-        cls.company.collection_policy_id = cls.policy
-
-        cls.customer = cls.make_customer("Acme Customer")
-
-    # ------------------------------------------------------------------
-    # Helpers
-    # ------------------------------------------------------------------
-
-    @classmethod
-    def make_customer(cls, name, email=True, phone="+34 612 345 678", **values):
-        """A Spanish company customer followed by the collector."""
-        slug = name.lower().replace(" ", ".")
-        partner = cls.env["res.partner"].create(
-            {
-                "name": name,
-                "is_company": True,
-                "email": f"{slug}@example.com" if email else False,
-                "phone": phone,
-                "country_id": cls.spain.id,
-                **values,
-            }
-        )
-        partner.with_company(cls.company).collection_user_id = cls.collector
-        return partner
-
-    def setUp(self):
-        super().setUp()
-        # What reached the (fake) SMTP server.
-        self.smtp_messages = []
-
-    def trigger(self, cron, moment):
-        with freeze_time(moment), self.mock_smtplib_connection(), self.enter_registry_test_mode():
-            result = cron.method_direct_trigger()
-        self.smtp_messages += self.emails
-        return result
-
-    def run_dunning(self, date):
-        """The daily reminders job runs at noon of ``date``."""
-        result = self.trigger(self.dunning_cron, datetime.combine(date, time(12)))
-        self.assertIs(result, True, "The reminders job failed.")
-
-    def run_queue(self, moment):
-        """The sending job runs at ``moment`` (UTC)."""
-        result = self.trigger(self.queue_cron, moment)
-        self.assertIs(result, True, "The sending job failed.")
-
-    def reminders(self, partners=None):
-        domain = [("company_id", "=", self.company.id)]
-        if partners is not None:
-            domain.append(("partner_id", "in", partners.ids))
-        return self.env["collection.communication"].search(domain, order="id")
-
-    def delivery(self, reminder, channel):
-        return reminder.delivery_ids.filtered(lambda d: d.channel == channel)
-
-    def level_of(self, partner):
-        return partner.with_company(self.company).collection_level_id
-
-    def mails(self, partner):
-        return self.env["mail.mail"].search(
-            [
-                ("model", "=", "collection.communication"),
-                ("res_id", "in", self.reminders(partner).ids),
-            ]
-        )
-
-    @contextmanager
-    def sms_gateway(self):
-        """The SMS provider accepts every message."""
-        sent = []
-
-        def _send_sms_batch(api, messages, delivery_reports_url=False):
-            results = []
-            for message in messages:
-                for number in message["numbers"]:
-                    sent.append({"number": number["number"], "body": message["content"]})
-                    results.append({"uuid": number["uuid"], "state": "success"})
-            return results
-
-        with patch.object(SmsApi, "_send_sms_batch", _send_sms_batch):
-            yield sent
+    half-way. Sending them is tested in test_dunning_delivery.py."""
 
     # ------------------------------------------------------------------
     # Levels and grouping
@@ -645,8 +463,8 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
             partner = self.make_customer(f"Batch Customer {index}")
             self.invoice(partner, 100.0 * (index + 1), day(-12))
             customers |= partner
-        Communication = self.env.registry["collection.communication"]
-        create_from_plan = Communication._create_from_plan
+        Dunning = self.env.registry["collection.dunning"]
+        create_from_plan = Dunning._create_from_plan
         calls = []
 
         def killed_after_first_batch(model, company, today, plan):
@@ -656,8 +474,8 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
             return create_from_plan(model, company, today, plan)
 
         with (
-            patch.object(collection_communication, "RUN_BATCH_SIZE", 2),
-            patch.object(Communication, "_create_from_plan", killed_after_first_batch),
+            patch.object(collection_dunning, "RUN_BATCH_SIZE", 2),
+            patch.object(Dunning, "_create_from_plan", killed_after_first_batch),
             self.assertLogs("odoo.addons.base.models.ir_cron", level="ERROR"),
             on_day(day(0)),
             self.enter_registry_test_mode(),
@@ -689,8 +507,8 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
         stage and status are written set-based. The stage changes are still on each
         customer's chatter, as tracking logs them."""
         self.policy.mode = "automatic"
-        Communication = self.env.registry["collection.communication"]
-        run_dunning = Communication._run_dunning
+        Dunning = self.env.registry["collection.dunning"]
+        run_dunning = Dunning._run_dunning
         queries = []
 
         def counted(model, *args, **kwargs):
@@ -711,7 +529,7 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
                 customers |= partner
             return customers
 
-        with patch.object(Communication, "_run_dunning", counted):
+        with patch.object(Dunning, "_run_dunning", counted):
             self.run_dunning(day(0))  # the customer of the class, nothing due: warms up
             book(1, "Warm")
             self.run_dunning(day(0))
@@ -820,303 +638,6 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
         )
 
     # ------------------------------------------------------------------
-    # Sending
-    # ------------------------------------------------------------------
-
-    def test_email_sent_by_the_queue(self):
-        first = self.invoice(self.customer, 1000.0, day(0))
-        second = self.invoice(self.customer, 234.5, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
-
-        self.run_queue(at(0, 14))
-
-        delivery = self.delivery(reminder, "email")
-        self.assertRecordValues(
-            delivery,
-            [
-                {
-                    "state": "sent",
-                    "recipient": "acme.customer@example.com",
-                    "attempts": 1,
-                    "date_sent": at(0, 14),
-                }
-            ],
-        )
-        self.assertTrue(delivery.provider_ref)
-        self.assertEqual(reminder.state, "done")
-        mail = delivery.mail_id
-        self.assertEqual(mail, self.mails(self.customer))
-        self.assertEqual(mail.email_to, "acme.customer@example.com")
-        self.assertEqual(mail.state, "sent")
-        self.assertEqual(
-            [message["smtp_to_list"] for message in self.smtp_messages],
-            [["acme.customer@example.com"]],
-        )
-        self.assertEqual(mail.subject, f"{self.company.name}: invoices due today")
-        self.assertIn("The following invoices are due today:", mail.body_html)
-        for invoice, amount in ((first, "$\xa01,000.00"), (second, "$\xa0234.50")):
-            self.assertIn(invoice.name, mail.body_html)
-            self.assertIn(amount, mail.body_html)
-
-        interaction = self.env["collection.interaction"].search(
-            [("partner_id", "=", self.customer.id)]
-        )
-        self.assertRecordValues(
-            interaction,
-            [
-                {
-                    "channel": "email",
-                    "automatic": True,
-                    "outcome": "sent",
-                    "move_ids": (first | second).ids,
-                    "user_id": False,
-                }
-            ],
-        )
-        self.assertTrue(
-            self.customer.message_ids.filtered(
-                lambda m: "Reminder sent by Email" in str(m.body) and reminder.name in str(m.body)
-            )
-        )
-        self.assertEqual((first | second).mapped("collection_last_reminder_date"), [day(0)] * 2)
-
-        # Running the queue again sends nothing twice.
-        self.run_queue(at(0, 15))
-        self.assertEqual(len(self.smtp_messages), 1)
-        self.assertEqual(len(self.mails(self.customer)), 1)
-        self.assertEqual(len(interaction.search([("partner_id", "=", self.customer.id)])), 1)
-
-    def test_email_with_the_invoices_attached(self):
-        self.level_due.attach_invoices = True
-        first = self.invoice(self.customer, 1000.0, day(0))
-        second = self.invoice(self.customer, 234.5, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
-        self.run_queue(at(0, 14))
-
-        mail = self.delivery(reminder, "email").mail_id
-        self.assertEqual(mail.state, "sent")
-        self.assertEqual(
-            sorted(mail.attachment_ids.mapped("name")),
-            sorted(f"{move.name.replace('/', '_')}.pdf" for move in first | second),
-        )
-        self.assertTrue(all(mail.attachment_ids.mapped("raw")))
-        # The customer received them: the message on the wire carries both files.
-        self.assertEqual(len(self.smtp_messages), 1)
-        for move in first | second:
-            self.assertIn(move.name.replace("/", "_"), self.smtp_messages[0]["message"])
-
-    def test_email_in_the_customers_language(self):
-        """The shipped templates are translatable: a customer in Spanish reads the
-        reminder in Spanish, with amounts in the Spanish format. The translation is set
-        on the template here, as a company that words its own reminders would."""
-        self.env["res.lang"]._activate_lang("es_ES")
-        self.template_due.update_field_translations(
-            "subject", {"es_ES": "{{ object.company_id.name }}: facturas que vencen hoy"}
-        )
-        body = str(self.template_due.body_html)
-        for english, spanish in (
-            ("Dear", "Estimado/a"),
-            ("The following invoices are due today:", "Las siguientes facturas vencen hoy:"),
-        ):
-            body = body.replace(english, spanish)
-        self.template_due.update_field_translations("body_html", {"es_ES": body})
-        spanish = self.make_customer("Cliente Español", lang="es_ES")
-        invoice = self.invoice(spanish, 1234.5, day(0))
-        english_invoice = self.invoice(self.customer, 1234.5, day(0))
-        self.run_dunning(day(0))
-        self.reminders().with_user(self.collector).action_approve()
-        self.run_queue(at(0, 13))
-
-        mail = self.mails(spanish)
-        self.assertEqual(mail.subject, f"{self.company.name}: facturas que vencen hoy")
-        self.assertIn("Las siguientes facturas vencen hoy:", mail.body_html)
-        self.assertNotIn("The following invoices are due today", mail.body_html)
-        self.assertIn(invoice.name, mail.body_html)
-        self.assertIn("1.234,50", mail.body_html)
-
-        english = self.mails(self.customer)
-        self.assertEqual(english.subject, f"{self.company.name}: invoices due today")
-        self.assertIn("The following invoices are due today:", english.body_html)
-        self.assertIn(english_invoice.name, english.body_html)
-        self.assertIn("1,234.50", english.body_html)
-
-    def test_shipped_spanish_templates(self):
-        try:
-            file_path("account_collection/i18n/es.po")
-        except FileNotFoundError:
-            self.skipTest("No Spanish translation file shipped yet.")
-        self.env["res.lang"]._activate_lang("es_ES")
-        self.env["ir.module.module"]._load_module_terms(["account_collection"], ["es_ES"])
-        for template in self.template_before | self.template_due | self.template_overdue:
-            with self.subTest(template=template.name):
-                spanish = template.with_context(lang="es_ES")
-                self.assertNotEqual(spanish.subject, template.subject)
-                self.assertNotIn("Dear", spanish.body_html)
-        self.assertNotEqual(
-            self.sms_template.with_context(lang="es_ES").body, self.sms_template.body
-        )
-
-    def test_quiet_hours_and_rest_day(self):
-        self.company.write(
-            {
-                "collection_quiet_hour_start": 20.0,
-                "collection_quiet_hour_end": 8.0,
-                "collection_rest_day": "6",
-            }
-        )
-        self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
-        self.invoice(self.customer, 1000.0, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
-        delivery = self.delivery(reminder, "email")
-
-        # 22:00 in Madrid: the email waits for 08:00 the next morning.
-        self.run_queue(at(0, 21))
-        self.assertRecordValues(
-            delivery, [{"state": "queued", "next_attempt": at(1, 7), "attempts": 0}]
-        )
-        self.run_queue(at(1, 6, 30))
-        self.assertEqual(delivery.state, "queued")
-        self.assertFalse(self.mails(self.customer))
-        self.run_queue(at(1, 7))
-        self.assertEqual(delivery.state, "sent")
-
-        # Sunday 2026-03-22 is the rest day: Monday 08:00.
-        sunday = 6
-        self.assertEqual(day(sunday).weekday(), 6)
-        other = self.make_customer("Sunday Customer")
-        self.invoice(other, 1000.0, day(sunday))
-        self.run_dunning(day(sunday))
-        reminder = self.reminders(other)
-        reminder.with_user(self.collector).action_approve()
-        self.run_queue(at(sunday, 10))
-        delivery = self.delivery(reminder, "email")
-        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(sunday + 1, 7)}])
-        self.assertFalse(self.mails(other))
-        self.run_queue(at(sunday + 1, 7, 5))
-        self.assertEqual(delivery.state, "sent")
-
-    def test_message_cap(self):
-        self.company.collection_message_interval_days = 3
-        self.invoice(self.customer, 1000.0, day(0))
-        self.invoice(self.customer, 500.0, day(3))
-        self.run_dunning(day(0))
-        self.reminders(self.customer).with_user(self.collector).action_approve()
-        self.run_queue(at(0, 12))
-        self.assertEqual(len(self.mails(self.customer)), 1)
-
-        # The next day the second invoice is two days from its due date: its reminder
-        # waits until three days after the first message.
-        self.run_dunning(day(1))
-        second = self.reminders(self.customer)[1:]
-        self.assertEqual(second.level_id, self.level_soon)
-        second.with_user(self.collector).action_approve()
-        self.run_queue(at(1, 12))
-        delivery = self.delivery(second, "email")
-        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(3, 12)}])
-        self.assertEqual(len(self.mails(self.customer)), 1)
-        self.run_queue(at(2, 18))
-        self.assertEqual(delivery.state, "queued")
-        self.run_queue(at(3, 12))
-        self.assertEqual(delivery.state, "sent")
-        self.assertEqual(len(self.mails(self.customer)), 2)
-
-    def test_letter(self):
-        self.level_late.write({"send_email": False, "send_sms": False, "send_letter": True})
-        invoice = self.invoice(self.customer, 1000.0, day(-12))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
-
-        self.run_queue(at(0, 13))
-
-        letter = reminder.letter_attachment_id
-        self.assertRecordValues(
-            letter,
-            [
-                {
-                    "name": f"Dunning letter - {reminder.name}.pdf",
-                    "res_id": reminder.id,
-                    "res_model": "collection.communication",
-                    "mimetype": "application/pdf",
-                }
-            ],
-        )
-        # Tests render reports as HTML instead of calling wkhtmltopdf: the letter's text.
-        self.assertIn(invoice.name.encode(), letter.raw)
-        self.assertIn(b"Dear", letter.raw)
-        self.assertEqual(self.delivery(reminder, "letter").state, "sent")
-        self.assertEqual(reminder.state, "done")
-        self.assertRecordValues(
-            self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)]),
-            [{"channel": "letter", "automatic": True}],
-        )
-        self.assertEqual(invoice.collection_last_reminder_date, day(0))
-        self.assertFalse(self.smtp_messages)
-
-        # The same report, rendered by wkhtmltopdf as in production, is a PDF.
-        with self.allow_pdf_render():
-            pdf, kind = (
-                self.env["ir.actions.report"]
-                .with_context(force_report_rendering=True)
-                ._render_qweb_pdf(
-                    "account_collection.action_report_collection_letter", reminder.ids
-                )
-            )
-        self.assertEqual(kind, "pdf")
-        self.assertTrue(pdf.startswith(b"%PDF"))
-
-    def test_activities(self):
-        self.policy.mode = "automatic"
-        salesperson = self.env["res.users"].create(
-            {
-                "name": "Sam Seller",
-                "login": "sam",
-                "group_ids": [Command.set(self.env.ref("account.group_account_invoice").ids)],
-            }
-        )
-        cases = [
-            ("collector", False, self.collector),
-            ("salesperson", False, salesperson),
-            ("user", self.collection_manager, self.collection_manager),
-        ]
-        for index, (responsible, user, expected) in enumerate(cases):
-            with self.subTest(responsible=responsible):
-                self.level_call.write(
-                    {"activity_responsible": responsible, "activity_user_id": user}
-                )
-                partner = self.make_customer(f"Call Customer {index}")
-                invoice = self.invoice(partner, 1000.0, day(-20))
-                invoice.invoice_user_id = salesperson
-                self.run_dunning(day(0))
-                reminder = self.reminders(partner)
-                self.assertEqual(reminder.level_id, self.level_call)
-                self.assertEqual(reminder.state, "done")
-                self.assertRecordValues(
-                    partner.activity_ids,
-                    [
-                        {
-                            "user_id": expected.id,
-                            "activity_type_id": self.followup_type.id,
-                            "summary": "Call about the overdue invoices",
-                            "date_deadline": day(0),
-                        }
-                    ],
-                )
-                self.assertEqual(
-                    partner.with_company(self.company).collection_stage_id, self.stage_delinquent
-                )
-                # A task for the team is not a message to the customer.
-                self.assertFalse(
-                    self.env["collection.interaction"].search([("partner_id", "=", partner.id)])
-                )
-
-    # ------------------------------------------------------------------
     # The shipped policy
     # ------------------------------------------------------------------
 
@@ -1197,3 +718,27 @@ class TestCollectionDunning(CollectionCommon, MockSmtplibCase):
         self.run_dunning(day(95))
         self.assertEqual(self.reminders(self.customer), reminders)
         self.assertFalse(new_invoice.collection_level_id)
+
+
+@tagged("post_install", "-at_install")
+class TestDunningCronMigration(TransactionCase):
+    """Upgrading to 19.0.1.2.0 points the daily reminders job (noupdate) at the dunning
+    service."""
+
+    def test_cron_moves_to_the_dunning_service(self):
+        cron = self.env.ref("account_collection.ir_cron_collection_dunning")
+        cron.model_id = self.env["ir.model"]._get("collection.communication")
+        spec = importlib.util.spec_from_file_location(
+            "post_migrate_19_0_1_2_0",
+            file_path("account_collection/migrations/19.0.1.2.0/post-migrate.py"),
+        )
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        script.migrate(self.env.cr, "19.0.1.1.0")
+        self.env.invalidate_all()
+        self.assertRecordValues(
+            cron, [{"model_name": "collection.dunning", "code": "model._cron_run_dunning()"}]
+        )
+        # Run again (or on a database already migrated): nothing changes.
+        script.migrate(self.env.cr, "19.0.1.1.0")
+        self.assertEqual(cron.model_id.model, "collection.dunning")

@@ -12,10 +12,9 @@ from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, freeze_time, tagged
 
 from .common import TODAY
-from .fake_providers import FakeProviders
+from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
 CUSTOMERS = 8
-PHONE_NUMBER_ID = "106540352242922"
 
 
 @tagged("post_install", "-at_install")
@@ -64,7 +63,7 @@ class TestDunningConcurrency(TransactionCase):
                 .replace(tzinfo=None)
             )
             self._create_fixture(env, company, journal)
-            plan = env["collection.communication"]._dunning_plan(company, TODAY)
+            plan = env["collection.dunning"]._dunning_plan(company, TODAY)
             if set(plan) != set(self.fixture["partner_ids"]):
                 self.skipTest("other customers of the main company would get reminders")
 
@@ -237,7 +236,7 @@ class TestDunningConcurrency(TransactionCase):
 
     def run_dunning(self, env, name=None):
         company = env["res.company"].browse(self.fixture["company_id"])
-        return env["collection.communication"]._run_dunning(company, TODAY).ids
+        return env["collection.dunning"]._run_dunning(company, TODAY).ids
 
     def assertOneReminderPerCustomer(self):
         rows = self.read(
@@ -262,8 +261,8 @@ class TestDunningConcurrency(TransactionCase):
     def test_worker_with_an_old_plan_creates_nothing_twice(self):
         """The second worker found every customer to do, but locks them only once the
         first has created and committed their reminders."""
-        Communication = type(self.env["collection.communication"])
-        dunning_plan = Communication._dunning_plan
+        Dunning = type(self.env["collection.dunning"])
+        dunning_plan = Dunning._dunning_plan
         planned = threading.Barrier(2, timeout=30)
         first_done = threading.Event()
 
@@ -282,7 +281,7 @@ class TestDunningConcurrency(TransactionCase):
                 if name == "first":
                     first_done.set()
 
-        with patch.object(Communication, "_dunning_plan", plan):
+        with patch.object(Dunning, "_dunning_plan", plan):
             created = self.in_workers(run)
         self.assertEqual(len(created["first"]), CUSTOMERS)
         self.assertEqual(created["second"], [])
@@ -296,9 +295,9 @@ class TestDunningConcurrency(TransactionCase):
     def test_customers_locked_by_a_worker_are_left_to_it(self):
         """The second worker runs while the first holds its customers, before it
         commits their reminders."""
-        Communication = type(self.env["collection.communication"])
-        dunning_plan = Communication._dunning_plan
-        create_from_plan = Communication._create_from_plan
+        Dunning = type(self.env["collection.dunning"])
+        dunning_plan = Dunning._dunning_plan
+        create_from_plan = Dunning._create_from_plan
         first_locked = threading.Event()
         second_done = threading.Event()
 
@@ -321,8 +320,8 @@ class TestDunningConcurrency(TransactionCase):
                     second_done.set()
 
         with (
-            patch.object(Communication, "_dunning_plan", plan),
-            patch.object(Communication, "_create_from_plan", create),
+            patch.object(Dunning, "_dunning_plan", plan),
+            patch.object(Dunning, "_create_from_plan", create),
         ):
             created = self.in_workers(run)
         self.assertTrue(first_locked.is_set())

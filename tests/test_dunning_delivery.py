@@ -3,19 +3,18 @@ from datetime import datetime, time, timedelta
 from unittest.mock import patch
 
 from odoo import Command
-from odoo.tests import freeze_time, tagged
+from odoo.tests import tagged
 from odoo.tests.common import _super_send
-from odoo.tools.misc import hmac
+from odoo.tools.misc import file_path, hmac
 from odoo.tools.safe_eval import safe_eval
 
-from ..models.collection_communication import MAX_ATTEMPTS, SENDING_TIMEOUT
+from ..models.collection_communication_delivery import MAX_ATTEMPTS, SENDING_TIMEOUT
 from ..tools import whatsapp
-from .common import TODAY, CollectionCommon, on_day
-from .fake_providers import FakeProviders
+from .common import TODAY, DunningCadenceCommon, DunningCommon, at, day, on_day
+from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
 # Monday 16 March 2026 at noon (UTC, the company's time zone): messages may go.
 NOON = datetime.combine(TODAY, time(12, 0))
-PHONE_NUMBER_ID = "106540352242922"
 WHATSAPP_TOKEN = "EAAG-test-token"
 TWILIO_API_URL = "https://api.twilio.com"
 TWILIO_SID = "AC" + "0123456789abcdef" * 2
@@ -24,18 +23,13 @@ TWILIO_FROM_ES = "+34911000111"
 TWILIO_FROM_US = "+15005550006"
 
 
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
-
-
 class WorkerKilled(BaseException):
     """The worker process dies (killed, out of memory) in the middle of its work."""
 
 
 @tagged("post_install", "-at_install")
 @on_day(TODAY)
-class TestCollectionDelivery(CollectionCommon):
+class TestCollectionDelivery(DunningCommon):
     """Reminders leave through the real provider code: the WhatsApp Business Cloud API
     client of the addon and Odoo's SMS queue with the shipped Twilio provider, both
     talking HTTP to a local server that answers like them. A message is sent once
@@ -52,7 +46,6 @@ class TestCollectionDelivery(CollectionCommon):
         params.set_param("account_collection.whatsapp_api_url", cls.server.url)
         params.set_param("account_collection.whatsapp_timeout", "1")
 
-        cls.spain = cls.env.ref("base.es")
         cls.company.partner_id.tz = "UTC"
         cls.company.write(
             {
@@ -84,40 +77,31 @@ class TestCollectionDelivery(CollectionCommon):
                 }
             )
         sms_template = cls.env.ref("account_collection.sms_template_reminder_overdue")
-        cls.policy = cls.env["collection.policy"].create(
-            {
-                "name": "Phone reminders",
-                "company_id": cls.company.id,
-                "mode": "automatic",
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "WhatsApp reminder",
-                            "delay": 2,
-                            "send_whatsapp": True,
-                            "whatsapp_template_name": "payment_reminder",
-                            "whatsapp_language": "es",
-                            "whatsapp_parameters": "partner_name, overdue_amount, portal_url",
-                            "whatsapp_fallback_sms": True,
-                            "sms_template_id": sms_template.id,
-                        }
-                    ),
-                    Command.create(
-                        {
-                            "name": "SMS reminder",
-                            "delay": 5,
-                            "send_sms": True,
-                            "sms_template_id": sms_template.id,
-                        }
-                    ),
-                ],
-            }
+        levels = cls.make_policy(
+            "Phone reminders",
+            [
+                {
+                    "name": "WhatsApp reminder",
+                    "delay": 2,
+                    "send_whatsapp": True,
+                    "whatsapp_template_name": "payment_reminder",
+                    "whatsapp_language": "es",
+                    "whatsapp_parameters": "partner_name, overdue_amount, portal_url",
+                    "whatsapp_fallback_sms": True,
+                    "sms_template_id": sms_template.id,
+                },
+                {
+                    "name": "SMS reminder",
+                    "delay": 5,
+                    "send_sms": True,
+                    "sms_template_id": sms_template.id,
+                },
+            ],
+            mode="automatic",
         )
-        cls.level_whatsapp, cls.level_sms = cls.policy.level_ids.sorted("delay")
-        cls.company.collection_policy_id = cls.policy
+        cls.policy = levels.policy_id
+        cls.level_whatsapp, cls.level_sms = levels
         cls.customer.write({"phone": "612 34 56 78", "country_id": cls.spain.id})
-        cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
-        cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
         cls.failed_action = cls.env.ref(
             "account_collection.collection_communication_delivery_action_failed"
         )
@@ -149,18 +133,6 @@ class TestCollectionDelivery(CollectionCommon):
         return self.env["res.partner"].create(
             {"name": name, "is_company": True, "phone": phone, "country_id": self.spain.id}
         )
-
-    def run_cron(self, cron, when):
-        """The scheduler runs ``cron`` at ``when`` (UTC), in its own transactions."""
-        with freeze_time(when), self.enter_registry_test_mode():
-            result = cron.method_direct_trigger()
-        self.assertIs(result, True, f"{cron.name} failed: {result}")
-
-    def run_dunning(self, when=NOON):
-        self.run_cron(self.dunning_cron, when)
-
-    def run_queue(self, when):
-        self.run_cron(self.queue_cron, when)
 
     def require_twilio(self):
         if not self.twilio:
@@ -557,3 +529,308 @@ class TestCollectionDelivery(CollectionCommon):
         self.assertEqual(delivery.communication_id.state, "failed")
         self.run_queue(NOON + timedelta(days=1))
         self.assertEqual(len(self.whatsapp_requests()), 1)
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionDunningSending(DunningCadenceCommon):
+    """The reminders of the daily run sent by the queue: emails (with the invoices
+    attached, in the customer's language), quiet hours, the rest day and the message
+    cap, letters and activities."""
+
+    # ------------------------------------------------------------------
+    # Sending
+    # ------------------------------------------------------------------
+
+    def test_email_sent_by_the_queue(self):
+        first = self.invoice(self.customer, 1000.0, day(0))
+        second = self.invoice(self.customer, 234.5, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+
+        self.run_queue(at(0, 14))
+
+        delivery = self.delivery(reminder, "email")
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "state": "sent",
+                    "recipient": "acme.customer@example.com",
+                    "attempts": 1,
+                    "date_sent": at(0, 14),
+                }
+            ],
+        )
+        self.assertTrue(delivery.provider_ref)
+        self.assertEqual(reminder.state, "done")
+        mail = delivery.mail_id
+        self.assertEqual(mail, self.mails(self.customer))
+        self.assertEqual(mail.email_to, "acme.customer@example.com")
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(
+            [message["smtp_to_list"] for message in self.smtp_messages],
+            [["acme.customer@example.com"]],
+        )
+        self.assertEqual(mail.subject, f"{self.company.name}: invoices due today")
+        self.assertIn("The following invoices are due today:", mail.body_html)
+        for invoice, amount in ((first, "$\xa01,000.00"), (second, "$\xa0234.50")):
+            self.assertIn(invoice.name, mail.body_html)
+            self.assertIn(amount, mail.body_html)
+
+        interaction = self.env["collection.interaction"].search(
+            [("partner_id", "=", self.customer.id)]
+        )
+        self.assertRecordValues(
+            interaction,
+            [
+                {
+                    "channel": "email",
+                    "automatic": True,
+                    "outcome": "sent",
+                    "move_ids": (first | second).ids,
+                    "user_id": False,
+                }
+            ],
+        )
+        self.assertTrue(
+            self.customer.message_ids.filtered(
+                lambda m: "Reminder sent by Email" in str(m.body) and reminder.name in str(m.body)
+            )
+        )
+        self.assertEqual((first | second).mapped("collection_last_reminder_date"), [day(0)] * 2)
+
+        # Running the queue again sends nothing twice.
+        self.run_queue(at(0, 15))
+        self.assertEqual(len(self.smtp_messages), 1)
+        self.assertEqual(len(self.mails(self.customer)), 1)
+        self.assertEqual(len(interaction.search([("partner_id", "=", self.customer.id)])), 1)
+
+    def test_email_with_the_invoices_attached(self):
+        self.level_due.attach_invoices = True
+        first = self.invoice(self.customer, 1000.0, day(0))
+        second = self.invoice(self.customer, 234.5, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(0, 14))
+
+        mail = self.delivery(reminder, "email").mail_id
+        self.assertEqual(mail.state, "sent")
+        self.assertEqual(
+            sorted(mail.attachment_ids.mapped("name")),
+            sorted(f"{move.name.replace('/', '_')}.pdf" for move in first | second),
+        )
+        self.assertTrue(all(mail.attachment_ids.mapped("raw")))
+        # The customer received them: the message on the wire carries both files.
+        self.assertEqual(len(self.smtp_messages), 1)
+        for move in first | second:
+            self.assertIn(move.name.replace("/", "_"), self.smtp_messages[0]["message"])
+
+    def test_email_in_the_customers_language(self):
+        """The shipped templates are translatable: a customer in Spanish reads the
+        reminder in Spanish, with amounts in the Spanish format. The translation is set
+        on the template here, as a company that words its own reminders would."""
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.template_due.update_field_translations(
+            "subject", {"es_ES": "{{ object.company_id.name }}: facturas que vencen hoy"}
+        )
+        body = str(self.template_due.body_html)
+        for english, spanish in (
+            ("Dear", "Estimado/a"),
+            ("The following invoices are due today:", "Las siguientes facturas vencen hoy:"),
+        ):
+            body = body.replace(english, spanish)
+        self.template_due.update_field_translations("body_html", {"es_ES": body})
+        spanish = self.make_customer("Cliente Español", lang="es_ES")
+        invoice = self.invoice(spanish, 1234.5, day(0))
+        english_invoice = self.invoice(self.customer, 1234.5, day(0))
+        self.run_dunning(day(0))
+        self.reminders().with_user(self.collector).action_approve()
+        self.run_queue(at(0, 13))
+
+        mail = self.mails(spanish)
+        self.assertEqual(mail.subject, f"{self.company.name}: facturas que vencen hoy")
+        self.assertIn("Las siguientes facturas vencen hoy:", mail.body_html)
+        self.assertNotIn("The following invoices are due today", mail.body_html)
+        self.assertIn(invoice.name, mail.body_html)
+        self.assertIn("1.234,50", mail.body_html)
+
+        english = self.mails(self.customer)
+        self.assertEqual(english.subject, f"{self.company.name}: invoices due today")
+        self.assertIn("The following invoices are due today:", english.body_html)
+        self.assertIn(english_invoice.name, english.body_html)
+        self.assertIn("1,234.50", english.body_html)
+
+    def test_shipped_spanish_templates(self):
+        try:
+            file_path("account_collection/i18n/es.po")
+        except FileNotFoundError:
+            self.skipTest("No Spanish translation file shipped yet.")
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(["account_collection"], ["es_ES"])
+        for template in self.template_before | self.template_due | self.template_overdue:
+            with self.subTest(template=template.name):
+                spanish = template.with_context(lang="es_ES")
+                self.assertNotEqual(spanish.subject, template.subject)
+                self.assertNotIn("Dear", spanish.body_html)
+        self.assertNotEqual(
+            self.sms_template.with_context(lang="es_ES").body, self.sms_template.body
+        )
+
+    def test_quiet_hours_and_rest_day(self):
+        self.company.write(
+            {
+                "collection_quiet_hour_start": 20.0,
+                "collection_quiet_hour_end": 8.0,
+                "collection_rest_day": "6",
+            }
+        )
+        self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
+        self.invoice(self.customer, 1000.0, day(0))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+        delivery = self.delivery(reminder, "email")
+
+        # 22:00 in Madrid: the email waits for 08:00 the next morning.
+        self.run_queue(at(0, 21))
+        self.assertRecordValues(
+            delivery, [{"state": "queued", "next_attempt": at(1, 7), "attempts": 0}]
+        )
+        self.run_queue(at(1, 6, 30))
+        self.assertEqual(delivery.state, "queued")
+        self.assertFalse(self.mails(self.customer))
+        self.run_queue(at(1, 7))
+        self.assertEqual(delivery.state, "sent")
+
+        # Sunday 2026-03-22 is the rest day: Monday 08:00.
+        sunday = 6
+        self.assertEqual(day(sunday).weekday(), 6)
+        other = self.make_customer("Sunday Customer")
+        self.invoice(other, 1000.0, day(sunday))
+        self.run_dunning(day(sunday))
+        reminder = self.reminders(other)
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(sunday, 10))
+        delivery = self.delivery(reminder, "email")
+        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(sunday + 1, 7)}])
+        self.assertFalse(self.mails(other))
+        self.run_queue(at(sunday + 1, 7, 5))
+        self.assertEqual(delivery.state, "sent")
+
+    def test_message_cap(self):
+        self.company.collection_message_interval_days = 3
+        self.invoice(self.customer, 1000.0, day(0))
+        self.invoice(self.customer, 500.0, day(3))
+        self.run_dunning(day(0))
+        self.reminders(self.customer).with_user(self.collector).action_approve()
+        self.run_queue(at(0, 12))
+        self.assertEqual(len(self.mails(self.customer)), 1)
+
+        # The next day the second invoice is two days from its due date: its reminder
+        # waits until three days after the first message.
+        self.run_dunning(day(1))
+        second = self.reminders(self.customer)[1:]
+        self.assertEqual(second.level_id, self.level_soon)
+        second.with_user(self.collector).action_approve()
+        self.run_queue(at(1, 12))
+        delivery = self.delivery(second, "email")
+        self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(3, 12)}])
+        self.assertEqual(len(self.mails(self.customer)), 1)
+        self.run_queue(at(2, 18))
+        self.assertEqual(delivery.state, "queued")
+        self.run_queue(at(3, 12))
+        self.assertEqual(delivery.state, "sent")
+        self.assertEqual(len(self.mails(self.customer)), 2)
+
+    def test_letter(self):
+        self.level_late.write({"send_email": False, "send_sms": False, "send_letter": True})
+        invoice = self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+
+        self.run_queue(at(0, 13))
+
+        letter = reminder.letter_attachment_id
+        self.assertRecordValues(
+            letter,
+            [
+                {
+                    "name": f"Dunning letter - {reminder.name}.pdf",
+                    "res_id": reminder.id,
+                    "res_model": "collection.communication",
+                    "mimetype": "application/pdf",
+                }
+            ],
+        )
+        # Tests render reports as HTML instead of calling wkhtmltopdf: the letter's text.
+        self.assertIn(invoice.name.encode(), letter.raw)
+        self.assertIn(b"Dear", letter.raw)
+        self.assertEqual(self.delivery(reminder, "letter").state, "sent")
+        self.assertEqual(reminder.state, "done")
+        self.assertRecordValues(
+            self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)]),
+            [{"channel": "letter", "automatic": True}],
+        )
+        self.assertEqual(invoice.collection_last_reminder_date, day(0))
+        self.assertFalse(self.smtp_messages)
+
+        # The same report, rendered by wkhtmltopdf as in production, is a PDF.
+        with self.allow_pdf_render():
+            pdf, kind = (
+                self.env["ir.actions.report"]
+                .with_context(force_report_rendering=True)
+                ._render_qweb_pdf(
+                    "account_collection.action_report_collection_letter", reminder.ids
+                )
+            )
+        self.assertEqual(kind, "pdf")
+        self.assertTrue(pdf.startswith(b"%PDF"))
+
+    def test_activities(self):
+        self.policy.mode = "automatic"
+        salesperson = self.env["res.users"].create(
+            {
+                "name": "Sam Seller",
+                "login": "sam",
+                "group_ids": [Command.set(self.env.ref("account.group_account_invoice").ids)],
+            }
+        )
+        cases = [
+            ("collector", False, self.collector),
+            ("salesperson", False, salesperson),
+            ("user", self.collection_manager, self.collection_manager),
+        ]
+        for index, (responsible, user, expected) in enumerate(cases):
+            with self.subTest(responsible=responsible):
+                self.level_call.write(
+                    {"activity_responsible": responsible, "activity_user_id": user}
+                )
+                partner = self.make_customer(f"Call Customer {index}")
+                invoice = self.invoice(partner, 1000.0, day(-20))
+                invoice.invoice_user_id = salesperson
+                self.run_dunning(day(0))
+                reminder = self.reminders(partner)
+                self.assertEqual(reminder.level_id, self.level_call)
+                self.assertEqual(reminder.state, "done")
+                self.assertRecordValues(
+                    partner.activity_ids,
+                    [
+                        {
+                            "user_id": expected.id,
+                            "activity_type_id": self.followup_type.id,
+                            "summary": "Call about the overdue invoices",
+                            "date_deadline": day(0),
+                        }
+                    ],
+                )
+                self.assertEqual(
+                    partner.with_company(self.company).collection_stage_id, self.stage_delinquent
+                )
+                # A task for the team is not a message to the customer.
+                self.assertFalse(
+                    self.env["collection.interaction"].search([("partner_id", "=", partner.id)])
+                )

@@ -48,10 +48,11 @@ class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtpl
         self.assertEqual(self.call_level.name, "Call")
         self.overdue_invoice.collection_level_id = self.call_level
         self.Communication = self.env["collection.communication"]
+        self.Dunning = self.env["collection.dunning"]
 
     def test_admin_adds_level_and_runs_reminders(self):
         self.assertFalse(
-            self.Communication._dunning_plan(self.company, self.real_today),
+            self.Dunning._dunning_plan(self.company, self.real_today),
             "Before the new level, nothing is due today.",
         )
 
@@ -110,4 +111,4 @@ class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtpl
         )
 
         # A second run on the same day finds nothing more to send.
-        self.assertFalse(self.Communication._dunning_plan(self.company, self.real_today))
+        self.assertFalse(self.Dunning._dunning_plan(self.company, self.real_today))

@@ -28,15 +28,15 @@ class CollectionDunningRun(models.TransientModel):
 
     @api.model
     def _preview_lines(self, company):
-        Communication = self.env["collection.communication"].with_company(company)
-        plan = Communication._dunning_plan(company, fields.Date.context_today(self))
+        Dunning = self.env["collection.dunning"].with_company(company)
+        plan = Dunning._dunning_plan(company, fields.Date.context_today(self))
         partners = self.env["res.partner"].with_company(company).browse(list(plan))
         lines = []
         for partner in partners.sorted("name"):
             entry = plan[partner.id]
             level = entry["level"]
             channels = [
-                Communication._channel_label(channel) for channel in level._message_channels()
+                Dunning._channel_label(channel) for channel in level._message_channels()
             ]
             if level.create_activity:
                 channels.append(self.env._("Activity"))

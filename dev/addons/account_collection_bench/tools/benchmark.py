@@ -216,7 +216,7 @@ def _dunning(env, company, today):
     """The run of the company's default policy; a company without one gets the shipped
     policy (a copy of it for a company other than the first), inside the rolled back
     savepoint."""
-    Communication = env["collection.communication"].with_company(company)
+    Dunning = env["collection.dunning"].with_company(company)
     shipped = env.ref("account_collection.collection_policy_default", raise_if_not_found=False)
     Cron = env.registry["ir.cron"]
 
@@ -231,7 +231,7 @@ def _dunning(env, company, today):
             # the same book serves every repetition; it drops the ORM cache as a commit
             # does, so that memory behaves as in a real run.
             with patch.object(Cron, "_commit_progress", _commit_progress_without_commit):
-                communications = Communication._run_dunning(company, today)
+                communications = Dunning._run_dunning(company, today)
                 return {
                     "reminders": len(communications),
                     "invoices": len(communications.move_ids),

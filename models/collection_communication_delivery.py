@@ -1,0 +1,488 @@
+import logging
+from datetime import timedelta
+
+import psycopg2.errors
+import pytz
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.fields import Domain
+from odoo.tools import html2plaintext, mute_logger
+
+from ..tools import whatsapp
+
+_logger = logging.getLogger(__name__)
+
+# Attempts of a delivery before it fails for good.
+MAX_ATTEMPTS = 5
+# Minutes to wait before the next attempt: 5 min, 30 min, 2 h, 8 h.
+BACKOFF_MINUTES = [5, 30, 120, 480]
+# A delivery left "sending" longer than this was interrupted (a crash, a killed worker):
+# whether the provider got it is unknown, so it is not sent again by itself.
+SENDING_TIMEOUT = timedelta(minutes=15)
+# Deliveries the queue reads at a time (each is then locked on its own).
+QUEUE_BATCH_SIZE = 50
+
+
+class _DeliveryError(Exception):
+    """A provider did not take the message: ``retryable`` when a later attempt may
+    succeed, ``fallback`` when another channel should be tried instead."""
+
+    def __init__(self, message, retryable=True, fallback=False):
+        super().__init__(message)
+        self.retryable = retryable
+        self.fallback = fallback
+
+
+class CollectionCommunicationDelivery(models.Model):
+    _name = "collection.communication.delivery"
+    _description = "Collection Reminder Delivery"
+    _order = "id"
+
+    communication_id = fields.Many2one(
+        "collection.communication", required=True, index=True, ondelete="cascade"
+    )
+    partner_id = fields.Many2one(related="communication_id.partner_id", store=True)
+    company_id = fields.Many2one(related="communication_id.company_id", store=True, index=True)
+    level_id = fields.Many2one(related="communication_id.level_id")
+    channel = fields.Selection(
+        [
+            ("email", "Email"),
+            ("whatsapp", "WhatsApp"),
+            ("sms", "SMS"),
+            ("letter", "Letter"),
+            ("activity", "Activity"),
+        ],
+        required=True,
+    )
+    state = fields.Selection(
+        [
+            ("draft", "To Review"),
+            ("queued", "Queued"),
+            ("sending", "Sending"),
+            ("sent", "Sent"),
+            ("failed", "Failed"),
+            ("cancelled", "Not Sent"),
+        ],
+        default="draft",
+        required=True,
+        index=True,
+    )
+    recipient = fields.Char()
+    attempts = fields.Integer(readonly=True)
+    next_attempt = fields.Datetime(
+        string="Next Attempt", readonly=True, index=True, help="Not before this time."
+    )
+    date_sent = fields.Datetime(readonly=True)
+    last_error = fields.Text(readonly=True)
+    provider_ref = fields.Char(
+        string="Provider Reference", readonly=True, help="Message id given by the provider."
+    )
+    mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
+    sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
+
+    # === ACTIONS === #
+
+    def action_retry(self):
+        failed = self.filtered(lambda d: d.state == "failed")
+        failed._set_queued(reset_attempts=True)
+        failed.communication_id.filtered(lambda c: c.state == "failed").write({"state": "queued"})
+
+    def action_cancel(self):
+        self.filtered(lambda d: d.state in ("draft", "queued", "failed"))._set_cancelled()
+        self.communication_id._update_state()
+
+    # === STATE TRANSITIONS === #
+    # draft -> queued (approved) -> sending -> sent
+    #                 queued <- sending (refused, retried later, up to MAX_ATTEMPTS)
+    #                 failed <- sending (refused for good, or interrupted) -> queued (retry)
+    # draft / queued / failed -> cancelled (skipped, taken off)
+
+    def _set_queued(self, next_attempt=False, error=None, reset_attempts=False):
+        """To send at ``next_attempt`` (False: as soon as the queue runs), keeping the
+        provider's ``error`` of the last attempt when given; ``reset_attempts`` when a
+        person asks to try again."""
+        values = {"state": "queued", "next_attempt": next_attempt}
+        if error is not None:
+            values["last_error"] = error
+        if reset_attempts:
+            values["attempts"] = 0
+        self.write(values)
+
+    def _set_postponed(self, until):
+        """Still queued, held back until ``until`` (quiet hours, rest day, message
+        cap): not an attempt."""
+        self.next_attempt = until
+
+    def _set_sending(self):
+        """The provider is about to be called: one more attempt."""
+        self.ensure_one()
+        self.write({"state": "sending", "attempts": self.attempts + 1})
+
+    def _set_sent(self, now):
+        """The provider accepted the message at ``now``."""
+        self.write({"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False})
+
+    def _set_failed(self, error):
+        """Given up, with the reason: a person checks it and retries or cancels it."""
+        self.write({"state": "failed", "next_attempt": False, "last_error": error})
+
+    def _set_cancelled(self):
+        """Not sent, and never will be."""
+        self.write({"state": "cancelled"})
+
+    # === QUEUE === #
+
+    @api.model
+    def _process_queue(self, limit=None):
+        """Send the queued deliveries that are due, in committed batches. Each delivery is
+        locked and checked again right before it is sent, so two workers never send the
+        same one.
+
+        A delivery that fails is dealt with alone and the rest goes on: a provider's
+        refusal is retried later or failed on the delivery (``_send_one``); any other
+        error rolls back that delivery's work to the last commit, is logged and written
+        on the delivery, which the next run tries again."""
+        now = fields.Datetime.now()
+        self._recover_interrupted(now)
+        domain = Domain("state", "=", "queued") & (
+            Domain("next_attempt", "=", False) | Domain("next_attempt", "<=", now)
+        )
+        Cron = self.env["ir.cron"]
+        done = 0
+        seen = set()
+        while limit is None or done < limit:
+            candidates = self.search(
+                domain & Domain("id", "not in", list(seen)), limit=QUEUE_BATCH_SIZE, order="id"
+            )
+            if not candidates:
+                break
+            seen.update(candidates.ids)
+            processed = 0
+            for delivery in candidates:
+                # Sending an SMS or a WhatsApp message commits, which releases the
+                # locks: each delivery is locked on its own when its turn comes.
+                if not delivery._lock_if_due(domain):
+                    continue
+                try:
+                    delivery._send_one(now)
+                except Exception as e:  # the other deliveries still go
+                    self.env.cr.rollback()
+                    _logger.exception("Collection reminder delivery %s failed", delivery.id)
+                    delivery._write_unexpected_error(str(e))
+                    Cron._commit_progress(0)
+                processed += 1
+            done += processed
+            Cron._commit_progress(processed, remaining=self.search_count(domain))
+        return done
+
+    def _write_unexpected_error(self, error):
+        """Keep ``error`` on the delivery after its work was rolled back. One left
+        "sending" (the provider may have taken it) stays so, for ``_recover_interrupted``
+        to fail it: it is never sent twice."""
+        self.invalidate_recordset()
+        if self.state != "sending":
+            self.last_error = error
+
+    def _lock_if_due(self, domain):
+        """Lock the delivery for this worker if it still matches ``domain``. Another
+        worker may be sending it (locked), or have sent or postponed it since this
+        transaction began (PostgreSQL then refuses the lock): it is left to that
+        worker."""
+        self.ensure_one()
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                if not self.try_lock_for_update():
+                    return False
+        except psycopg2.errors.SerializationFailure:
+            return False
+        self.invalidate_recordset()
+        return bool(self.filtered_domain(domain))
+
+    def _recover_interrupted(self, now):
+        """Fail the deliveries left "sending" longer than SENDING_TIMEOUT."""
+        stuck = self.search(
+            [("state", "=", "sending"), ("write_date", "<", now - SENDING_TIMEOUT)]
+        ).try_lock_for_update()
+        stuck._set_failed(
+            self.env._(
+                "Interrupted while sending: the provider may or may not have received "
+                "it. Check before sending it again."
+            )
+        )
+        stuck.communication_id._update_state()
+
+    def _send_one(self, now):
+        self.ensure_one()
+        communication = self.communication_id
+        postponed = self._postponed_until(now)
+        if postponed:
+            self._set_postponed(postponed)
+            return
+        self._set_sending()
+        if self.channel in ("email", "sms", "whatsapp"):
+            # The provider is called outside this transaction's fate: commit "sending"
+            # first, so a crash after the provider accepted never sends it twice.
+            self.env["ir.cron"]._commit_progress(0)
+        try:
+            getattr(self, f"_send_{self.channel}")()
+        except _DeliveryError as e:
+            self._failed(str(e), now, retry=e.retryable, fallback=e.fallback)
+        except Exception as e:  # any failure stays visible on the delivery
+            _logger.exception("Collection reminder %s failed", self.id)
+            self._failed(str(e), now, retry=True)
+        else:
+            if self.state == "sending":
+                self._sent(now)
+        communication._update_state()
+
+    def _postponed_until(self, now):
+        """When quiet hours, the rest day or the message cap hold this message back, the
+        time it may go; False when it may go now. Activities are never held back."""
+        if self.channel == "activity":
+            return False
+        company = self.communication_id.company_id
+        tz = pytz.timezone(company.partner_id.tz or "UTC")
+        local = pytz.utc.localize(now).astimezone(tz).replace(tzinfo=None)
+        allowed = company._collection_next_allowed_time(local)
+        if allowed != local:
+            return tz.localize(allowed).astimezone(pytz.utc).replace(tzinfo=None)
+        interval = company.collection_message_interval_days
+        if interval > 0 and self.channel != "letter":
+            last = self.search(
+                [
+                    ("partner_id", "=", self.partner_id.id),
+                    ("company_id", "=", company.id),
+                    ("state", "=", "sent"),
+                    ("channel", "in", ("email", "sms", "whatsapp")),
+                    ("communication_id", "!=", self.communication_id.id),
+                    ("date_sent", ">", now - timedelta(days=interval)),
+                ],
+                order="date_sent desc",
+                limit=1,
+            )
+            if last:
+                return last.date_sent + timedelta(days=interval)
+        return False
+
+    def _failed(self, error, now, retry=True, fallback=False):
+        """The provider refused: queued again after the backoff while attempts remain
+        and it may succeed, else failed (and WhatsApp falls back on SMS)."""
+        if retry and self.attempts < MAX_ATTEMPTS:
+            wait = BACKOFF_MINUTES[min(self.attempts, len(BACKOFF_MINUTES)) - 1]
+            self._set_queued(now + timedelta(minutes=wait), error=error)
+        else:
+            self._set_failed(error)
+        if self.state == "failed" and (fallback or self.channel == "whatsapp"):
+            self._fallback(error)
+
+    def _fallback(self, error):
+        """WhatsApp could not reach the customer: send the SMS instead when the level
+        says so."""
+        communication = self.communication_id
+        level = communication.level_id
+        if self.channel != "whatsapp" or not level.whatsapp_fallback_sms:
+            return
+        if communication.delivery_ids.filtered(lambda d: d.channel == "sms"):
+            return
+        recipient, problem = self.env["collection.dunning"]._recipient(communication, "sms")
+        if problem:
+            return
+        self.create(
+            {
+                "communication_id": communication.id,
+                "channel": "sms",
+                "recipient": recipient,
+                "state": "queued",
+            }
+        )
+        communication.note = "\n".join(
+            filter(
+                None,
+                [
+                    communication.note,
+                    self.env._("WhatsApp failed (%(error)s): sent by SMS instead.", error=error),
+                ],
+            )
+        )
+
+    def _sent(self, now):
+        """Sent: recorded on the invoices, as an interaction and on the customer's
+        chatter (activities are their own record)."""
+        self._set_sent(now)
+        if self.channel == "activity":
+            return
+        communication = self.communication_id
+        # sudo: the reminders are logged as evidence, whoever runs the queue.
+        self.env["collection.invoice.dunning"].sudo()._set(
+            "last_reminder_date",
+            communication.move_ids.ids,
+            [now.date()] * len(communication.move_ids),
+        )
+        self.env["collection.interaction"].sudo().create(
+            {
+                "partner_id": communication.partner_id.id,
+                "company_id": communication.company_id.id,
+                "user_id": False,
+                "automatic": True,
+                "channel": self.channel,
+                "outcome": "sent",
+                "date": now,
+                "move_ids": [fields.Command.set(communication.move_ids.ids)],
+                "overdue_amount": communication.overdue_amount,
+                "days_overdue": communication.days_overdue,
+                "note": self.env._(
+                    "%(level)s, sent to %(recipient)s",
+                    level=communication.level_id.display_name,
+                    recipient=self.recipient or communication.partner_id.display_name,
+                ),
+            }
+        )
+        channel = self.env["collection.dunning"]._channel_label(self.channel)
+        communication.partner_id.sudo().message_post(
+            body=Markup("%s %s")
+            % (
+                self.env._("Reminder sent by %(channel)s:", channel=channel),
+                communication._get_html_link(),
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    # === CHANNELS: SENDING === #
+
+    def _send_email(self):
+        communication = self.communication_id
+        level = communication.level_id
+        if not self.mail_id:
+            template = level.mail_template_id
+            email_values = {"email_to": self.recipient, "recipient_ids": [], "auto_delete": False}
+            if level.attach_invoices:
+                attachments = communication._invoice_attachments()
+                email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
+            mail_id = template.sudo().send_mail(
+                communication.id, force_send=False, email_values=email_values
+            )
+            self.mail_id = mail_id
+        mail = self.mail_id.sudo()
+        if mail.state in ("exception", "cancel"):
+            mail.mark_outgoing()
+        mail.send(raise_exception=False)
+        if mail.state != "sent":
+            raise _DeliveryError(
+                mail.failure_reason or self.env._("The mail server did not accept it."),
+                retryable=True,
+            )
+        self.provider_ref = mail.message_id
+
+    def _send_sms(self):
+        communication = self.communication_id
+        level = communication.level_id
+        # The SMS leaves through the provider of the reminder's company (Odoo's SMS
+        # service or its own Twilio account), whoever runs the queue.
+        sms = self.sms_id.with_company(communication.company_id).sudo()
+        if not sms:
+            template = level.sms_template_id
+            body = template._render_field("body", communication.ids, compute_lang=True)[
+                communication.id
+            ]
+            sms = sms.create(
+                {
+                    "number": self.recipient,
+                    "body": html2plaintext(body) if "<" in (body or "") else body,
+                    "partner_id": communication.partner_id.id,
+                    "state": "outgoing",
+                }
+            )
+            self.sms_id = sms
+        elif sms.state == "error":
+            sms.write({"state": "outgoing", "failure_type": False})
+        sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
+        if sms.state not in ("sent", "pending"):
+            failure = dict(sms._fields["failure_type"]._description_selection(self.env))
+            raise _DeliveryError(
+                self.env._(
+                    "SMS not accepted: %(error)s",
+                    error=failure.get(sms.failure_type) or sms.failure_type or sms.state,
+                ),
+                retryable=True,
+            )
+        self.provider_ref = sms.uuid
+
+    def _send_whatsapp(self):
+        communication = self.communication_id
+        level = communication.level_id
+        company = communication.company_id.sudo()
+        values = communication._template_values()
+        names = [
+            name.strip() for name in (level.whatsapp_parameters or "").split(",") if name.strip()
+        ]
+        language = level.whatsapp_language or (communication.partner_id.lang or "en_US")
+        params = self.env["ir.config_parameter"].sudo()
+        try:
+            message_id = whatsapp.send_template(
+                params.get_param("account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL),
+                company.collection_whatsapp_phone_number_id,
+                company.collection_whatsapp_token,
+                self.recipient,
+                level.whatsapp_template_name,
+                language,
+                [values.get(name, "") for name in names],
+                timeout=float(
+                    params.get_param("account_collection.whatsapp_timeout", whatsapp.TIMEOUT)
+                ),
+            )
+        except whatsapp.WhatsAppError as e:
+            raise _DeliveryError(
+                str(e),
+                retryable=not e.recipient_error,
+                fallback=e.recipient_error or not e.retryable,
+            ) from e
+        self.provider_ref = message_id
+
+    def _send_letter(self):
+        communication = self.communication_id
+        report = self.env.ref("account_collection.action_report_collection_letter")
+        pdf, _ = self.env["ir.actions.report"].sudo()._render_qweb_pdf(report, communication.ids)
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Dunning letter - %(name)s.pdf", name=communication.name),
+                    "raw": pdf,
+                    "res_model": communication._name,
+                    "res_id": communication.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+        )
+        communication.sudo().letter_attachment_id = attachment
+        self.recipient = communication.partner_id.display_name
+
+    def _send_activity(self):
+        communication = self.communication_id
+        level = communication.level_id
+        partner = communication.partner_id.with_company(communication.company_id).sudo()
+        if level.activity_responsible == "user":
+            user = level.activity_user_id
+        elif level.activity_responsible == "salesperson":
+            user = communication.move_ids[:1].invoice_user_id or partner.user_id
+        else:
+            user = partner.collection_user_id
+        user = (
+            user
+            or communication.company_id.collection_default_user_id
+            or self.env.ref("base.user_admin", raise_if_not_found=False)
+        )
+        partner.activity_schedule(
+            activity_type_id=(
+                level.activity_type_id
+                or self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+            ).id,
+            summary=level.activity_summary or level.name,
+            note=communication.name,
+            user_id=user.id,
+            date_deadline=communication.date,
+        )
+        self.recipient = user.name

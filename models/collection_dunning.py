@@ -1,0 +1,580 @@
+import logging
+
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+from odoo.tools import SQL
+
+from .collection_level import MESSAGE_CHANNELS
+
+_logger = logging.getLogger(__name__)
+
+# Customers locked, planned and written together, then committed.
+RUN_BATCH_SIZE = 200
+
+
+class CollectionDunning(models.AbstractModel):
+    """The dunning run, as a service: which customer gets a reminder at which level on
+    a given day, and the set-based writes that create those reminders.
+
+    The rules a candidate invoice must pass are owned by the models they are about and
+    read as one list in ``_dunning_candidates_sql``:
+
+    - ``collection.level._dunning_reached_sql``: the level the invoice reached;
+    - ``res.partner._dunning_exclusion_sql``: the customer is excluded, in dispute or
+      uncollectible;
+    - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
+    - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
+    - ``collection.dispute._dunning_exclusion_sql``: the invoice is in an open dispute;
+    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it.
+
+    ``collection.communication`` is the reminder the run creates; sending it is
+    ``collection.communication.delivery``'s."""
+
+    _name = "collection.dunning"
+    _description = "Dunning Run"
+
+    # === CRON === #
+
+    @api.model
+    def _cron_run_dunning(self):
+        """Daily: create the reminders of every company, then send what is due. A
+        company without a default policy still reminds the customers that have a policy
+        of their own.
+
+        One company's failure does not stop the others: its uncommitted batch is rolled
+        back (the batches it committed stay, the next run goes on from there), the error
+        is posted on the company's chatter (its partner's, where an administrator sees
+        it) and logged, and the next company runs. Once every company ran and the queue
+        was sent, the first error is raised again, so the scheduler records the run as
+        failed with its traceback (Settings > Scheduled Actions)."""
+        Cron = self.env["ir.cron"]
+        failures = []
+        for company in self.env["res.company"].search([]):
+            try:
+                self.with_company(company)._run_dunning(company)
+            except Exception as e:  # the other companies still run
+                self.env.cr.rollback()
+                failures.append(e)
+                _logger.warning("Collection reminders of company %s failed: %s", company.id, e)
+                # sudo: the error is recorded whoever runs the cron.
+                company.partner_id.sudo().message_post(
+                    body=self.env._(
+                        "Today's reminders could not all be created for this company: %(error)s",
+                        error=str(e),
+                    ),
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_note",
+                )
+                Cron._commit_progress()
+        self.env["collection.communication.delivery"]._process_queue()
+        if failures:
+            raise failures[0]
+
+    # === RUN === #
+
+    @api.model
+    def _run_dunning(self, company=None, today=None):
+        """Create today's reminders of ``company``, in committed batches of customers.
+
+        Exactly once: each batch locks its customers (rows other workers hold are
+        skipped, they are that worker's), reads the plan again under the lock, and
+        commits the reminders together with the invoices' new levels, so a rerun, a
+        resumed run or a second worker finds nothing left to do for them. The unique
+        index on (customer, level, day) is the last guard."""
+        company = company or self.env.company
+        today = today or fields.Date.context_today(self)
+        dunning = self.with_company(company)
+        plan = dunning._dunning_plan(company, today)
+        partner_ids = sorted(plan)
+        created = dunning.env["collection.communication"]
+        Partner = self.env["res.partner"].with_company(company)
+        Cron = self.env["ir.cron"]
+        # Each batch is locked at the start of a transaction, so the lock and the plan
+        # read again under it see what other workers committed since the plan above.
+        Cron._commit_progress(0, remaining=len(partner_ids))
+        for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
+            batch = Partner.browse(partner_ids[start : start + RUN_BATCH_SIZE])
+            dunning._prepare_batch_queries()
+            locked = batch.try_lock_for_update(allow_referencing=True)
+            if locked:
+                batch_plan = dunning._dunning_plan(company, today, locked.ids)
+                created |= dunning._create_from_plan(company, today, batch_plan)
+            remaining = max(len(partner_ids) - start - len(batch), 0)
+            Cron._commit_progress(len(batch), remaining=remaining)
+        return created
+
+    # === PLAN === #
+
+    @api.model
+    def _dunning_plan(self, company, today, partner_ids=None):
+        """{partner id: {level: collection.level, moves: {move id: level}}}: what a run
+        on ``today`` would do. A customer gets one reminder, at the highest level one of
+        its invoices reached, grouping every invoice that moves up."""
+        rows = self.env.execute_query(self._dunning_candidates_sql(company, today, partner_ids))
+        Level = self.env["collection.level"]
+        plan = {}
+        for move_id, partner_id, level_id, delay in rows:
+            entry = plan.setdefault(partner_id, {"level": Level, "delay": None, "moves": {}})
+            entry["moves"][move_id] = level_id
+            if entry["delay"] is None or delay > entry["delay"]:
+                entry["delay"] = delay
+                entry["level"] = Level.browse(level_id)
+        # The level's minimum applies to what the customer owes: overdue amount, or the
+        # total due for the levels before the due date.
+        partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        for partner in partners:
+            level = plan[partner.id]["level"]
+            if level.min_amount:
+                owed = (
+                    partner.collection_overdue_amount
+                    if level.delay > 0
+                    else partner.collection_due_amount
+                )
+                if owed < level.min_amount:
+                    del plan[partner.id]
+        return plan
+
+    @api.model
+    def _dunning_candidates_sql(self, company, today, partner_ids=None):
+        """One query over the open invoices of ``company``: for each invoice that reached
+        a level of its customer's policy higher than the one it is at, the invoice,
+        customer and level, leaving out the invoices and customers the models' own
+        rules exclude (see the class docstring)."""
+        Partner = self.env["res.partner"].with_company(company)
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        self.env["account.move"].flush_model(
+            ["company_id", "state", "move_type", "commercial_partner_id"]
+        )
+        restrict = SQL()
+        if partner_ids is not None:
+            # Through the journal items' partner (indexed, as the partners' commercial
+            # partner is): the invoices' commercial partner is not indexed.
+            restrict = SQL(
+                """AND aml.partner_id IN (
+                       SELECT id FROM res_partner WHERE commercial_partner_id IN %(ids)s)
+                   AND m.commercial_partner_id IN %(ids)s""",
+                ids=tuple(partner_ids) or (0,),
+            )
+        Partner.flush_model(["collection_stage_id"])
+        move = SQL("om.move_id")
+        return SQL(
+            """
+            WITH open_moves AS (
+                SELECT m.id AS move_id,
+                       m.commercial_partner_id AS partner_id,
+                       MIN(%(due_date)s) AS due_date
+                  FROM account_move m
+                  JOIN account_move_line aml ON aml.move_id = m.id
+                 WHERE m.move_type = 'out_invoice'
+                   AND %(open_receivable)s
+                   AND %(open_debit)s
+                   %(restrict)s
+                 GROUP BY m.id, m.commercial_partner_id
+            )
+            SELECT DISTINCT ON (om.move_id) om.move_id, om.partner_id, lv.id, lv.delay
+              FROM open_moves om
+              JOIN res_partner p ON p.id = om.partner_id
+              LEFT JOIN collection_invoice_dunning inv ON inv.move_id = om.move_id
+              JOIN collection_level lv ON %(level_reached)s
+             WHERE NOT %(partner_excluded)s
+               AND NOT %(stage_excluded)s
+               AND NOT %(promise_excluded)s
+               AND NOT %(dispute_excluded)s
+               AND NOT %(agreement_excluded)s
+             ORDER BY om.move_id, lv.delay DESC
+            """,
+            open_receivable=Ledger._open_receivable_condition(company),
+            open_debit=Ledger._open_debit_condition(),
+            due_date=Ledger._due_date_sql(),
+            restrict=restrict,
+            level_reached=self.env["collection.level"]._dunning_reached_sql(
+                "lv",
+                company,
+                "p",
+                due_date_sql=SQL("om.due_date"),
+                current_level_sql=SQL("inv.level_id"),
+                today=today,
+            ),
+            partner_excluded=Partner._dunning_exclusion_sql(company, "p"),
+            stage_excluded=self.env["collection.stage"]._dunning_exclusion_sql(
+                Ledger._company_dependent_sql(Partner, "p", "collection_stage_id")
+            ),
+            promise_excluded=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
+            dispute_excluded=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
+            agreement_excluded=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
+        )
+
+    # === SET-BASED WRITES === #
+
+    @api.model
+    def _create_from_plan(self, company, today, plan):
+        """Create the reminders of ``plan`` (see ``_dunning_plan``) for a batch of
+        customers, set-based: the reminders, their invoices and their deliveries are
+        inserted with one statement each, the invoices' levels updated with one, the
+        customers' level, stage and status written with one write() per value. The
+        number of queries does not grow with the number of customers in the batch.
+
+        The rows are the ones the ORM would write (the plan only holds invoices of
+        the reminder's customer, which ``_check_move_ids`` asks); the reminders are
+        created without a chatter message or follower of their own: a reminder is the
+        record of what the run decided, its customer's chatter tells when it is sent."""
+        Communication = self.env["collection.communication"]
+        if not plan:
+            return Communication
+        partners = self.env["res.partner"].with_company(company).browse(sorted(plan))
+        columns = {
+            "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
+            "overdue_amount": [], "due_amount": [], "days_overdue": [],
+        }  # fmt: skip
+        for partner in partners:
+            level = plan[partner.id]["level"]
+            columns["partner_id"].append(partner.id)
+            columns["level_id"].append(level.id)
+            columns["policy_id"].append(level.policy_id.id)
+            columns["user_id"].append(partner.collection_user_id.id or None)
+            columns["state"].append("queued" if level.policy_id.mode == "automatic" else "draft")
+            columns["overdue_amount"].append(partner.collection_overdue_amount)
+            columns["due_amount"].append(partner.collection_due_amount)
+            columns["days_overdue"].append(partner.collection_days_overdue)
+        communication_of = self._insert_reminders(company, today, columns)
+        self._insert_reminder_invoices(
+            [
+                (communication_of[partner_id], move_id)
+                for partner_id, entry in plan.items()
+                for move_id in sorted(entry["moves"])
+            ]
+        )
+        communications = Communication.sudo().browse(sorted(communication_of.values()))
+        self._write_invoice_levels(plan)
+
+        # The deliveries: queued at once for an automatic policy, else waiting for review.
+        automatic = communications.filtered(lambda c: c.state == "queued")
+        delivery_values, notes = self._deliveries_values(communications, started=automatic)
+        self._insert_deliveries(delivery_values)
+        # A started reminder none of whose channels could go is skipped, one with
+        # nothing to send (a level that only moves the stage) is done.
+        states = {
+            communication.id: communication._state_from_deliveries() for communication in automatic
+        }
+        changed = {cid: state for cid, state in states.items() if state != "queued"}
+        self._update_reminders(changed, notes)
+        # The customers' level: one write per level.
+        Partner = self.env["res.partner"].with_company(company).sudo()
+        per_level = {}
+        for partner_id, entry in plan.items():
+            per_level.setdefault(entry["level"].id, []).append(partner_id)
+        Partner.browse(sorted(plan))._collection_write_logged(
+            {
+                ("collection_level_id", level_id): Partner.browse(ids)
+                for level_id, ids in per_level.items()
+            }
+        )
+        self._apply_portfolio_changes(automatic)
+        return communications
+
+    @api.model
+    def _write_invoice_levels(self, plan):
+        """The invoices of ``plan`` move up to the level each one reached, with one
+        statement (see ``collection.invoice.dunning``)."""
+        move_ids, level_ids = [], []
+        for entry in plan.values():
+            for move_id, level_id in entry["moves"].items():
+                move_ids.append(move_id)
+                level_ids.append(level_id)
+        self.env["collection.invoice.dunning"].sudo()._set("level_id", move_ids, level_ids)
+
+    @api.model
+    def _apply_portfolio_changes(self, communications):
+        """Move the reminders' customers to the stage and status of their level, all
+        of them at once: one write per stage or status, and the changes logged on each
+        customer's chatter in one batch, as tracking would."""
+        changes = {}  # (company, field name, value) -> customer ids
+        for communication in communications:
+            level = communication.level_id
+            partner = communication.partner_id.with_company(communication.company_id)
+            # Reminders move a customer forward through the stages, never back: the
+            # first reminder of a new invoice leaves a delinquent customer delinquent.
+            stage, current = level.stage_id, partner.collection_stage_id
+            if stage and (
+                not current or (stage.sequence, stage.id) > (current.sequence, current.id)
+            ):
+                changes.setdefault(
+                    (communication.company_id, "collection_stage_id", stage.id), set()
+                ).add(partner.id)
+            if level.status and partner.collection_status != level.status:
+                changes.setdefault(
+                    (communication.company_id, "collection_status", level.status), set()
+                ).add(partner.id)
+        companies = {company for company, _fname, _value in changes}
+        for company in companies:
+            # sudo: the reminders move customers through stages, whoever approved them.
+            Partner = self.env["res.partner"].with_company(company).sudo()
+            per_field = {
+                (fname, value): Partner.browse(sorted(ids))
+                for (co, fname, value), ids in changes.items()
+                if co == company
+            }
+            Partner.browse(
+                sorted({pid for partners in per_field.values() for pid in partners.ids})
+            )._collection_write_portfolio(per_field)
+
+    # === CHANNELS: WHICH DELIVERIES A REMINDER GETS === #
+
+    @api.model
+    def _deliveries_values(self, communications, started=None):
+        """({values of the deliveries to create}, {reminder id: note}) for the
+        reminders ``communications``: the message channels of each reminder's level the
+        customer can get (a channel it cannot get passes to the next one, and the
+        reminder says why), and the activity. Deliveries of the reminders in
+        ``started`` are queued, the others wait for review."""
+        started = started if started is not None else communications.browse()
+        vals_list = []
+        notes = {}
+        for communication in communications:
+            level = communication.level_id
+            state = "queued" if communication in started else "draft"
+            reasons = []
+            channels = level._message_channels()
+            values = []
+            base = {"communication_id": communication.id, "state": state}
+
+            for channel in channels:
+                recipient, problem = self._recipient(communication, channel)
+                if problem:
+                    reasons.append(problem)
+                    values.append(
+                        dict(base, channel=channel, state="cancelled", last_error=problem)
+                    )
+                else:
+                    values.append(dict(base, channel=channel, recipient=recipient))
+            if channels and all(v["state"] == "cancelled" for v in values):
+                # None of the level's channels reaches the customer: fall back on the
+                # other channels in order.
+                for channel in MESSAGE_CHANNELS:
+                    if channel in channels or not self._channel_configured(communication, channel):
+                        continue
+                    recipient, problem = self._recipient(communication, channel)
+                    if not problem:
+                        values.append(dict(base, channel=channel, recipient=recipient))
+                        reasons.append(
+                            self.env._(
+                                "Sent by %(channel)s instead.",
+                                channel=self._channel_label(channel),
+                            )
+                        )
+                        break
+                else:
+                    reasons.append(self.env._("No channel can reach this customer."))
+            if level.create_activity:
+                values.append(dict(base, channel="activity"))
+            vals_list += values
+            if reasons:
+                notes[communication.id] = "\n".join(reasons)
+        return vals_list, notes
+
+    @api.model
+    def _channel_label(self, channel):
+        return dict(
+            self.env["collection.communication.delivery"]
+            ._fields["channel"]
+            ._description_selection(self.env)
+        )[channel]
+
+    @api.model
+    def _channel_configured(self, communication, channel):
+        level = communication.level_id
+        if channel == "email":
+            return bool(level.mail_template_id)
+        if channel == "sms":
+            return bool(level.sms_template_id)
+        if channel == "whatsapp":
+            return bool(
+                level.whatsapp_template_name
+                and communication.company_id.collection_whatsapp_phone_number_id
+            )
+        return channel == "letter"
+
+    @api.model
+    def _recipient(self, communication, channel):
+        """(recipient, problem): where the message of ``communication`` goes by
+        ``channel``, or why it cannot go."""
+        partner = communication.partner_id
+        label = self._channel_label(channel)
+        if channel == "email":
+            if not partner.email:
+                return False, self.env._(
+                    "%(channel)s: the customer has no email address.", channel=label
+                )
+            if partner.is_blacklisted:
+                return False, self.env._(
+                    "%(channel)s: the customer opted out of emails.", channel=label
+                )
+            return partner.email, False
+        if channel in ("sms", "whatsapp"):
+            if (
+                channel == "whatsapp"
+                and not communication.company_id.collection_whatsapp_phone_number_id
+            ):
+                return False, self.env._("%(channel)s: WhatsApp is not set up.", channel=label)
+            if not partner.phone:
+                return False, self.env._(
+                    "%(channel)s: the customer has no phone number.", channel=label
+                )
+            try:
+                number = partner._phone_format(fname="phone", raise_exception=True)
+            except UserError as e:
+                return False, self.env._(
+                    "%(channel)s: invalid phone number %(number)s (%(error)s).",
+                    channel=label,
+                    number=partner.phone,
+                    error=str(e),
+                )
+            if partner.phone_blacklisted:
+                return False, self.env._(
+                    "%(channel)s: the customer opted out of text messages.", channel=label
+                )
+            return number, False
+        return False, False
+
+    # === DATABASE INTERNALS (each wrapped once) === #
+
+    @api.model
+    def _prepare_batch_queries(self):
+        """Two PostgreSQL settings for the batch about to be written (BENCHMARKS.md,
+        "Dunning run": both met on the large book).
+
+        The foreign keys of the rows a batch inserts are checked by plans PostgreSQL
+        caches for the session. Planned once while the reminders' tables were small
+        (a first run on a new database), they would scan those tables row by row as
+        they grow, making a large run 3 to 4 times slower: plan them for each check
+        instead (``SET LOCAL``, so only this transaction).
+
+        The invoices' levels grow by thousands of rows per batch: fresh statistics
+        keep the next batch's plan from scanning them once per invoice (skipped while
+        another worker's batch analyses them)."""
+        self.env.cr.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        self.env.cr.execute("ANALYZE (SKIP_LOCKED) collection_invoice_dunning")
+
+    @api.model
+    def _insert_reminders(self, company, today, columns):
+        """Insert the reminders whose values are ``columns`` (column name: one value per
+        reminder) with one statement; {partner id: reminder id}.
+
+        Mirrors ``BaseModel._create`` (odoo/orm/models.py): the same columns, with the
+        log-access ones (create/write uid and date) it fills, and the stored computed
+        name marked to compute as ``_create`` marks it (``env.add_to_compute``). Written
+        set-based, the run went from 16,869 to 245 queries for 1,000 customers, 3.8 to
+        5 times faster than OCA's instead of 2.6 times slower (CHANGELOG 19.0.1.1.0,
+        BENCHMARKS.md "Dunning run")."""
+        self.env.flush_all()
+        rows = self.env.execute_query(
+            SQL(
+                """
+                INSERT INTO collection_communication
+                       (partner_id, company_id, level_id, policy_id, user_id, state, date,
+                        overdue_amount, due_amount, days_overdue,
+                        create_uid, create_date, write_uid, write_date)
+                SELECT v.partner_id, %(company)s, v.level_id, v.policy_id, v.user_id,
+                       v.state, %(today)s, v.overdue_amount, v.due_amount, v.days_overdue,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(partner_id)s::int[], %(level_id)s::int[],
+                              %(policy_id)s::int[], %(user_id)s::int[],
+                              %(state)s::varchar[], %(overdue_amount)s::numeric[],
+                              %(due_amount)s::numeric[], %(days_overdue)s::int[])
+                       AS v(partner_id, level_id, policy_id, user_id, state,
+                            overdue_amount, due_amount, days_overdue)
+             RETURNING id, partner_id
+                """,
+                company=company.id,
+                today=today,
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                **columns,
+            )
+        )
+        Communication = self.env["collection.communication"].sudo()
+        communications = Communication.browse(sorted(cid for cid, _pid in rows))
+        self.env.add_to_compute(Communication._fields["name"], communications)
+        return {partner_id: communication_id for communication_id, partner_id in rows}
+
+    @api.model
+    def _insert_reminder_invoices(self, pairs):
+        """Link the reminders to their invoices, ``pairs`` of (reminder id, invoice id),
+        with one statement: the rows ``Many2many`` writes into its relation table
+        (odoo/orm/fields_relational.py, ``Many2many.write_real``); part of the set-based
+        run measured in ``_insert_reminders``."""
+        if not pairs:
+            return
+        communication_ids, move_ids = zip(*pairs, strict=True)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO collection_communication_account_move_rel (communication_id, move_id)
+                SELECT * FROM unnest(%s::int[], %s::int[])
+                """,
+                list(communication_ids),
+                list(move_ids),
+            )
+        )
+
+    @api.model
+    def _insert_deliveries(self, vals_list):
+        """Insert the deliveries ``vals_list`` with one statement, in their order: the
+        columns ``BaseModel._create`` writes, with the stored related customer and
+        company read from the reminder; part of the set-based run measured in
+        ``_insert_reminders``."""
+        delivery_columns = {
+            "communication_id": [], "channel": [], "state": [], "recipient": [], "last_error": [],
+        }  # fmt: skip
+        for values in vals_list:
+            for fname, column in delivery_columns.items():
+                column.append(values.get(fname) or None)
+        self.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO collection_communication_delivery
+                       (communication_id, partner_id, company_id, channel, state, recipient,
+                        last_error, attempts, create_uid, create_date, write_uid, write_date)
+                SELECT v.communication_id, c.partner_id, c.company_id, v.channel, v.state,
+                       v.recipient, v.last_error, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                  FROM unnest(%(communication_id)s::int[], %(channel)s::varchar[],
+                              %(state)s::varchar[], %(recipient)s::varchar[],
+                              %(last_error)s::text[])
+                       WITH ORDINALITY AS v(communication_id, channel, state, recipient,
+                                            last_error, n)
+                  JOIN collection_communication c ON c.id = v.communication_id
+                 ORDER BY v.n
+                """,
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                **delivery_columns,
+            )
+        )
+        self.env["collection.communication.delivery"].invalidate_model()
+        self.env["collection.communication"].invalidate_model(["delivery_ids"])
+
+    @api.model
+    def _update_reminders(self, states, notes):
+        """Set the reminders' state from ``states`` and their note from ``notes`` (both
+        {reminder id: value}) with one statement: the UPDATE ``BaseModel._write`` would
+        issue per distinct set of values; part of the set-based run measured in
+        ``_insert_reminders``."""
+        if not states and not notes:
+            return
+        ids = sorted(states.keys() | notes.keys())
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE collection_communication c
+                   SET state = COALESCE(v.state, c.state),
+                       note = COALESCE(v.note, c.note)
+                  FROM unnest(%s::int[], %s::varchar[], %s::text[]) AS v(id, state, note)
+                 WHERE c.id = v.id
+                """,
+                ids,
+                [states.get(cid) for cid in ids],
+                [notes.get(cid) for cid in ids],
+            )
+        )
+        self.env["collection.communication"].invalidate_model(["state", "note"])
