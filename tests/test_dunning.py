@@ -1,9 +1,10 @@
 import importlib.util
+from datetime import datetime, time
 from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, TransactionCase, tagged
+from odoo.tests import Form, TransactionCase, freeze_time, tagged
 from odoo.tools.misc import file_path
 
 from ..models import collection_dunning
@@ -456,6 +457,26 @@ class TestCollectionDunning(DunningCadenceCommon):
         self.assertEqual(early_invoice.collection_level_id, self.level_late)
         self.run_dunning(day(1))
         self.assertEqual(self.reminders(), first | new)
+
+    def test_run_near_midnight_is_dated_by_the_company_day(self):
+        """The scheduler's user lives in Brussels, the company in UTC: at 23:30 UTC the
+        run still belongs to the company's day, and the preview of the manager, who sees
+        the company's day, lists what the run then creates on it."""
+        self.dunning_cron.user_id.tz = "Europe/Brussels"
+        self.company.partner_id.tz = "UTC"
+        self.collection_manager.tz = "UTC"
+        late = self.invoice(self.customer, 1000.0, day(-12))
+        # At noon the day before, the customer had nothing new due: the run of today
+        # at 23:30 UTC (already tomorrow in Brussels) is the one that reminds it.
+        with freeze_time(datetime.combine(TODAY, time(23, 30))):
+            Run = self.env["collection.dunning.run"].with_user(self.collection_manager)
+            wizard = Run.create({})
+            self.assertEqual(wizard.date, TODAY)
+            self.assertEqual(wizard.line_ids.move_ids, late)
+        self.run_dunning(datetime.combine(TODAY, time(23, 30)))
+        self.assertRecordValues(
+            self.reminders(), [{"partner_id": self.customer.id, "date": TODAY}]
+        )
 
     def test_run_killed_between_batches_resumes(self):
         customers = self.env["res.partner"]
