@@ -242,7 +242,7 @@ class CollectionCommunicationDelivery(models.Model):
         if self.channel == "activity":
             return False
         company = self.communication_id.company_id
-        tz = pytz.timezone(company.partner_id.tz or "UTC")
+        tz = company._collection_tz()
         local = pytz.utc.localize(now).astimezone(tz).replace(tzinfo=None)
         allowed = company._collection_next_allowed_time(local)
         if allowed != local:

@@ -1,6 +1,6 @@
 import logging
 
-from odoo import api, fields, models
+from odoo import api, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
@@ -82,7 +82,7 @@ class CollectionDunning(models.AbstractModel):
         resumed run or a second worker finds nothing left to do for them. The unique
         index on (customer, level, day) is the last guard."""
         company = company or self.env.company
-        today = today or fields.Date.context_today(self)
+        today = today or company._collection_today()
         dunning = self.with_company(company)
         plan = dunning._dunning_plan(company, today)
         partner_ids = sorted(plan)

@@ -1,5 +1,7 @@
 from datetime import datetime, time, timedelta
 
+import pytz
+
 from odoo import api, fields, models
 
 from .collection_aging_bucket import default_buckets
@@ -91,6 +93,17 @@ class ResCompany(models.Model):
         copy=False,
         help="Permanent access token of the WhatsApp Business Cloud API.",
     )
+
+    def _collection_tz(self):
+        """The company's time zone (its partner's, else UTC): the clock of its quiet
+        hours and the calendar of its dunning days."""
+        self.ensure_one()
+        return pytz.timezone(self.partner_id.tz or "UTC")
+
+    def _collection_today(self):
+        """The company's day now: the day its reminders are created on and dated by,
+        whoever runs them (the scheduler's user may live in another time zone)."""
+        return fields.Date.context_today(self.with_context(tz=self._collection_tz().zone))
 
     def _collection_next_allowed_time(self, local_now):
         """The first moment from ``local_now`` (naive, in the company's time zone) outside

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import Command, fields
+from odoo import Command
 from odoo.addons.base.tests.common import MockSmtplibCase
 from odoo.tests import HttpCase, new_test_user, tagged
 
@@ -38,7 +38,7 @@ class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtpl
                 "collection_rest_day": False,
             }
         )
-        self.real_today = fields.Date.context_today(self.admin)
+        self.real_today = self.company._collection_today()
         self.overdue_invoice = self.invoice(
             self.customer, 800.0, self.real_today - timedelta(days=10)
         )

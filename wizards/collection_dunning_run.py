@@ -7,7 +7,10 @@ class CollectionDunningRun(models.TransientModel):
     _description = "Run the Reminders Now"
 
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
-    date = fields.Date(default=fields.Date.context_today, readonly=True)
+    date = fields.Date(
+        default=lambda self: self.env.company._collection_today(),
+        readonly=True,
+    )
     line_ids = fields.One2many("collection.dunning.run.line", "run_id", string="Preview")
     count = fields.Integer(compute="_compute_count", string="Reminders")
 
@@ -29,7 +32,7 @@ class CollectionDunningRun(models.TransientModel):
     @api.model
     def _preview_lines(self, company):
         Dunning = self.env["collection.dunning"].with_company(company)
-        plan = Dunning._dunning_plan(company, fields.Date.context_today(self))
+        plan = Dunning._dunning_plan(company, company._collection_today())
         partners = self.env["res.partner"].with_company(company).browse(list(plan))
         lines = []
         for partner in partners.sorted("name"):
