@@ -4,10 +4,11 @@ from markupsafe import Markup
 from werkzeug.exceptions import Forbidden, NotFound
 
 from odoo import fields, http
-from odoo.addons.portal.controllers.portal import CustomerPortal
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import consteq
+
+from odoo.addons.portal.controllers.portal import CustomerPortal
 
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5

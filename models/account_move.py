@@ -97,7 +97,9 @@ class AccountMove(models.Model):
             [("company_id", "in", self.company_id.ids)]
         )
         for move in self:
-            buckets = all_buckets.filtered(lambda b: b.company_id == move.company_id)
+            buckets = all_buckets.filtered(
+                lambda b, company=move.company_id: b.company_id == company
+            )
             open_lines = self.env["collection.ledger"]._open_debit_lines(move.line_ids)
             if not open_lines:
                 move.collection_days_overdue = 0
@@ -112,9 +114,9 @@ class AccountMove(models.Model):
         # sudo: the reminders' bookkeeping of invoices the user can read.
         states = {
             state.move_id.id: state
-            for state in self.env["collection.invoice.dunning"].sudo().search(
-                [("move_id", "in", self.filtered("id").ids)]
-            )
+            for state in self.env["collection.invoice.dunning"]
+            .sudo()
+            .search([("move_id", "in", self.filtered("id").ids)])
         }
         for move in self:
             state = states.get(move.id)

@@ -1,3 +1,5 @@
+import itertools
+
 from odoo import api, fields, models
 from odoo.tools import SQL, ormcache
 
@@ -48,7 +50,7 @@ class CollectionAgingBucket(models.Model):
     def _compute_days_to(self):
         for company in self.company_id:
             buckets = self.search([("company_id", "=", company.id)])
-            for bucket, following in zip(buckets, buckets[1:]):
+            for bucket, following in itertools.pairwise(buckets):
                 bucket.days_to = following.days_from - 1
             buckets[-1:].days_to = False
         (self - self.filtered("company_id")).days_to = False

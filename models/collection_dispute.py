@@ -15,7 +15,6 @@ from .res_partner import COLLECTION_STATUS
 WORKFLOW_FIELDS = {"state", "date_resolved", "status_before", "source", "date_open"}
 
 
-
 class CollectionDispute(models.Model):
     _name = "collection.dispute"
     _description = "Invoice Dispute"
@@ -702,7 +701,6 @@ class CollectionDispute(models.Model):
         self._collection_note_on_customer(
             self.env._("Dispute resolved (%(resolution)s):", resolution=resolution)
         )
-
 
     # === DUNNING RULE === #
 

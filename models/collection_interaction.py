@@ -111,7 +111,13 @@ class CollectionInteraction(models.Model):
             if partner:
                 vals["partner_id"] = partner.id
             if not may_set_facts:
-                for fname in ("overdue_amount", "days_overdue", "automatic", "date", "status_before"):
+                for fname in (
+                    "overdue_amount",
+                    "days_overdue",
+                    "automatic",
+                    "date",
+                    "status_before",
+                ):
                     vals.pop(fname, None)
                 vals["user_id"] = self.env.uid
             if partner and "overdue_amount" not in vals and "days_overdue" not in vals:

@@ -34,6 +34,6 @@ class CollectionPolicy(models.Model):
 
     def copy_data(self, default=None):
         vals_list = super().copy_data(default=default)
-        for policy, vals in zip(self, vals_list):
+        for policy, vals in zip(self, vals_list, strict=True):
             vals.setdefault("name", self.env._("%s (copy)", policy.name))
         return vals_list

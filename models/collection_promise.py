@@ -28,7 +28,9 @@ class CollectionPromise(models.Model):
         "the promise was made count toward it.",
     )
     amount = fields.Monetary(required=True, tracking=True, help="Amount promised.")
-    date = fields.Date(required=True, tracking=True, help="Date by which the customer promised to pay.")
+    date = fields.Date(
+        required=True, tracking=True, help="Date by which the customer promised to pay."
+    )
     date_made = fields.Date(
         string="Made On",
         required=True,
@@ -86,7 +88,10 @@ class CollectionPromise(models.Model):
     def _check_promise(self):
         promises = self.filtered(lambda p: p.state == "open")
         for promise in promises:
-            if float_compare(promise.amount, 0.0, precision_rounding=promise.currency_id.rounding) <= 0:
+            if (
+                float_compare(promise.amount, 0.0, precision_rounding=promise.currency_id.rounding)
+                <= 0
+            ):
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
         promises._collection_check_moves()
 
@@ -147,7 +152,7 @@ class CollectionPromise(models.Model):
                         "cannot be set by hand; an open promise can be cancelled."
                     )
                 )
-        if "date" in vals and vals["date"]:
+        if vals.get("date"):
             today = fields.Date.context_today(self)
             if fields.Date.to_date(vals["date"]) < today:
                 raise ValidationError(
@@ -168,7 +173,9 @@ class CollectionPromise(models.Model):
     def _unlink_except_evidence(self):
         if not self.env.user.has_group("account_collection.group_collection_manager"):
             raise UserError(
-                self.env._("Promises are kept as evidence: cancel the promise instead of deleting it.")
+                self.env._(
+                    "Promises are kept as evidence: cancel the promise instead of deleting it."
+                )
             )
         if any(p.interaction_ids for p in self):
             raise UserError(
@@ -193,9 +200,7 @@ class CollectionPromise(models.Model):
         self.sudo()._collection_evaluate()
 
     def _collection_may_set_ledger(self):
-        return self.env.su or self.env.user.has_group(
-            "account_collection.group_collection_manager"
-        )
+        return self.env.su or self.env.user.has_group("account_collection.group_collection_manager")
 
     # ------------------------------------------------------------------
     # Following the ledger
@@ -228,7 +233,8 @@ class CollectionPromise(models.Model):
                  WHERE rel.collection_promise_id IN %s
                    AND pay_move.move_type = 'entry'
                    AND pay_line.date >= promise.date_made
-                   AND pay_line.date <= promise.date + COALESCE(company.collection_promise_grace_days, 0)
+                   AND pay_line.date
+                       <= promise.date + COALESCE(company.collection_promise_grace_days, 0)
                  GROUP BY rel.collection_promise_id
                 """,
                 tuple(self.ids),
@@ -255,7 +261,11 @@ class CollectionPromise(models.Model):
             elif promise.state != "open":
                 continue
             elif today > promise.date + grace:
-                closing = "broken" if float_is_zero(amount_paid, precision_rounding=rounding) else "partial"
+                closing = (
+                    "broken"
+                    if float_is_zero(amount_paid, precision_rounding=rounding)
+                    else "partial"
+                )
                 promise._collection_close(closing, today)
 
     def _collection_close(self, state, today):
@@ -272,7 +282,10 @@ class CollectionPromise(models.Model):
             partner._collection_set_status(self._collection_customer_status_after("kept"))
             return
         if state == "broken":
-            summary = self.env._("Broken promise: nothing was paid by %(date)s.", date=format_date(self.env, self.date))
+            summary = self.env._(
+                "Broken promise: nothing was paid by %(date)s.",
+                date=format_date(self.env, self.date),
+            )
         else:
             summary = self.env._(
                 "Promise partly kept: %(paid)s of %(amount)s paid by %(date)s.",

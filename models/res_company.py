@@ -78,7 +78,7 @@ class ResCompany(models.Model):
     )
     collection_email_from = fields.Char(
         string="Reminder Sender",
-        help="Sender of the reminder emails, e.g. \"Accounts Receivable\" <ar@example.com>. "
+        help='Sender of the reminder emails, e.g. "Accounts Receivable" <ar@example.com>. '
         "Empty: the company's email.",
     )
     collection_whatsapp_phone_number_id = fields.Char(
@@ -113,7 +113,7 @@ class ResCompany(models.Model):
         rest = int(self.collection_rest_day) if self.collection_rest_day else None
 
         def at(day, hours):
-            minutes = int(round(hours * 60))
+            minutes = round(hours * 60)
             return datetime.combine(day, time(minutes // 60 % 24, minutes % 60))
 
         moment = local_now
@@ -166,6 +166,8 @@ class ResCompany(models.Model):
         for lang in languages:
             if lang == "en_US" or not buckets:
                 continue
-            names = {days: name for name, days in default_buckets(Bucket.with_context(lang=lang).env)}
+            names = {
+                days: name for name, days in default_buckets(Bucket.with_context(lang=lang).env)
+            }
             for bucket in buckets:
                 bucket.with_context(lang=lang).name = names[bucket.days_from]

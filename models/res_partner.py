@@ -644,7 +644,9 @@ class ResPartner(models.Model):
         initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in self}
         for (fname, value), partners in values_per_partners.items():
             partners.with_context(tracking_disable=True).write({fname: value})
-        tracked_fnames = [fname for fname in fnames if getattr(self._fields[fname], "tracking", None)]
+        tracked_fnames = [
+            fname for fname in fnames if getattr(self._fields[fname], "tracking", None)
+        ]
         if not tracked_fnames:
             return
         tracked = self.fields_get(
@@ -889,21 +891,33 @@ class ResPartner(models.Model):
         partner = self.commercial_partner_id
         company = self.env.company
         domain = [("partner_id", "=", partner.id), ("company_id", "=", company.id)]
-        tracked = self.env["ir.model.fields"].sudo().search(
-            [
-                ("model", "=", "res.partner"),
-                ("name", "in", ["collection_status", "collection_stage_id", "collection_user_id"]),
-            ]
+        tracked = (
+            self.env["ir.model.fields"]
+            .sudo()
+            .search(
+                [
+                    ("model", "=", "res.partner"),
+                    (
+                        "name",
+                        "in",
+                        ["collection_status", "collection_stage_id", "collection_user_id"],
+                    ),
+                ]
+            )
         )
         # sudo: tracking values are only readable by administrators; the caller checked
         # that the user is a collection manager who can read this customer.
-        changes = self.env["mail.tracking.value"].sudo().search(
-            [
-                ("mail_message_id.model", "=", "res.partner"),
-                ("mail_message_id.res_id", "=", partner.id),
-                ("field_id", "in", tracked.ids),
-            ],
-            order="id",
+        changes = (
+            self.env["mail.tracking.value"]
+            .sudo()
+            .search(
+                [
+                    ("mail_message_id.model", "=", "res.partner"),
+                    ("mail_message_id.res_id", "=", partner.id),
+                    ("field_id", "in", tracked.ids),
+                ],
+                order="id",
+            )
         )
         return {
             "partner": partner,
@@ -914,9 +928,7 @@ class ResPartner(models.Model):
             "interactions": self.env["collection.interaction"]
             .with_context(active_test=False)
             .search(domain, order="date, id"),
-            "communications": self.env["collection.communication"].search(
-                domain, order="date, id"
-            ),
+            "communications": self.env["collection.communication"].search(domain, order="date, id"),
             "promises": self.env["collection.promise"].search(domain, order="date_made, id"),
             "status_changes": [
                 {

@@ -3,11 +3,12 @@ from datetime import date, datetime, time, timedelta
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.tests import common as odoo_test_common
+from odoo.tests import freeze_time, new_test_user
+
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.base.tests.common import MockSmtplibCase
 from odoo.addons.sms.tools.sms_api import SmsApi
-from odoo.tests import common as odoo_test_common
-from odoo.tests import freeze_time, new_test_user
 
 # Every test runs on this frozen day (freeze_time(TODAY)).
 TODAY = date(2026, 3, 16)
@@ -61,8 +62,9 @@ class CollectionCommon(AccountTestInvoicingCommon):
         )
 
     @classmethod
-    def invoice(cls, partner, amount, due, move_type="out_invoice", post=True, currency=None,
-                company=None):
+    def invoice(
+        cls, partner, amount, due, move_type="out_invoice", post=True, currency=None, company=None
+    ):
         """A customer invoice (or credit note) of ``amount`` untaxed, due on ``due``."""
         company = company or cls.company
         move = (

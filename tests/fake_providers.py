@@ -17,25 +17,50 @@ from urllib.parse import parse_qs
 PHONE_NUMBER_ID = "106540352242922"
 
 WHATSAPP_ERRORS = {
-    400: {"message": "(#131008) Required parameter is missing", "type": "OAuthException",
-          "code": 131008},
-    401: {"message": "Error validating access token: Session has expired", "type":
-          "OAuthException", "code": 190},
+    400: {
+        "message": "(#131008) Required parameter is missing",
+        "type": "OAuthException",
+        "code": 131008,
+    },
+    401: {
+        "message": "Error validating access token: Session has expired",
+        "type": "OAuthException",
+        "code": 190,
+    },
     429: {"message": "(#130429) Rate limit hit", "type": "OAuthException", "code": 130429},
     500: {"message": "An unknown error has occurred.", "type": "OAuthException", "code": 1},
-    "undeliverable": {"message": "(#131026) Message Undeliverable", "type": "OAuthException",
-                      "code": 131026},
+    "undeliverable": {
+        "message": "(#131026) Message Undeliverable",
+        "type": "OAuthException",
+        "code": 131026,
+    },
 }
 
 TWILIO_ERRORS = {
-    400: {"code": 21211, "message": "The 'To' number is not a valid phone number.",
-          "more_info": "https://www.twilio.com/docs/errors/21211", "status": 400},
-    401: {"code": 20003, "message": "Authenticate",
-          "more_info": "https://www.twilio.com/docs/errors/20003", "status": 401},
-    429: {"code": 20429, "message": "Too Many Requests",
-          "more_info": "https://www.twilio.com/docs/errors/20429", "status": 429},
-    500: {"code": 20500, "message": "An internal server error has occurred",
-          "more_info": "https://www.twilio.com/docs/errors/20500", "status": 500},
+    400: {
+        "code": 21211,
+        "message": "The 'To' number is not a valid phone number.",
+        "more_info": "https://www.twilio.com/docs/errors/21211",
+        "status": 400,
+    },
+    401: {
+        "code": 20003,
+        "message": "Authenticate",
+        "more_info": "https://www.twilio.com/docs/errors/20003",
+        "status": 401,
+    },
+    429: {
+        "code": 20429,
+        "message": "Too Many Requests",
+        "more_info": "https://www.twilio.com/docs/errors/20429",
+        "status": 429,
+    },
+    500: {
+        "code": 20500,
+        "message": "An internal server error has occurred",
+        "more_info": "https://www.twilio.com/docs/errors/20500",
+        "status": 500,
+    },
 }
 
 
@@ -108,11 +133,16 @@ class FakeProviders:
             answer = 200
         if answer == 200:
             payload = record["json"]
-            handler._reply(200, {
-                "messaging_product": "whatsapp",
-                "contacts": [{"input": payload.get("to"), "wa_id": (payload.get("to") or "").lstrip("+")}],
-                "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}],
-            })
+            handler._reply(
+                200,
+                {
+                    "messaging_product": "whatsapp",
+                    "contacts": [
+                        {"input": payload.get("to"), "wa_id": (payload.get("to") or "").lstrip("+")}
+                    ],
+                    "messages": [{"id": f"wamid.{uuid.uuid4().hex}"}],
+                },
+            )
             return
         status = 400 if answer == "undeliverable" else answer
         error = dict(WHATSAPP_ERRORS[answer], fbtrace_id=uuid.uuid4().hex[:11])
@@ -133,14 +163,17 @@ class FakeProviders:
             time.sleep(self.slow_seconds)
             answer = 200
         if answer == 200:
-            handler._reply(201, {
-                "sid": f"SM{uuid.uuid4().hex}",
-                "status": "queued",
-                "to": form.get("To"),
-                "from": form.get("From"),
-                "body": form.get("Body"),
-                "error_code": None,
-                "error_message": None,
-            })
+            handler._reply(
+                201,
+                {
+                    "sid": f"SM{uuid.uuid4().hex}",
+                    "status": "queued",
+                    "to": form.get("To"),
+                    "from": form.get("From"),
+                    "body": form.get("Body"),
+                    "error_code": None,
+                    "error_message": None,
+                },
+            )
             return
         handler._reply(answer, TWILIO_ERRORS[answer])

@@ -474,9 +474,7 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.assertEqual(wizard.date, TODAY)
             self.assertEqual(wizard.line_ids.move_ids, late)
         self.run_dunning(datetime.combine(TODAY, time(23, 30)))
-        self.assertRecordValues(
-            self.reminders(), [{"partner_id": self.customer.id, "date": TODAY}]
-        )
+        self.assertRecordValues(self.reminders(), [{"partner_id": self.customer.id, "date": TODAY}])
 
     def test_run_killed_between_batches_resumes(self):
         customers = self.env["res.partner"]
@@ -564,7 +562,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         self.assertEqual(
             queries_ten,
             queries_two,
-            "Reminding ten customers took %s queries, two took %s." % (queries_ten, queries_two),
+            f"Reminding ten customers took {queries_ten} queries, two took {queries_two}.",
         )
         for partner in ten:
             reminder = self.reminders(partner)
@@ -574,9 +572,9 @@ class TestCollectionDunning(DunningCadenceCommon):
                 [self.level_text, self.level_late, self.level_late],
             )
             self.assertEqual(self.level_of(partner), self.level_late)
-            partner = partner.with_company(self.company)
-            self.assertEqual(partner.collection_stage_id, self.stage_administrative)
-            [change] = partner.message_ids.tracking_value_ids.filtered(
+            customer = partner.with_company(self.company)
+            self.assertEqual(customer.collection_stage_id, self.stage_administrative)
+            [change] = customer.message_ids.tracking_value_ids.filtered(
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)

@@ -210,7 +210,7 @@ class TestDunningConcurrency(TransactionCase):
             try:
                 with self.registry.cursor() as cr:
                     results[name] = method(api.Environment(cr, SUPERUSER_ID, {}), name)
-            except Exception as e:  # noqa: BLE001 - reported by the test
+            except Exception as e:
                 errors.append(f"{name}: {e!r}")
 
         workers = [

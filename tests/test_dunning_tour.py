@@ -1,8 +1,9 @@
 from datetime import timedelta
 
 from odoo import Command
-from odoo.addons.base.tests.common import MockSmtplibCase
 from odoo.tests import HttpCase, new_test_user, tagged
+
+from odoo.addons.base.tests.common import MockSmtplibCase
 
 from .common import CollectionCommon, CollectionTourMixin
 

@@ -331,22 +331,22 @@ class TestCollectionFigures(CollectionCommon):
         mine = [("id", "in", partners.ids)]
 
         self.assertEqual(
-            Partner.search(mine + [("collection_days_overdue", ">", 90)]), book["refusing"]
+            Partner.search([*mine, ("collection_days_overdue", ">", 90)]), book["refusing"]
         )
         self.assertEqual(
-            set(Partner.search(mine + [("collection_overdue_amount", ">=", 1000)]).mapped("name")),
+            set(Partner.search([*mine, ("collection_overdue_amount", ">=", 1000)]).mapped("name")),
             {"refusing", "old", "recent"},
         )
         self.assertEqual(
-            set(Partner.search(mine + [("collection_overdue_amount", "=", 0)]).mapped("name")),
+            set(Partner.search([*mine, ("collection_overdue_amount", "=", 0)]).mapped("name")),
             {"not_due", "settled"},
         )
         self.assertEqual(
-            Partner.search(mine + [("collection_bucket_id", "=", self.bucket(31).id)]),
+            Partner.search([*mine, ("collection_bucket_id", "=", self.bucket(31).id)]),
             book["old"],
         )
         self.assertEqual(
-            Partner.search(mine + [("collection_bucket_id", "=", False)]), book["settled"]
+            Partner.search([*mine, ("collection_bucket_id", "=", False)]), book["settled"]
         )
 
         self.assertRecordValues(

@@ -26,10 +26,12 @@ SAME_IN_SPANISH = {
     "WhatsApp Business",  # product name
     "%(level)s - %(partner)s",  # only placeholders
     '<i class="fa fa-file-pdf-o"/> PDF',  # icon + "PDF"
-    '<i class="fa fa-exclamation-triangle me-1" role="img" aria-label="Error" title="Error"/>',  # "Error" is Spanish too
-    "id",  # a field name Odoo's extractor picks up from collection_dispute.py, not shown to users
-    "over_90_share",  # a KPI key Odoo's extractor picks up from collection_dashboard.py, not shown to users
-    "recovered",  # a KPI key Odoo's extractor picks up from collection_dashboard.py, not shown to users
+    # "Error" is Spanish too
+    '<i class="fa fa-exclamation-triangle me-1" role="img" aria-label="Error" title="Error"/>',
+    # a field name and two KPI keys Odoo's extractor picks up from the code, not shown to users
+    "id",
+    "over_90_share",
+    "recovered",
 }
 
 # %-placeholders, as used by env._() and by JavaScript's _t(): %(name)s, %s, %d, %r.
@@ -112,7 +114,9 @@ class TestCollectionI18n(TransactionCase):
     def test_po_header(self):
         self.assertEqual(self.po.metadata.get("Language"), "es")
         self.assertEqual(self.po.metadata.get("Plural-Forms"), "nplurals=2; plural=(n != 1);")
-        self.assertFalse([e.msgid for e in self.po if e.msgid_plural], "es.po has untested plural entries")
+        self.assertFalse(
+            [e.msgid for e in self.po if e.msgid_plural], "es.po has untested plural entries"
+        )
 
     def test_every_pot_term_is_translated(self):
         """Every msgid of i18n/account_collection.pot has a Spanish msgstr."""
@@ -168,11 +172,15 @@ class TestCollectionI18n(TransactionCase):
         self.assertEqual(dict(status._description_selection(env)), STATUS_ES)
         self.assertEqual(status._description_string(env), "Estado de cobranza")
         self.assertEqual(env.ref(f"{MODULE}.account_collection_menu_root").name, "Cobranza")
-        self.assertEqual(env.ref(f"{MODULE}.res_partner_menu_collection_worklist").name, "Lista de trabajo")
+        self.assertEqual(
+            env.ref(f"{MODULE}.res_partner_menu_collection_worklist").name, "Lista de trabajo"
+        )
         self.assertEqual(env.ref(f"{MODULE}.collection_promise_menu").name, "Promesas de pago")
         self.assertEqual(env.ref(f"{MODULE}.collection_stage_delinquent").name, "Morosa")
         # The "Log Interaction" dialog: view terms are translated too.
-        arch = env["collection.interaction.log"].get_views([(False, "form")])["views"]["form"]["arch"]
+        arch = env["collection.interaction.log"].get_views([(False, "form")])["views"]["form"][
+            "arch"
+        ]
         self.assertIn('string="Registrar interacción"', arch)
         self.assertIn('string="Registrar"', arch)
         self.assertIn("adeuda", arch)
@@ -187,21 +195,31 @@ class TestCollectionI18n(TransactionCase):
             lang=LANG,
         )
         self.assertEqual(collector.lang, LANG)
-        customer = self.env["res.partner"].create({"name": "Ferretería Ruiz S.L.", "is_company": True})
+        customer = self.env["res.partner"].create(
+            {"name": "Ferretería Ruiz S.L.", "is_company": True}
+        )
         # What the web client sends for this user.
         env = self.env(user=collector, context={"lang": collector.lang, "tz": collector.tz})
         today = fields.Date.context_today(env["collection.promise"])
         with self.assertRaises(UserError) as caught:
-            env["collection.promise"].create({"partner_id": customer.id, "amount": 0, "date": today})
+            env["collection.promise"].create(
+                {"partner_id": customer.id, "amount": 0, "date": today}
+            )
         self.assertEqual(caught.exception.args[0], "El importe prometido debe ser mayor que cero.")
         # A valid promise is named in Spanish too.
-        promise = env["collection.promise"].create({"partner_id": customer.id, "amount": 150, "date": today})
+        promise = env["collection.promise"].create(
+            {"partner_id": customer.id, "amount": 150, "date": today}
+        )
         self.assertRegex(promise.name, r"^Ferretería Ruiz S\.L\.: .+ para el .+$")
 
     def test_new_company_gets_spanish_aging_buckets(self):
         self.load_spanish()
         company = self.env["res.company"].create({"name": "Cobros Ibéricos S.A."})
-        names = company.with_context(lang=LANG).collection_aging_bucket_ids.sorted("days_from").mapped("name")
+        names = (
+            company.with_context(lang=LANG)
+            .collection_aging_bucket_ids.sorted("days_from")
+            .mapped("name")
+        )
         self.assertEqual(names[0], "Por vencer")
         self.assertEqual(names[-1], "Más de 120 días")
 

@@ -7,7 +7,6 @@ from odoo.tools import mute_logger
 
 from .common import TODAY, CollectionCommon, on_day
 
-
 # A spreadsheet of interaction history, and how its columns map to fields in the
 # import dialog. Channels and outcomes may be given by label or by technical value.
 IMPORT_HEADER = "Customer,Date,Channel,Outcome,Note,Overdue Then,Days Overdue Then"

@@ -55,8 +55,10 @@ class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase
         )
 
         activity = customer.activity_ids.filtered(
-            lambda a: a.activity_type_id
-            == self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+            lambda a: (
+                a.activity_type_id
+                == self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+            )
         )
         self.assertEqual(len(activity), 1)
         self.assertEqual(activity.user_id, self.collector)

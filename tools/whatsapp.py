@@ -42,8 +42,9 @@ class WhatsAppError(Exception):
         self.recipient_error = recipient_error
 
 
-def send_template(api_url, phone_number_id, token, to, template, language, parameters,
-                  timeout=TIMEOUT):
+def send_template(
+    api_url, phone_number_id, token, to, template, language, parameters, timeout=TIMEOUT
+):
     """Send one approved template message; return the message id given by WhatsApp."""
     url = f"{(api_url or DEFAULT_API_URL).rstrip('/')}/{phone_number_id}/messages"
     payload = {

@@ -6,7 +6,9 @@ class CollectionDunningRun(models.TransientModel):
     _name = "collection.dunning.run"
     _description = "Run the Reminders Now"
 
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company
+    )
     date = fields.Date(
         default=lambda self: self.env.company._collection_today(),
         readonly=True,
@@ -38,9 +40,7 @@ class CollectionDunningRun(models.TransientModel):
         for partner in partners.sorted("name"):
             entry = plan[partner.id]
             level = entry["level"]
-            channels = [
-                Dunning._channel_label(channel) for channel in level._message_channels()
-            ]
+            channels = [Dunning._channel_label(channel) for channel in level._message_channels()]
             if level.create_activity:
                 channels.append(self.env._("Activity"))
             lines.append(

@@ -62,7 +62,9 @@ class CollectionInteractionLog(models.TransientModel):
             if wizard.promise:
                 wizard.status_after = "agreement"
             else:
-                wizard.status_after = by_outcome.get(wizard.outcome) or wizard.status_before or "current"
+                wizard.status_after = (
+                    by_outcome.get(wizard.outcome) or wizard.status_before or "current"
+                )
 
     @api.onchange("outcome")
     def _onchange_outcome(self):
@@ -147,8 +149,7 @@ class CollectionInteractionLog(models.TransientModel):
         outcomes = dict(self._fields["outcome"]._description_selection(self.env))
         statuses = dict(self._fields["status_after"]._description_selection(self.env))
         lines = [
-            Markup("<b>%s</b>: %s")
-            % (channels[self.channel], outcomes[self.outcome]),
+            Markup("<b>%s</b>: %s") % (channels[self.channel], outcomes[self.outcome]),
         ]
         if self.status_after != status_before:
             lines.append(
@@ -171,8 +172,7 @@ class CollectionInteractionLog(models.TransientModel):
             )
         if self.move_ids:
             lines.append(
-                Markup("%s: %s")
-                % (self.env._("Invoices"), ", ".join(self.move_ids.mapped("name")))
+                Markup("%s: %s") % (self.env._("Invoices"), ", ".join(self.move_ids.mapped("name")))
             )
         if self.next_action_date:
             lines.append(
