@@ -1,6 +1,5 @@
 from urllib.parse import urlencode
 
-from markupsafe import Markup
 from werkzeug.exceptions import Forbidden, NotFound
 
 from odoo import fields, http
@@ -10,6 +9,8 @@ from odoo.tools import consteq
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
+from ..models.collection_case_mixin import DISPUTE_OPEN_STATES, OPEN_PAYMENT_STATES
+
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
@@ -17,7 +18,7 @@ MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
 OPEN_INVOICE_DOMAIN = [
     ("move_type", "in", ("out_invoice", "out_receipt")),
     ("state", "=", "posted"),
-    ("payment_state", "in", ("not_paid", "partial")),
+    ("payment_state", "in", OPEN_PAYMENT_STATES),
 ]
 # The forms of the statement: posted from the page, by its customer's portal user or
 # the holder of its token (see CollectionPortal._collection_form_post).
@@ -40,7 +41,7 @@ class CollectionPortal(CustomerPortal):
     _collection_check_access(), then reads and writes that customer's records with
     sudo(). The forms are answered through _collection_form_post(); what they create
     (promise, dispute, agreement request) is checked and logged by the models'
-    ``_create_from_portal`` / ``_request_from_portal`` methods, and told to the
+    ``_create_from_portal`` / ``_request_from_portal`` methods, which also tell the
     collector with collection.interaction._portal_notify()."""
 
     # ------------------------------------------------------------------
@@ -173,37 +174,39 @@ class CollectionPortal(CustomerPortal):
             )
         )
 
-    def _collection_open_disputes(self, partner, company):
+    def _collection_customer_cases(self, model, partner, company, domain, order=None):
+        """The records of ``model`` (promises, disputes, agreements) of the customer
+        ``partner`` in ``company`` that match ``domain``, in sudo mode: portal users
+        cannot read them, the caller checked the visitor may see this customer."""
         return (
-            request.env["collection.dispute"]
+            request.env[model]
             .sudo()
             .search(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("company_id", "=", company.id),
-                    ("state", "in", ("open", "in_progress")),
-                ]
+                [("partner_id", "=", partner.id), ("company_id", "=", company.id), *domain],
+                order=order,
             )
+        )
+
+    def _collection_open_disputes(self, partner, company):
+        return self._collection_customer_cases(
+            "collection.dispute", partner, company, [("state", "in", DISPUTE_OPEN_STATES)]
         )
 
     def _collection_agreements(self, partner, company):
         """The customer's payment agreements proposed or running, and those it asked
         for on the portal (drafts prepared in the back office stay internal)."""
-        return (
-            request.env["collection.agreement"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("company_id", "=", company.id),
-                    "|",
-                    ("state", "in", ("proposed", "active")),
-                    "&",
-                    ("state", "=", "draft"),
-                    ("origin", "=", "portal"),
-                ],
-                order="id",
-            )
+        return self._collection_customer_cases(
+            "collection.agreement",
+            partner,
+            company,
+            [
+                "|",
+                ("state", "in", ("proposed", "active")),
+                "&",
+                ("state", "=", "draft"),
+                ("origin", "=", "portal"),
+            ],
+            order="id",
         )
 
     def _collection_payment_enabled(self, company):
@@ -235,17 +238,8 @@ class CollectionPortal(CustomerPortal):
         """Values of the statement page of ``partner`` (sudo, in ``company``)."""
         currency = company.currency_id
         invoices = self._collection_open_invoices(partner, company)
-        promises = (
-            request.env["collection.promise"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "=", partner.id),
-                    ("company_id", "=", company.id),
-                    ("state", "=", "open"),
-                ],
-                order="date, id",
-            )
+        promises = self._collection_customer_cases(
+            "collection.promise", partner, company, [("state", "=", "open")], order="date, id"
         )
         disputes = self._collection_open_disputes(partner, company)
         agreements = self._collection_agreements(partner, company)
@@ -435,8 +429,8 @@ class CollectionPortal(CustomerPortal):
     def _collection_open_dispute(self, partner_sudo, company, form):
         """The customer disputes an invoice (see collection.dispute._create_from_portal,
         which checks the invoices, the reason, the message and the daily limit, routes
-        the dispute to its responsible, logs the portal interaction and pauses the
-        reminders)."""
+        the dispute to its responsible, logs the portal interaction, pauses the
+        reminders and notes the dispute on the customer's chatter)."""
         env = request.env
         form_moves = dict(form, move_ids=[form["move_id"]] if form.get("move_id") else [])
         moves = self._collection_form_moves(partner_sudo, company, form_moves, required=True)
@@ -447,21 +441,9 @@ class CollectionPortal(CustomerPortal):
         if reason not in self._collection_dispute_reasons(company).ids:
             raise UserError(env._("Choose one of the reasons offered."))
         attachments = self._collection_uploaded_files()
-        dispute = env["collection.dispute"]._create_from_portal(
+        return env["collection.dispute"]._create_from_portal(
             partner_sudo, moves, reason, form.get("message"), attachments
         )
-        Interaction = env["collection.interaction"]
-        Interaction._portal_notify(
-            partner_sudo,
-            company,
-            env._("Invoice disputed on the customer portal"),
-            [
-                Interaction._portal_invoices_line(moves),
-                Markup("%s: %s") % (env._("Reason"), dispute.reason_id.name),
-            ],
-            form.get("message"),
-        )
-        return dispute
 
     # Payment agreement ---------------------------------------------------
 
@@ -478,25 +460,14 @@ class CollectionPortal(CustomerPortal):
     def _collection_request_agreement(self, partner_sudo, company, form):
         """The customer asks for a payment agreement (see
         collection.agreement._request_from_portal, which checks the invoices, the number
-        of instalments and the daily limit, logs the portal interaction and gives the
-        collector an activity to review it)."""
+        of instalments and the daily limit, logs the portal interaction, notes the
+        request on the customer's chatter and gives the collector an activity to review
+        it)."""
         env = request.env
         moves = self._collection_form_moves(partner_sudo, company, form, required=True)
-        agreement = env["collection.agreement"]._request_from_portal(
+        return env["collection.agreement"]._request_from_portal(
             partner_sudo, moves, form.get("instalment_count"), form.get("message")
         )
-        Interaction = env["collection.interaction"]
-        Interaction._portal_notify(
-            partner_sudo,
-            company,
-            env._("Payment agreement asked for on the customer portal"),
-            [
-                Interaction._portal_invoices_line(moves),
-                Markup("%s: %s") % (env._("Instalments"), agreement.instalment_count),
-            ],
-            form.get("message"),
-        )
-        return agreement
 
     @http.route(
         "/my/collections/<int:partner_id>/agreement/<int:agreement_id>/accept", **FORM_ROUTE

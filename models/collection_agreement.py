@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
 
-from .collection_case_mixin import is_open_invoice
+from .collection_case_mixin import OPEN_PAYMENT_STATES, is_open_invoice
 
 # Writes of the fields that follow the ledger and the workflow (state, amounts paid,
 # approval, acceptance) carry this object in their context. It cannot travel through
@@ -265,28 +265,15 @@ class CollectionAgreement(models.Model):
     @api.constrains("partner_id", "move_ids", "state")
     def _check_moves(self):
         self.filtered(lambda a: a.state in ("draft", *LIVE_STATES))._collection_check_moves()
-        live = self.filtered(lambda a: a.state in LIVE_STATES)
-        if not live:
-            return
-        others = self.sudo().search(
-            [
-                ("id", "not in", live.ids),
-                ("state", "in", LIVE_STATES),
-                ("move_ids", "in", live.move_ids.ids),
-            ]
+        self._collection_check_moves_exclusive(
+            LIVE_STATES,
+            lambda shared, other: self.env._(
+                "%(invoices)s already belong to the payment agreement %(other)s. "
+                "Cancel it first, or leave these invoices out.",
+                invoices=", ".join(shared.mapped("display_name")),
+                other=other.name,
+            ),
         )
-        for agreement in live:
-            for other in others:
-                shared = agreement.move_ids & other.move_ids
-                if shared:
-                    raise ValidationError(
-                        self.env._(
-                            "%(invoices)s already belong to the payment agreement %(other)s. "
-                            "Cancel it first, or leave these invoices out.",
-                            invoices=", ".join(shared.mapped("display_name")),
-                            other=other.name,
-                        )
-                    )
 
     def _collection_move_is_open(self, move):
         # An active agreement keeps the invoices it covered, paid since or not.
@@ -720,8 +707,9 @@ class CollectionAgreement(models.Model):
             from 1 to ``PORTAL_MAX_INSTALMENTS``
         :param str message: what the customer wrote, kept on the agreement and its chatter
         :return: the new draft ``collection.agreement``, with even monthly instalments from
-            a month after today; an interaction (channel *portal*) is logged and the
-            collector gets an activity to review it
+            a month after today; an interaction (channel *portal*) is logged, the request
+            is noted on the customer's chatter (``collection.interaction._portal_notify``)
+            and the collector gets an activity to review it
         :raise UserError: no invoice, invoices of another customer or not open, a wrong
             number of instalments, or invoices already in a live agreement
         """
@@ -744,17 +732,13 @@ class CollectionAgreement(models.Model):
             raise UserError(
                 self.env._("Ask for between 1 and %(max)s instalments.", max=PORTAL_MAX_INSTALMENTS)
             )
-        foreign = moves.filtered(lambda m: m.commercial_partner_id != partner)
-        if foreign:
-            raise UserError(self.env._("Some of these invoices are not yours."))
-        not_open = moves.filtered(lambda m: not is_open_invoice(m))
-        if not_open:
-            raise UserError(
-                self.env._(
-                    "These invoices are not open any more: %(invoices)s",
-                    invoices=", ".join(not_open.mapped("name")),
-                )
-            )
+        self._collection_portal_check_moves(
+            partner,
+            moves,
+            lambda invoices: self.env._(
+                "These invoices are not open any more: %(invoices)s", invoices=invoices
+            ),
+        )
         if len(moves.company_id) > 1:
             raise UserError(self.env._("Ask for one agreement per company that invoiced you."))
         company = moves.company_id
@@ -813,6 +797,17 @@ class CollectionAgreement(models.Model):
                 summary=self.env._("Review the payment agreement requested by the customer"),
                 user_id=collector.id,
             )
+        Interaction = self.env["collection.interaction"]
+        Interaction._portal_notify(
+            partner,
+            company,
+            self.env._("Payment agreement asked for on the customer portal"),
+            [
+                Interaction._portal_invoices_line(moves),
+                Markup("%s: %s") % (self.env._("Instalments"), agreement.instalment_count),
+            ],
+            message,
+        )
         return agreement
 
     def _accept_from_portal(self, signed_by, signature=None):
@@ -1042,7 +1037,7 @@ class CollectionAgreement(models.Model):
                     instalment._collection_workflow_write({"state": state, "amount_paid": allotted})
             all_paid = all(i.state == "paid" for i in agreement.instalment_ids)
             settled = all(
-                move.payment_state not in ("not_paid", "partial")
+                move.payment_state not in OPEN_PAYMENT_STATES
                 for move in agreement._collection_covered_moves()
             )
             if all_paid or settled:

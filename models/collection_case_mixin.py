@@ -3,7 +3,7 @@ import logging
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 _logger = logging.getLogger(__name__)
 
@@ -51,7 +51,8 @@ class CollectionCaseMixin(models.AbstractModel):
     The model that uses the mixin must redefine ``move_ids`` with its own relation
     table and columns (``fields.Many2many("account.move", relation, column1,
     column2)``): the mixin's definition gives the string, the domain and the company
-    check. It calls ``_collection_check_moves`` from its own constraint, and may
+    check. It calls ``_collection_check_moves`` (and, when a case holds its invoices
+    alone, ``_collection_check_moves_exclusive``) from its own constraint, and may
     override the hooks ``_collection_move_is_open`` (which invoices it may cover),
     ``_collection_contact_error`` and ``_collection_not_open_error`` (its messages).
     A case with a chatter runs its daily check through ``_collection_cron_process``.
@@ -125,6 +126,39 @@ class CollectionCaseMixin(models.AbstractModel):
             )
             if not_open:
                 raise ValidationError(case._collection_not_open_error(not_open))
+
+    def _collection_check_moves_exclusive(self, states, error):
+        """Raise ``error(shared, other)`` (a message) when a case in ``states`` covers
+        invoices ``shared`` that another case ``other`` in ``states`` covers too."""
+        cases = self.filtered(lambda c: c.state in states)
+        if not cases:
+            return
+        # sudo: a case the current user cannot see still holds its invoices.
+        others = self.sudo().search(
+            [
+                ("id", "not in", cases.ids),
+                ("state", "in", states),
+                ("move_ids", "in", cases.move_ids.ids),
+            ]
+        )
+        for case in cases:
+            for other in others:
+                shared = case.move_ids & other.move_ids
+                if shared:
+                    raise ValidationError(error(shared, other))
+
+    @api.model
+    def _collection_portal_check_moves(self, partner, moves, not_open_error):
+        """Raise a ``UserError`` unless the invoices ``moves`` a customer chose on the
+        portal are those of ``partner`` (a commercial partner) and open;
+        ``not_open_error(invoices)`` words the message about the ones not open, given
+        their numbers."""
+        foreign = moves.filtered(lambda m: m.commercial_partner_id != partner)
+        if foreign:
+            raise UserError(self.env._("Some of these invoices are not yours."))
+        not_open = moves.filtered(lambda m: not is_open_invoice(m))
+        if not_open:
+            raise UserError(not_open_error(", ".join(not_open.mapped("name"))))
 
     # ------------------------------------------------------------------
     # The customer's chatter and interactions

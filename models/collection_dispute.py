@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-from .collection_case_mixin import ACCOUNTING_READERS
+from .collection_case_mixin import ACCOUNTING_READERS, OPEN_PAYMENT_STATES
 from .collection_case_mixin import DISPUTE_OPEN_STATES as OPEN_STATES
 from .res_partner import COLLECTION_STATUS
 
@@ -219,27 +219,14 @@ class CollectionDispute(models.Model):
         if self.filtered(lambda d: not d.move_ids):
             raise ValidationError(self.env._("Choose the invoices the customer disputes."))
         self._collection_check_moves()
-        # sudo: a dispute the current user cannot see still blocks a second one on the
-        # same invoice.
-        open_disputes = self.sudo().search(
-            [
-                ("state", "in", OPEN_STATES),
-                ("move_ids", "in", self.move_ids.ids),
-                ("id", "not in", self.ids),
-            ]
+        self._collection_check_moves_exclusive(
+            OPEN_STATES,
+            lambda shared, other: self.env._(
+                "%(invoices)s already has an open dispute (%(dispute)s): add to that one instead.",
+                invoices=", ".join(shared.mapped("display_name")),
+                dispute=other.name,
+            ),
         )
-        for dispute in self.filtered(lambda d: d.state in OPEN_STATES):
-            for other in open_disputes:
-                common = other.move_ids & dispute.move_ids
-                if common:
-                    raise ValidationError(
-                        self.env._(
-                            "%(invoices)s already has an open dispute (%(dispute)s): add to "
-                            "that one instead.",
-                            invoices=", ".join(common.mapped("display_name")),
-                            dispute=other.name,
-                        )
-                    )
 
     def _collection_move_is_open(self, move):
         # Whether the invoices are still to be paid is checked when they are added
@@ -279,9 +266,7 @@ class CollectionDispute(models.Model):
         disputes = super().create(vals_list)
         if disputes.filtered(lambda d: not d.move_ids):
             raise ValidationError(self.env._("Choose the invoices the customer disputes."))
-        not_open = disputes.move_ids.filtered(
-            lambda m: m.payment_state not in ("not_paid", "partial")
-        )
+        not_open = disputes.move_ids.filtered(lambda m: m.payment_state not in OPEN_PAYMENT_STATES)
         if not_open:
             raise ValidationError(
                 self.env._(
@@ -321,7 +306,7 @@ class CollectionDispute(models.Model):
         result = super().write(vals)
         if before and not self.env.su:
             added = self.sudo().move_ids - sum(before.values(), self.env["account.move"])
-            not_open = added.filtered(lambda m: m.payment_state not in ("not_paid", "partial"))
+            not_open = added.filtered(lambda m: m.payment_state not in OPEN_PAYMENT_STATES)
             if not_open:
                 raise ValidationError(
                     self.env._(
@@ -453,8 +438,9 @@ class CollectionDispute(models.Model):
             only through what the customer may see)
 
         The dispute is routed to its responsible (activity and email), pauses the
-        reminders of its invoices, sets the customer's status to *In dispute*, and is
-        logged as an interaction with channel *Portal*.
+        reminders of its invoices, sets the customer's status to *In dispute*, is
+        logged as an interaction with channel *Portal* and noted on the customer's
+        chatter for its collector (``collection.interaction._portal_notify``).
         """
         self.env["collection.interaction"]._portal_check_rate(partner, moves.company_id, "dispute")
         # sudo: the caller vouched for the visitor's right to act for ``partner``; each
@@ -470,23 +456,13 @@ class CollectionDispute(models.Model):
             raise UserError(self.env._("The customer is missing."))
         if not moves:
             raise UserError(self.env._("Choose the invoices you dispute."))
-        foreign = moves.filtered(lambda m: m.commercial_partner_id != partner)
-        if foreign:
-            raise UserError(self.env._("Some of these invoices are not yours."))
-        not_open = moves.filtered(
-            lambda m: (
-                m.state != "posted"
-                or m.move_type != "out_invoice"
-                or m.payment_state not in ("not_paid", "partial")
-            )
+        self._collection_portal_check_moves(
+            partner,
+            moves,
+            lambda invoices: self.env._(
+                "These invoices cannot be disputed any more: %(invoices)s", invoices=invoices
+            ),
         )
-        if not_open:
-            raise UserError(
-                self.env._(
-                    "These invoices cannot be disputed any more: %(invoices)s",
-                    invoices=", ".join(not_open.mapped("name")),
-                )
-            )
         if len(moves.company_id) != 1:
             raise UserError(self.env._("Dispute the invoices of each company separately."))
         company = moves.company_id
@@ -524,6 +500,17 @@ class CollectionDispute(models.Model):
             message_type="comment",
             subtype_xmlid="mail.mt_note",
             attachments=list(attachments or []),
+        )
+        Interaction = self.env["collection.interaction"]
+        Interaction._portal_notify(
+            partner,
+            company,
+            self.env._("Invoice disputed on the customer portal"),
+            [
+                Interaction._portal_invoices_line(moves),
+                Markup("%s: %s") % (self.env._("Reason"), dispute.reason_id.name),
+            ],
+            message,
         )
         return dispute
 

@@ -4,6 +4,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools import format_amount, format_date, html_escape
 
+from ..models.collection_case_mixin import OPEN_INVOICES_DOMAIN
 from ..models.collection_interaction import CHANNELS, OUTCOMES
 from ..models.res_partner import COLLECTION_STATUS
 
@@ -34,8 +35,7 @@ class CollectionInteractionLog(models.TransientModel):
         "account.move",
         string="Invoices",
         check_company=True,
-        domain="[('commercial_partner_id', '=', partner_id), ('move_type', '=', 'out_invoice'),"
-        " ('state', '=', 'posted'), ('payment_state', 'in', ('not_paid', 'partial'))]",
+        domain=OPEN_INVOICES_DOMAIN,
         help="Invoices the conversation was about; also the invoices of the promise.",
     )
     overdue_amount = fields.Monetary(related="partner_id.collection_overdue_amount")
