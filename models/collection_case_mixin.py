@@ -55,7 +55,9 @@ class CollectionCaseMixin(models.AbstractModel):
     alone, ``_collection_check_moves_exclusive``) from its own constraint, and may
     override the hooks ``_collection_move_is_open`` (which invoices it may cover),
     ``_collection_contact_error`` and ``_collection_not_open_error`` (its messages).
-    A case with a chatter runs its daily check through ``_collection_cron_process``.
+    A case created from the portal checks the customer's choice of invoices with
+    ``_collection_portal_check_moves``. A case with a chatter runs its daily check
+    through ``_collection_cron_process``.
     """
 
     _name = "collection.case.mixin"
