@@ -41,24 +41,30 @@ class CollectionCommon(AccountTestInvoicingCommon):
         cls.today = TODAY
         cls.company = cls.company_data["company"]
         cls.env.company.collection_promise_grace_days = 2
-        cls.collector = new_test_user(
-            cls.env,
-            login="collector",
-            name="Carla Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector = cls.make_user(
+            "collector", "account_collection.group_collection_user", name="Carla Collector"
         )
-        cls.collection_manager = new_test_user(
-            cls.env,
-            login="collection_manager",
+        cls.collection_manager = cls.make_user(
+            "collection_manager",
+            "account_collection.group_collection_manager",
             name="Manuel Manager",
-            groups="account_collection.group_collection_manager",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
         )
         cls.customer = cls.env["res.partner"].create(
             {"name": "Acme Customer", "is_company": True, "email": "acme@example.com"}
+        )
+
+    @classmethod
+    def make_user(cls, login, groups, company=None, **values):
+        """A user ``login`` in ``groups`` (comma-separated xml ids), working in ``company``
+        alone (default: the test company)."""
+        company = company or cls.company
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=company.id,
+            company_ids=[Command.set(company.ids)],
+            **values,
         )
 
     @classmethod

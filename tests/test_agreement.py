@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import TODAY, CollectionCommon, on_day
 
@@ -34,14 +34,7 @@ class TestCollectionAgreement(CollectionCommon):
             "account_collection.ir_cron_collection_evaluate_agreements"
         )
         cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="acme_portal",
-            name="Ann Buyer",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.portal_user = cls.make_user("acme_portal", "base.group_portal", name="Ann Buyer")
         cls.portal_user.partner_id.parent_id = cls.customer
 
     # ------------------------------------------------------------------
@@ -498,27 +491,9 @@ class TestCollectionAgreement(CollectionCommon):
     def test_access(self):
         invoice = self.invoice(self.customer, 900.0, day(-20))
         agreement = self.make_agreement(invoice)
-        billing = new_test_user(
-            self.env,
-            login="billing",
-            groups="account.group_account_invoice",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
-        employee = new_test_user(
-            self.env,
-            login="employee",
-            groups="base.group_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
-        collector_2 = new_test_user(
-            self.env,
-            login="collector_2",
-            groups="account_collection.group_collection_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        billing = self.make_user("billing", "account.group_account_invoice")
+        employee = self.make_user("employee", "base.group_user")
+        collector_2 = self.make_user("collector_2", "account_collection.group_collection_user")
         # Billing users read agreements and their plans; they change nothing.
         self.assertEqual(agreement.with_user(billing).amount_total, 900.0)
         self.assertEqual(len(agreement.with_user(billing).instalment_ids), 3)
