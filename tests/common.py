@@ -3,6 +3,7 @@ from datetime import date, datetime, time, timedelta
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import common as odoo_test_common
 from odoo.tests import freeze_time, new_test_user
 
@@ -66,6 +67,37 @@ class CollectionCommon(AccountTestInvoicingCommon):
             company_ids=[Command.set(company.ids)],
             **values,
         )
+
+    @classmethod
+    def make_policy(cls, name, levels, mode="review"):
+        """The company's default policy ``name``, with a level for each values of
+        ``levels``; its levels, by days from the due date."""
+        policy = cls.env["collection.policy"].create(
+            {
+                "name": name,
+                "mode": mode,
+                "company_id": cls.company.id,
+                "level_ids": [Command.create(values) for values in levels],
+            }
+        )
+        cls.company.collection_policy_id = policy
+        return policy.level_ids.sorted("delay")
+
+    @contextmanager
+    def failing_check(self, records, message):
+        """The daily check (``_collection_evaluate``) of ``records``' model raises
+        ``message`` for any batch that holds ``records``; other batches are checked as
+        usual."""
+        Model = type(records)
+        evaluate = Model._collection_evaluate
+
+        def evaluate_but_fail(batch, today=None):
+            if records.id in batch.ids:
+                raise UserError(message)
+            return evaluate(batch, today)
+
+        with patch.object(Model, "_collection_evaluate", evaluate_but_fail):
+            yield
 
     @classmethod
     def invoice(
@@ -148,21 +180,6 @@ class DunningCommon(CollectionCommon):
         cls.spain = cls.env.ref("base.es")
         cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
         cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
-
-    @classmethod
-    def make_policy(cls, name, levels, mode="review"):
-        """The company's default policy ``name``, with a level for each values of
-        ``levels``; its levels, by days from the due date."""
-        policy = cls.env["collection.policy"].create(
-            {
-                "name": name,
-                "mode": mode,
-                "company_id": cls.company.id,
-                "level_ids": [Command.create(values) for values in levels],
-            }
-        )
-        cls.company.collection_policy_id = policy
-        return policy.level_ids.sorted("delay")
 
     def trigger(self, cron, moment):
         """The scheduler runs ``cron`` at ``moment`` (UTC), in its own transactions."""

@@ -1,6 +1,5 @@
 from contextlib import contextmanager
 from datetime import date, timedelta
-from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -98,16 +97,8 @@ class TestCollectionAgreement(CollectionCommon):
         failing = self.make_agreement(self.invoice(self.customer, 1000.0, day(-20)), count=2)
         other = self.make_agreement(self.invoice(other_customer, 1000.0, day(-20)), count=2)
         (failing | other).with_user(self.collector).action_activate()
-        Agreement = type(self.env["collection.agreement"])
-        evaluate = Agreement._collection_evaluate
-
-        def evaluate_but_fail_one(agreements, today=None):
-            if failing.id in agreements.ids:
-                raise UserError("The ledger of this agreement is locked.")
-            return evaluate(agreements, today)
-
         # The first instalment (16 April) and its grace period have passed.
-        with patch.object(Agreement, "_collection_evaluate", evaluate_but_fail_one):
+        with self.failing_check(failing, "The ledger of this agreement is locked."):
             self.evaluate_on(date(2026, 4, 30))
         self.assertEqual(other.state, "broken")
         self.assertEqual(failing.state, "active")
@@ -339,26 +330,11 @@ class TestCollectionAgreement(CollectionCommon):
         self.assertFalse(agreement.activity_ids)
 
     def test_missed_instalment_breaks_and_reminders_resume(self):
-        policy = self.env["collection.policy"].create(
-            {
-                "name": "Test reminders",
-                "mode": "review",
-                "company_id": self.company.id,
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "Late",
-                            "delay": 10,
-                            "send_email": True,
-                            "mail_template_id": self.env.ref(
-                                "account_collection.mail_template_reminder_overdue"
-                            ).id,
-                        }
-                    )
-                ],
-            }
+        template = self.env.ref("account_collection.mail_template_reminder_overdue")
+        self.make_policy(
+            "Test reminders",
+            [{"name": "Late", "delay": 10, "send_email": True, "mail_template_id": template.id}],
         )
-        self.company.collection_policy_id = policy
         invoice = self.invoice(self.customer, 1000.0, day(-20))
         control = self.env["res.partner"].create(
             {"name": "Control Customer", "is_company": True, "email": "control@example.com"}

@@ -400,24 +400,10 @@ class TestCollectionDispute(CollectionCommon):
             }
         )
         template = self.env.ref("account_collection.mail_template_reminder_overdue")
-        policy = self.env["collection.policy"].create(
-            {
-                "name": "Dispute test reminders",
-                "mode": "review",
-                "company_id": self.company.id,
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "Late",
-                            "delay": 10,
-                            "send_email": True,
-                            "mail_template_id": template.id,
-                        }
-                    )
-                ],
-            }
+        level = self.make_policy(
+            "Dispute test reminders",
+            [{"name": "Late", "delay": 10, "send_email": True, "mail_template_id": template.id}],
         )
-        self.company.collection_policy_id = policy
         disputed = self.sold_by(self.salesperson, 1000.0, day(-20))
         other = self.sold_by(self.salesperson, 300.0, day(-15))
         dispute = self.open_dispute(disputed, self.reason_price)
@@ -441,7 +427,7 @@ class TestCollectionDispute(CollectionCommon):
             self.reminders(),
             [{"move_ids": other.ids, "date": TODAY}, {"move_ids": disputed.ids, "date": day(1)}],
         )
-        self.assertEqual(disputed.collection_level_id, policy.level_ids)
+        self.assertEqual(disputed.collection_level_id, level)
 
     # ------------------------------------------------------------------
     # SLA

@@ -188,6 +188,21 @@ class TestCollectionDelivery(DunningCommon):
         self.assertEqual(delivery.communication_id.state, "queued")
         self.assertFalse(self.interactions(delivery.partner_id, delivery.channel))
 
+    def assertSentToMobile(self, delivery, level):
+        """``delivery`` of ``level`` went once, at noon, to Acme's mobile."""
+        self.assertSentOnce(delivery)
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "recipient": "+34612345678",
+                    "attempts": 1,
+                    "date_sent": NOON,
+                    "level_id": level.id,
+                }
+            ],
+        )
+
     def assertSentOnce(self, delivery):
         self.assertEqual(delivery.state, "sent")
         self.assertFalse(delivery.last_error)
@@ -240,18 +255,7 @@ class TestCollectionDelivery(DunningCommon):
         self.assertEqual(link, self.portal_link(invoice))
 
         delivery = self.delivery(self.customer, "whatsapp")
-        self.assertSentOnce(delivery)
-        self.assertRecordValues(
-            delivery,
-            [
-                {
-                    "recipient": "+34612345678",
-                    "attempts": 1,
-                    "date_sent": NOON,
-                    "level_id": self.level_whatsapp.id,
-                }
-            ],
-        )
+        self.assertSentToMobile(delivery, self.level_whatsapp)
         self.assertTrue(delivery.provider_ref.startswith("wamid."), delivery.provider_ref)
         self.assertEqual(invoice.collection_last_reminder_date, TODAY)
 
@@ -431,18 +435,7 @@ class TestCollectionDelivery(DunningCommon):
         self.assertIn(self.portal_link(invoice), body)
 
         delivery = self.delivery(self.customer, "sms")
-        self.assertSentOnce(delivery)
-        self.assertRecordValues(
-            delivery,
-            [
-                {
-                    "recipient": "+34612345678",
-                    "attempts": 1,
-                    "date_sent": NOON,
-                    "level_id": self.level_sms.id,
-                }
-            ],
-        )
+        self.assertSentToMobile(delivery, self.level_sms)
         # The reference is the one Twilio reports the delivery status with.
         self.assertTrue(delivery.provider_ref)
         self.assertTrue(

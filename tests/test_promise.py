@@ -1,8 +1,6 @@
 from datetime import timedelta
-from unittest.mock import patch
 
 from odoo import Command
-from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import TODAY, CollectionCommon, on_day
@@ -200,15 +198,7 @@ class TestCollectionPromise(CollectionCommon):
         other promises of the run are closed all the same."""
         failing = self.log_promise(self.invoice(self.customer, 1000.0, day(-15)), 600.0, day(5))
         other = self.log_promise(self.invoice(self.customer, 400.0, day(-15)), 400.0, day(5))
-        Promise = type(self.env["collection.promise"])
-        evaluate = Promise._collection_evaluate
-
-        def evaluate_but_fail_one(promises, today=None):
-            if failing.id in promises.ids:
-                raise UserError("The ledger of this promise is locked.")
-            return evaluate(promises, today)
-
-        with patch.object(Promise, "_collection_evaluate", evaluate_but_fail_one):
+        with self.failing_check(failing, "The ledger of this promise is locked."):
             self.evaluate_on(day(8))
         self.assertEqual(other.state, "broken")
         self.assertEqual(failing.state, "open")
