@@ -140,6 +140,12 @@ class CollectionCommon(AccountTestInvoicingCommon):
         )
         return wizard._create_payments()
 
+    def pay_on(self, offset, moves, amount=None):
+        """On the day ``offset`` days from today (the clock then), pay ``amount``
+        (default: the full residual) on ``moves``."""
+        with on_day(day(offset)):
+            return self.pay(moves, amount, day(offset))
+
     @classmethod
     def customer_payment(cls, partner, amount, pay_date=None):
         """A posted customer payment of ``amount`` that is not matched with any invoice

@@ -1,16 +1,11 @@
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import date
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (2026-03-16; negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -199,8 +194,7 @@ class TestCollectionAgreement(CollectionCommon):
         )
 
         # The invoice paid in full covers the first three instalments and part of the fourth.
-        with on_day(day(10)):
-            self.pay(invoice, 1000.0, day(10))
+        self.pay_on(10, invoice, 1000.0)
         self.assertEqual(agreement.state, "active")
         self.assertEqual(agreement.amount_paid, 1000.0)
         self.assertEqual(
@@ -208,8 +202,7 @@ class TestCollectionAgreement(CollectionCommon):
             [(268.75, "paid"), (268.75, "paid"), (268.75, "paid"), (193.75, "partial")],
         )
         # The interest and fee complete it.
-        with on_day(day(12)):
-            self.pay(charges, 75.0, day(12))
+        self.pay_on(12, charges, 75.0)
         self.assertRecordValues(
             agreement, [{"state": "completed", "amount_paid": 1075.0, "date_closed": day(12)}]
         )
@@ -268,8 +261,7 @@ class TestCollectionAgreement(CollectionCommon):
     def test_instalments_kept_with_partial_payments_and_grace(self):
         invoice = self.invoice(self.customer, 1000.0, day(-30))
         # Paid before the agreement: it is not part of it.
-        with on_day(day(-5)):
-            self.pay(invoice, 100.0, day(-5))
+        self.pay_on(-5, invoice, 100.0)
         agreement = self.make_agreement(invoice)
         self.assertEqual(agreement.amount, 900.0)
         agreement.with_user(self.collector).action_propose()

@@ -7,12 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
-from .common import TODAY, CollectionCommon, CollectionTourMixin, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
 
 @tagged("post_install", "-at_install")

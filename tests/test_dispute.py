@@ -1,16 +1,10 @@
 from contextlib import contextmanager
-from datetime import timedelta
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")

@@ -9,13 +9,9 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, HttpCase, tagged
 from odoo.tools.pdf import PdfReader
 
-from .common import TODAY, CollectionCommon, on_day
+from .common import TODAY, CollectionCommon, day, on_day
 
 LANG = "es_ES"
-
-
-def day(offset):
-    return TODAY + timedelta(days=offset)
 
 
 def text_of(document):

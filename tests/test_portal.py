@@ -9,12 +9,7 @@ from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 from odoo.tools.misc import hmac
 
-from .common import TODAY, CollectionCommon, CollectionTourMixin, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
 
 @tagged("post_install", "-at_install")
