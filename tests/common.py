@@ -3,6 +3,7 @@ from datetime import date, datetime, time, timedelta
 from unittest.mock import patch
 
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import common as odoo_test_common
 from odoo.tests import freeze_time, new_test_user
 
@@ -41,25 +42,62 @@ class CollectionCommon(AccountTestInvoicingCommon):
         cls.today = TODAY
         cls.company = cls.company_data["company"]
         cls.env.company.collection_promise_grace_days = 2
-        cls.collector = new_test_user(
-            cls.env,
-            login="collector",
-            name="Carla Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector = cls.make_user(
+            "collector", "account_collection.group_collection_user", name="Carla Collector"
         )
-        cls.collection_manager = new_test_user(
-            cls.env,
-            login="collection_manager",
+        cls.collection_manager = cls.make_user(
+            "collection_manager",
+            "account_collection.group_collection_manager",
             name="Manuel Manager",
-            groups="account_collection.group_collection_manager",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
         )
         cls.customer = cls.env["res.partner"].create(
             {"name": "Acme Customer", "is_company": True, "email": "acme@example.com"}
         )
+
+    @classmethod
+    def make_user(cls, login, groups, company=None, **values):
+        """A user ``login`` in ``groups`` (comma-separated xml ids), working in ``company``
+        alone (default: the test company)."""
+        company = company or cls.company
+        return new_test_user(
+            cls.env,
+            login=login,
+            groups=groups,
+            company_id=company.id,
+            company_ids=[Command.set(company.ids)],
+            **values,
+        )
+
+    @classmethod
+    def make_policy(cls, name, levels, mode="review"):
+        """The company's default policy ``name``, with a level for each values of
+        ``levels``; its levels, by days from the due date."""
+        policy = cls.env["collection.policy"].create(
+            {
+                "name": name,
+                "mode": mode,
+                "company_id": cls.company.id,
+                "level_ids": [Command.create(values) for values in levels],
+            }
+        )
+        cls.company.collection_policy_id = policy
+        return policy.level_ids.sorted("delay")
+
+    @contextmanager
+    def failing_check(self, records, message):
+        """The daily check (``_collection_evaluate``) of ``records``' model raises
+        ``message`` for any batch that holds ``records``; other batches are checked as
+        usual."""
+        Model = type(records)
+        evaluate = Model._collection_evaluate
+
+        def evaluate_but_fail(batch, today=None):
+            if records.id in batch.ids:
+                raise UserError(message)
+            return evaluate(batch, today)
+
+        with patch.object(Model, "_collection_evaluate", evaluate_but_fail):
+            yield
 
     @classmethod
     def invoice(
@@ -102,6 +140,12 @@ class CollectionCommon(AccountTestInvoicingCommon):
         )
         return wizard._create_payments()
 
+    def pay_on(self, offset, moves, amount=None):
+        """On the day ``offset`` days from today (the clock then), pay ``amount``
+        (default: the full residual) on ``moves``."""
+        with on_day(day(offset)):
+            return self.pay(moves, amount, day(offset))
+
     @classmethod
     def customer_payment(cls, partner, amount, pay_date=None):
         """A posted customer payment of ``amount`` that is not matched with any invoice
@@ -142,21 +186,6 @@ class DunningCommon(CollectionCommon):
         cls.spain = cls.env.ref("base.es")
         cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
         cls.queue_cron = cls.env.ref("account_collection.ir_cron_collection_send_queue")
-
-    @classmethod
-    def make_policy(cls, name, levels, mode="review"):
-        """The company's default policy ``name``, with a level for each values of
-        ``levels``; its levels, by days from the due date."""
-        policy = cls.env["collection.policy"].create(
-            {
-                "name": name,
-                "mode": mode,
-                "company_id": cls.company.id,
-                "level_ids": [Command.create(values) for values in levels],
-            }
-        )
-        cls.company.collection_policy_id = policy
-        return policy.level_ids.sorted("delay")
 
     def trigger(self, cron, moment):
         """The scheduler runs ``cron`` at ``moment`` (UTC), in its own transactions."""

@@ -118,19 +118,25 @@ class FakeProviders:
         with self.lock:
             return self.scripts[provider].pop(0) if self.scripts[provider] else 200
 
-    def _answer_whatsapp(self, handler, raw):
-        answer = self._next("whatsapp")
+    def _record(self, provider, handler, **body):
+        """Record the request ``handler`` received for ``provider`` and take the next
+        planned answer: a "slow" answer waits, then succeeds."""
+        answer = self._next(provider)
         record = {
-            "provider": "whatsapp",
+            "provider": provider,
             "path": handler.path,
             "authorization": handler.headers.get("Authorization"),
-            "json": json.loads(raw or "{}"),
+            **body,
             "answer": answer,
         }
         self.requests.append(record)
         if answer == "slow":
             time.sleep(self.slow_seconds)
             answer = 200
+        return record, answer
+
+    def _answer_whatsapp(self, handler, raw):
+        record, answer = self._record("whatsapp", handler, json=json.loads(raw or "{}"))
         if answer == 200:
             payload = record["json"]
             handler._reply(
@@ -149,19 +155,8 @@ class FakeProviders:
         handler._reply(status, {"error": error})
 
     def _answer_twilio(self, handler, raw):
-        answer = self._next("twilio")
         form = {k: v[0] for k, v in parse_qs(raw).items()}
-        record = {
-            "provider": "twilio",
-            "path": handler.path,
-            "authorization": handler.headers.get("Authorization"),
-            "form": form,
-            "answer": answer,
-        }
-        self.requests.append(record)
-        if answer == "slow":
-            time.sleep(self.slow_seconds)
-            answer = 200
+        _, answer = self._record("twilio", handler, form=form)
         if answer == 200:
             handler._reply(
                 201,

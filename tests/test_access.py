@@ -4,7 +4,7 @@ from lxml import etree
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, tagged
 
 from .common import TODAY, CollectionCommon, on_day
 
@@ -26,38 +26,19 @@ class TestCollectionAccess(CollectionCommon):
         cls.other_invoice = cls.invoice(cls.other_customer, 400.0, TODAY - timedelta(days=5))
         cls.payment = cls.pay(cls.other_invoice, amount=100.0, pay_date=TODAY - timedelta(days=1))
 
-        cls.billing_user = new_test_user(
-            cls.env,
-            login="billing",
-            name="Bea Billing",
-            groups="account.group_account_invoice",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.billing_user = cls.make_user(
+            "billing", "account.group_account_invoice", name="Bea Billing"
         )
-        cls.employee = new_test_user(
-            cls.env,
-            login="employee",
-            name="Eve Employee",
-            groups="base.group_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.employee = cls.make_user("employee", "base.group_user", name="Eve Employee")
         cls.company_2 = cls.setup_other_company(name="Other Company")["company"]
-        cls.manager_2 = new_test_user(
-            cls.env,
-            login="manager_2",
+        cls.manager_2 = cls.make_user(
+            "manager_2",
+            "account_collection.group_collection_manager",
+            cls.company_2,
             name="Otto Other",
-            groups="account_collection.group_collection_manager",
-            company_id=cls.company_2.id,
-            company_ids=[Command.set(cls.company_2.ids)],
         )
-        cls.collector_2 = new_test_user(
-            cls.env,
-            login="collector_2",
-            name="Cody Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector_2 = cls.make_user(
+            "collector_2", "account_collection.group_collection_user", name="Cody Collector"
         )
 
         # The book of company 1: one interaction and one promise per customer.
@@ -380,13 +361,7 @@ class TestCollectionAccess(CollectionCommon):
         self.assertIn(self.customer, worklist)
 
     def test_accounting_manager_is_collection_manager(self):
-        accountant = new_test_user(
-            self.env,
-            login="chief_accountant",
-            groups="account.group_account_manager",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        accountant = self.make_user("chief_accountant", "account.group_account_manager")
         self.assertTrue(accountant.has_group("account_collection.group_collection_manager"))
         self.interaction.with_user(accountant).active = False
         self.assertFalse(self.interaction.active)

@@ -1,17 +1,11 @@
 from contextlib import contextmanager
-from datetime import date, timedelta
-from unittest.mock import patch
+from datetime import date
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (2026-03-16; negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -34,14 +28,7 @@ class TestCollectionAgreement(CollectionCommon):
             "account_collection.ir_cron_collection_evaluate_agreements"
         )
         cls.dunning_cron = cls.env.ref("account_collection.ir_cron_collection_dunning")
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="acme_portal",
-            name="Ann Buyer",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.portal_user = cls.make_user("acme_portal", "base.group_portal", name="Ann Buyer")
         cls.portal_user.partner_id.parent_id = cls.customer
 
     # ------------------------------------------------------------------
@@ -105,16 +92,8 @@ class TestCollectionAgreement(CollectionCommon):
         failing = self.make_agreement(self.invoice(self.customer, 1000.0, day(-20)), count=2)
         other = self.make_agreement(self.invoice(other_customer, 1000.0, day(-20)), count=2)
         (failing | other).with_user(self.collector).action_activate()
-        Agreement = type(self.env["collection.agreement"])
-        evaluate = Agreement._collection_evaluate
-
-        def evaluate_but_fail_one(agreements, today=None):
-            if failing.id in agreements.ids:
-                raise UserError("The ledger of this agreement is locked.")
-            return evaluate(agreements, today)
-
         # The first instalment (16 April) and its grace period have passed.
-        with patch.object(Agreement, "_collection_evaluate", evaluate_but_fail_one):
+        with self.failing_check(failing, "The ledger of this agreement is locked."):
             self.evaluate_on(date(2026, 4, 30))
         self.assertEqual(other.state, "broken")
         self.assertEqual(failing.state, "active")
@@ -215,8 +194,7 @@ class TestCollectionAgreement(CollectionCommon):
         )
 
         # The invoice paid in full covers the first three instalments and part of the fourth.
-        with on_day(day(10)):
-            self.pay(invoice, 1000.0, day(10))
+        self.pay_on(10, invoice, 1000.0)
         self.assertEqual(agreement.state, "active")
         self.assertEqual(agreement.amount_paid, 1000.0)
         self.assertEqual(
@@ -224,8 +202,7 @@ class TestCollectionAgreement(CollectionCommon):
             [(268.75, "paid"), (268.75, "paid"), (268.75, "paid"), (193.75, "partial")],
         )
         # The interest and fee complete it.
-        with on_day(day(12)):
-            self.pay(charges, 75.0, day(12))
+        self.pay_on(12, charges, 75.0)
         self.assertRecordValues(
             agreement, [{"state": "completed", "amount_paid": 1075.0, "date_closed": day(12)}]
         )
@@ -284,8 +261,7 @@ class TestCollectionAgreement(CollectionCommon):
     def test_instalments_kept_with_partial_payments_and_grace(self):
         invoice = self.invoice(self.customer, 1000.0, day(-30))
         # Paid before the agreement: it is not part of it.
-        with on_day(day(-5)):
-            self.pay(invoice, 100.0, day(-5))
+        self.pay_on(-5, invoice, 100.0)
         agreement = self.make_agreement(invoice)
         self.assertEqual(agreement.amount, 900.0)
         agreement.with_user(self.collector).action_propose()
@@ -346,26 +322,11 @@ class TestCollectionAgreement(CollectionCommon):
         self.assertFalse(agreement.activity_ids)
 
     def test_missed_instalment_breaks_and_reminders_resume(self):
-        policy = self.env["collection.policy"].create(
-            {
-                "name": "Test reminders",
-                "mode": "review",
-                "company_id": self.company.id,
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "Late",
-                            "delay": 10,
-                            "send_email": True,
-                            "mail_template_id": self.env.ref(
-                                "account_collection.mail_template_reminder_overdue"
-                            ).id,
-                        }
-                    )
-                ],
-            }
+        template = self.env.ref("account_collection.mail_template_reminder_overdue")
+        self.make_policy(
+            "Test reminders",
+            [{"name": "Late", "delay": 10, "send_email": True, "mail_template_id": template.id}],
         )
-        self.company.collection_policy_id = policy
         invoice = self.invoice(self.customer, 1000.0, day(-20))
         control = self.env["res.partner"].create(
             {"name": "Control Customer", "is_company": True, "email": "control@example.com"}
@@ -498,27 +459,9 @@ class TestCollectionAgreement(CollectionCommon):
     def test_access(self):
         invoice = self.invoice(self.customer, 900.0, day(-20))
         agreement = self.make_agreement(invoice)
-        billing = new_test_user(
-            self.env,
-            login="billing",
-            groups="account.group_account_invoice",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
-        employee = new_test_user(
-            self.env,
-            login="employee",
-            groups="base.group_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
-        collector_2 = new_test_user(
-            self.env,
-            login="collector_2",
-            groups="account_collection.group_collection_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        billing = self.make_user("billing", "account.group_account_invoice")
+        employee = self.make_user("employee", "base.group_user")
+        collector_2 = self.make_user("collector_2", "account_collection.group_collection_user")
         # Billing users read agreements and their plans; they change nothing.
         self.assertEqual(agreement.with_user(billing).amount_total, 900.0)
         self.assertEqual(len(agreement.with_user(billing).instalment_ids), 3)

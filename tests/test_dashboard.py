@@ -7,12 +7,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, new_test_user, tagged
 from odoo.tools.safe_eval import safe_eval
 
-from .common import TODAY, CollectionCommon, CollectionTourMixin, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -27,13 +22,8 @@ class TestCollectionDashboard(CollectionCommon):
         super().setUpClass()
         # TODAY is Monday 16 March 2026: this week runs to Sunday 22 March.
         assert TODAY.weekday() == 0
-        cls.collector_2 = new_test_user(
-            cls.env,
-            login="collector_2",
-            name="Colin Other Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector_2 = cls.make_user(
+            "collector_2", "account_collection.group_collection_user", name="Colin Other Collector"
         )
         cls.company.collection_portfolio_restricted = True
         Partner = cls.env["res.partner"]
@@ -222,13 +212,7 @@ class TestCollectionDashboard(CollectionCommon):
 
     def test_empty_portfolio(self):
         """A new collector without customers gets an empty dashboard, not an error."""
-        newcomer = new_test_user(
-            self.env,
-            login="newcomer",
-            groups="account_collection.group_collection_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        newcomer = self.make_user("newcomer", "account_collection.group_collection_user")
         data = self.dashboard(newcomer)
         self.assertEqual(
             {card["key"]: card["count"] for card in data["customers"]},
@@ -461,13 +445,8 @@ class TestCollectionDashboardTour(CollectionTourMixin, CollectionCommon, HttpCas
         # The browser runs on the real date: build the book around it.
         real_today = fields.Date.context_today(self.customer.with_user(self.collector))
         self.company.collection_portfolio_restricted = True
-        collector_2 = new_test_user(
-            self.env,
-            login="collector_2",
-            name="Colin Other Collector",
-            groups="account_collection.group_collection_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
+        collector_2 = self.make_user(
+            "collector_2", "account_collection.group_collection_user", name="Colin Other Collector"
         )
         self.customer.collection_user_id = self.collector
         other = self.env["res.partner"].create(

@@ -1,16 +1,10 @@
 from contextlib import contextmanager
-from datetime import timedelta
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, new_test_user, tagged
+from odoo.tests import Form, tagged
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -24,42 +18,15 @@ class TestCollectionDispute(CollectionCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        company_values = {
-            "company_id": cls.company.id,
-            "company_ids": [Command.set(cls.company.ids)],
-        }
         # People outside collections who solve disputes.
-        cls.salesperson = new_test_user(
-            cls.env,
-            login="sam",
-            name="Sam Sales",
-            email="sam@example.com",
-            groups="sales_team.group_sale_salesman",
-            **company_values,
-        )
-        cls.warehouse = new_test_user(
-            cls.env,
-            login="wendy",
-            name="Wendy Warehouse",
-            email="wendy@example.com",
-            groups="base.group_user",
-            **company_values,
-        )
-        cls.team_leader = new_test_user(
-            cls.env,
-            login="tess",
-            name="Tess Leader",
-            email="tess@example.com",
-            groups="sales_team.group_sale_salesman",
-            **company_values,
-        )
-        cls.billing_user = new_test_user(
-            cls.env,
-            login="bea",
-            name="Bea Billing",
-            email="bea@example.com",
-            groups="account.group_account_invoice",
-            **company_values,
+        cls.salesperson, cls.warehouse, cls.team_leader, cls.billing_user = (
+            cls.make_user(login, groups, name=name, email=f"{login}@example.com")
+            for login, name, groups in [
+                ("sam", "Sam Sales", "sales_team.group_sale_salesman"),
+                ("wendy", "Wendy Warehouse", "base.group_user"),
+                ("tess", "Tess Leader", "sales_team.group_sale_salesman"),
+                ("bea", "Bea Billing", "account.group_account_invoice"),
+            ]
         )
         cls.collector.email = "carla@example.com"
         cls.team = (
@@ -427,24 +394,10 @@ class TestCollectionDispute(CollectionCommon):
             }
         )
         template = self.env.ref("account_collection.mail_template_reminder_overdue")
-        policy = self.env["collection.policy"].create(
-            {
-                "name": "Dispute test reminders",
-                "mode": "review",
-                "company_id": self.company.id,
-                "level_ids": [
-                    Command.create(
-                        {
-                            "name": "Late",
-                            "delay": 10,
-                            "send_email": True,
-                            "mail_template_id": template.id,
-                        }
-                    )
-                ],
-            }
+        level = self.make_policy(
+            "Dispute test reminders",
+            [{"name": "Late", "delay": 10, "send_email": True, "mail_template_id": template.id}],
         )
-        self.company.collection_policy_id = policy
         disputed = self.sold_by(self.salesperson, 1000.0, day(-20))
         other = self.sold_by(self.salesperson, 300.0, day(-15))
         dispute = self.open_dispute(disputed, self.reason_price)
@@ -468,7 +421,7 @@ class TestCollectionDispute(CollectionCommon):
             self.reminders(),
             [{"move_ids": other.ids, "date": TODAY}, {"move_ids": disputed.ids, "date": day(1)}],
         )
-        self.assertEqual(disputed.collection_level_id, policy.level_ids)
+        self.assertEqual(disputed.collection_level_id, level)
 
     # ------------------------------------------------------------------
     # SLA
@@ -558,14 +511,7 @@ class TestCollectionDispute(CollectionCommon):
 
     def test_create_from_portal(self):
         invoice = self.sold_by(self.salesperson, 1000.0, day(-20))
-        portal_user = new_test_user(
-            self.env,
-            login="acme_portal",
-            name="Ann Acme",
-            groups="base.group_portal",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        portal_user = self.make_user("acme_portal", "base.group_portal", name="Ann Acme")
         portal_user.partner_id.parent_id = self.customer
         Dispute = self.env["collection.dispute"].with_user(portal_user)
         contact = portal_user.partner_id

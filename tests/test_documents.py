@@ -6,16 +6,12 @@ from lxml import html as lxml_html
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError, ValidationError
-from odoo.tests import Form, HttpCase, new_test_user, tagged
+from odoo.tests import Form, HttpCase, tagged
 from odoo.tools.pdf import PdfReader
 
-from .common import TODAY, CollectionCommon, on_day
+from .common import TODAY, CollectionCommon, day, on_day
 
 LANG = "es_ES"
-
-
-def day(offset):
-    return TODAY + timedelta(days=offset)
 
 
 def text_of(document):
@@ -41,21 +37,11 @@ class TestCollectionDocuments(CollectionCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.company.collection_portfolio_restricted = True
-        cls.collector_2 = new_test_user(
-            cls.env,
-            login="collector_2",
-            name="Cody Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector_2 = cls.make_user(
+            "collector_2", "account_collection.group_collection_user", name="Cody Collector"
         )
-        cls.billing_user = new_test_user(
-            cls.env,
-            login="billing",
-            name="Bea Billing",
-            groups="account.group_account_invoice",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.billing_user = cls.make_user(
+            "billing", "account.group_account_invoice", name="Bea Billing"
         )
         cls.customer.with_company(cls.company).collection_user_id = cls.collector
         cls.other_customer = cls.env["res.partner"].create(
@@ -415,13 +401,7 @@ class TestCollectionDocuments(CollectionCommon):
             self.customer.with_user(self.collector).action_collection_send_statement()
 
     def test_statement_needs_collections_or_billing(self):
-        employee = new_test_user(
-            self.env,
-            login="employee",
-            groups="base.group_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        employee = self.make_user("employee", "base.group_user")
         with self.assertRaises(AccessError):
             self.render(
                 "account_collection.action_report_collection_statement",
@@ -633,13 +613,7 @@ class TestCollectionDocumentsHttp(CollectionCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.company.collection_portfolio_restricted = True
-        self.collector_2 = new_test_user(
-            self.env,
-            login="collector_2",
-            groups="account_collection.group_collection_user",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        self.collector_2 = self.make_user("collector_2", "account_collection.group_collection_user")
         today = fields.Date.context_today(self.customer.with_user(self.collector))
         self.customer.with_company(self.company).collection_user_id = self.collector
         self.acme_invoice = self.invoice(self.customer, 1000.0, today - timedelta(days=45))

@@ -188,6 +188,21 @@ class TestCollectionDelivery(DunningCommon):
         self.assertEqual(delivery.communication_id.state, "queued")
         self.assertFalse(self.interactions(delivery.partner_id, delivery.channel))
 
+    def assertSentToMobile(self, delivery, level):
+        """``delivery`` of ``level`` went once, at noon, to Acme's mobile."""
+        self.assertSentOnce(delivery)
+        self.assertRecordValues(
+            delivery,
+            [
+                {
+                    "recipient": "+34612345678",
+                    "attempts": 1,
+                    "date_sent": NOON,
+                    "level_id": level.id,
+                }
+            ],
+        )
+
     def assertSentOnce(self, delivery):
         self.assertEqual(delivery.state, "sent")
         self.assertFalse(delivery.last_error)
@@ -240,18 +255,7 @@ class TestCollectionDelivery(DunningCommon):
         self.assertEqual(link, self.portal_link(invoice))
 
         delivery = self.delivery(self.customer, "whatsapp")
-        self.assertSentOnce(delivery)
-        self.assertRecordValues(
-            delivery,
-            [
-                {
-                    "recipient": "+34612345678",
-                    "attempts": 1,
-                    "date_sent": NOON,
-                    "level_id": self.level_whatsapp.id,
-                }
-            ],
-        )
+        self.assertSentToMobile(delivery, self.level_whatsapp)
         self.assertTrue(delivery.provider_ref.startswith("wamid."), delivery.provider_ref)
         self.assertEqual(invoice.collection_last_reminder_date, TODAY)
 
@@ -431,18 +435,7 @@ class TestCollectionDelivery(DunningCommon):
         self.assertIn(self.portal_link(invoice), body)
 
         delivery = self.delivery(self.customer, "sms")
-        self.assertSentOnce(delivery)
-        self.assertRecordValues(
-            delivery,
-            [
-                {
-                    "recipient": "+34612345678",
-                    "attempts": 1,
-                    "date_sent": NOON,
-                    "level_id": self.level_sms.id,
-                }
-            ],
-        )
+        self.assertSentToMobile(delivery, self.level_sms)
         # The reference is the one Twilio reports the delivery status with.
         self.assertTrue(delivery.provider_ref)
         self.assertTrue(
@@ -538,6 +531,15 @@ class TestCollectionDunningSending(DunningCadenceCommon):
     attached, in the customer's language), quiet hours, the rest day and the message
     cap, letters and activities."""
 
+    def approved_reminder(self, partner=None, on=0):
+        """The daily run of ``day(on)`` reminds ``partner`` (default: Acme); the collector
+        approves the reminder."""
+        partner = partner or self.customer
+        self.run_dunning(day(on))
+        reminder = self.reminders(partner)
+        reminder.with_user(self.collector).action_approve()
+        return reminder
+
     # ------------------------------------------------------------------
     # Sending
     # ------------------------------------------------------------------
@@ -545,9 +547,7 @@ class TestCollectionDunningSending(DunningCadenceCommon):
     def test_email_sent_by_the_queue(self):
         first = self.invoice(self.customer, 1000.0, day(0))
         second = self.invoice(self.customer, 234.5, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
+        reminder = self.approved_reminder()
 
         self.run_queue(at(0, 14))
 
@@ -611,9 +611,7 @@ class TestCollectionDunningSending(DunningCadenceCommon):
         self.level_due.attach_invoices = True
         first = self.invoice(self.customer, 1000.0, day(0))
         second = self.invoice(self.customer, 234.5, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
+        reminder = self.approved_reminder()
         self.run_queue(at(0, 14))
 
         mail = self.delivery(reminder, "email").mail_id
@@ -689,9 +687,7 @@ class TestCollectionDunningSending(DunningCadenceCommon):
         )
         self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
         self.invoice(self.customer, 1000.0, day(0))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
+        reminder = self.approved_reminder()
         delivery = self.delivery(reminder, "email")
 
         # 22:00 in Madrid: the email waits for 08:00 the next morning.
@@ -710,9 +706,7 @@ class TestCollectionDunningSending(DunningCadenceCommon):
         self.assertEqual(day(sunday).weekday(), 6)
         other = self.make_customer("Sunday Customer")
         self.invoice(other, 1000.0, day(sunday))
-        self.run_dunning(day(sunday))
-        reminder = self.reminders(other)
-        reminder.with_user(self.collector).action_approve()
+        reminder = self.approved_reminder(other, on=sunday)
         self.run_queue(at(sunday, 10))
         delivery = self.delivery(reminder, "email")
         self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(sunday + 1, 7)}])
@@ -748,9 +742,7 @@ class TestCollectionDunningSending(DunningCadenceCommon):
     def test_letter(self):
         self.level_late.write({"send_email": False, "send_sms": False, "send_letter": True})
         invoice = self.invoice(self.customer, 1000.0, day(-12))
-        self.run_dunning(day(0))
-        reminder = self.reminders(self.customer)
-        reminder.with_user(self.collector).action_approve()
+        reminder = self.approved_reminder()
 
         self.run_queue(at(0, 13))
 

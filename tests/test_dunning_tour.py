@@ -1,7 +1,6 @@
 from datetime import timedelta
 
-from odoo import Command
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 
 from odoo.addons.base.tests.common import MockSmtplibCase
 
@@ -16,13 +15,10 @@ class TestCollectionDunningTour(CollectionTourMixin, CollectionCommon, MockSmtpl
 
     def setUp(self):
         super().setUp()
-        self.admin = new_test_user(
-            self.env,
-            login="collection_admin",
+        self.admin = self.make_user(
+            "collection_admin",
+            "base.group_system,account_collection.group_collection_manager",
             name="Ada Admin",
-            groups="base.group_system,account_collection.group_collection_manager",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
         )
         # The company starts from the shipped standard cadence (of the main company).
         shipped = self.env.ref("account_collection.collection_policy_default").sudo()

@@ -41,6 +41,26 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
             self.db, self.uid, self.password, model, method, list(args), kwargs
         )
 
+    def create_promise(self, days, **values):
+        """Over RPC, Acme promises 600 in ``days`` days (negative: in the past)."""
+        return self.rpc(
+            "collection.promise",
+            "create",
+            {
+                "partner_id": self.customer.id,
+                "amount": 600.0,
+                "date": (TODAY + timedelta(days=days)).isoformat(),
+                **values,
+            },
+        )
+
+    def customer_status(self):
+        """Acme's collection status, read over RPC."""
+        [partner] = self.rpc(
+            "res.partner", "read", [self.customer.id], fields=["collection_status"]
+        )
+        return partner["collection_status"]
+
     def test_read_collection_figures(self):
         [values] = self.rpc(
             "res.partner",
@@ -86,58 +106,26 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         self.assertEqual(overdue, [self.big_debtor.id])
 
     def test_create_promise_changes_status(self):
-        promise_id = self.rpc(
-            "collection.promise",
-            "create",
-            {
-                "partner_id": self.customer.id,
-                "amount": 600.0,
-                "date": (TODAY + timedelta(days=7)).isoformat(),
-                "move_ids": [[6, 0, [self.acme_invoice.id]]],
-            },
-        )
+        promise_id = self.create_promise(7, move_ids=[[6, 0, [self.acme_invoice.id]]])
         [promise] = self.rpc(
             "collection.promise", "read", [promise_id], fields=["state", "user_id"]
         )
         self.assertEqual(promise["state"], "open")
         self.assertEqual(promise["user_id"][0], self.collector.id)
-        [partner] = self.rpc(
-            "res.partner", "read", [self.customer.id], fields=["collection_status"]
-        )
-        self.assertEqual(partner["collection_status"], "agreement")
+        self.assertEqual(self.customer_status(), "agreement")
 
     def test_promise_in_the_past_is_a_clear_fault(self):
         with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
-            self.rpc(
-                "collection.promise",
-                "create",
-                {
-                    "partner_id": self.customer.id,
-                    "amount": 600.0,
-                    "date": (TODAY - timedelta(days=1)).isoformat(),
-                },
-            )
+            self.create_promise(-1)
         self.assertIn("in the past", caught.exception.faultString)
         self.assertNotIn("Traceback", caught.exception.faultString)
         self.assertFalse(
             self.rpc("collection.promise", "search", [["partner_id", "=", self.customer.id]])
         )
-        [partner] = self.rpc(
-            "res.partner", "read", [self.customer.id], fields=["collection_status"]
-        )
-        self.assertEqual(partner["collection_status"], "current")
+        self.assertEqual(self.customer_status(), "current")
 
     def test_promise_outcome_cannot_be_forged(self):
-        promise_id = self.rpc(
-            "collection.promise",
-            "create",
-            {
-                "partner_id": self.customer.id,
-                "amount": 600.0,
-                "date": (TODAY + timedelta(days=7)).isoformat(),
-                "move_ids": [[6, 0, [self.acme_invoice.id]]],
-            },
-        )
+        promise_id = self.create_promise(7, move_ids=[[6, 0, [self.acme_invoice.id]]])
         with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
             self.rpc(
                 "collection.promise", "write", [promise_id], {"state": "kept", "amount_paid": 600.0}
@@ -171,10 +159,7 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
             },
         )
         self.rpc("collection.interaction.log", "action_confirm", [wizard_id])
-        [partner] = self.rpc(
-            "res.partner", "read", [self.customer.id], fields=["collection_status"]
-        )
-        self.assertEqual(partner["collection_status"], "dispute")
+        self.assertEqual(self.customer_status(), "dispute")
         logged = self.rpc(
             "collection.interaction",
             "search_read",

@@ -1,17 +1,10 @@
-from datetime import timedelta
-
 from psycopg2 import IntegrityError
 
 from odoo import Command
 from odoo.tests import new_test_user, tagged
 from odoo.tools import format_amount, mute_logger
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")

@@ -2,7 +2,7 @@ from datetime import date, datetime
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import new_test_user, tagged
+from odoo.tests import tagged
 
 from .common import TODAY, CollectionCommon, on_day
 
@@ -37,13 +37,8 @@ class TestCollectionKpi(CollectionCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.collector_2 = new_test_user(
-            cls.env,
-            login="collector_2",
-            name="Diego Collector",
-            groups="account_collection.group_collection_user",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
+        cls.collector_2 = cls.make_user(
+            "collector_2", "account_collection.group_collection_user", name="Diego Collector"
         )
         cls.key_account = cls.env["res.partner.category"].create({"name": "Key Account"})
         cls.alpha = cls.env["res.partner"].create(
@@ -498,13 +493,10 @@ class TestCollectionKpi(CollectionCommon):
         )
 
     def test_access_and_bad_input(self):
-        companies = {"company_id": self.company.id, "company_ids": [Command.set(self.company.ids)]}
-        stranger = new_test_user(self.env, login="stranger", groups="base.group_user", **companies)
+        stranger = self.make_user("stranger", "base.group_user")
         with self.assertRaises(AccessError):
             self.kpis(stranger)
-        billing = new_test_user(
-            self.env, login="billing", groups="account.group_account_invoice", **companies
-        )
+        billing = self.make_user("billing", "account.group_account_invoice")
         self.assertEqual(self.kpis(billing)["ar_end"], 1650.0)
         with self.assertRaises(UserError):
             self.kpis(period=("2026-02-28", "2026-02-01"))

@@ -5,16 +5,11 @@ from urllib.parse import urlsplit
 from lxml import html
 
 from odoo import Command, fields
-from odoo.tests import HttpCase, new_test_user, tagged
+from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 from odoo.tools.misc import hmac
 
-from .common import TODAY, CollectionCommon, CollectionTourMixin, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -30,14 +25,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         super().setUpClass()
         cls.customer.with_company(cls.company).collection_user_id = cls.collector
         # A contact of the customer has a portal account.
-        cls.portal_user = new_test_user(
-            cls.env,
-            login="portal_acme",
-            name="Paula Portal",
-            groups="base.group_portal",
-            company_id=cls.company.id,
-            company_ids=[Command.set(cls.company.ids)],
-        )
+        cls.portal_user = cls.make_user("portal_acme", "base.group_portal", name="Paula Portal")
         cls.portal_user.partner_id.parent_id = cls.customer
         # Acme's book: 1,000 due 45 days ago, 300 due 10 days ago, 400 due in 10 days,
         # and 150 received on account, not matched with any invoice yet.
@@ -676,14 +664,7 @@ class TestCollectionPortalTour(CollectionTourMixin, CollectionCommon, HttpCase):
     def setUp(self):
         super().setUp()
         self.customer.with_company(self.company).collection_user_id = self.collector
-        self.portal_user = new_test_user(
-            self.env,
-            login="portal_acme",
-            name="Paula Portal",
-            groups="base.group_portal",
-            company_id=self.company.id,
-            company_ids=[Command.set(self.company.ids)],
-        )
+        self.portal_user = self.make_user("portal_acme", "base.group_portal", name="Paula Portal")
         self.portal_user.partner_id.parent_id = self.customer
         # The browser runs on the real date: build the book around it.
         self.real_today = fields.Date.context_today(self.customer.with_user(self.portal_user))

@@ -1,16 +1,7 @@
-from datetime import timedelta
-from unittest.mock import patch
-
 from odoo import Command
-from odoo.exceptions import UserError
 from odoo.tests import tagged
 
-from .common import TODAY, CollectionCommon, on_day
-
-
-def day(offset):
-    """The day ``offset`` days from the frozen today (negative: in the past)."""
-    return TODAY + timedelta(days=offset)
+from .common import TODAY, CollectionCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -117,8 +108,7 @@ class TestCollectionPromise(CollectionCommon):
         invoice = self.invoice(self.customer, 1000.0, day(-15))
         promise = self.log_promise(invoice, 600.0, day(5))
 
-        with on_day(day(2)):
-            self.pay(invoice, 600.0, day(2))
+        self.pay_on(2, invoice, 600.0)
         self.assertRecordValues(
             promise, [{"state": "kept", "amount_paid": 600.0, "date_closed": day(2)}]
         )
@@ -137,8 +127,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertEqual(promise.state, "open")
 
         # Grace period of 2 days: paid on the last day of grace still keeps it.
-        with on_day(day(7)):
-            self.pay(invoice, 1000.0, day(7))
+        self.pay_on(7, invoice, 1000.0)
         self.assertRecordValues(
             promise, [{"state": "kept", "amount_paid": 1000.0, "date_closed": day(7)}]
         )
@@ -150,8 +139,7 @@ class TestCollectionPromise(CollectionCommon):
     def test_partly_kept_after_the_grace_period(self):
         invoice = self.invoice(self.customer, 1000.0, day(-15))
         promise = self.log_promise(invoice, 600.0, day(5))
-        with on_day(day(1)):
-            self.pay(invoice, 200.0, day(1))
+        self.pay_on(1, invoice, 200.0)
         self.assertRecordValues(promise, [{"state": "open", "amount_paid": 200.0}])
 
         self.evaluate_on(day(7))
@@ -190,8 +178,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertEqual(len(self.broken_activities()), 1)
 
         # The customer finally pays everything: nothing overdue, back to current.
-        with on_day(day(12)):
-            self.pay(invoice, pay_date=day(12))
+        self.pay_on(12, invoice)
         self.assertEqual(promise.state, "broken")
         self.assertEqual(self.status(), "current")
 
@@ -200,15 +187,7 @@ class TestCollectionPromise(CollectionCommon):
         other promises of the run are closed all the same."""
         failing = self.log_promise(self.invoice(self.customer, 1000.0, day(-15)), 600.0, day(5))
         other = self.log_promise(self.invoice(self.customer, 400.0, day(-15)), 400.0, day(5))
-        Promise = type(self.env["collection.promise"])
-        evaluate = Promise._collection_evaluate
-
-        def evaluate_but_fail_one(promises, today=None):
-            if failing.id in promises.ids:
-                raise UserError("The ledger of this promise is locked.")
-            return evaluate(promises, today)
-
-        with patch.object(Promise, "_collection_evaluate", evaluate_but_fail_one):
+        with self.failing_check(failing, "The ledger of this promise is locked."):
             self.evaluate_on(day(8))
         self.assertEqual(other.state, "broken")
         self.assertEqual(failing.state, "open")
@@ -225,8 +204,7 @@ class TestCollectionPromise(CollectionCommon):
         invoice = self.invoice(self.customer, 1000.0, day(-15))
         promise = self.log_promise(invoice, 600.0, day(5))
         # Paid three days after the grace period, before the daily check ran.
-        with on_day(day(10)):
-            self.pay(invoice, 600.0, day(10))
+        self.pay_on(10, invoice, 600.0)
         self.assertRecordValues(
             promise, [{"state": "broken", "amount_paid": 0.0, "date_closed": day(10)}]
         )
@@ -247,8 +225,7 @@ class TestCollectionPromise(CollectionCommon):
 
     def test_payment_made_before_the_promise_does_not_count(self):
         invoice = self.invoice(self.customer, 1000.0, day(-30))
-        with on_day(day(-5)):
-            self.pay(invoice, 300.0, day(-5))
+        self.pay_on(-5, invoice, 300.0)
         # Received two days ago, not matched with the invoice yet.
         payment = self.customer_payment(self.customer, 200.0, day(-2))
 
@@ -261,8 +238,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertEqual(invoice.amount_residual, 500.0)
         self.assertRecordValues(promise, [{"state": "open", "amount_paid": 0.0}])
 
-        with on_day(day(3)):
-            self.pay(invoice, 500.0, day(3))
+        self.pay_on(3, invoice, 500.0)
         self.assertRecordValues(promise, [{"state": "kept", "amount_paid": 500.0}])
 
     def test_status_back_to_current_when_nothing_is_overdue(self):
@@ -314,8 +290,7 @@ class TestCollectionPromise(CollectionCommon):
         status = self.status()
 
         self.evaluate_on(day(10))
-        with on_day(day(11)):
-            self.pay(invoice, 600.0, day(11))
+        self.pay_on(11, invoice, 600.0)
         self.assertRecordValues(promise, [{"state": "cancelled", "amount_paid": 0.0}])
         self.assertFalse(self.broken_activities())
         self.assertEqual(self.status(), status)
@@ -338,10 +313,8 @@ class TestCollectionPromise(CollectionCommon):
         self.assertEqual(promised.amount_residual, 600.0)
         self.assertRecordValues(promise, [{"state": "open", "amount_paid": 300.0}])
 
-        with on_day(day(3)):
-            self.pay(promised, 200.0, day(3))
+        self.pay_on(3, promised, 200.0)
         self.assertRecordValues(promise, [{"state": "open", "amount_paid": 500.0}])
-        with on_day(day(4)):
-            self.pay(promised, 300.0, day(4))
+        self.pay_on(4, promised, 300.0)
         self.assertRecordValues(promise, [{"state": "kept", "amount_paid": 800.0}])
         self.assertEqual(promise.with_user(self.collector).amount_paid, 800.0)
