@@ -544,6 +544,19 @@ class TestCollectionDunningSending(DunningCadenceCommon):
     # Sending
     # ------------------------------------------------------------------
 
+    def test_last_reminder_day_is_the_company_day(self):
+        """A company in Tokyo: its reminder run and sent at 20:00 UTC (05:00 the next
+        day in Tokyo) are of its next day, and so is the invoice's last reminder."""
+        self.company.partner_id.tz = "Asia/Tokyo"
+        invoice = self.invoice(self.customer, 1000.0, day(1))
+        self.run_dunning(at(0, 20))
+        reminder = self.reminders(self.customer)
+        self.assertEqual(reminder.date, day(1))
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(0, 20, 30))
+        self.assertEqual(self.delivery(reminder, "email").state, "sent")
+        self.assertEqual(invoice.collection_last_reminder_date, day(1))
+
     def test_email_sent_by_the_queue(self):
         first = self.invoice(self.customer, 1000.0, day(0))
         second = self.invoice(self.customer, 234.5, day(0))
