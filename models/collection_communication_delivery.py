@@ -317,7 +317,7 @@ class CollectionCommunicationDelivery(models.Model):
         self.env["collection.invoice.dunning"].sudo()._set(
             "last_reminder_date",
             communication.move_ids.ids,
-            [now.date()] * len(communication.move_ids),
+            [communication.company_id._collection_today(now)] * len(communication.move_ids),
         )
         self.env["collection.interaction"].sudo().create(
             {

@@ -100,10 +100,13 @@ class ResCompany(models.Model):
         self.ensure_one()
         return pytz.timezone(self.partner_id.tz or "UTC")
 
-    def _collection_today(self):
-        """The company's day now: the day its reminders are created on and dated by,
-        whoever runs them (the scheduler's user may live in another time zone)."""
-        return fields.Date.context_today(self.with_context(tz=self._collection_tz().zone))
+    def _collection_today(self, timestamp=None):
+        """The company's day now (or at ``timestamp``, a naive UTC datetime): the day its
+        reminders are created on and dated by, whoever runs them (the scheduler's user
+        may live in another time zone)."""
+        return fields.Date.context_today(
+            self.with_context(tz=self._collection_tz().zone), timestamp=timestamp
+        )
 
     def _collection_next_allowed_time(self, local_now):
         """The first moment from ``local_now`` (naive, in the company's time zone) outside

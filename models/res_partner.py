@@ -506,16 +506,6 @@ class ResPartner(models.Model):
         if message:
             partners_sudo._collection_post_note(message)
 
-    def _collection_set_stage(self, stage):
-        """Move these customers (current company) to the collection stage ``stage``, in
-        one write; the rights are checked, then the customers are written as superuser."""
-        self._collection_check_access()
-        # sudo: collectors have no write access on contacts; access was checked above.
-        partners_sudo = self.commercial_partner_id.sudo()
-        partners_sudo.filtered(lambda p: p.collection_stage_id != stage).write(
-            {"collection_stage_id": stage.id}
-        )
-
     def _collection_write_portfolio(self, values_per_partners):
         """The dunning run's writer of the status and the stage of many customers of the
         current company at once: ``values_per_partners`` is {(field name, value):
