@@ -1,6 +1,9 @@
+import pytz
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_amount
+from odoo.tools import format_amount, format_date
 
 
 class CollectionCommunication(models.Model):
@@ -58,6 +61,23 @@ class CollectionCommunication(models.Model):
     note = fields.Text(readonly=True, help="Why a channel was not used, and which one replaced it.")
     portal_url = fields.Char(compute="_compute_portal_url")
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
+    waiting_reason = fields.Char(
+        string="Waiting For",
+        compute="_compute_waiting_reason",
+        help="Why the reminder has not gone yet: waiting for review, the quiet hours or the "
+        "rest day, the contact limit, or the next attempt after a refusal.",
+    )
+    delivery_summary = fields.Char(
+        string="Channels",
+        compute="_compute_delivery_summary",
+        help="Each channel of the reminder and where it stands.",
+    )
+    preview_html = fields.Html(
+        string="Preview",
+        compute="_compute_preview_html",
+        sanitize=False,
+        help="Each channel's message as the customer will get it.",
+    )
 
     _partner_level_date_unique = models.UniqueIndex(
         "(partner_id, level_id, date)",
@@ -85,6 +105,153 @@ class CollectionCommunication(models.Model):
             communication.portal_url = communication.get_base_url() + (
                 communication.partner_id._collection_portal_url(communication.company_id)
             )
+
+    @api.depends("state", "delivery_ids.state", "delivery_ids.next_attempt")
+    @api.depends_context("lang")
+    def _compute_waiting_reason(self):
+        now = fields.Datetime.now()
+        for communication in self:
+            communication.waiting_reason = communication._waiting_reason(now)
+
+    def _waiting_reason(self, now):
+        """Why this reminder is not sent at ``now`` (naive UTC), in words; False when
+        nothing holds it back. The moment a held delivery may go is the queue's own
+        (``_postponed_until``), told in the company's time zone."""
+        self.ensure_one()
+        if self.state == "draft":
+            return self.env._("To review")
+        if self.state == "failed":
+            return self.env._("A channel failed: retry it or skip the reminder")
+        if self.state != "queued":
+            return False
+        company = self.company_id
+        tz = company._collection_tz()
+
+        def local(moment):
+            return pytz.utc.localize(moment).astimezone(tz).replace(tzinfo=None)
+
+        local_now = local(now).replace(second=0, microsecond=0)
+
+        def when(moment):
+            if moment.date() == local_now.date():
+                return moment.strftime("%H:%M")
+            day = format_date(self.env, moment.date(), date_format="MMM d")
+            return f"{day}, {moment:%H:%M}"
+
+        reasons = []
+        for delivery in self.delivery_ids.filtered(
+            lambda d: d.state == "queued" and d.channel != "activity"
+        ):
+            until = (
+                delivery.next_attempt
+                if delivery.next_attempt and delivery.next_attempt > now
+                else False
+            )
+            if until and delivery.attempts and delivery.last_error:
+                reasons.append(self.env._("next attempt at %(when)s", when=when(local(until))))
+                continue
+            until = until or delivery._postponed_until(now)
+            if not until:
+                continue
+            # The company's quiet hours or rest day hold it now, then the contact limit
+            # (the last message to the customer is too recent) until a later day.
+            allowed = company._collection_next_allowed_time(local_now)
+            if allowed != local_now:
+                reasons.append(self.env._("quiet hours until %(when)s", when=when(allowed)))
+            if local(until) > allowed:
+                reasons.append(
+                    self.env._(
+                        "contact limit until %(day)s",
+                        day=format_date(self.env, local(until).date(), date_format="MMM d"),
+                    )
+                )
+        if reasons:
+            reason = "; ".join(dict.fromkeys(reasons))
+            return reason[:1].upper() + reason[1:]
+        return self.env._("In the sending queue")
+
+    @api.depends("delivery_ids.state", "delivery_ids.channel")
+    @api.depends_context("lang")
+    def _compute_delivery_summary(self):
+        Delivery = self.env["collection.communication.delivery"]
+        channels = dict(Delivery._fields["channel"]._description_selection(self.env))
+        states = dict(Delivery._fields["state"]._description_selection(self.env))
+        for communication in self:
+            communication.delivery_summary = ", ".join(
+                f"{channels[delivery.channel]}: {states[delivery.state]}"
+                for delivery in communication.delivery_ids
+            )
+
+    @api.depends("level_id", "partner_id", "move_ids")
+    @api.depends_context("lang")
+    def _compute_preview_html(self):
+        for communication in self:
+            communication.preview_html = communication._preview_html()
+
+    def _preview_html(self):
+        """Each message channel of the level, rendered as the customer gets it: the
+        email's subject and body, the SMS text, the WhatsApp template and its values,
+        the letter's title. Rendered in the customer's language by the templates."""
+        self.ensure_one()
+        if not self.id or not self.level_id:
+            return False
+        level = self.level_id
+        # sudo: the templates render for a reminder the user can read; collectors may not
+        # edit templates, which rendering asks of them otherwise.
+        communication = self.sudo()
+        channels = set(self.delivery_ids.mapped("channel")) or set(level._message_channels())
+        sections = []
+        title = Markup("<h5 class='mt-3'>%s</h5>")
+        if "email" in channels and level.mail_template_id:
+            template = level.mail_template_id.sudo()
+            subject = template._render_field("subject", communication.ids, compute_lang=True)[
+                self.id
+            ]
+            body = template._render_field("body_html", communication.ids, compute_lang=True)[
+                self.id
+            ]
+            sections.append(
+                title % self.env._("Email")
+                + Markup("<p><b>%s</b></p><div class='border rounded p-2'>%s</div>")
+                % (subject or "", Markup(body or ""))
+            )
+        if "sms" in channels and level.sms_template_id:
+            text = level.sms_template_id.sudo()._render_field(
+                "body", communication.ids, compute_lang=True
+            )[self.id]
+            sections.append(
+                title % self.env._("SMS")
+                + Markup("<p class='border rounded p-2' style='white-space: pre-wrap'>%s</p>")
+                % (text or "")
+            )
+        if "whatsapp" in channels and level.whatsapp_template_name:
+            values = communication._template_values()
+            names = [n.strip() for n in (level.whatsapp_parameters or "").split(",") if n.strip()]
+            items = Markup("").join(
+                Markup("<li>{{%s}} %s</li>") % (index, values.get(name, ""))
+                for index, name in enumerate(names, start=1)
+            )
+            sections.append(
+                title % self.env._("WhatsApp")
+                + Markup("<p>%s</p><ul>%s</ul>")
+                % (
+                    self.env._(
+                        "Template %(name)s, approved by WhatsApp, with the values:",
+                        name=level.whatsapp_template_name,
+                    ),
+                    items,
+                )
+            )
+        if "letter" in channels:
+            sections.append(
+                title % self.env._("Letter")
+                + Markup("<p>%s</p>")
+                % self.env._(
+                    "A dunning letter listing the invoices, printed to PDF and attached to the "
+                    "reminder when it is sent."
+                )
+            )
+        return Markup("").join(sections) or False
 
     @api.constrains("move_ids", "partner_id")
     def _check_move_ids(self):

@@ -1,4 +1,5 @@
 import logging
+from datetime import date
 
 from odoo import api, models
 from odoo.exceptions import UserError
@@ -135,11 +136,50 @@ class CollectionDunning(models.AbstractModel):
         return plan
 
     @api.model
-    def _dunning_candidates_sql(self, company, today, partner_ids=None):
+    def _dunning_next_reminders(self, company, today, partner_ids):
+        """{partner id: {level, date, moves: {move id: level id}}}: the next reminder the
+        run will create for each of ``partner_ids`` if nothing changes, from the same
+        rules as the run (the promises, disputes and agreements of ``today`` still
+        hold): today's when the plan holds one, else the first day one of its invoices
+        reaches a new level, at the highest level reached that day, with the invoices
+        that move up then. Customers with none are left out."""
+        result = {
+            partner_id: dict(entry, date=today)
+            for partner_id, entry in self._dunning_plan(company, today, partner_ids).items()
+        }
+        rows = self.env.execute_query(
+            self._dunning_candidates_sql(company, today, partner_ids, next_level=True)
+        )
+        upcoming = {}  # partner id: {day: [(move id, level id, delay)]}
+        for move_id, partner_id, level_id, delay, day in rows:
+            if partner_id in result or day <= today:
+                # Due today (in the plan), or held back by the level's minimum amount.
+                continue
+            upcoming.setdefault(partner_id, {}).setdefault(day, []).append(
+                (move_id, level_id, delay)
+            )
+        Level = self.env["collection.level"]
+        for partner_id, days in upcoming.items():
+            day = min(days)
+            moves = days[day]
+            _move_id, level_id, _delay = max(moves, key=lambda move: move[2])
+            result[partner_id] = {
+                "level": Level.browse(level_id),
+                "date": day,
+                "moves": {move_id: move_level_id for move_id, move_level_id, _d in moves},
+            }
+        return result
+
+    @api.model
+    def _dunning_candidates_sql(self, company, today, partner_ids=None, next_level=False):
         """One query over the open invoices of ``company``: for each invoice that reached
         a level of its customer's policy higher than the one it is at, the invoice,
         customer and level, leaving out the invoices and customers the models' own
-        rules exclude (see the class docstring)."""
+        rules exclude (see the class docstring).
+
+        With ``next_level``, the invoices the rules leave in on ``today`` with the
+        level they reach next, reached or not, and a fifth column: the day they reach
+        it (see ``_dunning_next_reminders``)."""
         Partner = self.env["res.partner"].with_company(company)
         Ledger = self.env["collection.ledger"]
         Ledger._flush()
@@ -173,6 +213,7 @@ class CollectionDunning(models.AbstractModel):
                  GROUP BY m.id, m.commercial_partner_id
             )
             SELECT DISTINCT ON (om.move_id) om.move_id, om.partner_id, lv.id, lv.delay
+                   %(next_day)s
               FROM open_moves om
               JOIN res_partner p ON p.id = om.partner_id
               LEFT JOIN collection_invoice_dunning inv ON inv.move_id = om.move_id
@@ -182,8 +223,10 @@ class CollectionDunning(models.AbstractModel):
                AND NOT %(promise_excluded)s
                AND NOT %(dispute_excluded)s
                AND NOT %(agreement_excluded)s
-             ORDER BY om.move_id, lv.delay DESC
+             ORDER BY om.move_id, lv.delay %(order)s
             """,
+            next_day=SQL(", om.due_date + lv.delay") if next_level else SQL(),
+            order=SQL("ASC") if next_level else SQL("DESC"),
             open_receivable=Ledger._open_receivable_condition(company),
             open_debit=Ledger._open_debit_condition(),
             due_date=Ledger._due_date_sql(),
@@ -194,7 +237,8 @@ class CollectionDunning(models.AbstractModel):
                 "p",
                 due_date_sql=SQL("om.due_date"),
                 current_level_sql=SQL("inv.level_id"),
-                today=today,
+                # Any level still ahead: the day it is reached is the fifth column.
+                today=date.max if next_level else today,
             ),
             partner_excluded=Partner._dunning_exclusion_sql(company, "p"),
             stage_excluded=self.env["collection.stage"]._dunning_exclusion_sql(

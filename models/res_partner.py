@@ -1074,3 +1074,145 @@ class ResPartner(models.Model):
             excluded=Ledger._company_dependent_sql(Partner, alias, "collection_excluded"),
             status=Ledger._company_dependent_sql(Partner, alias, "collection_status"),
         )
+
+    # ==================================================================
+    # Follow-up page: the open items, the reminders, the next reminder
+    # ==================================================================
+
+    collection_effective_policy_id = fields.Many2one(
+        "collection.policy",
+        string="Effective Policy",
+        compute="_compute_collection_next_reminder",
+        help="The dunning policy that reminds this customer: its own, else the company's "
+        "default policy.",
+    )
+    collection_next_level_id = fields.Many2one(
+        "collection.level",
+        string="Next Reminder",
+        compute="_compute_collection_next_reminder",
+        help="Level of the next reminder the daily run will create for this customer if "
+        "nothing changes (no payment, promise, dispute or agreement in between).",
+    )
+    collection_next_reminder_date = fields.Date(
+        string="Next Reminder On",
+        compute="_compute_collection_next_reminder",
+        help="Day the daily run will create the next reminder, if nothing changes.",
+    )
+    collection_open_move_ids = fields.Many2many(
+        "account.move",
+        string="Open Items",
+        compute="_compute_collection_open_move_ids",
+        help="The customer's posted invoices and credit notes not paid yet, in the current "
+        "company, oldest due first.",
+    )
+    collection_communication_ids = fields.One2many(
+        "collection.communication",
+        "partner_id",
+        string="Reminders",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+
+    @api.depends(*LEDGER_DEPENDS, "collection_policy_id", "collection_level_id")
+    @api.depends_context("company", "tz")
+    def _compute_collection_next_reminder(self):
+        """The next reminder of all these customers from one plan of the dunning run
+        (``collection.dunning._dunning_next_reminders``): the same rules, the same
+        queries, for every customer at once."""
+        company = self.env.company
+        partners = self.filtered("id")
+        commercial = partners.commercial_partner_id
+        upcoming = {}
+        if commercial:
+            # sudo: a reading of the ledger's figures; the partners are readable.
+            upcoming = (
+                self.env["collection.dunning"]
+                .sudo()
+                .with_company(company)
+                ._dunning_next_reminders(company, company._collection_today(), commercial.ids)
+            )
+        Level = self.env["collection.level"]
+        for partner in self:
+            entry = upcoming.get(partner.commercial_partner_id.id) or {}
+            partner.collection_effective_policy_id = (
+                partner.commercial_partner_id.collection_policy_id or company.collection_policy_id
+            )
+            partner.collection_next_level_id = entry.get("level", Level).sudo(False)
+            partner.collection_next_reminder_date = entry.get("date")
+
+    @api.depends(*LEDGER_DEPENDS)
+    @api.depends_context("company")
+    def _compute_collection_open_move_ids(self):
+        Move = self.env["account.move"]
+        partners = self.filtered("id")
+        moves = Move
+        if partners:
+            moves = Move.search(
+                [
+                    ("commercial_partner_id", "in", partners.commercial_partner_id.ids),
+                    ("company_id", "=", self.env.company.id),
+                    ("move_type", "in", ("out_invoice", "out_refund")),
+                    ("state", "=", "posted"),
+                    ("payment_state", "not in", ("paid", "reversed", "in_payment")),
+                ],
+                order="invoice_date_due, id",
+            )
+        per_partner = {}
+        for move in moves:
+            per_partner.setdefault(move.commercial_partner_id.id, []).append(move.id)
+        for partner in self:
+            partner.collection_open_move_ids = Move.browse(
+                per_partner.get(partner.commercial_partner_id.id, [])
+            )
+
+    def action_collection_send_next_reminder(self):
+        """Send the customer's next reminder now, before its day: the reminder the run
+        would create, created by the run's own writes, approved and queued at once
+        (the queue sends it within quiet hours and the contact limit)."""
+        self.ensure_one()
+        partner = self.commercial_partner_id
+        partner._collection_check_access()
+        if not partner._collection_in_user_portfolio():
+            raise AccessError(
+                self.env._(
+                    "%(partner)s is in another collector's portfolio.",
+                    partner=partner.display_name,
+                )
+            )
+        company = self.env.company
+        today = company._collection_today()
+        # sudo: the user may work this customer (checked above); reminders are facts the
+        # dunning run writes.
+        Dunning = self.env["collection.dunning"].sudo().with_company(company)
+        entry = Dunning._dunning_next_reminders(company, today, partner.ids).get(partner.id)
+        if not entry:
+            raise UserError(
+                self.env._(
+                    "No reminder is due for %(partner)s: nothing overdue reaches a new level "
+                    "of its policy, or a promise, a dispute or an agreement holds its invoices.",
+                    partner=partner.display_name,
+                )
+            )
+        Communication = self.env["collection.communication"].sudo()
+        if Communication.search_count(
+            [
+                ("partner_id", "=", partner.id),
+                ("level_id", "=", entry["level"].id),
+                ("date", "=", today),
+            ]
+        ):
+            raise UserError(
+                self.env._(
+                    "%(partner)s already got a reminder at level %(level)s today.",
+                    partner=partner.display_name,
+                    level=entry["level"].display_name,
+                )
+            )
+        communication = Dunning._create_from_plan(company, today, {partner.id: entry})
+        communication.filtered(lambda c: c.state == "draft")._start()
+        self.env.ref("account_collection.ir_cron_collection_send_queue").sudo()._trigger()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "collection.communication",
+            "res_id": communication.id,
+            "view_mode": "form",
+        }

@@ -15,3 +15,4 @@ from . import test_dashboard
 from . import test_documents
 from . import test_kpi
 from . import test_portal
+from . import test_followup_page

@@ -1,5 +1,8 @@
+from markupsafe import Markup
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import format_amount
 
 
 class CollectionDunningRun(models.TransientModel):
@@ -15,11 +18,47 @@ class CollectionDunningRun(models.TransientModel):
     )
     line_ids = fields.One2many("collection.dunning.run.line", "run_id", string="Preview")
     count = fields.Integer(compute="_compute_count", string="Reminders")
+    level_summary = fields.Html(
+        compute="_compute_level_summary",
+        string="Per Level",
+        sanitize=False,
+        help="How many customers get a reminder at each level, and what they owe.",
+    )
 
     @api.depends("line_ids")
     def _compute_count(self):
         for run in self:
             run.count = len(run.line_ids)
+
+    @api.depends("line_ids.level_id", "line_ids.overdue_amount")
+    def _compute_level_summary(self):
+        for run in self:
+            per_level = {}
+            for line in run.line_ids:
+                count, amount = per_level.get(line.level_id, (0, 0.0))
+                per_level[line.level_id] = (count + 1, amount + line.overdue_amount)
+            items = Markup("").join(
+                Markup("<li><b>%s</b>: %s</li>")
+                % (
+                    level.display_name,
+                    (
+                        self.env._(
+                            "%(count)s customers, %(amount)s overdue",
+                            count=count,
+                            amount=format_amount(self.env, amount, run.company_id.currency_id),
+                        )
+                        if count > 1
+                        else self.env._(
+                            "1 customer, %(amount)s overdue",
+                            amount=format_amount(self.env, amount, run.company_id.currency_id),
+                        )
+                    ),
+                )
+                for level, (count, amount) in sorted(
+                    per_level.items(), key=lambda item: (item[0].delay, item[0].id)
+                )
+            )
+            run.level_summary = Markup("<ul class='mb-0'>%s</ul>") % items if items else False
 
     @api.model
     def default_get(self, fields_list):
