@@ -158,6 +158,29 @@ class AccountMove(models.Model):
             open_promises = move.collection_promise_ids.filtered(lambda p: p.state == "open")
             move.collection_open_promise_id = open_promises.sorted("date")[:1]
 
+    def _post(self, soft=True):
+        posted = super()._post(soft=soft)
+        # A payment received on account counts toward the customer's promises without
+        # invoices.
+        entries = posted.filtered(lambda m: m.move_type == "entry")
+        self.env["collection.promise"]._collection_follow_ledger(entries)
+        return posted
+
+    def button_draft(self):
+        result = super().button_draft()
+        # A payment reset or cancelled no longer keeps the customer's promises.
+        self._collection_follow_payments_undone()
+        return result
+
+    def button_cancel(self):
+        result = super().button_cancel()
+        self._collection_follow_payments_undone()
+        return result
+
+    def _collection_follow_payments_undone(self):
+        entries = self.filtered(lambda m: m.move_type == "entry")
+        self.env["collection.promise"]._collection_follow_ledger(entries, states=("open", "kept"))
+
     def action_collection_log_interaction(self):
         partner = self.commercial_partner_id
         partner.ensure_one()

@@ -10,26 +10,24 @@ class AccountPartialReconcile(models.Model):
         partials._collection_after_reconcile()
         return partials
 
+    def unlink(self):
+        moves = (self.debit_move_id | self.credit_move_id).move_id
+        result = super().unlink()
+        # A payment unmatched from an invoice no longer keeps the promises on it.
+        self.env["collection.promise"]._collection_follow_ledger(
+            moves.exists(), states=("open", "kept")
+        )
+        return result
+
     def _collection_after_reconcile(self):
         """A payment was matched with invoices: re-evaluate the promises on those
         invoices (open ones, and broken ones a payment made in time may still keep) and
         put customers with nothing overdue any more back to 'current'."""
         moves = (self.debit_move_id | self.credit_move_id).move_id
+        self.env["collection.promise"]._collection_follow_ledger(moves)
         receivable_moves = moves.filtered(lambda m: m.is_sale_document(include_receipts=True))
         if not receivable_moves:
             return
-        # sudo: the ledger drives the promises, whoever reconciled the payment.
-        promises = (
-            self.env["collection.promise"]
-            .sudo()
-            .search(
-                [
-                    ("move_ids", "in", receivable_moves.ids),
-                    ("state", "in", ("open", "broken", "partial")),
-                ]
-            )
-        )
-        promises._collection_evaluate()
         # Same for the active payment agreements covering those invoices.
         agreements = (
             self.env["collection.agreement"]

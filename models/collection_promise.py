@@ -4,6 +4,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
+from odoo.fields import Domain
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
 
 # Fields that follow the ledger: set by the payments and the daily check, or by a
@@ -207,17 +208,32 @@ class CollectionPromise(models.Model):
     # ------------------------------------------------------------------
 
     def _collection_compute_amount_paid(self):
-        """{promise id: paid} — payments (not credit notes) reconciled with the promised
-        invoices and dated from the day the promise was made to its date plus the grace
-        period, in company currency. Later payments do not keep a promise."""
+        """{promise id: paid} — in company currency, the payments (not credit notes)
+        dated from the day the promise was made to its date plus the grace period.
+        Later payments do not keep a promise.
+
+        A promise on invoices counts the payments reconciled with them. A promise
+        without invoices covers the customer's overdue balance when it was made: every
+        payment received from the customer counts, reconciled with any invoice or
+        still on account."""
         if not self:
             return {}
         self.env["account.partial.reconcile"].flush_model()
-        self.env["account.move.line"].flush_model(["move_id", "date", "account_id"])
-        self.env["account.move"].flush_model(["move_type"])
-        self.flush_model(["date_made", "date", "company_id"])
+        self.env["account.move.line"].flush_model(
+            ["move_id", "date", "account_id", "partner_id", "balance", "parent_state"]
+        )
+        self.env["account.move"].flush_model(
+            ["move_type", "origin_payment_id", "statement_line_id"]
+        )
+        self.env["res.partner"].flush_model(["commercial_partner_id"])
+        self.flush_model(["date_made", "date", "company_id", "partner_id", "move_ids"])
         self.env["res.company"].flush_model(["collection_promise_grace_days"])
-        rows = self.env.execute_query(
+        in_time = SQL(
+            """pay_line.date >= promise.date_made
+               AND pay_line.date
+                   <= promise.date + COALESCE(company.collection_promise_grace_days, 0)"""
+        )
+        on_invoices = self.env.execute_query(
             SQL(
                 """
                 SELECT rel.collection_promise_id, SUM(apr.amount)
@@ -230,25 +246,56 @@ class CollectionPromise(models.Model):
                   JOIN account_partial_reconcile apr ON apr.debit_move_id = inv_line.id
                   JOIN account_move_line pay_line ON pay_line.id = apr.credit_move_id
                   JOIN account_move pay_move ON pay_move.id = pay_line.move_id
-                 WHERE rel.collection_promise_id IN %s
+                 WHERE rel.collection_promise_id IN %(ids)s
                    AND pay_move.move_type = 'entry'
-                   AND pay_line.date >= promise.date_made
-                   AND pay_line.date
-                       <= promise.date + COALESCE(company.collection_promise_grace_days, 0)
+                   AND %(in_time)s
                  GROUP BY rel.collection_promise_id
                 """,
-                tuple(self.ids),
+                ids=tuple(self.ids),
+                in_time=in_time,
             )
         )
-        return dict(rows)
+        # The customer's payments: the receivable credits of its posted payments and
+        # bank statement lines, matched or not.
+        on_balance = self.env.execute_query(
+            SQL(
+                """
+                SELECT promise.id, SUM(-pay_line.balance)
+                  FROM collection_promise promise
+                  JOIN res_company company ON company.id = promise.company_id
+                  JOIN res_partner customer ON customer.commercial_partner_id = promise.partner_id
+                  JOIN account_move_line pay_line ON pay_line.partner_id = customer.id
+                                                 AND pay_line.company_id = promise.company_id
+                  JOIN account_account pay_account ON pay_account.id = pay_line.account_id
+                                                  AND pay_account.account_type = 'asset_receivable'
+                  JOIN account_move pay_move ON pay_move.id = pay_line.move_id
+                 WHERE promise.id IN %(ids)s
+                   AND NOT EXISTS (
+                       SELECT 1 FROM collection_promise_account_move_rel rel
+                        WHERE rel.collection_promise_id = promise.id)
+                   AND pay_line.parent_state = 'posted'
+                   AND pay_line.balance < 0
+                   AND pay_move.move_type = 'entry'
+                   AND (pay_move.origin_payment_id IS NOT NULL
+                        OR pay_move.statement_line_id IS NOT NULL)
+                   AND %(in_time)s
+                 GROUP BY promise.id
+                """,
+                ids=tuple(self.ids),
+                in_time=in_time,
+            )
+        )
+        return dict(on_invoices + on_balance)
 
     def _collection_evaluate(self, today=None):
         """Bring promises in line with the ledger: kept once paid in full in time; partly
         kept or broken once the grace period after their date has passed short of the
         amount. A broken or partly kept promise becomes kept when a payment made in time
-        is matched with its invoices later."""
+        is matched with its invoices later; a kept promise whose payment was unmatched
+        or cancelled opens again (closed as partly kept or broken when its grace period
+        has passed)."""
         today = today or fields.Date.context_today(self)
-        promises = self.filtered(lambda p: p.state in ("open", "broken", "partial"))
+        promises = self.filtered(lambda p: p.state in ("open", "broken", "partial", "kept"))
         paid = promises._collection_compute_amount_paid()
         for promise in promises:
             amount_paid = paid.get(promise.id, 0.0)
@@ -257,16 +304,63 @@ class CollectionPromise(models.Model):
                 promise.amount_paid = amount_paid
             grace = timedelta(days=promise.company_id.collection_promise_grace_days)
             if float_compare(amount_paid, promise.amount, precision_rounding=rounding) >= 0:
-                promise._collection_close("kept", today)
-            elif promise.state != "open":
+                if promise.state != "kept":
+                    promise._collection_close("kept", today)
                 continue
-            elif today > promise.date + grace:
+            if promise.state == "kept":
+                promise._collection_reopen()
+            if promise.state != "open":
+                continue
+            if today > promise.date + grace:
                 closing = (
                     "broken"
                     if float_is_zero(amount_paid, precision_rounding=rounding)
                     else "partial"
                 )
                 promise._collection_close(closing, today)
+
+    def _collection_reopen(self):
+        """A kept promise is no longer paid in full (a payment was unmatched or
+        cancelled): it is open again and the customer back in agreement; the daily check
+        closes it if its grace period has passed."""
+        self.ensure_one()
+        self.write({"state": "open", "date_closed": False})
+        summary = self.env._(
+            "Promise open again: the payments that kept it no longer cover %(amount)s.",
+            amount=format_amount(self.env, self.amount, self.currency_id),
+        )
+        self.message_post(body=summary)
+        # sudo: the ledger reopens promises, whoever unmatched the payment.
+        self.sudo()._collection_note_on_customer(
+            summary, status=self._collection_customer_status_after("committed")
+        )
+
+    @api.model
+    def _collection_follow_ledger(self, moves, states=("open", "broken", "partial")):
+        """The journal entries ``moves`` were reconciled, unreconciled, posted, reset
+        or cancelled: re-evaluate the promises in ``states`` on the invoices among them,
+        and those without invoices of the customers whose payments are among them.
+        As superuser: the ledger drives the promises, whoever changed it."""
+        invoices = moves.filtered(lambda m: m.is_sale_document(include_receipts=True))
+        payments = moves.filtered(
+            lambda m: m.move_type == "entry" and (m.origin_payment_id or m.statement_line_id)
+        )
+        domain = Domain.FALSE
+        if invoices:
+            domain |= Domain("move_ids", "in", invoices.ids)
+        customers = payments.line_ids.filtered(
+            lambda line: line.account_type == "asset_receivable"
+        ).partner_id.commercial_partner_id
+        if customers:
+            domain |= (
+                Domain("move_ids", "=", False)
+                & Domain("partner_id", "in", customers.ids)
+                & Domain("company_id", "in", payments.company_id.ids)
+            )
+        if domain.is_false():
+            return
+        # sudo: the ledger drives the promises, whoever changed it.
+        self.sudo().search(domain & Domain("state", "in", states))._collection_evaluate()
 
     def _collection_close(self, state, today):
         """Close the promise as ``state`` (kept, partial or broken) on ``today``: the
@@ -422,16 +516,35 @@ class CollectionPromise(models.Model):
     def _dunning_exclusion_sql(self, move_sql, today):
         """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its
         id) is covered by an open promise to pay whose date has not passed on
-        ``today``: the customer is not reminded of it until the promise is due."""
-        self.flush_model(["state", "date", "move_ids"])
+        ``today``: a promise on that invoice, or a promise without invoices of its
+        customer made after the invoice fell due (it covers the customer's overdue
+        balance when it was made). The customer is not reminded of it until the promise
+        is due."""
+        self.flush_model(["state", "date", "move_ids", "partner_id", "company_id", "date_made"])
+        self.env["account.move"].flush_model(
+            ["commercial_partner_id", "company_id", "invoice_date_due"]
+        )
         return SQL(
-            """EXISTS (
+            """(EXISTS (
                 SELECT 1
                   FROM collection_promise_account_move_rel rel
                   JOIN collection_promise pr ON pr.id = rel.collection_promise_id
                  WHERE rel.account_move_id = %(move)s
                    AND pr.state = 'open'
-                   AND pr.date >= %(today)s)""",
+                   AND pr.date >= %(today)s)
+             OR EXISTS (
+                SELECT 1
+                  FROM account_move promised
+                  JOIN collection_promise pr
+                    ON pr.partner_id = promised.commercial_partner_id
+                   AND pr.company_id = promised.company_id
+                 WHERE promised.id = %(move)s
+                   AND pr.state = 'open'
+                   AND pr.date >= %(today)s
+                   AND promised.invoice_date_due < pr.date_made
+                   AND NOT EXISTS (
+                       SELECT 1 FROM collection_promise_account_move_rel own
+                        WHERE own.collection_promise_id = pr.id)))""",
             move=move_sql,
             today=today,
         )

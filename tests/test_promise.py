@@ -17,10 +17,11 @@ class TestCollectionPromise(CollectionCommon):
         cls.broken_type = cls.env.ref("account_collection.mail_activity_type_broken_promise")
         cls.cron = cls.env.ref("account_collection.ir_cron_collection_evaluate_promises")
 
-    def log_promise(self, invoices, amount, date):
-        """The collector logs a call in which the customer promises ``amount`` by
-        ``date`` for ``invoices``."""
-        partner = invoices.commercial_partner_id
+    def log_promise(self, invoices, amount, date, partner=None):
+        """The collector logs a call in which the customer (``partner``, default: the
+        invoices' customer, else Acme) promises ``amount`` by ``date`` for ``invoices``
+        (none: for what is overdue)."""
+        partner = partner or invoices.commercial_partner_id or self.customer
         wizard = (
             self.env["collection.interaction.log"]
             .with_user(self.collector)
@@ -318,3 +319,121 @@ class TestCollectionPromise(CollectionCommon):
         self.pay_on(4, promised, 300.0)
         self.assertRecordValues(promise, [{"state": "kept", "amount_paid": 800.0}])
         self.assertEqual(promise.with_user(self.collector).amount_paid, 800.0)
+
+    # ------------------------------------------------------------------
+    # Promises without invoices: the customer's overdue balance
+    # ------------------------------------------------------------------
+
+    def test_promise_without_invoices_kept_by_a_payment_on_account(self):
+        """The customer promises to pay what is overdue and sends the money, which the
+        accountant has not matched with any invoice yet: the promise is kept."""
+        self.invoice(self.customer, 1000.0, day(-15))
+        promise = self.log_promise(self.env["account.move"], 600.0, day(5))
+        self.assertFalse(promise.move_ids)
+        self.assertEqual(self.status(), "agreement")
+
+        with on_day(day(2)):
+            self.customer_payment(self.customer, 600.0, day(2))
+        self.assertRecordValues(
+            promise, [{"state": "kept", "amount_paid": 600.0, "date_closed": day(2)}]
+        )
+        self.evaluate_on(day(10))
+        self.assertEqual(promise.state, "kept")
+        self.assertFalse(self.broken_activities())
+
+    def test_promise_without_invoices_counts_payments_of_any_invoice(self):
+        first = self.invoice(self.customer, 400.0, day(-20))
+        second = self.invoice(self.customer, 600.0, day(-10))
+        promise = self.log_promise(self.env["account.move"], 800.0, day(5))
+
+        self.pay_on(1, first)
+        self.assertRecordValues(promise, [{"state": "open", "amount_paid": 400.0}])
+        self.pay_on(3, second, 400.0)
+        self.assertRecordValues(promise, [{"state": "kept", "amount_paid": 800.0}])
+
+    def test_promise_without_invoices_partly_kept_or_broken(self):
+        self.invoice(self.customer, 1000.0, day(-15))
+        # Received before the promise was made: it does not count.
+        self.customer_payment(self.customer, 100.0, day(-1))
+        partly = self.log_promise(self.env["account.move"], 600.0, day(5))
+        other = self.env["res.partner"].create({"name": "Other Customer", "is_company": True})
+        self.invoice(other, 500.0, day(-15))
+        other.with_company(self.company).collection_user_id = self.collector
+        broken = self.log_promise(self.env["account.move"], 500.0, day(5), partner=other)
+        self.assertEqual(broken.partner_id, other)
+        with on_day(day(2)):
+            self.customer_payment(self.customer, 200.0, day(2))
+            # Another customer's money is not this customer's.
+            self.customer_payment(self.env["res.partner"].create({"name": "Third"}), 900.0)
+        self.assertRecordValues(partly, [{"state": "open", "amount_paid": 200.0}])
+
+        self.evaluate_on(day(8))
+        self.assertRecordValues(
+            partly + broken,
+            [
+                {"state": "partial", "amount_paid": 200.0},
+                {"state": "broken", "amount_paid": 0.0},
+            ],
+        )
+
+    def test_cancelled_payment_reopens_a_kept_promise_without_invoices(self):
+        self.invoice(self.customer, 1000.0, day(-15))
+        promise = self.log_promise(self.env["account.move"], 600.0, day(5))
+        with on_day(day(1)):
+            payment = self.customer_payment(self.customer, 600.0, day(1))
+        self.assertEqual(promise.state, "kept")
+
+        # The transfer bounced: the accountant cancels the payment.
+        with on_day(day(2)):
+            payment.action_draft()
+            payment.action_cancel()
+        self.assertRecordValues(
+            promise, [{"state": "open", "amount_paid": 0.0, "date_closed": False}]
+        )
+        self.assertEqual(self.status(), "agreement")
+        self.evaluate_on(day(8))
+        self.assertEqual(promise.state, "broken")
+
+    def test_unmatching_the_payment_reopens_a_kept_promise(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-15))
+        other = self.invoice(self.customer, 600.0, day(-15))
+        promise = self.log_promise(invoice, 600.0, day(5))
+        self.pay_on(2, invoice, 600.0)
+        self.assertEqual(promise.state, "kept")
+        self.assertEqual(self.status(), "paying")
+
+        # The payment was for the other invoice: the accountant unmatches it.
+        with on_day(day(3)):
+            self.receivable_line(invoice).remove_move_reconcile()
+        self.assertRecordValues(
+            promise, [{"state": "open", "amount_paid": 0.0, "date_closed": False}]
+        )
+        self.assertEqual(self.status(), "agreement")
+        self.assertTrue(self.partner_notes("Promise open again"))
+        self.assertTrue(other)
+
+        # Unmatched after the grace period: broken at once.
+        self.pay_on(4, invoice, 600.0)
+        self.assertEqual(promise.state, "kept")
+        with on_day(day(9)):
+            self.receivable_line(invoice).remove_move_reconcile()
+        self.assertRecordValues(promise, [{"state": "broken", "amount_paid": 0.0}])
+        self.assertTrue(self.broken_activities())
+
+    def test_promise_without_invoices_pauses_the_reminders_of_the_overdue_debt(self):
+        self.make_policy("Test reminders", [{"name": "Late", "delay": 5}], mode="automatic")
+        overdue = self.invoice(self.customer, 1000.0, day(-15))
+        not_due = self.invoice(self.customer, 300.0, day(2))
+        self.log_promise(self.env["account.move"], 1000.0, day(10))
+        Dunning = self.env["collection.dunning"]
+
+        def reminded(on):
+            plan = Dunning._dunning_plan(self.company, on, self.customer.ids)
+            return self.env["account.move"].browse(
+                sorted(plan.get(self.customer.id, {}).get("moves", {}))
+            )
+
+        self.assertEqual(reminded(TODAY), self.env["account.move"])
+        # The invoice not due when the promise was made is not covered by it.
+        self.assertEqual(reminded(day(8)), not_due)
+        self.assertEqual(reminded(day(11)), overdue | not_due)
