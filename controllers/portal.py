@@ -9,7 +9,7 @@ from odoo.tools import consteq
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
-from ..models.collection_case_mixin import DISPUTE_OPEN_STATES, OPEN_PAYMENT_STATES
+from ..models.collection_case_mixin import DISPUTE_OPEN_STATES, OPEN_PAYMENT_STATES, days_after
 
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5
@@ -279,13 +279,16 @@ class CollectionPortal(CustomerPortal):
         # The invoice chosen in the dispute form: the one whose Dispute link was
         # followed, or the one of the form sent back with an error.
         dispute_move_ids = self._collection_form_ids([dispute_move_id or form.get("move_id")])
+        today = fields.Date.context_today(partner)
         return {
             "page_name": "collection_statement",
             "partner": partner,
             "company": company,
             "currency": currency,
             "access_token": access_token or "",
-            "today": fields.Date.context_today(partner),
+            "today": today,
+            # The latest day a promise made today may be dated (see collection.promise).
+            "promise_date_max": days_after(today, company.collection_promise_max_days),
             "statement_url": self._collection_statement_url(partner, company, access_token),
             "form_url": f"/my/collections/{partner.id}",
             "statement_query": self._collection_statement_query(company, access_token),

@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from dateutil.relativedelta import relativedelta
 from markupsafe import Markup
 
@@ -8,7 +6,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Command
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
 
-from .collection_case_mixin import OPEN_PAYMENT_STATES, is_open_invoice
+from .collection_case_mixin import OPEN_PAYMENT_STATES, days_after, is_open_invoice
 
 # Writes of the fields that follow the ledger and the workflow (state, amounts paid,
 # approval, acceptance) carry this object in their context. It cannot travel through
@@ -669,8 +667,8 @@ class CollectionAgreement(models.Model):
                 )
         if any(i.date < self.date_start for i in self.instalment_ids):
             raise ValidationError(self.env._("No instalment can fall before the start date."))
-        grace = timedelta(days=self.company_id.collection_agreement_grace_days)
-        if any(i.date + grace < today for i in self.instalment_ids):
+        grace = self.company_id.collection_agreement_grace_days
+        if any(days_after(i.date, grace) < today for i in self.instalment_ids):
             raise ValidationError(
                 self.env._(
                     "The plan of %(name)s is out of date: an instalment's date and its grace "
@@ -1016,7 +1014,7 @@ class CollectionAgreement(models.Model):
             total_paid = paid.get(agreement.id, 0.0)
             if float_compare(total_paid, agreement.amount_paid, precision_rounding=rounding):
                 agreement._collection_workflow_write({"amount_paid": total_paid})
-            grace = timedelta(days=agreement.company_id.collection_agreement_grace_days)
+            grace = agreement.company_id.collection_agreement_grace_days
             left = total_paid
             missed = agreement.instalment_ids.browse()
             for instalment in agreement.instalment_ids.sorted(lambda i: (i.date, i.sequence, i.id)):
@@ -1024,7 +1022,7 @@ class CollectionAgreement(models.Model):
                 left -= allotted
                 if float_compare(allotted, instalment.amount, precision_rounding=rounding) >= 0:
                     state = "paid"
-                elif today > instalment.date + grace:
+                elif today > days_after(instalment.date, grace):
                     state = "missed"
                     missed |= instalment
                 elif not float_is_zero(allotted, precision_rounding=rounding):

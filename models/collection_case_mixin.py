@@ -1,4 +1,5 @@
 import logging
+from datetime import date, timedelta
 
 from markupsafe import Markup
 
@@ -26,6 +27,16 @@ DISPUTE_OPEN_STATES = ("open", "in_progress")
 # Who may read invoices: collectors and billing users. A responsible outside them (a
 # salesperson, a warehouse manager) reads the invoice numbers of their disputes only.
 ACCOUNTING_READERS = "account_collection.group_collection_user,account.group_account_invoice"
+
+
+def days_after(day, days):
+    """``day`` plus ``days`` days, kept within the calendar: the calendar's last (or
+    first) day when the sum falls beyond it. A date stored near the end of the calendar
+    (a promise of year 9999) must not stop the ledger's checks."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max if days > 0 else date.min
 
 
 def is_open_invoice(move):

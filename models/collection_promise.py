@@ -1,4 +1,4 @@
-from datetime import timedelta
+import math
 
 from markupsafe import Markup
 
@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
+
+from .collection_case_mixin import days_after
 
 # Fields that follow the ledger: set by the payments and the daily check, or by a
 # collection manager; a collector only cancels an open promise.
@@ -95,6 +97,32 @@ class CollectionPromise(models.Model):
             ):
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
         promises._collection_check_moves()
+
+    @api.constrains("date", "date_made")
+    def _check_date_within_longest_promise(self):
+        """A promise is dated at most the company's longest promise after the day it is
+        made: nothing typed on the portal or in the back office reaches the end of the
+        calendar."""
+        for promise in self:
+            latest = promise._collection_latest_date()
+            if promise.date and latest and promise.date > latest:
+                raise ValidationError(promise._collection_latest_date_error(latest))
+
+    def _collection_latest_date(self, date_made=None):
+        """The latest date a promise of this company made on ``date_made`` (default: its
+        own day) may be dated."""
+        date_made = date_made or self.date_made
+        if not date_made:
+            return None
+        return days_after(date_made, self.company_id.collection_promise_max_days)
+
+    def _collection_latest_date_error(self, latest):
+        return self.env._(
+            "A promise to pay is dated at most %(days)s days after it is made: promise to "
+            "pay by %(date)s at the latest.",
+            days=self.company_id.collection_promise_max_days,
+            date=format_date(self.env, latest),
+        )
 
     def _collection_contact_error(self):
         return self.env._(
@@ -302,7 +330,6 @@ class CollectionPromise(models.Model):
             rounding = promise.currency_id.rounding
             if float_compare(amount_paid, promise.amount_paid, precision_rounding=rounding):
                 promise.amount_paid = amount_paid
-            grace = timedelta(days=promise.company_id.collection_promise_grace_days)
             if float_compare(amount_paid, promise.amount, precision_rounding=rounding) >= 0:
                 if promise.state != "kept":
                     promise._collection_close("kept", today)
@@ -311,7 +338,7 @@ class CollectionPromise(models.Model):
                 promise._collection_reopen()
             if promise.state != "open":
                 continue
-            if today > promise.date + grace:
+            if today > days_after(promise.date, promise.company_id.collection_promise_grace_days):
                 closing = (
                     "broken"
                     if float_is_zero(amount_paid, precision_rounding=rounding)
@@ -451,7 +478,10 @@ class CollectionPromise(models.Model):
         try:
             amount = float(amount or 0.0)
         except (TypeError, ValueError):
-            raise UserError(self.env._("Enter the amount you will pay, as a number.")) from None
+            amount = math.nan
+        if not math.isfinite(amount):
+            # Not a number, or "nan", "inf", "1e309": read by float() but no amount.
+            raise UserError(self.env._("Enter the amount you will pay, as a number."))
         if not company.currency_id.compare_amounts(amount, 0.0) > 0:
             raise UserError(self.env._("The promised amount must be greater than zero."))
         try:

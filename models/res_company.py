@@ -3,6 +3,7 @@ from datetime import datetime, time, timedelta
 import pytz
 
 from odoo import api, fields, models
+from odoo.exceptions import ValidationError
 
 from .collection_aging_bucket import default_buckets
 
@@ -22,6 +23,12 @@ class ResCompany(models.Model):
         string="Promise Grace Period (days)",
         default=2,
         help="Days after a promise's date during which a payment still keeps it.",
+    )
+    collection_promise_max_days = fields.Integer(
+        string="Longest Promise (days)",
+        default=90,
+        help="A promise to pay is dated at most this many days after the day it is made, "
+        "on the portal as in the back office.",
     )
     collection_agreement_approval_amount = fields.Monetary(
         string="Agreement Approval Above",
@@ -133,6 +140,11 @@ class ResCompany(models.Model):
                 continue
             return moment
         return moment
+
+    @api.constrains("collection_promise_max_days")
+    def _check_collection_promise_max_days(self):
+        if any(company.collection_promise_max_days < 1 for company in self):
+            raise ValidationError(self.env._("The longest promise is at least one day."))
 
     @api.model_create_multi
     def create(self, vals_list):

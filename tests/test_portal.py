@@ -425,6 +425,44 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         self.assertEqual(len(self.customer.message_ids), messages_before)
         self.assertEqual(self.customer.with_company(self.company).collection_status, "current")
 
+    def test_promise_at_the_end_of_the_calendar_refused(self):
+        """A customer types a date at the end of the calendar: the promise is refused
+        with the longest promise the company accepts, and the accountant can still
+        register payments on the invoice."""
+        page = self.get_page(self.statement_path())
+        # The form offers no later date than the longest promise (90 days by default).
+        self.assertEqual(page.xpath("//input[@id='promise_date']/@max"), [str(day(90))])
+        for date in ("9999-12-31", str(day(91))):
+            with self.subTest(date):
+                response = self.post(
+                    "promise",
+                    {"amount": "100", "date": date, "move_ids": [str(self.inv_old.id)]},
+                    page=page,
+                )
+                self.assertRefused(response, f"promise to pay by {day(90):%m/%d/%Y} at the latest.")
+        self.assertFalse(self.promises())
+        self.assertFalse(self.portal_interactions())
+        self.assertDone(
+            self.post(
+                "promise",
+                {"amount": "100", "date": str(day(90)), "move_ids": [str(self.inv_old.id)]},
+            ),
+            "promise",
+        )
+        self.pay(self.inv_old, 40.0)
+        self.assertRecordValues(self.promises(), [{"state": "open", "amount_paid": 40.0}])
+
+    @mute_logger("odoo.http")
+    def test_promise_amount_not_finite_refused(self):
+        """Amounts Python reads as numbers but are none (not a number, infinite, too
+        large) are refused with the form's message, not a server error."""
+        for amount in ("nan", "NaN", "inf", "-inf", "Infinity", "1e309"):
+            with self.subTest(amount):
+                response = self.post("promise", {"amount": amount, "date": str(day(7))})
+                self.assertRefused(response, "Enter the amount you will pay, as a number.")
+        self.assertFalse(self.promises())
+        self.assertFalse(self.portal_interactions())
+
     # ------------------------------------------------------------------
     # Dispute
     # ------------------------------------------------------------------

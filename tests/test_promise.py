@@ -1,4 +1,5 @@
 from odoo import Command
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
 from .common import TODAY, CollectionCommon, day, on_day
@@ -273,6 +274,47 @@ class TestCollectionPromise(CollectionCommon):
         self.assertEqual(promise.state, "open")
         self.evaluate_on(day(9))
         self.assertEqual(promise.state, "broken")
+
+    def test_promise_at_most_the_longest_promise_ahead(self):
+        """A promise is dated at most the company's longest promise (90 days by
+        default) after the day it is made: a collector cannot log one for next year."""
+        invoice = self.invoice(self.customer, 1000.0, day(-15))
+        self.assertEqual(self.company.collection_promise_max_days, 90)
+        with self.assertRaises(ValidationError) as caught:
+            self.log_promise(invoice, 600.0, day(91))
+        self.assertIn("at most 90 days after it is made", str(caught.exception))
+        self.assertFalse(self.env["collection.promise"].search([]))
+        promise = self.log_promise(invoice, 600.0, day(90))
+        with self.assertRaises(ValidationError) as caught:
+            promise.with_user(self.collector).date = day(200)
+        self.assertIn("at most 90 days after it is made", str(caught.exception))
+        self.assertEqual(promise.date, day(90))
+
+        settings = self.env["res.config.settings"].create({"collection_promise_max_days": 365})
+        settings.execute()
+        self.assertEqual(self.company.collection_promise_max_days, 365)
+        promise.with_user(self.collector).date = day(200)
+        self.assertEqual(promise.date, day(200))
+        with self.assertRaises(ValidationError):
+            self.env["res.config.settings"].create({"collection_promise_max_days": 0}).execute()
+
+    def test_far_promise_does_not_break_payments(self):
+        """A promise dated at the end of the calendar (made before dates were bounded)
+        does not stop payments being registered on its invoice, nor the daily check."""
+        invoice = self.invoice(self.customer, 1000.0, day(-15))
+        promise = self.log_promise(invoice, 600.0, day(5))
+        self.company.collection_promise_grace_days = 30
+        promise.flush_recordset()
+        self.env.cr.execute(
+            "UPDATE collection_promise SET date = '9999-12-31' WHERE id = %s", [promise.id]
+        )
+        promise.invalidate_recordset()
+        self.pay_on(1, invoice, 100.0)
+        self.assertRecordValues(promise, [{"state": "open", "amount_paid": 100.0}])
+        self.evaluate_on(day(400))
+        self.assertEqual(promise.state, "open")
+        self.pay_on(2, invoice, 500.0)
+        self.assertRecordValues(promise, [{"state": "kept", "amount_paid": 600.0}])
 
     def test_no_grace_period(self):
         self.company.collection_promise_grace_days = 0
