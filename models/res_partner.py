@@ -268,6 +268,10 @@ class ResPartner(models.Model):
         )
 
     def _field_to_sql(self, alias, field_expr, query=None):
+        if field_expr == "collection_currency_id":
+            # The figures are in the current company's currency: a constant, which lets
+            # the amounts be aggregated in SQL (the pivot and graph views' measures).
+            return SQL("%s", self.env.company.currency_id.id)
         if field_expr in FIGURE_FIELDS:
             if query is None:
                 raise ValueError(f"{field_expr} can only be converted to SQL within a query")

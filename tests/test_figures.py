@@ -370,6 +370,60 @@ class TestCollectionFigures(CollectionCommon):
             },
         )
 
+    def test_worklist_pivot_and_graph_measures_aggregate(self):
+        """The pivot and graph views of the worklist ask the field definitions for the
+        aggregate of each measure, then group with it: the figures offer their
+        aggregate, and the grouped totals are the sums the list shows."""
+        book = self._worklist_book()
+        partners = self.env["res.partner"].concat(*book.values())
+        Partner = self.as_collector(self.env["res.partner"])
+        described = Partner.fields_get(
+            ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"],
+            ["aggregator"],
+        )
+        self.assertEqual(
+            {fname: desc.get("aggregator") for fname, desc in described.items()},
+            {
+                "collection_overdue_amount": "sum",
+                "collection_due_amount": "sum",
+                "collection_days_overdue": "max",
+            },
+        )
+        # What the pivot asks for a monetary measure: the sum, the currencies and the
+        # sum in the company's currency.
+        groups = Partner.formatted_read_group(
+            [("id", "in", partners.ids)],
+            ["collection_status"],
+            [
+                "__count",
+                "collection_overdue_amount:sum",
+                "collection_currency_id:array_agg_distinct",
+                "collection_overdue_amount:sum_currency",
+                "collection_due_amount:sum",
+                "collection_days_overdue:max",
+            ],
+        )
+        totals = {
+            group["collection_status"]: (
+                group["__count"],
+                group["collection_overdue_amount:sum"],
+                group["collection_overdue_amount:sum_currency"],
+                group["collection_due_amount:sum"],
+                group["collection_days_overdue:max"],
+                group["collection_currency_id:array_agg_distinct"],
+            )
+            for group in groups
+        }
+        currency = [self.company.currency_id.id]
+        self.assertEqual(
+            totals,
+            {
+                # old, recent, not_due and settled
+                "current": (4, 3000.0, 3000.0, 3500.0, 60, currency),
+                "refusal": (1, 1000.0, 1000.0, 1000.0, 100, currency),
+            },
+        )
+
     def test_worklist_action_lists_customers_with_something_due(self):
         book = self._worklist_book()
         # Only a credit note, not matched yet: the company owes the customer.

@@ -71,3 +71,8 @@ class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase
 
         # The other customer was left alone.
         self.assertFalse(self.smaller_debtor.with_company(self.company).collection_promise_ids)
+
+    def test_collector_switches_worklist_views(self):
+        """The list, cards, pivot and graph of the worklist open for a collector; the
+        pivot and the graph sum the overdue amounts (1,500 + 200)."""
+        self.start_tour("/odoo", "collection_worklist_views_tour", login=self.collector.login)
