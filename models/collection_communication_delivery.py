@@ -134,10 +134,10 @@ class CollectionCommunicationDelivery(models.Model):
     # === QUEUE === #
 
     @api.model
-    def _process_queue(self, limit=None):
-        """Send the queued deliveries that are due, in committed batches. Each delivery is
-        locked and checked again right before it is sent, so two workers never send the
-        same one.
+    def _process_queue(self, limit=None, company=None):
+        """Send the queued deliveries that are due (of ``company`` when given), in
+        committed batches. Each delivery is locked and checked again right before it is
+        sent, so two workers never send the same one.
 
         A delivery that fails is dealt with alone and the rest goes on: a provider's
         refusal is retried later or failed on the delivery (``_send_one``); any other
@@ -148,6 +148,8 @@ class CollectionCommunicationDelivery(models.Model):
         domain = Domain("state", "=", "queued") & (
             Domain("next_attempt", "=", False) | Domain("next_attempt", "<=", now)
         )
+        if company:
+            domain &= Domain("company_id", "=", company.id)
         Cron = self.env["ir.cron"]
         done = 0
         seen = set()

@@ -636,6 +636,46 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(self.env["collection.communication"].search(action["domain"]), created)
 
+    def test_run_now_runs_only_the_company_previewed(self):
+        """Run Reminders creates the reminders of the company of its preview; another
+        company's customers wait for their own run."""
+        other_company = self.setup_other_company(name="Other Collections Co")["company"]
+        other_company.write(
+            {
+                "collection_quiet_hour_start": 0.0,
+                "collection_quiet_hour_end": 0.0,
+                "collection_rest_day": False,
+            }
+        )
+        other_policy = self.env["collection.policy"].create(
+            {
+                "name": "Other reminders",
+                "company_id": other_company.id,
+                "mode": "review",
+                "level_ids": [Command.create({"name": "Other Late", "delay": 10})],
+            }
+        )
+        other_company.collection_policy_id = other_policy
+        other_customer = self.make_customer("Other Company Customer")
+        other_invoice = self.invoice(other_customer, 900.0, day(-12), company=other_company)
+        self.invoice(self.customer, 1000.0, day(-12))
+
+        wizard = self.env["collection.dunning.run"].with_user(self.collection_manager).create({})
+        self.assertEqual(wizard.line_ids.partner_id, self.customer)
+        with self.enter_registry_test_mode():
+            wizard.action_run()
+
+        self.assertEqual(self.reminders().partner_id, self.customer)
+        Communication = self.env["collection.communication"]
+        self.assertFalse(Communication.search([("company_id", "=", other_company.id)]))
+        self.assertFalse(other_invoice.collection_level_id)
+
+        # The daily job still reminds every company.
+        self.run_dunning(day(0))
+        self.assertEqual(
+            Communication.search([("company_id", "=", other_company.id)]).move_ids, other_invoice
+        )
+
     def test_without_default_policy_only_customers_with_their_own(self):
         """Until a default policy is chosen, only the customers given a policy of their
         own are reminded; the preview and the run agree."""

@@ -97,8 +97,24 @@ class CollectionDunningRun(models.TransientModel):
         self.ensure_one()
         if not self.env.user.has_group("account_collection.group_collection_manager"):
             raise AccessError(self.env._("Only collection managers can run the reminders."))
-        # sudo: scheduled actions are run by administrators; the group was checked above.
-        self.env.ref("account_collection.ir_cron_collection_dunning").sudo().method_direct_trigger()
+        company = self.company_id
+        if company not in self.env.user.company_ids:
+            raise AccessError(
+                self.env._("You cannot run the reminders of %(company)s.", company=company.name)
+            )
+        # The run commits its batches as the daily job does: in a transaction of its
+        # own, as Odoo runs a scheduled action now (ir.cron.method_direct_trigger).
+        self.env.invalidate_all(flush=True)
+        with self.env.registry.cursor() as cr:
+            # sudo: the run writes what the daily job writes (reminders, the invoices'
+            # levels, the customers' stages), whoever starts it; the group and the
+            # company were checked above. Only the company previewed, as previewed.
+            env = self.env(cr=cr, su=True)
+            env["collection.dunning"].with_company(company)._run_dunning(company)
+            env["collection.communication.delivery"].with_company(company)._process_queue(
+                company=company
+            )
+        self.env.invalidate_all()
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "account_collection.collection_communication_action"
         )
