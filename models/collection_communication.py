@@ -5,6 +5,23 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import format_amount, format_date
 
+# The reminders' engine (the dunning run, the sending queue, the review buttons) writes
+# reminders and deliveries with this object in its context. It cannot travel through
+# an RPC call, so no user sets what a reminder says or what became of it by hand.
+ENGINE = object()
+
+# Fields of a reminder a collector may write while reviewing it (the invoices only
+# while it waits for review): everything else is a fact the engine sets.
+REVIEW_FIELDS = {"move_ids", "user_id"}
+# Written through, each delivery checking its own writes (see its write()).
+GUARDED_FIELDS = {"delivery_ids"}
+
+
+def is_engine(env):
+    """Whether ``env`` writes as the reminders' engine: as superuser (the scheduled
+    jobs), or through ``_engine_write``."""
+    return env.su or env.context.get("collection_engine") is ENGINE
+
 
 class CollectionCommunication(models.Model):
     """A reminder: what the dunning run (``collection.dunning``) decided for one
@@ -271,12 +288,43 @@ class CollectionCommunication(models.Model):
                     )
                 )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not is_engine(self.env):
+            raise UserError(self.env._("Reminders are created by the reminders run, not by hand."))
+        return super().create(vals_list)
+
     def write(self, vals):
+        if not is_engine(self.env):
+            facts = set(vals) - REVIEW_FIELDS - GUARDED_FIELDS - self._collection_mail_fields()
+            if facts:
+                raise UserError(
+                    self.env._(
+                        "What a reminder says and what became of it are set by the "
+                        "reminders engine: review it with its buttons (approve, skip, retry). "
+                        "Not changed: %(fields)s",
+                        fields=", ".join(
+                            self._fields[fname].get_description(self.env)["string"]
+                            for fname in sorted(facts)
+                            if fname in self._fields
+                        ),
+                    )
+                )
         if "move_ids" in vals and any(c.state != "draft" for c in self):
             raise UserError(
                 self.env._("The invoices of a reminder can only change while it waits for review.")
             )
         return super().write(vals)
+
+    @api.model
+    def _collection_mail_fields(self):
+        """The chatter's own fields (followers, attachments), which mail writes."""
+        return {fname for fname in self._fields if fname.startswith(("message_", "activity_"))}
+
+    def _engine_write(self, vals):
+        """Write the facts ``vals`` as the reminders' engine (see ENGINE), with the
+        current user's access rights."""
+        return self.with_context(collection_engine=ENGINE).write(vals)
 
     def _invoice_attachments(self):
         """The PDF of each invoice of the reminder, attached to the reminder: the one
@@ -336,7 +384,7 @@ class CollectionCommunication(models.Model):
         if any(c.state not in ("draft", "queued") for c in self):
             raise UserError(self.env._("Only reminders not sent yet can be skipped."))
         self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued"))._set_cancelled()
-        self.write({"state": "cancelled"})
+        self._engine_write({"state": "cancelled"})
 
     def action_retry(self):
         failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
@@ -347,7 +395,7 @@ class CollectionCommunication(models.Model):
     def _start(self):
         """Queue the deliveries and apply the level's stage and status changes."""
         self.delivery_ids.filtered(lambda d: d.state == "draft")._set_queued()
-        self.write({"state": "queued"})
+        self._engine_write({"state": "queued"})
         self.env["collection.dunning"]._apply_portfolio_changes(self)
         self._update_state()
 
@@ -355,7 +403,7 @@ class CollectionCommunication(models.Model):
         for communication in self.filtered(lambda c: c.state == "queued"):
             state = communication._state_from_deliveries()
             if state != "queued":
-                communication.state = state
+                communication._engine_write({"state": state})
 
     def _state_from_deliveries(self):
         """The reminder's state from its deliveries' once it is under way: queued while

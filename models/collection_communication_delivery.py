@@ -6,10 +6,12 @@ import pytz
 from markupsafe import Markup
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import html2plaintext, mute_logger
 
 from ..tools import whatsapp
+from .collection_communication import ENGINE, is_engine
 
 _logger = logging.getLogger(__name__)
 
@@ -81,12 +83,39 @@ class CollectionCommunicationDelivery(models.Model):
     mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
     sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
 
+    # === CRUD === #
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if not is_engine(self.env):
+            raise UserError(self._collection_engine_only_message())
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if vals and not is_engine(self.env):
+            raise UserError(self._collection_engine_only_message())
+        return super().write(vals)
+
+    def _collection_engine_only_message(self):
+        return self.env._(
+            "Deliveries are written by the reminders engine only: where a reminder goes, "
+            "and whether it went, are not set by hand. Use the reminder's buttons (approve, "
+            "skip, retry, cancel)."
+        )
+
+    def _engine_write(self, vals):
+        """Write ``vals`` as the reminders' engine (see ENGINE), with the current user's
+        access rights."""
+        return self.with_context(collection_engine=ENGINE).write(vals)
+
     # === ACTIONS === #
 
     def action_retry(self):
         failed = self.filtered(lambda d: d.state == "failed")
         failed._set_queued(reset_attempts=True)
-        failed.communication_id.filtered(lambda c: c.state == "failed").write({"state": "queued"})
+        failed.communication_id.filtered(lambda c: c.state == "failed")._engine_write(
+            {"state": "queued"}
+        )
 
     def action_cancel(self):
         self.filtered(lambda d: d.state in ("draft", "queued", "failed"))._set_cancelled()
@@ -107,29 +136,31 @@ class CollectionCommunicationDelivery(models.Model):
             values["last_error"] = error
         if reset_attempts:
             values["attempts"] = 0
-        self.write(values)
+        self._engine_write(values)
 
     def _set_postponed(self, until):
         """Still queued, held back until ``until`` (quiet hours, rest day, message
         cap): not an attempt."""
-        self.next_attempt = until
+        self._engine_write({"next_attempt": until})
 
     def _set_sending(self):
         """The provider is about to be called: one more attempt."""
         self.ensure_one()
-        self.write({"state": "sending", "attempts": self.attempts + 1})
+        self._engine_write({"state": "sending", "attempts": self.attempts + 1})
 
     def _set_sent(self, now):
         """The provider accepted the message at ``now``."""
-        self.write({"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False})
+        self._engine_write(
+            {"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False}
+        )
 
     def _set_failed(self, error):
         """Given up, with the reason: a person checks it and retries or cancels it."""
-        self.write({"state": "failed", "next_attempt": False, "last_error": error})
+        self._engine_write({"state": "failed", "next_attempt": False, "last_error": error})
 
     def _set_cancelled(self):
         """Not sent, and never will be."""
-        self.write({"state": "cancelled"})
+        self._engine_write({"state": "cancelled"})
 
     # === QUEUE === #
 
@@ -184,7 +215,7 @@ class CollectionCommunicationDelivery(models.Model):
         to fail it: it is never sent twice."""
         self.invalidate_recordset()
         if self.state != "sending":
-            self.last_error = error
+            self._engine_write({"last_error": error})
 
     def _lock_if_due(self, domain):
         """Lock the delivery for this worker if it still matches ``domain``. Another
@@ -290,7 +321,7 @@ class CollectionCommunicationDelivery(models.Model):
         recipient, problem = self.env["collection.dunning"]._recipient(communication, "sms")
         if problem:
             return
-        self.create(
+        self.with_context(collection_engine=ENGINE).create(
             {
                 "communication_id": communication.id,
                 "channel": "sms",
@@ -298,15 +329,8 @@ class CollectionCommunicationDelivery(models.Model):
                 "state": "queued",
             }
         )
-        communication.note = "\n".join(
-            filter(
-                None,
-                [
-                    communication.note,
-                    self.env._("WhatsApp failed (%(error)s): sent by SMS instead.", error=error),
-                ],
-            )
-        )
+        note = self.env._("WhatsApp failed (%(error)s): sent by SMS instead.", error=error)
+        communication._engine_write({"note": "\n".join(filter(None, [communication.note, note]))})
 
     def _sent(self, now):
         """Sent: recorded on the invoices, as an interaction and on the customer's
@@ -365,7 +389,7 @@ class CollectionCommunicationDelivery(models.Model):
             mail_id = template.sudo().send_mail(
                 communication.id, force_send=False, email_values=email_values
             )
-            self.mail_id = mail_id
+            self._engine_write({"mail_id": mail_id})
         mail = self.mail_id.sudo()
         if mail.state in ("exception", "cancel"):
             mail.mark_outgoing()
@@ -375,7 +399,7 @@ class CollectionCommunicationDelivery(models.Model):
                 mail.failure_reason or self.env._("The mail server did not accept it."),
                 retryable=True,
             )
-        self.provider_ref = mail.message_id
+        self._engine_write({"provider_ref": mail.message_id})
 
     def _send_sms(self):
         communication = self.communication_id
@@ -396,7 +420,7 @@ class CollectionCommunicationDelivery(models.Model):
                     "state": "outgoing",
                 }
             )
-            self.sms_id = sms
+            self._engine_write({"sms_id": sms.id})
         elif sms.state == "error":
             sms.write({"state": "outgoing", "failure_type": False})
         sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
@@ -409,7 +433,7 @@ class CollectionCommunicationDelivery(models.Model):
                 ),
                 retryable=True,
             )
-        self.provider_ref = sms.uuid
+        self._engine_write({"provider_ref": sms.uuid})
 
     def _send_whatsapp(self):
         communication = self.communication_id
@@ -440,7 +464,7 @@ class CollectionCommunicationDelivery(models.Model):
                 retryable=not e.recipient_error,
                 fallback=e.recipient_error or not e.retryable,
             ) from e
-        self.provider_ref = message_id
+        self._engine_write({"provider_ref": message_id})
 
     def _send_letter(self):
         communication = self.communication_id
@@ -459,8 +483,8 @@ class CollectionCommunicationDelivery(models.Model):
                 }
             )
         )
-        communication.sudo().letter_attachment_id = attachment
-        self.recipient = communication.partner_id.display_name
+        communication._engine_write({"letter_attachment_id": attachment.id})
+        self._engine_write({"recipient": communication.partner_id.display_name})
 
     def _send_activity(self):
         communication = self.communication_id
@@ -487,4 +511,4 @@ class CollectionCommunicationDelivery(models.Model):
             user_id=user.id,
             date_deadline=communication.date,
         )
-        self.recipient = user.name
+        self._engine_write({"recipient": user.name})
