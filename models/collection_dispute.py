@@ -583,17 +583,20 @@ class CollectionDispute(models.Model):
             new_status = dispute_sudo._collection_customer_status_after("disputed")
             partner_sudo._collection_set_status(new_status)
             portal = dispute.source == "portal"
-            dispute_sudo._collection_log_interaction(
-                "portal" if portal else "note",
-                self.env._(
-                    "Dispute opened (%(reason)s): %(description)s",
-                    reason=dispute.reason_id.name,
-                    description=dispute.description or "",
-                ),
-                outcome="dispute",
-                status_before=status_then,
-                status_after=new_status,
-            )
+            if not self.env.context.get("collection_interaction_logged"):
+                # Else the caller logs the interaction that opened the dispute (a call
+                # logged with the Log dialog).
+                dispute_sudo._collection_log_interaction(
+                    "portal" if portal else "note",
+                    self.env._(
+                        "Dispute opened (%(reason)s): %(description)s",
+                        reason=dispute.reason_id.name,
+                        description=dispute.description or "",
+                    ),
+                    outcome="dispute",
+                    status_before=status_then,
+                    status_after=new_status,
+                )
             dispute_sudo._collection_note_on_customer(self.env._("Dispute opened:"))
             if dispute.description and not portal:
                 # The portal posts the customer's own message, with its attachments.

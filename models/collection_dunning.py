@@ -21,8 +21,7 @@ class CollectionDunning(models.AbstractModel):
     read as one list in ``_dunning_candidates_sql``:
 
     - ``collection.level._dunning_reached_sql``: the level the invoice reached;
-    - ``res.partner._dunning_exclusion_sql``: the customer is excluded, in dispute or
-      uncollectible;
+    - ``res.partner._dunning_exclusion_sql``: the customer is excluded or uncollectible;
     - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
     - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
     - ``collection.dispute._dunning_exclusion_sql``: the invoice is in an open dispute;

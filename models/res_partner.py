@@ -1068,13 +1068,15 @@ class ResPartner(models.Model):
     @api.model
     def _dunning_exclusion_sql(self, company, alias):
         """Dunning rule: TRUE when the customer of the table ``alias`` gets no reminder
-        in ``company``: excluded from reminders, or in dispute or uncollectible."""
+        in ``company``: excluded from reminders, or uncollectible. A customer in dispute
+        is still reminded of the invoices it does not dispute (see
+        ``collection.dispute._dunning_exclusion_sql``)."""
         Partner = self.with_company(company)
         Partner.flush_model(["collection_excluded", "collection_status"])
         Ledger = self.env["collection.ledger"]
         return SQL(
             """(%(excluded)s IS TRUE
-                OR COALESCE(%(status)s, 'current') IN ('dispute', 'uncollectible'))""",
+                OR COALESCE(%(status)s, 'current') = 'uncollectible')""",
             excluded=Ledger._company_dependent_sql(Partner, alias, "collection_excluded"),
             status=Ledger._company_dependent_sql(Partner, alias, "collection_status"),
         )

@@ -321,6 +321,71 @@ class TestCollectionDispute(CollectionCommon):
             )
         )
 
+    def log_call(self, **values):
+        """The collector logs a call with the Log dialog."""
+        wizard = (
+            self.env["collection.interaction.log"]
+            .with_user(self.collector)
+            .create({"partner_id": self.customer.id, "channel": "call", **values})
+        )
+        return wizard.action_confirm()
+
+    def test_dispute_raised_in_a_call_opens_a_dispute(self):
+        disputed = self.sold_by(self.salesperson, 1000.0, day(-20))
+        other = self.sold_by(self.salesperson, 300.0, day(-15))
+        Dispute = self.env["collection.dispute"]
+        Interaction = self.env["collection.interaction"]
+
+        # The dialog asks which invoices and why, and writes nothing without them.
+        for label, values, message in (
+            ("no invoice", {"dispute_reason_id": self.reason_price.id}, "Choose the invoices"),
+            ("no reason", {"move_ids": [Command.set(disputed.ids)]}, "Choose the reason"),
+        ):
+            with self.subTest(label), self.refused(ValidationError, message):
+                self.log_call(outcome="dispute", note="Wrong price.", **values)
+            self.assertFalse(Dispute.search([("partner_id", "=", self.customer.id)]))
+            self.assertFalse(Interaction.search([("partner_id", "=", self.customer.id)]))
+            self.assertEqual(self.status(), "current")
+
+        self.log_call(
+            outcome="dispute",
+            move_ids=[Command.set(disputed.ids)],
+            dispute_reason_id=self.reason_price.id,
+            note="The price is not the one on the order.",
+        )
+        dispute = Dispute.search([("partner_id", "=", self.customer.id)])
+        self.assertRecordValues(
+            dispute,
+            [
+                {
+                    "state": "open",
+                    "reason_id": self.reason_price.id,
+                    "description": "The price is not the one on the order.",
+                    "source": "back_office",
+                    "status_before": "current",
+                }
+            ],
+        )
+        self.assertEqual(dispute.move_ids, disputed)
+        self.assert_routed(dispute, self.salesperson, day(5))
+        self.assertEqual(self.status(), "dispute")
+        # One interaction: the call, linked to the dispute it opened.
+        self.assertRecordValues(
+            Interaction.search([("partner_id", "=", self.customer.id)]),
+            [
+                {
+                    "dispute_id": dispute.id,
+                    "user_id": self.collector.id,
+                    "channel": "call",
+                    "outcome": "dispute",
+                    "status_before": "current",
+                    "status_after": "dispute",
+                    "move_ids": disputed.ids,
+                }
+            ],
+        )
+        self.assertFalse(other.with_user(self.collector).collection_open_dispute_id)
+
     def test_resolution_status_negotiating_when_nothing_to_come_back_to(self):
         invoice = self.sold_by(self.salesperson, 1000.0, day(-20))
         self.assertEqual(self.status(), "current")
@@ -402,16 +467,15 @@ class TestCollectionDispute(CollectionCommon):
         other = self.sold_by(self.salesperson, 300.0, day(-15))
         dispute = self.open_dispute(disputed, self.reason_price)
 
-        # In dispute: no reminder at all.
-        self.run_dunning(TODAY)
-        self.assertFalse(self.reminders())
-
-        # The collector negotiates the other invoice meanwhile: it gets its reminder,
-        # the disputed one does not.
-        self.customer.with_user(self.collector)._collection_set_status("negotiating")
+        # The dispute pauses its invoice only: the other one gets its reminder, which
+        # does not list the disputed one.
+        self.assertEqual(self.status(), "dispute")
         self.run_dunning(TODAY)
         self.assertRecordValues(self.reminders(), [{"move_ids": other.ids, "date": TODAY}])
         self.assertFalse(disputed.collection_level_id)
+        body = str(template._render_field("body_html", self.reminders().ids)[self.reminders().id])
+        self.assertIn(other.name, body)
+        self.assertNotIn(disputed.name, body)
 
         # The dispute is rejected: the next run reminds the customer of the invoice.
         with on_day(day(1)):

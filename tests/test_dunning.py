@@ -171,8 +171,8 @@ class TestCollectionDunning(DunningCadenceCommon):
         excluded = self.make_customer("Excluded Customer")
         excluded.with_company(self.company).collection_excluded = True
 
+        # In dispute on its only invoice (below).
         dispute = self.make_customer("Disputing Customer")
-        dispute.with_company(self.company).collection_status = "dispute"
 
         written_off = self.make_customer("Written Off Customer")
         written_off.with_company(self.company).collection_status = "uncollectible"
@@ -182,6 +182,15 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         for partner in excluded | dispute | written_off | legal:
             self.invoice(partner, 1000.0, day(-12))
+        self.env["collection.dispute"].create(
+            {
+                "partner_id": dispute.id,
+                "move_ids": [Command.set(dispute.invoice_ids.ids)],
+                "reason_id": self.env.ref(
+                    "account_collection.collection_dispute_reason_wrong_price"
+                ).id,
+            }
+        )
 
         promised = self.make_customer("Promising Customer")
         promised_invoice = self.invoice(promised, 1000.0, day(-12))

@@ -155,11 +155,25 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
                 "partner_id": self.customer.id,
                 "channel": "call",
                 "outcome": "dispute",
+                "move_ids": [[6, 0, [self.acme_invoice.id]]],
+                "dispute_reason_id": self.env.ref(
+                    "account_collection.collection_dispute_reason_wrong_price"
+                ).id,
                 "note": "Disputes the March invoice.",
             },
         )
         self.rpc("collection.interaction.log", "action_confirm", [wizard_id])
         self.assertEqual(self.customer_status(), "dispute")
+        [dispute] = self.rpc(
+            "collection.dispute",
+            "search_read",
+            [["partner_id", "=", self.customer.id]],
+            fields=["state", "move_ids", "description"],
+        )
+        self.assertEqual(
+            (dispute["state"], dispute["move_ids"], dispute["description"]),
+            ("open", [self.acme_invoice.id], "Disputes the March invoice."),
+        )
         logged = self.rpc(
             "collection.interaction",
             "search_read",

@@ -43,6 +43,14 @@ class CollectionInteractionLog(models.TransientModel):
     promise = fields.Boolean(string="Promise to Pay")
     promise_amount = fields.Monetary(string="Promised Amount")
     promise_date = fields.Date(string="Promised Date")
+    dispute_reason_id = fields.Many2one(
+        "collection.dispute.reason",
+        string="Dispute Reason",
+        check_company=True,
+        domain="[('company_id', 'in', (company_id, False))]",
+        help="Why the customer disputes the invoices: a dispute is opened on them and routed "
+        "to who can solve it; their reminders pause meanwhile.",
+    )
     next_action_date = fields.Date(
         string="Next Action",
         help="Schedules (or moves) the collector's follow-up activity on the customer.",
@@ -91,6 +99,13 @@ class CollectionInteractionLog(models.TransientModel):
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
             if not self.promise_date:
                 raise ValidationError(self.env._("Set the date the customer promised to pay by."))
+        if self.outcome == "dispute":
+            if not self.move_ids:
+                raise ValidationError(self.env._("Choose the invoices the customer disputes."))
+            if not self.dispute_reason_id:
+                raise ValidationError(
+                    self.env._("Choose the reason why the customer disputes the invoices.")
+                )
         if self.next_action_date and self.next_action_date < fields.Date.context_today(self):
             raise ValidationError(self.env._("The next action cannot be planned in the past."))
 
@@ -107,6 +122,18 @@ class CollectionInteractionLog(models.TransientModel):
                     "note": self.note,
                 }
             )
+        dispute = self.env["collection.dispute"]
+        if self.outcome == "dispute":
+            # The call below is the interaction that opens the dispute.
+            dispute = dispute.with_context(collection_interaction_logged=True).create(
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company_id.id,
+                    "move_ids": [fields.Command.set(self.move_ids.ids)],
+                    "reason_id": self.dispute_reason_id.id,
+                    "description": self.note,
+                }
+            )
         # sudo: the facts (status before the promise, the ledger's figures) are set by
         # this wizard itself, after _collection_check_access() above.
         self.env["collection.interaction"].sudo().create(
@@ -120,6 +147,7 @@ class CollectionInteractionLog(models.TransientModel):
                 "status_after": self.status_after,
                 "move_ids": [fields.Command.set(self.move_ids.ids)],
                 "promise_id": promise.id,
+                "dispute_id": dispute.id,
                 "next_action_date": self.next_action_date,
                 "note": self.note,
             }
