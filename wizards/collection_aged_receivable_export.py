@@ -92,7 +92,11 @@ class CollectionAgedReceivableExport(models.TransientModel):
         data = self._data()
         currency = data["currency"]
         output = io.BytesIO()
-        workbook = xlsxwriter.Workbook(output, {"in_memory": True})
+        # Names are the customers' and users' own text: written as text, never as a
+        # formula ("=HYPERLINK(...)") or a link the spreadsheet would follow.
+        workbook = xlsxwriter.Workbook(
+            output, {"in_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+        )
         amount_format = (
             f"#,##0.{'0' * currency.decimal_places}" if currency.decimal_places else "#,##0"
         )
