@@ -17,8 +17,8 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
     "website": "https://github.com/account-collection/account_collection",
     "license": "LGPL-3",
     "category": "Accounting/Accounting",
-    "depends": ["account", "mail", "portal", "phone_validation", "sms", "sales_team"],
-    "external_dependencies": {"python": ["phonenumbers"]},
+    "depends": ["account", "mail", "portal", "phone_validation", "sms", "sales_team", "resource"],
+    "external_dependencies": {"python": ["phonenumbers", "holidays"]},
     "data": [
         "security/account_collection_groups.xml",
         "security/ir.model.access.csv",

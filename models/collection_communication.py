@@ -1,9 +1,10 @@
-import pytz
+from datetime import timedelta
+
 from markupsafe import Markup
 
-from odoo import api, fields, models
+from odoo import Command, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_amount, format_date
+from odoo.tools import SQL, format_amount, format_date
 
 # The reminders' engine (the dunning run, the sending queue, the review buttons) writes
 # reminders and deliveries with this object in its context. It cannot travel through
@@ -72,10 +73,27 @@ class CollectionCommunication(models.Model):
     delivery_ids = fields.One2many(
         "collection.communication.delivery", "communication_id", string="Deliveries"
     )
-    overdue_amount = fields.Monetary(readonly=True, help="Overdue amount when created.")
-    due_amount = fields.Monetary(readonly=True, help="Total due when created.")
-    days_overdue = fields.Integer(readonly=True, help="Days overdue when created.")
-    note = fields.Text(readonly=True, help="Why a channel was not used, and which one replaced it.")
+    overdue_amount = fields.Monetary(
+        readonly=True, help="Overdue amount of the customer, read again just before it is sent."
+    )
+    due_amount = fields.Monetary(
+        readonly=True, help="Total due by the customer, read again just before it is sent."
+    )
+    days_overdue = fields.Integer(
+        readonly=True, help="Days overdue of the customer, read again just before it is sent."
+    )
+    note = fields.Text(
+        readonly=True,
+        help="Why a channel was not used, and which one replaced it; the invoices taken off "
+        "before it was sent.",
+    )
+    cancel_reason = fields.Char(
+        string="Not Sent Because",
+        readonly=True,
+        help="Why the reminder was cancelled before it left: its invoices were paid, "
+        "credited, disputed, promised or put on hold since it was created, or its message "
+        "would no longer be true on the day it could go.",
+    )
     portal_url = fields.Char(compute="_compute_portal_url")
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
     waiting_reason = fields.Char(
@@ -142,12 +160,11 @@ class CollectionCommunication(models.Model):
         if self.state != "queued":
             return False
         company = self.company_id
-        tz = company._collection_tz()
-
-        def local(moment):
-            return pytz.utc.localize(moment).astimezone(tz).replace(tzinfo=None)
-
-        local_now = local(now).replace(second=0, microsecond=0)
+        Delivery = self.env["collection.communication.delivery"]
+        # The customer's clock: the quiet hours and rest days are the customer's.
+        local = Delivery._collection_local
+        tz = Delivery._collection_tz_of(self.partner_id, company)
+        local_now = local(now, tz).replace(second=0, microsecond=0)
 
         def when(moment):
             if moment.date() == local_now.date():
@@ -165,21 +182,21 @@ class CollectionCommunication(models.Model):
                 else False
             )
             if until and delivery.attempts and delivery.last_error:
-                reasons.append(self.env._("next attempt at %(when)s", when=when(local(until))))
+                reasons.append(self.env._("next attempt at %(when)s", when=when(local(until, tz))))
                 continue
             until = until or delivery._postponed_until(now)
             if not until:
                 continue
-            # The company's quiet hours or rest day hold it now, then the contact limit
-            # (the last message to the customer is too recent) until a later day.
+            # The quiet hours or a rest day hold it now, then the contact limit (the last
+            # message to the customer is too recent) until a later day.
             allowed = company._collection_next_allowed_time(local_now)
             if allowed != local_now:
                 reasons.append(self.env._("quiet hours until %(when)s", when=when(allowed)))
-            if local(until) > allowed:
+            if local(until, tz) > allowed:
                 reasons.append(
                     self.env._(
                         "contact limit until %(day)s",
-                        day=format_date(self.env, local(until).date(), date_format="MMM d"),
+                        day=format_date(self.env, local(until, tz).date(), date_format="MMM d"),
                     )
                 )
         if reasons:
@@ -310,7 +327,9 @@ class CollectionCommunication(models.Model):
                         ),
                     )
                 )
-        if "move_ids" in vals and any(c.state != "draft" for c in self):
+        # The engine takes settled invoices off a reminder about to leave (see
+        # _collection_refresh); a reviewer changes them only while it waits for review.
+        if "move_ids" in vals and not is_engine(self.env) and any(c.state != "draft" for c in self):
             raise UserError(
                 self.env._("The invoices of a reminder can only change while it waits for review.")
             )
@@ -376,9 +395,36 @@ class CollectionCommunication(models.Model):
     # ------------------------------------------------------------------
 
     def action_approve(self):
+        """Approve the reminders for sending. The ledger is read again first: a reminder
+        whose invoices were all settled since, or whose message can no longer be true,
+        is cancelled with its reason instead (and the user told so)."""
         if any(c.state != "draft" for c in self):
             raise UserError(self.env._("Only reminders waiting for review can be approved."))
-        self._start()
+        self.check_access("write")
+        # sudo: the engine rereads the ledger and writes its facts on reminders the user
+        # may approve (checked above).
+        fresh, _changed = self.sudo()._collection_refresh(fields.Datetime.now(), drop_untrue=True)
+        to_start = self.filtered(lambda c: c.id in fresh)
+        to_start._start()
+        cancelled = self - to_start
+        if not cancelled:
+            return None
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning",
+                "message": "\n".join(
+                    self.env._(
+                        "%(reminder)s not sent: %(reason)s",
+                        reminder=c.name,
+                        reason=c.cancel_reason,
+                    )
+                    for c in cancelled
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
 
     def action_skip(self):
         if any(c.state not in ("draft", "queued") for c in self):
@@ -391,6 +437,238 @@ class CollectionCommunication(models.Model):
         if not failed:
             raise UserError(self.env._("Nothing failed to send here."))
         failed.action_retry()
+
+    # ------------------------------------------------------------------
+    # The truth at sending
+    # ------------------------------------------------------------------
+
+    def _collection_settled_reasons(self):
+        """What took an invoice off a reminder, in words."""
+        return {
+            "paid": self.env._("Paid before sending"),
+            "credited": self.env._("Credited before sending"),
+            "cancelled": self.env._("Invoice cancelled before sending"),
+            "held": self.env._("Put on hold before sending"),
+            "disputed": self.env._("Disputed before sending"),
+            "promised": self.env._("Promised before sending"),
+            "agreement": self.env._("Covered by a payment agreement before sending"),
+            "excluded": self.env._("Customer excluded from reminders before sending"),
+        }
+
+    def _collection_claims(self, company, today):
+        """{reminder id: {invoice id: (why it is settled or False, first due date)}} for
+        the reminders of ``self`` (of ``company``), read from the ledger and the rules of
+        the dunning run on ``today``, in one query: an invoice is settled when it is
+        paid, credited or cancelled, on hold (Odoo's "No follow-up"), in an open
+        dispute, covered by an open promise or an active payment agreement, or its
+        customer is excluded from reminders."""
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        self.env["account.move"].flush_model(["state", "payment_state"])
+        self.flush_model(["move_ids", "partner_id"])
+        Partner = self.env["res.partner"].with_company(company)
+        Partner.flush_model(["collection_excluded"])
+        move = SQL("m.id")
+        lines = SQL(
+            """FROM account_move_line aml
+                WHERE aml.move_id = m.id AND %s AND aml.amount_residual > 0""",
+            Ledger._open_receivable_condition(company),
+        )
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT rel.communication_id, m.id, m.state, m.payment_state,
+                       EXISTS (SELECT 1 %(lines)s AND aml.no_followup IS NOT TRUE),
+                       EXISTS (SELECT 1 %(lines)s),
+                       (SELECT MIN(%(due_date)s) %(lines)s),
+                       %(disputed)s, %(promised)s, %(agreement)s,
+                       %(excluded)s IS TRUE
+                  FROM collection_communication_account_move_rel rel
+                  JOIN collection_communication c ON c.id = rel.communication_id
+                  JOIN res_partner p ON p.id = c.partner_id
+                  JOIN account_move m ON m.id = rel.move_id
+                 WHERE rel.communication_id IN %(ids)s
+                """,
+                lines=lines,
+                due_date=Ledger._due_date_sql(),
+                disputed=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
+                promised=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
+                agreement=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
+                excluded=Ledger._company_dependent_sql(Partner, "p", "collection_excluded"),
+                ids=tuple(self.ids) or (0,),
+            )
+        )
+        claims = {}
+        for row in rows:
+            (communication_id, move_id, state, payment_state, claimable, open_, due_date,
+             disputed, promised, agreement, excluded) = row  # fmt: skip
+            if state != "posted":
+                why = "cancelled"
+            elif not open_:
+                why = "credited" if payment_state == "reversed" else "paid"
+            elif not claimable:
+                why = "held"
+            elif excluded:
+                why = "excluded"
+            elif disputed:
+                why = "disputed"
+            elif promised:
+                why = "promised"
+            elif agreement:
+                why = "agreement"
+            else:
+                why = False
+            claims.setdefault(communication_id, {})[move_id] = (why, due_date)
+        return claims
+
+    def _collection_refresh(self, now, drop_untrue=False):
+        """Read the ledger again for the reminders of ``self`` at ``now`` (naive UTC),
+        just before they leave or are approved: the invoices settled since are taken
+        off (and said so in the note), the amounts are those of now, and a reminder
+        with nothing left to claim is cancelled with the reason. With
+        ``drop_untrue``, a reminder whose message can no longer be true on the
+        customer's day (``_collection_last_day``) is cancelled too.
+
+        Returns ({reminder id: last day its message is true (False: no limit)} for the
+        reminders still to send, the reminders whose message changed)."""
+        result = {}
+        changed = self.browse()
+        reasons = self._collection_settled_reasons()
+        for company in self.company_id:
+            reminders = self.filtered(lambda c, co=company: c.company_id == co)
+            today = company._collection_today(now)
+            claims = reminders._collection_claims(company, today)
+            for reminder in reminders:
+                moves = claims.get(reminder.id, {})
+                settled = {move_id: why for move_id, (why, _due) in moves.items() if why}
+                kept = [move_id for move_id, (why, _due) in moves.items() if not why]
+                if not kept:
+                    reminder._collection_cancel(
+                        "; ".join(reasons[why] for why in dict.fromkeys(settled.values()))
+                        or reasons["paid"]
+                    )
+                    continue
+                last_day = reminder._collection_last_day([moves[m][1] for m in kept])
+                if drop_untrue and last_day and reminder._collection_local_day(now) > last_day:
+                    reminder._collection_cancel(reminder._collection_untrue_reason(last_day))
+                    continue
+                result[reminder.id] = last_day
+                values = reminder._collection_current_figures(company)
+                if settled:
+                    values["move_ids"] = [Command.set(kept)]
+                    names = dict(reminder.move_ids.mapped(lambda m: (m.id, m.display_name)))
+                    values["note"] = "\n".join(
+                        filter(
+                            None,
+                            [
+                                reminder.note,
+                                self.env._(
+                                    "Taken off: %(invoices)s.",
+                                    invoices=", ".join(
+                                        f"{names[move_id]} ({reasons[why]})"
+                                        for move_id, why in settled.items()
+                                    ),
+                                ),
+                            ],
+                        )
+                    )
+                values = {
+                    fname: value
+                    for fname, value in values.items()
+                    if fname in ("move_ids", "note") or reminder[fname] != value
+                }
+                if values:
+                    reminder.sudo().write(values)
+                    changed |= reminder
+        return result, changed
+
+    def _collection_current_figures(self, company):
+        """The customer's figures now, as the run reads them when it creates a reminder."""
+        self.ensure_one()
+        partner = self.partner_id.with_company(company).with_context(
+            tz=company._collection_tz().zone
+        )
+        partner.invalidate_recordset(
+            ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
+        )
+        return {
+            "overdue_amount": partner.collection_overdue_amount,
+            "due_amount": partner.collection_due_amount,
+            "days_overdue": partner.collection_days_overdue,
+        }
+
+    def _collection_last_day(self, due_dates):
+        """The last day the message of this reminder is true, False when it has none.
+        A message gives way to the next level of its policy: it is true until the day
+        before the gap between the two levels' delays has passed since the reminder's
+        day (the day the next level is due). A message before the due date ("due soon")
+        is true until the day before the first due date of its invoices, one on the due
+        date ("due today") on that day only."""
+        self.ensure_one()
+        level = self.level_id
+        last = False
+        later = level.policy_id.level_ids.filtered(lambda lv: lv.delay > level.delay)
+        if later:
+            gap = min(later.mapped("delay")) - level.delay
+            last = self.date + timedelta(days=gap - 1)
+        due_dates = [due for due in due_dates if due]
+        if level.delay <= 0 and due_dates:
+            bound = min(due_dates) - timedelta(days=1 if level.delay < 0 else 0)
+            last = min(last, bound) if last else bound
+        return last
+
+    def _collection_local_day(self, moment):
+        """The customer's day at ``moment`` (naive UTC)."""
+        self.ensure_one()
+        Delivery = self.env["collection.communication.delivery"]
+        tz = Delivery._collection_tz_of(self.partner_id, self.company_id)
+        return Delivery._collection_local(moment, tz).date()
+
+    def _collection_untrue_reason(self, last_day):
+        return self.env._(
+            "Dropped: it could not go by %(day)s, the last day its message is true",
+            day=format_date(self.env, last_day, date_format="MMM d"),
+        )
+
+    def _collection_cancel(self, reason):
+        """Nothing is sent any more of this reminder, because of ``reason``: the
+        deliveries not sent yet are cancelled with it, the reminder is cancelled with it
+        (sent if one of its channels already went) and the customer's chatter says so."""
+        self.ensure_one()
+        pending = self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued", "failed"))
+        pending._set_cancelled()
+        pending.last_error = reason
+        if self.delivery_ids.filtered(lambda d: d.state in ("sent", "sending")):
+            self._update_state()
+            return
+        self._engine_write({"state": "cancelled", "cancel_reason": reason})
+        # sudo: the engine records why the reminder was not sent, whoever runs it.
+        self.partner_id.sudo().message_post(
+            body=Markup("%s %s")
+            % (
+                self.env._("Reminder not sent (%(reason)s):", reason=reason),
+                self._get_html_link(),
+            ),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    @api.model
+    def _collection_refresh_drafts(self, now):
+        """The reminders waiting for review whose invoices were all settled, or whose
+        message can no longer be true, cancel themselves; the others show the invoices
+        and amounts of now. Run by the sending queue; drafts a collector is editing
+        (locked) are left for the next run."""
+        drafts = self.search([("state", "=", "draft")], order="id")
+        Cron = self.env["ir.cron"]
+        for start in range(0, len(drafts), 200):
+            batch = (
+                drafts[start : start + 200]
+                .try_lock_for_update()
+                .filtered(lambda c: c.state == "draft")
+            )
+            batch._collection_refresh(now, drop_untrue=True)
+            Cron._commit_progress(0)
 
     def _start(self):
         """Queue the deliveries and apply the level's stage and status changes."""

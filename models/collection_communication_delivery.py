@@ -176,6 +176,8 @@ class CollectionCommunicationDelivery(models.Model):
         on the delivery, which the next run tries again."""
         now = fields.Datetime.now()
         self._recover_interrupted(now)
+        # sudo: the engine rereads the ledger for the reminders waiting for review.
+        self.env["collection.communication"].sudo()._collection_refresh_drafts(now)
         domain = Domain("state", "=", "queued") & (
             Domain("next_attempt", "=", False) | Domain("next_attempt", "<=", now)
         )
@@ -246,9 +248,27 @@ class CollectionCommunicationDelivery(models.Model):
         stuck.communication_id._update_state()
 
     def _send_one(self, now):
+        """Send this delivery at ``now``, saying the truth: the ledger is read again
+        first (``collection.communication._collection_refresh``), so the invoices
+        settled since are not claimed, the amounts are those of now, and nothing goes
+        when nothing is left to claim. A message held back (quiet hours, rest days, the
+        contact limit) past the last day it is true is dropped, not postponed."""
         self.ensure_one()
         communication = self.communication_id
+        # sudo: the engine rereads the ledger and writes its facts, whoever runs the queue.
+        last_days, changed = communication.sudo()._collection_refresh(now)
+        if communication.id not in last_days:
+            return  # nothing left to claim: cancelled with the reason
+        if changed:
+            # Rendered before the invoices or amounts changed: rendered again.
+            communication.delivery_ids._discard_rendered()
         postponed = self._postponed_until(now)
+        last_day = last_days[communication.id]
+        if last_day and self.channel != "activity":
+            tz = self._collection_tz()
+            if self._collection_local(postponed or now, tz).date() > last_day:
+                self._drop_untrue(last_day)
+                return
         if postponed:
             self._set_postponed(postponed)
             return
@@ -269,14 +289,59 @@ class CollectionCommunicationDelivery(models.Model):
                 self._sent(now)
         communication._update_state()
 
+    def _drop_untrue(self, last_day):
+        """This message cannot go by ``last_day``, the last day it is true: not sent,
+        with the reason; the reminder is cancelled with it when nothing else of it went
+        or is to go."""
+        communication = self.communication_id
+        reason = communication._collection_untrue_reason(last_day)
+        self._set_cancelled()
+        self.last_error = reason
+        others = communication.delivery_ids - self
+        if others.filtered(lambda d: d.state in ("draft", "queued", "sending", "sent", "failed")):
+            communication._update_state()
+        else:
+            communication.sudo()._collection_cancel(reason)
+
+    def _discard_rendered(self):
+        """Forget the email or SMS rendered for a delivery not sent yet, so that the
+        next attempt renders the reminder as it is now."""
+        for delivery in self.filtered(lambda d: d.state in ("queued", "failed")):
+            mail = delivery.mail_id.sudo()
+            if mail and mail.state not in ("sent", "received"):
+                delivery.mail_id = False
+                mail.unlink()
+            sms = delivery.sms_id.sudo()
+            if sms and sms.state not in ("sent", "pending"):
+                delivery.sms_id = False
+                sms.unlink()
+
+    @api.model
+    def _collection_tz_of(self, partner, company):
+        """The customer's time zone, else the company's: the clock of the quiet hours
+        and of the days a message speaks of."""
+        if partner.tz and partner.tz in pytz.all_timezones_set:
+            return pytz.timezone(partner.tz)
+        return company._collection_tz()
+
+    def _collection_tz(self):
+        self.ensure_one()
+        return self._collection_tz_of(self.communication_id.partner_id, self.company_id)
+
+    @api.model
+    def _collection_local(self, moment, tz):
+        """``moment`` (naive UTC) on the clock of ``tz``, naive."""
+        return pytz.utc.localize(moment).astimezone(tz).replace(tzinfo=None)
+
     def _postponed_until(self, now):
-        """When quiet hours, the rest day or the message cap hold this message back, the
-        time it may go; False when it may go now. Activities are never held back."""
+        """When quiet hours, a rest day or the message cap hold this message back, the
+        time it may go; False when it may go now. Activities are never held back. The
+        quiet hours are the customer's (its time zone, else the company's)."""
         if self.channel == "activity":
             return False
         company = self.communication_id.company_id
-        tz = company._collection_tz()
-        local = pytz.utc.localize(now).astimezone(tz).replace(tzinfo=None)
+        tz = self._collection_tz()
+        local = self._collection_local(now, tz)
         allowed = company._collection_next_allowed_time(local)
         if allowed != local:
             return tz.localize(allowed).astimezone(pytz.utc).replace(tzinfo=None)

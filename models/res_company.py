@@ -1,11 +1,27 @@
+import functools
 from datetime import datetime, time, timedelta
 
+import holidays
 import pytz
 
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 from .collection_aging_bucket import default_buckets
+
+# Days ahead the queue looks for a moment outside the quiet hours and the rest days.
+MAX_DAYS_HELD = 60
+
+
+@functools.lru_cache(maxsize=64)
+def public_holidays(country, subdivision, year):
+    """The public holidays of ``country`` (ISO code) and its ``subdivision`` (or the
+    whole country when None) in ``year``, from the ``holidays`` package: a frozenset of
+    dates; None when the package does not know that country or subdivision."""
+    try:
+        return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year))
+    except NotImplementedError:
+        return None
 
 
 class ResCompany(models.Model):
@@ -77,6 +93,21 @@ class ResCompany(models.Model):
         default="6",
         help="No automatic message on this day of the week.",
     )
+    collection_calendar_id = fields.Many2one(
+        "resource.calendar",
+        string="Working Days",
+        compute="_compute_collection_calendar_id",
+        store=True,
+        readonly=False,
+        help="No automatic message on the days this calendar does not work, nor on its "
+        "global time off. Defaults to the company's working hours; empty: every day.",
+    )
+    collection_public_holidays = fields.Boolean(
+        string="No Messages on Public Holidays",
+        default=True,
+        help="No automatic message on the public holidays of the company's country (and "
+        "state or region when known).",
+    )
     collection_message_interval_days = fields.Integer(
         string="Days Between Messages",
         default=3,
@@ -101,6 +132,12 @@ class ResCompany(models.Model):
         help="Permanent access token of the WhatsApp Business Cloud API.",
     )
 
+    @api.depends("resource_calendar_id")
+    def _compute_collection_calendar_id(self):
+        for company in self:
+            if not company.collection_calendar_id:
+                company.collection_calendar_id = company.resource_calendar_id
+
     def _collection_tz(self):
         """The company's time zone (its partner's, else UTC): the clock of its quiet
         hours and the calendar of its dunning days."""
@@ -116,27 +153,31 @@ class ResCompany(models.Model):
         )
 
     def _collection_next_allowed_time(self, local_now):
-        """The first moment from ``local_now`` (naive, in the company's time zone) outside
-        the quiet hours and the weekly rest day, naive in the same time zone."""
+        """The first moment from ``local_now`` (naive, in the time zone of the customer
+        it is for) outside the quiet hours and the rest days (``_collection_is_rest_day``),
+        naive in the same time zone."""
         self.ensure_one()
         start, end = self.collection_quiet_hour_start, self.collection_quiet_hour_end
-        rest = int(self.collection_rest_day) if self.collection_rest_day else None
 
         def at(day, hours):
             minutes = round(hours * 60)
             return datetime.combine(day, time(minutes // 60 % 24, minutes % 60))
 
         moment = local_now
-        for _step in range(10):
-            if rest is not None and moment.weekday() == rest:
-                moment = at(moment.date() + timedelta(days=1), 0)
+        rest_days = {}
+        for _step in range(2 * MAX_DAYS_HELD):
+            day = moment.date()
+            if day not in rest_days:
+                rest_days[day] = self._collection_is_rest_day(day)
+            if rest_days[day]:
+                moment = at(day + timedelta(days=1), 0)
                 continue
             hour = moment.hour + moment.minute / 60
             if start > end and (hour >= start or hour < end):  # overnight, e.g. 20:00-08:00
-                moment = at(moment.date() + timedelta(days=1 if hour >= start else 0), end)
+                moment = at(day + timedelta(days=1 if hour >= start else 0), end)
                 continue
             if start < end and start <= hour < end:
-                moment = at(moment.date(), end)
+                moment = at(day, end)
                 continue
             return moment
         return moment
@@ -145,6 +186,44 @@ class ResCompany(models.Model):
     def _check_collection_promise_max_days(self):
         if any(company.collection_promise_max_days < 1 for company in self):
             raise ValidationError(self.env._("The longest promise is at least one day."))
+
+    def _collection_is_rest_day(self, day):
+        """Whether no automatic message goes on ``day``: the weekly rest day, a day the
+        working calendar does not work or one of its global time off, a public holiday
+        of the company's country when the company honours them."""
+        self.ensure_one()
+        if self.collection_rest_day and day.weekday() == int(self.collection_rest_day):
+            return True
+        calendar = self.collection_calendar_id
+        if calendar:
+            if not calendar.flexible_hours and not calendar._works_on_date(day):
+                return True
+            day_start = datetime.combine(day, time.min)
+            if calendar.global_leave_ids.filtered(
+                lambda leave: (
+                    leave.date_from < day_start + timedelta(days=1) and leave.date_to > day_start
+                )
+            ):
+                return True
+        if self.collection_public_holidays:
+            return day in self._collection_public_holidays(day.year)
+        return False
+
+    def _collection_public_holidays(self, year):
+        """The public holidays of the company's country in ``year`` (of its state or
+        region too when the ``holidays`` package knows it), from that package: a set of
+        dates, empty when the country is unknown to it."""
+        self.ensure_one()
+        country = self.country_id.code
+        if not country:
+            return frozenset()
+        # The company's state when the package knows it by that code, else the country.
+        days = None
+        if self.state_id.code:
+            days = public_holidays(country, self.state_id.code, year)
+        if days is None:
+            days = public_holidays(country, None, year)
+        return days or frozenset()
 
     @api.model_create_multi
     def create(self, vals_list):

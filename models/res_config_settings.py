@@ -28,6 +28,8 @@ class ResConfigSettings(models.TransientModel):
     collection_quiet_hour_start = company_setting(fields.Float, "collection_quiet_hour_start")
     collection_quiet_hour_end = company_setting(fields.Float, "collection_quiet_hour_end")
     collection_rest_day = company_setting(fields.Selection, "collection_rest_day")
+    collection_calendar_id = company_setting(fields.Many2one, "collection_calendar_id")
+    collection_public_holidays = company_setting(fields.Boolean, "collection_public_holidays")
     collection_message_interval_days = company_setting(
         fields.Integer, "collection_message_interval_days"
     )

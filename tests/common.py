@@ -216,19 +216,22 @@ class DunningCommon(CollectionCommon):
 
 class DunningCadenceCommon(DunningCommon, MockSmtplibCase):
     """A review policy of five levels, from two days before the due date to a call,
-    moving the customer through the stages; no quiet hours, rest day or message cap
-    unless a test is about them. Emails go to a fake SMTP server
+    moving the customer through the stages; no quiet hours, rest days, public holidays
+    or message cap unless a test is about them. Emails go to a fake SMTP server
     (``smtp_messages``), SMS to a fake gateway (``sms_gateway``)."""
 
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        # No quiet hours, no rest day, no message cap, unless a test is about them.
+        # No quiet hours, no rest days, no public holidays, no message cap, unless a
+        # test is about them.
         cls.company.write(
             {
                 "collection_quiet_hour_start": 0.0,
                 "collection_quiet_hour_end": 0.0,
                 "collection_rest_day": False,
+                "collection_calendar_id": False,
+                "collection_public_holidays": False,
                 "collection_message_interval_days": 0,
             }
         )

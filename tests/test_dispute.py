@@ -455,6 +455,8 @@ class TestCollectionDispute(CollectionCommon):
                 "collection_quiet_hour_start": 0.0,
                 "collection_quiet_hour_end": 0.0,
                 "collection_rest_day": False,
+                "collection_calendar_id": False,
+                "collection_public_holidays": False,
                 "collection_message_interval_days": 0,
             }
         )

@@ -699,7 +699,9 @@ class TestCollectionDunningSending(DunningCadenceCommon):
             }
         )
         self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
-        self.invoice(self.customer, 1000.0, day(0))
+        # Overdue reminders (still true the next day), by email.
+        self.customer.phone = False
+        self.invoice(self.customer, 1000.0, day(-10))
         reminder = self.approved_reminder()
         delivery = self.delivery(reminder, "email")
 
@@ -717,8 +719,8 @@ class TestCollectionDunningSending(DunningCadenceCommon):
         # Sunday 2026-03-22 is the rest day: Monday 08:00.
         sunday = 6
         self.assertEqual(day(sunday).weekday(), 6)
-        other = self.make_customer("Sunday Customer")
-        self.invoice(other, 1000.0, day(sunday))
+        other = self.make_customer("Sunday Customer", phone=False)
+        self.invoice(other, 1000.0, day(sunday - 10))
         reminder = self.approved_reminder(other, on=sunday)
         self.run_queue(at(sunday, 10))
         delivery = self.delivery(reminder, "email")
@@ -730,19 +732,19 @@ class TestCollectionDunningSending(DunningCadenceCommon):
     def test_message_cap(self):
         self.company.collection_message_interval_days = 3
         self.invoice(self.customer, 1000.0, day(0))
-        self.invoice(self.customer, 500.0, day(3))
+        self.invoice(self.customer, 500.0, day(4))
         self.run_dunning(day(0))
         self.reminders(self.customer).with_user(self.collector).action_approve()
         self.run_queue(at(0, 12))
         self.assertEqual(len(self.mails(self.customer)), 1)
 
-        # The next day the second invoice is two days from its due date: its reminder
-        # waits until three days after the first message.
-        self.run_dunning(day(1))
+        # Two days later the second invoice is two days from its due date: its reminder
+        # waits until three days after the first message, the day before the due date.
+        self.run_dunning(day(2))
         second = self.reminders(self.customer)[1:]
         self.assertEqual(second.level_id, self.level_soon)
         second.with_user(self.collector).action_approve()
-        self.run_queue(at(1, 12))
+        self.run_queue(at(2, 12))
         delivery = self.delivery(second, "email")
         self.assertRecordValues(delivery, [{"state": "queued", "next_attempt": at(3, 12)}])
         self.assertEqual(len(self.mails(self.customer)), 1)

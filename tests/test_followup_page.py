@@ -139,7 +139,8 @@ class TestCollectionReminderReadable(DunningCadenceCommon):
     def test_waiting_reason(self):
         self.company.write({"collection_quiet_hour_start": 20.0, "collection_quiet_hour_end": 8.0})
         self.company.partner_id.tz = "Europe/Madrid"  # UTC+1 in March
-        self.invoice(self.customer, 1000.0, day(0))
+        self.customer.phone = False
+        self.invoice(self.customer, 1000.0, day(-10))  # overdue: still true the next day
         self.invoice(self.customer, 500.0, day(4))  # two days before: on day 2
         self.run_dunning(day(0))
         reminder = self.reminders(self.customer).with_user(self.collector)
@@ -159,16 +160,16 @@ class TestCollectionReminderReadable(DunningCadenceCommon):
         self.assertEqual(reminder.state, "done")
         self.assertFalse(reminder.waiting_reason)
 
-        # Two days later, the next reminder waits for the contact limit: three days
-        # after the first message, 08:00 on the 17th.
-        self.company.collection_message_interval_days = 3
+        # Two days later, the next reminder waits for the contact limit: two days
+        # after the first message (08:00 on the 17th), the day before its due date.
+        self.company.collection_message_interval_days = 2
         self.run_dunning(day(2))
         second = self.reminders(self.customer)[1:].with_user(self.collector)
         second.action_approve()
         self.run_queue(at(2, 12))
         with freeze_time(at(2, 13)):
             second.invalidate_recordset(["waiting_reason"])
-            self.assertEqual(second.waiting_reason, "Contact limit until Mar 20")
+            self.assertEqual(second.waiting_reason, "Contact limit until Mar 19")
 
     def test_preview_of_each_channel(self):
         """The email and the SMS of the level, rendered for this customer."""

@@ -217,14 +217,19 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
             .sudo()
             .copy({"name": "Portal test policy", "company_id": self.company.id})
         )
-        communication = self.env["collection.communication"].create(
-            {
-                "partner_id": self.customer.id,
-                "company_id": self.company.id,
-                "level_id": policy.level_ids[0].id,
-                "date": TODAY,
-                "move_ids": [Command.set(self.inv_old.ids)],
-            }
+        # Reminders are written by the run only (the engine): the fixture writes as it.
+        communication = (
+            self.env["collection.communication"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "level_id": policy.level_ids[0].id,
+                    "date": TODAY,
+                    "move_ids": [Command.set(self.inv_old.ids)],
+                }
+            )
         )
         url = urlsplit(communication.portal_url)
         self.assertEqual(
@@ -713,14 +718,19 @@ class TestCollectionPortalTour(CollectionTourMixin, CollectionCommon, HttpCase):
             .sudo()
             .copy({"name": "Portal tour policy", "company_id": self.company.id})
         )
-        self.reminder = self.env["collection.communication"].create(
-            {
-                "partner_id": self.customer.id,
-                "company_id": self.company.id,
-                "level_id": policy.level_ids.filtered(lambda lv: lv.delay == 15).id,
-                "date": self.real_today,
-                "move_ids": [Command.set((self.inv_big | self.inv_small).ids)],
-            }
+        # Reminders are written by the run only (the engine): the fixture writes as it.
+        self.reminder = (
+            self.env["collection.communication"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "level_id": policy.level_ids.filtered(lambda lv: lv.delay == 15).id,
+                    "date": self.real_today,
+                    "move_ids": [Command.set((self.inv_big | self.inv_small).ids)],
+                }
+            )
         )
 
     def test_customer_disputes_and_promises_from_reminder_link(self):
