@@ -637,7 +637,7 @@ class CollectionCommunication(models.Model):
         self.ensure_one()
         pending = self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued", "failed"))
         pending._set_cancelled()
-        pending.last_error = reason
+        pending._engine_write({"last_error": reason})
         if self.delivery_ids.filtered(lambda d: d.state in ("sent", "sending")):
             self._update_state()
             return
