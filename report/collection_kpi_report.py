@@ -394,9 +394,8 @@ class CollectionPromiseReport(models.Model):
 
 
 class CollectionDisputeReport(models.Model):
-    """One row per dispute, read from the interaction log: a dispute opens with an
-    interaction whose status after is 'In Dispute' following one that was not (or none),
-    and closes with the next interaction whose status after is another one."""
+    """One row per dispute (``collection.dispute``): opened on its opening day, closed
+    on the day it was resolved, with the interactions that opened and closed it."""
 
     _name = "collection.dispute.report"
     _inherit = ["collection.report.mixin"]
@@ -407,6 +406,7 @@ class CollectionDisputeReport(models.Model):
 
     date = fields.Date(string="Opened On", readonly=True)
     date_closed = fields.Date(string="Closed On", readonly=True)
+    dispute_id = fields.Many2one("collection.dispute", string="Dispute", readonly=True)
     interaction_id = fields.Many2one(
         "collection.interaction", string="Opening Interaction", readonly=True
     )
@@ -423,68 +423,60 @@ class CollectionDisputeReport(models.Model):
         readonly=True,
         aggregator="avg",
         digits=(16, 1),
-        help="Days from the interaction that opened the dispute to the one that closed it; "
-        "empty while it is open.",
+        help="Days from the opening of the dispute to its resolution; empty while it is open.",
     )
 
     _depends = {
-        "collection.interaction": [
+        "collection.dispute": [
             "partner_id",
             "company_id",
-            "user_id",
-            "date",
-            "status_after",
-            "active",
+            "state",
+            "date_open",
+            "date_resolved",
         ],
+        "collection.interaction": ["dispute_id", "user_id", "active"],
         **DIMENSION_DEPENDS,
     }
 
     @property
     def _table_query(self):
-        tz = self._collection_tz()
         return SQL(
             """
-            WITH log AS (
-                SELECT interaction.id, interaction.company_id, interaction.partner_id,
-                       interaction.user_id, interaction.date,
-                       interaction.status_after = 'dispute' AS in_dispute,
-                       LAG(interaction.status_after = 'dispute') OVER (
-                           PARTITION BY interaction.company_id, interaction.partner_id
-                           ORDER BY interaction.date, interaction.id
-                       ) AS was_in_dispute
-                  FROM collection_interaction interaction
-                 WHERE interaction.active
-                   AND interaction.status_after IS NOT NULL
-            )
-            SELECT log.id,
-                   log.id AS interaction_id,
+            SELECT dispute.id,
+                   dispute.id AS dispute_id,
+                   opening.id AS interaction_id,
                    closing.id AS closing_interaction_id,
-                   %(date_opened)s AS date,
-                   %(date_closed)s AS date_closed,
+                   dispute.date_open AS date,
+                   closing.date_resolved AS date_closed,
                    %(dimensions)s,
-                   log.user_id,
-                   CASE WHEN closing.id IS NULL THEN 'open' ELSE 'closed' END AS state,
+                   opening.user_id,
+                   CASE WHEN dispute.state = 'resolved' THEN 'closed' ELSE 'open' END AS state,
                    1 AS dispute_count,
-                   EXTRACT(EPOCH FROM closing.date - log.date) / 86400.0 AS cycle_days
-              FROM log
+                   (closing.date_resolved - dispute.date_open)::float AS cycle_days
+              FROM collection_dispute dispute
               %(dimensions_join)s
               LEFT JOIN LATERAL (
-                   SELECT later.id, later.date
-                     FROM collection_interaction later
-                    WHERE later.partner_id = log.partner_id
-                      AND later.company_id = log.company_id
-                      AND later.active
-                      AND later.status_after != 'dispute'
-                      AND (later.date, later.id) > (log.date, log.id)
-                    ORDER BY later.date, later.id
+                   SELECT interaction.id, interaction.user_id
+                     FROM collection_interaction interaction
+                    WHERE interaction.dispute_id = dispute.id
+                      AND interaction.active
+                    ORDER BY interaction.date, interaction.id
+                    LIMIT 1
+                   ) opening ON TRUE
+              LEFT JOIN LATERAL (
+                   SELECT interaction.id, dispute.date_resolved
+                     FROM (SELECT 1) resolved
+                     LEFT JOIN collection_interaction interaction
+                            ON interaction.dispute_id = dispute.id
+                           AND interaction.active
+                           AND interaction.id != opening.id
+                    WHERE dispute.state = 'resolved'
+                    ORDER BY interaction.date DESC, interaction.id DESC
                     LIMIT 1
                    ) closing ON TRUE
-             WHERE log.in_dispute AND log.was_in_dispute IS NOT TRUE
             """,
-            date_opened=local_date_sql(SQL("log.date"), tz),
-            date_closed=local_date_sql(SQL("closing.date"), tz),
-            dimensions=self._collection_dimensions_sql("log"),
-            dimensions_join=self._collection_dimensions_join("log"),
+            dimensions=self._collection_dimensions_sql("dispute"),
+            dimensions_join=self._collection_dimensions_join("dispute"),
         )
 
 

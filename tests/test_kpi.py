@@ -100,6 +100,37 @@ class TestCollectionKpi(CollectionCommon):
         )
 
     @classmethod
+    def raise_dispute(cls, user, invoice, day):
+        """On ``day``, ``user`` logs a call in which the customer disputes ``invoice``."""
+        with on_day(day):
+            wizard = (
+                cls.env["collection.interaction.log"]
+                .with_user(user)
+                .create(
+                    {
+                        "partner_id": invoice.partner_id.id,
+                        "channel": "call",
+                        "outcome": "dispute",
+                        "move_ids": [Command.set(invoice.ids)],
+                        "dispute_reason_id": cls.env.ref(
+                            "account_collection.collection_dispute_reason_wrong_price"
+                        ).id,
+                    }
+                )
+            )
+            wizard.action_confirm()
+        return cls.env["collection.dispute"].search(
+            [("move_ids", "in", invoice.ids)], order="id desc", limit=1
+        )
+
+    @classmethod
+    def resolve_dispute(cls, user, dispute, day):
+        with on_day(day):
+            dispute = dispute.with_user(user)
+            dispute.resolution = "rejected"
+            dispute.action_resolve()
+
+    @classmethod
     def build_book(cls):
         alpha, beta = cls.alpha, cls.beta
         # Invoices: dated 30 days before their due date.
@@ -117,7 +148,7 @@ class TestCollectionKpi(CollectionCommon):
         with on_day(date(2026, 1, 20)):
             cls.credit_note = cls.invoice(beta, 200.0, date(2026, 2, 19), move_type="out_refund")
             (cls.receivable(cls.credit_note) + cls.receivable(cls.b1)).reconcile()
-        cls.log(beta, cls.collector_2, datetime(2026, 1, 25, 8, 0), "dispute", outcome="dispute")
+        beta_dispute = cls.raise_dispute(cls.collector_2, cls.b1, date(2026, 1, 25))
         cls.p6 = cls.promise(cls.collector_2, cls.b2, 100.0, date(2026, 1, 28), date(2026, 2, 3))
 
         # February.
@@ -125,15 +156,8 @@ class TestCollectionKpi(CollectionCommon):
         cls.log(beta, cls.collector_2, datetime(2026, 2, 4, 10, 0), "dispute", "dispute")
         cls.p1 = cls.promise(cls.collector, cls.a1, 500.0, date(2026, 2, 5), date(2026, 2, 20))
         cls.evaluate_promises(date(2026, 2, 6))
-        cls.log(
-            beta,
-            cls.collector_2,
-            datetime(2026, 2, 9, 20, 0),
-            "negotiating",
-            "dispute",
-            channel="visit",
-        )
-        cls.log(alpha, cls.collector, datetime(2026, 2, 12, 8, 0), "dispute", outcome="dispute")
+        cls.resolve_dispute(cls.collector_2, beta_dispute, date(2026, 2, 9))
+        alpha_dispute = cls.raise_dispute(cls.collector, cls.a0, date(2026, 2, 12))
         cls.p5 = cls.promise(cls.collector, cls.a1, 100.0, date(2026, 2, 12), date(2026, 2, 27))
         cls.evaluate_promises(date(2026, 2, 13))
         # An automatic reminder is no collector's contact and keeps the dispute going.
@@ -149,7 +173,7 @@ class TestCollectionKpi(CollectionCommon):
         with on_day(date(2026, 2, 14)):
             cls.p5.with_user(cls.collector).action_cancel()
         cls.p3 = cls.promise(cls.collector_2, cls.b1, 1800.0, date(2026, 2, 15), date(2026, 2, 24))
-        cls.log(alpha, cls.collector, datetime(2026, 2, 18, 20, 0), "paying", "dispute")
+        cls.resolve_dispute(cls.collector, alpha_dispute, date(2026, 2, 18))
         with on_day(date(2026, 2, 20)):
             cls.pay(cls.a1, 300.0, date(2026, 2, 20))
         # Logged by mistake and archived by the manager: it is no evidence of anything.
@@ -160,7 +184,7 @@ class TestCollectionKpi(CollectionCommon):
         cls.evaluate_promises(date(2026, 2, 23))
         with on_day(date(2026, 2, 25)):
             cls.pay(cls.b1, 1800.0, date(2026, 2, 25))
-        cls.log(alpha, cls.collector, datetime(2026, 2, 26, 9, 0), "dispute", "paying")
+        cls.raise_dispute(cls.collector, cls.a0, date(2026, 2, 26))
         cls.evaluate_promises(date(2026, 2, 28))
 
     def kpis(self, user=None, period=FEBRUARY, **kwargs):
@@ -320,19 +344,29 @@ class TestCollectionKpi(CollectionCommon):
         )
 
     def test_dispute_kpis(self):
-        """Opened in February: Alpha on Feb 12 (closed Feb 18 20:00, 6.5 days) and on
-        Feb 26 (open). Closed in February: Beta's (Jan 25 08:00 to Feb 9 20:00, 15.5 days)
-        and Alpha's first. The archived entry opens nothing; the automatic reminder of
-        Feb 14 neither opens nor closes one."""
+        """Opened in February: Alpha on Feb 12 (resolved Feb 18, 6 days) and on Feb 26
+        (open). Resolved in February: Beta's (Jan 25 to Feb 9, 15 days) and Alpha's first.
+        Interactions that put a customer in dispute without a dispute (the archived entry,
+        the automatic reminder of Feb 14) open nothing."""
         self.assertValues(
             self.kpis(),
             {
                 "disputes": 2,
                 "disputes_closed": 2,
-                "dispute_cycle_days": 11.0,  # (15.5 + 6.5) / 2
+                "dispute_cycle_days": 10.5,  # (15 + 6) / 2
                 "disputes_open": 1,
             },
         )
+
+    def test_disputes_are_the_dispute_records(self):
+        """An interaction that says "in dispute" is no dispute: only the disputes opened
+        on invoices count."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 100.0, date(2026, 1, 31))
+        self.log(gamma, self.collector, datetime(2026, 2, 10, 9, 0), "dispute", outcome="dispute")
+        self.assertValues(self.kpis(), {"disputes": 2, "disputes_open": 1})
+        rows = self.env["collection.dispute.report"].search([("partner_id", "=", gamma.id)])
+        self.assertFalse(rows)
 
     def test_per_collector(self):
         """February. Carla: interactions Feb 12, 18 and 26; promise P1 (500), none of hers
@@ -414,7 +448,7 @@ class TestCollectionKpi(CollectionCommon):
                 "kept_rate": 0.0,
                 "disputes": 2,
                 "disputes_closed": 1,
-                "dispute_cycle_days": 6.5,
+                "dispute_cycle_days": 6.0,
                 "disputes_open": 1,
             },
         )
@@ -601,7 +635,7 @@ class TestCollectionKpi(CollectionCommon):
                     "date": date(2026, 1, 25),
                     "date_closed": date(2026, 2, 9),
                     "state": "closed",
-                    "cycle_days": 15.5,
+                    "cycle_days": 15.0,
                 },
                 {
                     "partner_id": self.alpha.id,
@@ -609,7 +643,7 @@ class TestCollectionKpi(CollectionCommon):
                     "date": date(2026, 2, 12),
                     "date_closed": date(2026, 2, 18),
                     "state": "closed",
-                    "cycle_days": 6.5,
+                    "cycle_days": 6.0,
                 },
                 {
                     "partner_id": self.alpha.id,
