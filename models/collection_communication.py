@@ -76,7 +76,12 @@ class CollectionCommunication(models.Model):
     due_amount = fields.Monetary(readonly=True, help="Total due when created.")
     days_overdue = fields.Integer(readonly=True, help="Days overdue when created.")
     note = fields.Text(readonly=True, help="Why a channel was not used, and which one replaced it.")
-    portal_url = fields.Char(compute="_compute_portal_url")
+    portal_url = fields.Char(
+        compute="_compute_portal_url",
+        groups="account_collection.group_collection_user",
+        help="The customer's statement link, which opens without a login: collectors of "
+        "the customer only.",
+    )
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
     waiting_reason = fields.Char(
         string="Waiting For",

@@ -217,14 +217,19 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
             .sudo()
             .copy({"name": "Portal test policy", "company_id": self.company.id})
         )
-        communication = self.env["collection.communication"].create(
-            {
-                "partner_id": self.customer.id,
-                "company_id": self.company.id,
-                "level_id": policy.level_ids[0].id,
-                "date": TODAY,
-                "move_ids": [Command.set(self.inv_old.ids)],
-            }
+        # sudo: reminders are created by the reminders run only.
+        communication = (
+            self.env["collection.communication"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "level_id": policy.level_ids[0].id,
+                    "date": TODAY,
+                    "move_ids": [Command.set(self.inv_old.ids)],
+                }
+            )
         )
         url = urlsplit(communication.portal_url)
         self.assertEqual(
