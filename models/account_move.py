@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
@@ -6,6 +7,11 @@ from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES
 from .collection_ledger import LEDGER_FIELDS, figure_search
 
 MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
+
+# The invoice's side of its promises and disputes, and its reminders: written from the
+# promise or the dispute (whose checks apply) and by the reminders, never on the invoice.
+CASE_FIELDS = {"collection_promise_ids", "collection_dispute_ids"}
+DUNNING_FIELDS = {"collection_level_id", "collection_last_reminder_date"}
 
 
 class AccountMove(models.Model):
@@ -180,6 +186,37 @@ class AccountMove(models.Model):
     def _collection_follow_payments_undone(self):
         entries = self.filtered(lambda m: m.move_type == "entry")
         self.env["collection.promise"]._collection_follow_ledger(entries, states=("open", "kept"))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            self._collection_check_written(vals)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        self._collection_check_written(vals)
+        return super().write(vals)
+
+    @api.model
+    def _collection_check_written(self, vals):
+        """Refuse a user's write of the collection fields no user writes on the invoice
+        (see CASE_FIELDS, DUNNING_FIELDS)."""
+        if self.env.su:
+            return
+        if CASE_FIELDS & set(vals):
+            raise UserError(
+                self.env._(
+                    "The invoices of a promise to pay or of a dispute are changed on the "
+                    "promise or the dispute, not on the invoice."
+                )
+            )
+        if DUNNING_FIELDS & set(vals):
+            raise UserError(
+                self.env._(
+                    "The reminder level and the last reminder of an invoice are set by the "
+                    "reminders."
+                )
+            )
 
     def action_collection_log_interaction(self):
         partner = self.commercial_partner_id

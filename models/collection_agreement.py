@@ -303,6 +303,7 @@ class CollectionAgreement(models.Model):
                     vals.pop(fname, None)
         for vals in vals_list:
             self._collection_check_dates(vals)
+        self._collection_check_portfolio(vals_list)
         agreements = super().create(vals_list)
         for agreement in agreements:
             if agreement.name == "/":
@@ -324,6 +325,7 @@ class CollectionAgreement(models.Model):
 
     def write(self, vals):
         workflow = self._collection_is_workflow()
+        self._collection_check_portfolio_write(vals)
         if WORKFLOW_FIELDS & set(vals) and not workflow:
             raise UserError(
                 self.env._(

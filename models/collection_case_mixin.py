@@ -4,7 +4,7 @@ from datetime import date, timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 
 _logger = logging.getLogger(__name__)
 
@@ -172,6 +172,46 @@ class CollectionCaseMixin(models.AbstractModel):
         not_open = moves.filtered(lambda m: not is_open_invoice(m))
         if not_open:
             raise UserError(not_open_error(", ".join(not_open.mapped("name"))))
+
+    # ------------------------------------------------------------------
+    # The portfolio
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _collection_check_portfolio(self, vals_list):
+        """Raise an ``AccessError`` unless the current user may work the customer of
+        each of ``vals_list`` (the values of cases created or written, with
+        ``partner_id`` and optionally ``company_id``) in its company: a collector whom
+        the company restricts to their portfolio works their own customers only."""
+        if self.env.su:
+            return
+        Partner = self.env["res.partner"]
+        Company = self.env["res.company"]
+        for vals in vals_list:
+            if not vals.get("partner_id"):
+                continue
+            company = Company.browse(vals.get("company_id")) or self.env.company
+            partner = Partner.browse(vals["partner_id"]).with_company(company)
+            if not partner._collection_in_user_portfolio():
+                raise AccessError(
+                    self.env._(
+                        "%(partner)s is in another collector's portfolio.",
+                        partner=partner.sudo().commercial_partner_id.display_name,
+                    )
+                )
+
+    def _collection_check_portfolio_write(self, vals):
+        """``_collection_check_portfolio`` for ``vals`` written on these cases."""
+        if "partner_id" in vals or "company_id" in vals:
+            self._collection_check_portfolio(
+                [
+                    {
+                        "partner_id": vals.get("partner_id", case.partner_id.id),
+                        "company_id": vals.get("company_id", case.company_id.id),
+                    }
+                    for case in self
+                ]
+            )
 
     # ------------------------------------------------------------------
     # The customer's chatter and interactions

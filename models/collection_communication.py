@@ -94,7 +94,12 @@ class CollectionCommunication(models.Model):
         "credited, disputed, promised or put on hold since it was created, or its message "
         "would no longer be true on the day it could go.",
     )
-    portal_url = fields.Char(compute="_compute_portal_url")
+    portal_url = fields.Char(
+        compute="_compute_portal_url",
+        groups="account_collection.group_collection_user",
+        help="The customer's statement link, which opens without a login: collectors of "
+        "the customer only.",
+    )
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
     waiting_reason = fields.Char(
         string="Waiting For",

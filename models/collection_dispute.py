@@ -263,6 +263,7 @@ class CollectionDispute(models.Model):
                 # buttons.
                 for fname in WORKFLOW_FIELDS | {"resolution"}:
                     vals.pop(fname, None)
+        self._collection_check_portfolio(vals_list)
         disputes = super().create(vals_list)
         if disputes.filtered(lambda d: not d.move_ids):
             raise ValidationError(self.env._("Choose the invoices the customer disputes."))

@@ -129,6 +129,7 @@ class CollectionInteraction(models.Model):
                 vals["status_before"] = partner.collection_status
             if "status_after" not in vals and "status_before" in vals:
                 vals["status_after"] = vals["status_before"]
+        self._collection_check_portfolio(vals_list)
         return super().create(vals_list)
 
     @api.constrains("move_ids", "partner_id")

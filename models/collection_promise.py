@@ -160,6 +160,7 @@ class CollectionPromise(models.Model):
                 )
             if "amount" in vals and (vals["amount"] or 0) <= 0:
                 raise ValidationError(self.env._("The promised amount must be greater than zero."))
+        self._collection_check_portfolio(vals_list)
         promises = super().create(vals_list)
         for promise in promises:
             promise._collection_note_on_customer(
@@ -191,6 +192,7 @@ class CollectionPromise(models.Model):
                         date=format_date(self.env, fields.Date.to_date(vals["date"])),
                     )
                 )
+        self._collection_check_portfolio_write(vals)
         protected = {"partner_id", "amount", "date", "move_ids", "company_id"}
         if protected & set(vals) and any(p.state != "open" for p in self):
             raise UserError(

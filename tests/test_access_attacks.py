@@ -2,7 +2,7 @@ import json
 from datetime import datetime, timedelta
 
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
 
@@ -202,3 +202,242 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
         self.assertEqual(self.reminder.state, "queued")
         self.assertEqual(self.email.state, "queued")
         self.assertEqual(self.sms.state, "cancelled")
+
+    # ------------------------------------------------------------------
+    # 3. The portfolio rule: reminders, deliveries, instalments, invoice levels
+    # ------------------------------------------------------------------
+
+    def test_restricted_collector_reads_no_other_portfolio_reminder(self):
+        self.restrict_portfolios()
+        Reminder = self.env["collection.communication"].with_user(self.collector)
+        Delivery = self.env["collection.communication.delivery"].with_user(self.collector)
+        partners = (self.customer | self.other).ids
+        self.assertEqual(Reminder.search([("partner_id", "in", partners)]), self.reminder)
+        self.assertEqual(
+            Delivery.search([("partner_id", "in", partners)]), self.reminder.delivery_ids
+        )
+        # The statement link would let the collector act as Bolt on the portal.
+        with self.assertRaises(AccessError):
+            self.other_reminder.with_user(self.collector).read(["portal_url"])
+        with self.assertRaises(AccessError):
+            self.delivery(self.other_reminder, "email").with_user(self.collector).read(
+                ["recipient"]
+            )
+        # Nor approve, skip or retry it.
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.other_reminder.with_user(self.collector).action_approve()
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            self.delivery(self.other_reminder, "sms").with_user(self.collector).action_cancel()
+        self.assertEqual(self.other_reminder.state, "draft")
+        self.assertEqual(set(self.other_reminder.delivery_ids.mapped("state")), {"draft"})
+        # Their own reminder's link, they see.
+        self.assertIn("/my/collections/", self.reminder.with_user(self.collector).portal_url)
+
+    def test_billing_user_does_not_get_the_statement_link(self):
+        reminder = self.reminder.with_user(self.billing_user)
+        self.assertEqual(reminder.overdue_amount, 1000.0)
+        with self.assertRaises(AccessError):
+            reminder.read(["portal_url"])
+
+    def test_restricted_collector_reads_no_other_portfolio_instalment(self):
+        self.restrict_portfolios()
+        agreement = self.env["collection.agreement"].create(
+            {
+                "partner_id": self.other.id,
+                "move_ids": [Command.set(self.bolt_invoice.ids)],
+                "instalment_count": 2,
+                "date_first": day(30),
+                "user_id": self.collector_2.id,
+            }
+        )
+        self.assertEqual(len(agreement.instalment_ids), 2)
+        Instalment = self.env["collection.agreement.instalment"].with_user(self.collector)
+        self.assertFalse(Instalment.search([("partner_id", "=", self.other.id)]))
+        with self.assertRaises(AccessError):
+            agreement.instalment_ids.with_user(self.collector).read(["amount", "date"])
+        # Cody, whose customer it is, reads them.
+        Instalment = Instalment.with_user(self.collector_2)
+        self.assertEqual(
+            Instalment.search([("partner_id", "=", self.other.id)]), agreement.instalment_ids
+        )
+
+    def test_other_company_reads_no_invoice_level(self):
+        company_2 = self.setup_other_company(name="Other Company")["company"]
+        manager_2 = self.make_user(
+            "manager_2", "account_collection.group_collection_manager", company_2
+        )
+        States = self.env["collection.invoice.dunning"].with_user(manager_2)
+        self.assertFalse(States.search([("move_id", "=", self.acme_invoice.id)]))
+        state = self.env["collection.invoice.dunning"].search(
+            [("move_id", "=", self.acme_invoice.id)]
+        )
+        self.assertEqual(state.level_id, self.level_late)
+        with self.assertRaises(AccessError):
+            state.with_user(manager_2).read(["move_id", "level_id"])
+
+    # ------------------------------------------------------------------
+    # 4. Writing into another portfolio
+    # ------------------------------------------------------------------
+
+    def assert_portfolio_refused(self, caught):
+        message = str(caught.exception)
+        self.assertIn("Bolt Industries is in another collector's portfolio", message)
+        self.assertNotIn("company", message.lower())
+
+    def test_restricted_collector_cannot_log_on_another_portfolio(self):
+        self.restrict_portfolios()
+        Interaction = self.env["collection.interaction"].with_user(self.collector)
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            Interaction.create(
+                {
+                    "partner_id": self.other.id,
+                    "channel": "call",
+                    "outcome": "refusal",
+                    "status_after": "uncollectible",
+                }
+            )
+        self.assert_portfolio_refused(caught)
+        self.assertFalse(
+            self.env["collection.interaction"].search(
+                [("partner_id", "=", self.other.id), ("channel", "=", "call")]
+            )
+        )
+        self.assertEqual(self.other.with_company(self.company).collection_status, "current")
+
+    def test_restricted_collector_cannot_run_the_log_dialog_on_another_portfolio(self):
+        self.restrict_portfolios()
+        wizard = (
+            self.env["collection.interaction.log"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "partner_id": self.other.id,
+                    "channel": "call",
+                    "outcome": "promise",
+                    "promise": True,
+                    "promise_amount": 100.0,
+                    "promise_date": day(5),
+                }
+            )
+        )
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            wizard.action_confirm()
+        self.assert_portfolio_refused(caught)
+        self.assertFalse(
+            self.env["collection.promise"].search([("partner_id", "=", self.other.id)])
+        )
+
+    def test_restricted_collector_cannot_promise_for_another_portfolio(self):
+        self.restrict_portfolios()
+        Promise = self.env["collection.promise"].with_user(self.collector)
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            Promise.create({"partner_id": self.other.id, "amount": 100.0, "date": day(5)})
+        self.assert_portfolio_refused(caught)
+        # Nor move one of their own promises over to Bolt.
+        promise = Promise.create({"partner_id": self.customer.id, "amount": 100.0, "date": day(5)})
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            promise.write({"partner_id": self.other.id})
+        self.assert_portfolio_refused(caught)
+        self.assertFalse(
+            self.env["collection.promise"].search([("partner_id", "=", self.other.id)])
+        )
+
+    def test_restricted_collector_cannot_open_cases_on_another_portfolio(self):
+        self.restrict_portfolios()
+        Dispute = self.env["collection.dispute"].with_user(self.collector)
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            Dispute.create(
+                {
+                    "partner_id": self.other.id,
+                    "move_ids": [Command.set(self.bolt_invoice.ids)],
+                    "reason_id": self.env.ref(
+                        "account_collection.collection_dispute_reason_wrong_price"
+                    ).id,
+                }
+            )
+        self.assert_portfolio_refused(caught)
+        Agreement = self.env["collection.agreement"].with_user(self.collector)
+        with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+            Agreement.create(
+                {
+                    "partner_id": self.other.id,
+                    "move_ids": [Command.set(self.bolt_invoice.ids)],
+                    "instalment_count": 2,
+                    "date_first": day(30),
+                }
+            )
+        self.assert_portfolio_refused(caught)
+        self.assertFalse(
+            self.env["collection.dispute"].search([("partner_id", "=", self.other.id)])
+        )
+        self.assertFalse(
+            self.env["collection.agreement"].search([("partner_id", "=", self.other.id)])
+        )
+
+    def test_unrestricted_collector_works_every_customer(self):
+        promise = (
+            self.env["collection.promise"]
+            .with_user(self.collector)
+            .create({"partner_id": self.other.id, "amount": 100.0, "date": day(5)})
+        )
+        self.assertEqual(promise.user_id, self.collector)
+
+    # ------------------------------------------------------------------
+    # 7. The invoices' side of promises and disputes
+    # ------------------------------------------------------------------
+
+    def test_billing_user_cannot_rewire_promises_from_the_invoice(self):
+        promise = self.env["collection.promise"].create(
+            {
+                "partner_id": self.customer.id,
+                "amount": 500.0,
+                "date": day(7),
+                "move_ids": [Command.set(self.acme_invoice.ids)],
+            }
+        )
+        closed = self.env["collection.promise"].create(
+            {"partner_id": self.customer.id, "amount": 100.0, "date": day(3)}
+        )
+        closed.action_cancel()
+        bolt_invoice = self.bolt_invoice.with_user(self.billing_user)
+        acme_invoice = self.acme_invoice.with_user(self.billing_user)
+        # Another customer's invoice attached to Acme's promise.
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            bolt_invoice.write({"collection_promise_ids": [Command.link(promise.id)]})
+        # A cancelled promise edited.
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            acme_invoice.write({"collection_promise_ids": [Command.link(closed.id)]})
+        # The promise stripped of its invoice.
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            acme_invoice.write({"collection_promise_ids": [Command.clear()]})
+        self.assertEqual(promise.move_ids, self.acme_invoice)
+        self.assertFalse(closed.move_ids)
+
+    def test_billing_user_cannot_strip_a_dispute_from_the_invoice(self):
+        dispute = self.env["collection.dispute"].create(
+            {
+                "partner_id": self.customer.id,
+                "move_ids": [Command.set(self.acme_invoice.ids)],
+                "reason_id": self.env.ref(
+                    "account_collection.collection_dispute_reason_wrong_price"
+                ).id,
+            }
+        )
+        acme_invoice = self.acme_invoice.with_user(self.billing_user)
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            acme_invoice.write({"collection_dispute_ids": [Command.unlink(dispute.id)]})
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            self.bolt_invoice.with_user(self.billing_user).write(
+                {"collection_dispute_ids": [Command.link(dispute.id)]}
+            )
+        self.assertEqual(dispute.move_ids, self.acme_invoice)
+
+    def test_billing_user_cannot_forge_an_invoices_reminders(self):
+        acme_invoice = self.acme_invoice.with_user(self.billing_user)
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            acme_invoice.write({"collection_level_id": self.level_soon.id})
+        with self.assertRaises(UserError), self.env.cr.savepoint():
+            acme_invoice.write({"collection_last_reminder_date": day(-1)})
+        self.acme_invoice.invalidate_recordset()
+        self.assertEqual(self.acme_invoice.collection_level_id, self.level_late)
+        self.assertFalse(self.acme_invoice.collection_last_reminder_date)

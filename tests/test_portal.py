@@ -217,7 +217,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
             .sudo()
             .copy({"name": "Portal test policy", "company_id": self.company.id})
         )
-        # Reminders are written by the run only (the engine): the fixture writes as it.
+        # sudo: reminders are created by the reminders run only.
         communication = (
             self.env["collection.communication"]
             .sudo()

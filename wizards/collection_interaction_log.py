@@ -93,6 +93,9 @@ class CollectionInteractionLog(models.TransientModel):
         self.ensure_one()
         partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
         partner._collection_check_access()
+        self.env["collection.interaction"]._collection_check_portfolio(
+            [{"partner_id": partner.id, "company_id": self.company_id.id}]
+        )
         status_before = partner.collection_status or "current"
         if self.promise:
             if not self.promise_amount or self.promise_amount <= 0:
