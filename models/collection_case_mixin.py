@@ -1,7 +1,7 @@
 import logging
 from datetime import date, timedelta
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError, ValidationError
@@ -37,6 +37,13 @@ def days_after(day, days):
         return day + timedelta(days=days)
     except OverflowError:
         return date.max if days > 0 else date.min
+
+
+def text_to_html(text):
+    """What someone typed (a customer on the portal, a collector in a text field), as
+    HTML that shows it as typed: escaped, its line breaks kept, and no link made of
+    its addresses (unlike ``plaintext2html``): customer text is text everywhere."""
+    return Markup("<br/>").join(escape(line) for line in (text or "").splitlines())
 
 
 def is_open_invoice(move):

@@ -7,7 +7,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL
 
-from .collection_case_mixin import ACCOUNTING_READERS, OPEN_PAYMENT_STATES
+from .collection_case_mixin import ACCOUNTING_READERS, OPEN_PAYMENT_STATES, text_to_html
 from .collection_case_mixin import DISPUTE_OPEN_STATES as OPEN_STATES
 from .res_partner import COLLECTION_STATUS
 
@@ -496,7 +496,7 @@ class CollectionDispute(models.Model):
             )
         )
         dispute.message_post(
-            body=message,
+            body=text_to_html(message),
             author_id=author.id,
             message_type="comment",
             subtype_xmlid="mail.mt_note",
@@ -602,7 +602,7 @@ class CollectionDispute(models.Model):
             if dispute.description and not portal:
                 # The portal posts the customer's own message, with its attachments.
                 dispute_sudo.message_post(
-                    body=dispute.description,
+                    body=text_to_html(dispute.description),
                     author_id=self.env.user.partner_id.id,
                     message_type="comment",
                     subtype_xmlid="mail.mt_note",
@@ -629,7 +629,8 @@ class CollectionDispute(models.Model):
             "account_collection.mail_activity_type_collection_dispute",
             date_deadline=max(self.sla_deadline or today, today),
             summary=self.env._("Solve the dispute: %(reason)s", reason=self.reason_id.name),
-            note=self.description or "",
+            # The customer's text, as text: no markup of it reaches the responsible.
+            note=text_to_html(self.description),
             user_id=responsible.id,
         )
         if template and responsible.partner_id.email:

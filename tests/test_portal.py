@@ -535,6 +535,46 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         self.assertRefused(response, "is already in dispute: we are looking into it.")
         self.assertEqual(len(self.disputes()), 1)
 
+    def test_dispute_message_stays_text(self):
+        """What the customer writes reaches the responsible as text: markup typed in
+        the message shows as typed, no remote image loads, no link is offered."""
+        reason = self.env.ref("account_collection.collection_dispute_reason_duplicate")
+        message = (
+            '<img src="https://attacker.example/pixel.png"/>'
+            '<a href="https://attacker.example/pay">Pay here</a>\nSecond line'
+        )
+        response = self.post(
+            "dispute",
+            {"move_id": str(self.inv_old.id), "reason_id": str(reason.id), "message": message},
+        )
+        self.assertDone(response, "dispute")
+        dispute = self.disputes()
+        self.assertEqual(dispute.description, message)
+        bodies = [("the responsible's activity", dispute.activity_ids.note)]
+        bodies += [
+            (f"the dispute's chatter: {m.subject or m.message_type}", m.body)
+            for m in dispute.message_ids
+            if "Second line" in (m.body or "")
+        ]
+        bodies += [
+            ("the customer's chatter", m.body)
+            for m in self.customer_notes("Invoice disputed on the customer portal")
+        ]
+        self.assertGreaterEqual(len(bodies), 3)
+        for where, body in bodies:
+            with self.subTest(where):
+                self.assertTrue(body)
+                tree = html.fromstring(f"<div>{body}</div>")
+                self.assertFalse(
+                    tree.xpath(
+                        "//img[contains(@src, 'attacker')] | //a[contains(@href, 'attacker')]"
+                    ),
+                    body,
+                )
+                self.assertIn(
+                    '<img src="https://attacker.example/pixel.png"/>', tree.text_content()
+                )
+
     def test_dispute_bad_input_creates_nothing(self):
         reason = self.env.ref("account_collection.collection_dispute_reason_duplicate")
         cases = {
