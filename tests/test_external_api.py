@@ -112,7 +112,7 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         )
         self.assertEqual(promise["state"], "open")
         self.assertEqual(promise["user_id"][0], self.collector.id)
-        self.assertEqual(self.customer_status(), "agreement")
+        self.assertEqual(self.customer_status(), "paying")
 
     def test_promise_in_the_past_is_a_clear_fault(self):
         with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):
@@ -154,21 +154,21 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
             {
                 "partner_id": self.customer.id,
                 "channel": "call",
-                "outcome": "dispute",
-                "note": "Disputes the March invoice.",
+                "outcome": "refusal",
+                "note": "Refuses to pay the March invoice.",
             },
         )
         self.rpc("collection.interaction.log", "action_confirm", [wizard_id])
-        self.assertEqual(self.customer_status(), "dispute")
+        self.assertEqual(self.customer_status(), "refusal")
         logged = self.rpc(
             "collection.interaction",
             "search_read",
-            [["partner_id", "=", self.customer.id], ["outcome", "=", "dispute"]],
+            [["partner_id", "=", self.customer.id], ["outcome", "=", "refusal"]],
             fields=["user_id", "overdue_amount", "status_before", "status_after"],
         )
         self.assertEqual(len(logged), 1)
         self.assertEqual(logged[0]["user_id"][0], self.collector.id)
         self.assertEqual(logged[0]["overdue_amount"], 1000.0)
         self.assertEqual(
-            (logged[0]["status_before"], logged[0]["status_after"]), ("current", "dispute")
+            (logged[0]["status_before"], logged[0]["status_after"]), ("current", "refusal")
         )
