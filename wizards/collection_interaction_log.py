@@ -77,7 +77,7 @@ class CollectionInteractionLog(models.TransientModel):
             raise ValidationError(
                 self.env._(
                     "%(partner)s has no open dispute: open one on the disputed invoices (the "
-                    "Dispute button of the invoice) to put the customer in dispute.",
+                    "Open a Dispute button of the invoice) to put the customer in dispute.",
                     partner=partner.display_name,
                 )
             )
