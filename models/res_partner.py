@@ -400,6 +400,38 @@ class ResPartner(models.Model):
     def _read_group_collection_stage_ids(self, stages, domain):
         return stages.search([])
 
+    @api.model
+    @api.readonly
+    def web_read_group(
+        self, domain, groupby, aggregates=(), limit=None, offset=0, order=None, **kwargs
+    ):
+        """The worklist's cards per stage: a stage holding customers opens with them, even
+        a folded stage (Legal) or the customers without a stage, which Odoo folds."""
+        result = super().web_read_group(
+            domain, groupby, aggregates, limit=limit, offset=offset, order=order, **kwargs
+        )
+        if (
+            list(groupby) != ["collection_stage_id"]
+            or not kwargs.get("auto_unfold")
+            or kwargs.get("opening_info")
+        ):
+            return result
+        folded = [g for g in result["groups"] if g["__count"] and "__records" not in g]
+        # The records in the order of the other groups' (the group's own field left out).
+        record_order = ", ".join(
+            spec
+            for spec in (order or "").split(",")
+            if spec.strip() and spec.split()[0] not in ("collection_stage_id", "__count")
+        )
+        for group in folded:
+            records = self.search(
+                Domain(domain) & Domain(group["__extra_domain"]),
+                order=record_order or None,
+                limit=kwargs.get("unfold_read_default_limit", 80),
+            )
+            group["__records"] = records.web_read(kwargs.get("unfold_read_specification") or {})
+        return result
+
     # ------------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------------
