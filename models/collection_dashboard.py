@@ -26,7 +26,7 @@ class CollectionDashboard(models.AbstractModel):
 
     @api.model
     @api.readonly
-    def get_dashboard_data(self, period="month"):
+    def get_dashboard_data(self, period="last_30_days"):
         """Everything the dashboard shows, for the current company and user, in the
         company currency. ``period`` (one of ``PERIODS``) is the period of the KPI
         cards; the other cards show the book as it stands today."""
@@ -132,7 +132,7 @@ class CollectionDashboard(models.AbstractModel):
             ),
             (
                 "overdue_share",
-                self.env._("Overdue"),
+                self.env._("Receivables Overdue"),
                 "percent",
                 False,
                 self.env._("Share of the receivables past their due date."),
@@ -142,7 +142,7 @@ class CollectionDashboard(models.AbstractModel):
             ),
             (
                 "over_90_share",
-                self.env._("Over 90 Days"),
+                self.env._("Receivables Over 90 Days"),
                 "percent",
                 False,
                 self.env._("Share of the receivables more than 90 days past their due date."),
@@ -253,10 +253,10 @@ class CollectionDashboard(models.AbstractModel):
         ) = rows[0]
         cards = [
             ("due", self.env._("Customers to Collect"), due_count, due_amount, None),
-            ("overdue", self.env._("Overdue Customers"), overdue_count, overdue_amount, "overdue"),
+            ("overdue", self.env._("Customers Overdue"), overdue_count, overdue_amount, "overdue"),
             (
                 "over_90_days",
-                self.env._("Over 90 Days"),
+                self.env._("Customers Over 90 Days"),
                 over_90_count,
                 over_90_amount,
                 "over_90_days",

@@ -103,7 +103,12 @@ class CollectionLevel(models.Model):
     stage_id = fields.Many2one(
         "collection.stage", string="Move to Stage", help="Move the customer to this stage."
     )
-    status = fields.Selection(COLLECTION_STATUS, string="Set Status")
+    # A dispute and a payment agreement are records of their own: a reminder does not
+    # claim them.
+    status = fields.Selection(
+        [(key, label) for key, label in COLLECTION_STATUS if key not in ("dispute", "agreement")],
+        string="Set Status",
+    )
 
     _delay_unique = models.UniqueIndex(
         "(policy_id, delay)", "Two levels of a policy cannot have the same number of days."

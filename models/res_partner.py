@@ -27,6 +27,9 @@ COLLECTION_STATUS = [
 # write-off).
 COMMITMENT_STATUSES = ("agreement", "current", "paying", "negotiating")
 
+# The commitments a customer makes, with the state in which each still holds.
+COMMITMENTS = {"collection.promise": "open", "collection.agreement": "active"}
+
 # Statuses that still describe a customer after a dispute is resolved, when the customer
 # still owes something overdue.
 LASTING_STATUSES = ("paying", "negotiating", "refusal", "uncollectible")
@@ -397,6 +400,38 @@ class ResPartner(models.Model):
     def _read_group_collection_stage_ids(self, stages, domain):
         return stages.search([])
 
+    @api.model
+    @api.readonly
+    def web_read_group(
+        self, domain, groupby, aggregates=(), limit=None, offset=0, order=None, **kwargs
+    ):
+        """The worklist's cards per stage: a stage holding customers opens with them, even
+        a folded stage (Legal) or the customers without a stage, which Odoo folds."""
+        result = super().web_read_group(
+            domain, groupby, aggregates, limit=limit, offset=offset, order=order, **kwargs
+        )
+        if (
+            list(groupby) != ["collection_stage_id"]
+            or not kwargs.get("auto_unfold")
+            or kwargs.get("opening_info")
+        ):
+            return result
+        folded = [g for g in result["groups"] if g["__count"] and "__records" not in g]
+        # The records in the order of the other groups' (the group's own field left out).
+        record_order = ", ".join(
+            spec
+            for spec in (order or "").split(",")
+            if spec.strip() and spec.split()[0] not in ("collection_stage_id", "__count")
+        )
+        for group in folded:
+            records = self.search(
+                Domain(domain) & Domain(group["__extra_domain"]),
+                order=record_order or None,
+                limit=kwargs.get("unfold_read_default_limit", 80),
+            )
+            group["__records"] = records.web_read(kwargs.get("unfold_read_specification") or {})
+        return result
+
     # ------------------------------------------------------------------
     # CRUD
     # ------------------------------------------------------------------
@@ -539,16 +574,17 @@ class ResPartner(models.Model):
                 subtype_xmlid="mail.mt_note",
             )
 
-    def _collection_with_commitment(self, exclude=None):
+    def _collection_with_commitment(self, exclude=None, models=COMMITMENTS):
         """The customers among these who still have an open commitment in the current
         company: an open promise to pay or an active payment agreement (``exclude``, a
-        promise or an agreement, does not count)."""
+        promise or an agreement, does not count; ``models`` restricts the kinds of
+        commitment, e.g. to the agreements)."""
         found = set()
-        for model, state in (("collection.promise", "open"), ("collection.agreement", "active")):
+        for model in models:
             domain = [
                 ("partner_id", "in", self.ids),
                 ("company_id", "=", self.env.company.id),
-                ("state", "=", state),
+                ("state", "=", COMMITMENTS[model]),
             ]
             if exclude is not None and exclude._name == model:
                 domain.append(("id", "not in", exclude.ids))
@@ -574,8 +610,9 @@ class ResPartner(models.Model):
         """{customer: collection status} of these customers (current company) once
         ``event`` happened; the one place that decides it:
 
-        - ``"committed"``: a promise to pay was made, a payment agreement started: *In
-          agreement*;
+        - ``"committed"``: a payment agreement started: *In payment agreement*; a promise
+          to pay was made (``case`` a promise, or none): *Paying*, or still *In payment
+          agreement* while an agreement is active;
         - ``"kept"``, ``"broken"``: the commitment ``case`` was kept, or broken (or
           cancelled): *Paying* (*Current* when nothing is overdue) or *Negotiating*; the
           status stays while another commitment is open, and when it is not one a
@@ -588,20 +625,28 @@ class ResPartner(models.Model):
           the status before the dispute if it still applies (``case.status_before``),
           else *Negotiating*. A status changed since the dispute opened stays.
         """
-        committed = disputed = self.browse()
+        committed = disputed = under_agreement = self.browse()
         if event in ("kept", "broken", "settled", "dispute_resolved"):
             committed = self._collection_with_commitment(exclude=case)
+        if event in ("committed", "kept", "broken"):
+            under_agreement = self._collection_with_commitment(
+                exclude=case, models=["collection.agreement"]
+            )
         if event == "dispute_resolved":
             disputed = self._collection_with_open_dispute(exclude=case)
         result = {}
         for partner in self:
             status = partner.collection_status or "current"
             if event == "committed":
-                new = "agreement"
+                agreement = case is not None and case._name == "collection.agreement"
+                new = "agreement" if agreement or partner in under_agreement else "paying"
             elif event == "disputed":
                 new = status if status == "uncollectible" else "dispute"
             elif event in ("kept", "broken"):
-                if status not in COMMITMENT_STATUSES or partner in committed:
+                if status == "agreement" and partner in committed - under_agreement:
+                    # Only promises hold now, no agreement any more.
+                    new = "paying"
+                elif status not in COMMITMENT_STATUSES or partner in committed:
                     new = status
                 elif event == "broken":
                     new = "negotiating"

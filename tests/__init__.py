@@ -18,3 +18,4 @@ from . import test_portal
 from . import test_followup_page
 from . import test_access_attacks
 from . import test_dunning_truth
+from . import test_status

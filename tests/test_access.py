@@ -184,12 +184,12 @@ class TestCollectionAccess(CollectionCommon):
         self.assertEqual(interaction.user_id, self.collector)
         self.assertEqual(interaction.overdue_amount, 300.0)
         self.assertEqual(interaction.status_before, "negotiating")
-        self.assertEqual(interaction.status_after, "agreement")
+        self.assertEqual(interaction.status_after, "paying")
         promise = interaction.promise_id
         self.assertEqual(promise.amount, 300.0)
         self.assertEqual(promise.move_ids, self.other_invoice)
         self.assertEqual(promise.user_id, self.collector)
-        self.assertEqual(partner.collection_status, "agreement")
+        self.assertEqual(partner.collection_status, "paying")
         self.assertEqual(partner.collection_next_action_date, TODAY + timedelta(days=11))
         self.assertEqual(partner.collection_user_id, self.collector)
         follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
@@ -224,7 +224,7 @@ class TestCollectionAccess(CollectionCommon):
         )
         self.assertEqual(promise.state, "open")
         self.assertEqual(promise.user_id, self.collector)
-        self.assertEqual(self.other_customer.collection_status, "agreement")
+        self.assertEqual(self.other_customer.collection_status, "paying")
         note = (self.other_customer.message_ids - messages_before).filtered(
             lambda m: "New promise to pay" in m.body
         )

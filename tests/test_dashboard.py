@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import date, timedelta
 
 from lxml import etree
 
@@ -253,6 +253,29 @@ class TestCollectionDashboard(CollectionCommon):
             self.assertEqual(
                 (data["date_from"], data["date_to"]), (date_from, "2026-03-16"), period
             )
+
+    @on_day(date(2026, 4, 1))
+    def test_default_period_is_the_last_30_days(self):
+        """On the first day of a month the dashboard still shows a month of figures."""
+        data = self.env["collection.dashboard"].with_user(self.collector).get_dashboard_data()
+        self.assertEqual(
+            (data["period"], data["date_from"], data["date_to"]),
+            ("last_30_days", "2026-03-03", "2026-04-01"),
+        )
+
+    def test_cards_say_what_they_measure(self):
+        """A share of the receivables and a number of customers have different names."""
+        data = self.dashboard(self.collector)
+        kpis = {card["key"]: card["label"] for card in data["kpis"]}
+        customers = {card["key"]: card["label"] for card in data["customers"]}
+        self.assertEqual(
+            (kpis["overdue_share"], kpis["over_90_share"]),
+            ("Receivables Overdue", "Receivables Over 90 Days"),
+        )
+        self.assertEqual(
+            (customers["due"], customers["overdue"], customers["over_90_days"]),
+            ("Customers to Collect", "Customers Overdue", "Customers Over 90 Days"),
+        )
 
     # ------------------------------------------------------------------
     # KPI cards

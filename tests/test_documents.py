@@ -573,8 +573,8 @@ class TestCollectionDocuments(CollectionCommon):
         # The promise.
         self.assertIn("03/16/2026 Carla Collector $ 300.00 03/20/2026 $ 0.00 Open", text)
         # The status changes: the promise, then a manager.
-        self.assertIn("Collection Status Current In Payment Agreement", text)
-        self.assertIn("Collection Status In Payment Agreement Negotiating", text)
+        self.assertIn("Collection Status Current Paying", text)
+        self.assertIn("Collection Status Paying Negotiating", text)
 
     def test_dossier_in_spanish(self):
         self.build_history()

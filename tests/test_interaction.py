@@ -462,4 +462,4 @@ class TestCollectionInteraction(CollectionCommon):
             self._promise_as_collector(amount=0.0)
         promise = self._promise_as_collector(move_ids=[Command.set(self.overdue_invoice.ids)])
         self.assertEqual(promise.state, "open")
-        self.assertEqual(self.customer.collection_status, "agreement")
+        self.assertEqual(self.customer.collection_status, "paying")

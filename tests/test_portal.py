@@ -359,14 +359,14 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
                     "user_id": False,
                     "automatic": False,
                     "status_before": "current",
-                    "status_after": "agreement",
+                    "status_after": "paying",
                     "overdue_amount": 1300.0,
                     "days_overdue": 45,
                     "note": "We pay next Monday.",
                 }
             ],
         )
-        self.assertEqual(self.customer.with_company(self.company).collection_status, "agreement")
+        self.assertEqual(self.customer.with_company(self.company).collection_status, "paying")
         # The customer's chatter: a note written by the customer, sent to the collector.
         [note] = self.customer_notes("Promise to pay made on the customer portal")
         self.assertEqual(note.author_id, self.customer)

@@ -65,7 +65,7 @@ class TestCollectionPromise(CollectionCommon):
 
     # ------------------------------------------------------------------
 
-    def test_new_promise_sets_agreement(self):
+    def test_new_promise_sets_paying(self):
         invoice = self.invoice(self.customer, 1000.0, day(-15))
         self.assertEqual(self.status(), "current")
 
@@ -87,10 +87,10 @@ class TestCollectionPromise(CollectionCommon):
         )
         self.assertEqual(promise.move_ids, invoice)
         self.assertEqual(invoice.collection_open_promise_id, promise)
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
         self.assertEqual(promise.interaction_ids.partner_id, self.customer)
 
-    def test_promise_made_without_a_call_sets_agreement(self):
+    def test_promise_made_without_a_call_sets_paying(self):
         """Recorded directly (e.g. from the promises list), a promise sets the status too."""
         invoice = self.invoice(self.customer, 1000.0, day(-15))
         Promise = self.env["collection.promise"].with_user(self.collector)
@@ -103,7 +103,7 @@ class TestCollectionPromise(CollectionCommon):
             }
         )
         self.assertEqual(promise.state, "open")
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
         self.assertTrue(self.partner_notes("New promise to pay"))
 
     def test_kept_before_the_date(self):
@@ -114,7 +114,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertRecordValues(
             promise, [{"state": "kept", "amount_paid": 600.0, "date_closed": day(2)}]
         )
-        # 400 still overdue: the customer is paying, no longer in an agreement.
+        # 400 still overdue: the customer is still paying.
         self.assertEqual(self.status(), "paying")
         self.assertFalse(invoice.collection_open_promise_id)
 
@@ -164,7 +164,7 @@ class TestCollectionPromise(CollectionCommon):
         for offset in (5, 6, 7):
             self.evaluate_on(day(offset))
             self.assertEqual(promise.state, "open")
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
         self.assertFalse(self.broken_activities())
 
         self.evaluate_on(day(8))

@@ -32,7 +32,7 @@ class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase
         self.assertEqual(promise.date, self.real_today + timedelta(days=7))
         self.assertEqual(promise.state, "open")
         self.assertEqual(promise.user_id, self.collector)
-        self.assertEqual(customer.collection_status, "agreement")
+        self.assertEqual(customer.collection_status, "paying")
         self.assertEqual(customer.collection_user_id, self.collector)
         self.assertEqual(customer.collection_next_action_date, self.real_today + timedelta(days=3))
 
@@ -47,7 +47,7 @@ class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase
                     "user_id": self.collector.id,
                     "promise_id": promise.id,
                     "status_before": "current",
-                    "status_after": "agreement",
+                    "status_after": "paying",
                     "overdue_amount": 1500.0,
                     "days_overdue": 45,
                 }

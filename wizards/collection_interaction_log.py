@@ -65,14 +65,41 @@ class CollectionInteractionLog(models.TransientModel):
 
     @api.depends("status_before", "outcome", "promise")
     def _compute_status_after(self):
-        by_outcome = {"dispute": "dispute", "refusal": "refusal", "promise": "agreement"}
+        # A dispute or a payment agreement is a record of its own: the outcome of a
+        # conversation alone does not make the customer's status say so.
         for wizard in self:
-            if wizard.promise:
-                wizard.status_after = "agreement"
-            else:
+            partner = wizard.partner_id.commercial_partner_id.with_company(wizard.company_id)
+            if wizard.promise or wizard.outcome == "promise":
                 wizard.status_after = (
-                    by_outcome.get(wizard.outcome) or wizard.status_before or "current"
+                    partner._collection_status_after("committed")[partner] if partner else "paying"
                 )
+            elif wizard.outcome == "refusal":
+                wizard.status_after = "refusal"
+            else:
+                wizard.status_after = wizard.status_before or "current"
+
+    def _check_status_after(self, partner):
+        """The new status says what the records say: *In Dispute* with an open dispute,
+        *In Payment Agreement* with an active agreement."""
+        if self.status_after == "dispute" and not partner._collection_with_open_dispute():
+            raise ValidationError(
+                self.env._(
+                    "%(partner)s has no open dispute: open one on the disputed invoices (the "
+                    "Open a Dispute button of the invoice) to put the customer in dispute.",
+                    partner=partner.display_name,
+                )
+            )
+        if self.status_after == "agreement" and not partner._collection_with_commitment(
+            models=["collection.agreement"]
+        ):
+            raise ValidationError(
+                self.env._(
+                    "%(partner)s has no active payment agreement: start one (Payment "
+                    "Agreements) to put the customer in a payment agreement; a promise to pay "
+                    "makes the customer Paying.",
+                    partner=partner.display_name,
+                )
+            )
 
     @api.onchange("outcome")
     def _onchange_outcome(self):
@@ -111,6 +138,7 @@ class CollectionInteractionLog(models.TransientModel):
                 )
         if self.next_action_date and self.next_action_date < fields.Date.context_today(self):
             raise ValidationError(self.env._("The next action cannot be planned in the past."))
+        self._check_status_after(partner)
 
         promise = self.env["collection.promise"]
         if self.promise:

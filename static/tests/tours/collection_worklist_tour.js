@@ -95,8 +95,8 @@ registry.category("web_tour.tours").add("collection_worklist_tour", {
                 run: "click",
             },
             {
-                content: "The new status is the payment agreement",
-                trigger: ".modal .o_field_widget[name='status_after'] input:value('In Payment Agreement')",
+                content: "The new status says the customer is paying",
+                trigger: ".modal .o_field_widget[name='status_after'] input:value('Paying')",
             },
             {
                 content: "Log it",
@@ -130,8 +130,8 @@ registry.category("web_tour.tours").add("collection_worklist_tour", {
                 trigger: ".o_field_widget[name='collection_interaction_ids'] .o_data_row:contains('Call'):contains('Promise to Pay')",
             },
             {
-                content: "The customer is now in a payment agreement",
-                trigger: ".o_field_widget[name='collection_status']:contains('In Payment Agreement')",
+                content: "The customer is now paying",
+                trigger: ".o_field_widget[name='collection_status']:contains('Paying')",
             },
         ];
     },

@@ -29,8 +29,8 @@ registry.category("web_tour.tours").add("collection_worklist_views_tour", {
             run: "click",
         },
         {
-            content: "The cards open, one column per stage",
-            trigger: ".o_kanban_view .o_kanban_group",
+            content: "The customers without a stage are shown, not folded away, with a Log button",
+            trigger: `.o_kanban_view .o_kanban_group .o_kanban_record:contains('${CUSTOMER}') button.o_collection_kanban_log`,
         },
         {
             content: "Switch to the pivot",

@@ -33,7 +33,8 @@ export class CollectionDashboard extends Component {
         ];
         this.state = useState({
             // Back from a card's records, the dashboard keeps the period it had.
-            period: this.props.state?.period || "month",
+            // The last 30 days by default: a month of figures even on the 1st of a month.
+            period: this.props.state?.period || "last_30_days",
             data: null,
         });
         useSetupAction({ getLocalState: () => ({ period: this.state.period }) });
