@@ -350,7 +350,7 @@ class CollectionPromise(models.Model):
 
     def _collection_reopen(self):
         """A kept promise is no longer paid in full (a payment was unmatched or
-        cancelled): it is open again and the customer back in agreement; the daily check
+        cancelled): it is open again and the customer Paying again; the daily check
         closes it if its grace period has passed."""
         self.ensure_one()
         self.write({"state": "open", "date_closed": False})

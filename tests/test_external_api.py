@@ -112,7 +112,7 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         )
         self.assertEqual(promise["state"], "open")
         self.assertEqual(promise["user_id"][0], self.collector.id)
-        self.assertEqual(self.customer_status(), "agreement")
+        self.assertEqual(self.customer_status(), "paying")
 
     def test_promise_in_the_past_is_a_clear_fault(self):
         with self.assertRaises(Fault) as caught, mute_logger("odoo.http"):

@@ -372,7 +372,7 @@ class TestCollectionPromise(CollectionCommon):
         self.invoice(self.customer, 1000.0, day(-15))
         promise = self.log_promise(self.env["account.move"], 600.0, day(5))
         self.assertFalse(promise.move_ids)
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
 
         with on_day(day(2)):
             self.customer_payment(self.customer, 600.0, day(2))
@@ -432,7 +432,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertRecordValues(
             promise, [{"state": "open", "amount_paid": 0.0, "date_closed": False}]
         )
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
         self.evaluate_on(day(8))
         self.assertEqual(promise.state, "broken")
 
@@ -450,7 +450,7 @@ class TestCollectionPromise(CollectionCommon):
         self.assertRecordValues(
             promise, [{"state": "open", "amount_paid": 0.0, "date_closed": False}]
         )
-        self.assertEqual(self.status(), "agreement")
+        self.assertEqual(self.status(), "paying")
         self.assertTrue(self.partner_notes("Promise open again"))
         self.assertTrue(other)
 

@@ -93,8 +93,8 @@ class TestCollectionStatusWords(CollectionCommon):
 
     def test_log_claims_no_dispute_without_a_dispute(self):
         self.invoice(self.customer, 1000.0, day(-15))
-        wizard = self.log({"outcome": "dispute"})
-        # The outcome does not make a dispute: the status stays until one is opened.
+        wizard = self.log({"outcome": "contacted"})
+        # A conversation does not make a dispute: the status stays until one is opened.
         self.assertEqual(wizard.status_after, "current")
         wizard.status_after = "dispute"
         with self.assertRaisesRegex(ValidationError, "no open dispute"):
@@ -121,7 +121,8 @@ class TestCollectionStatusWords(CollectionCommon):
             }
         )
         self.assertEqual(self.status(), "dispute")
-        wizard = self.log({"outcome": "dispute"})
+        # A call while the dispute is open keeps the customer in dispute.
+        wizard = self.log({"outcome": "contacted"})
         self.assertEqual(wizard.status_after, "dispute")
         wizard.action_confirm()
         self.assertEqual(self.status(), "dispute")

@@ -75,13 +75,21 @@ class CollectionInteractionLog(models.TransientModel):
                 )
             elif wizard.outcome == "refusal":
                 wizard.status_after = "refusal"
+            elif wizard.outcome == "dispute":
+                # Dispute Raised opens the dispute (on the invoices the dialog asks for).
+                wizard.status_after = "dispute"
             else:
                 wizard.status_after = wizard.status_before or "current"
 
     def _check_status_after(self, partner):
         """The new status says what the records say: *In Dispute* with an open dispute,
-        *In Payment Agreement* with an active agreement."""
-        if self.status_after == "dispute" and not partner._collection_with_open_dispute():
+        *In Payment Agreement* with an active agreement (Dispute Raised opens the
+        dispute it claims)."""
+        if (
+            self.status_after == "dispute"
+            and self.outcome != "dispute"
+            and not partner._collection_with_open_dispute()
+        ):
             raise ValidationError(
                 self.env._(
                     "%(partner)s has no open dispute: open one on the disputed invoices (the "
