@@ -112,6 +112,13 @@ class CollectionCommunication(models.Model):
         compute="_compute_delivery_summary",
         help="Each channel of the reminder and where it stands.",
     )
+    settled_warning = fields.Char(
+        string="Settled Since",
+        compute="_compute_settled_warning",
+        help="The invoices of a reminder waiting for review that were paid, credited, "
+        "disputed, promised or put on hold since it was created: approving takes them off, "
+        "and cancels the reminder when nothing is left to claim.",
+    )
     preview_html = fields.Html(
         string="Preview",
         compute="_compute_preview_html",
@@ -208,6 +215,39 @@ class CollectionCommunication(models.Model):
             reason = "; ".join(dict.fromkeys(reasons))
             return reason[:1].upper() + reason[1:]
         return self.env._("In the sending queue")
+
+    @api.depends_context("lang")
+    def _compute_settled_warning(self):
+        """Read from the ledger each time (no dependency: a payment changes it)."""
+        self.settled_warning = False
+        drafts = self.filtered(lambda c: c.id and c.state == "draft")
+        reasons = self._collection_settled_reasons()
+        for company in drafts.company_id:
+            reminders = drafts.filtered(lambda c, co=company: c.company_id == co)
+            claims = reminders._collection_claims(company, company._collection_today())
+            for reminder in reminders:
+                settled = {
+                    move_id: why
+                    for move_id, (why, _due) in claims.get(reminder.id, {}).items()
+                    if why
+                }
+                if not settled:
+                    continue
+                names = dict(reminder.move_ids.mapped(lambda m: (m.id, m.display_name)))
+                invoices = ", ".join(
+                    f"{names.get(move_id, move_id)} ({reasons[why]})"
+                    for move_id, why in settled.items()
+                )
+                if len(settled) == len(claims[reminder.id]):
+                    reminder.settled_warning = self.env._(
+                        "Nothing left to claim: %(invoices)s. Approving cancels it.",
+                        invoices=invoices,
+                    )
+                else:
+                    reminder.settled_warning = self.env._(
+                        "Settled since it was created: %(invoices)s. Approving takes them off.",
+                        invoices=invoices,
+                    )
 
     @api.depends("delivery_ids.state", "delivery_ids.channel")
     @api.depends_context("lang")
@@ -543,6 +583,7 @@ class CollectionCommunication(models.Model):
             reminders = self.filtered(lambda c, co=company: c.company_id == co)
             today = company._collection_today(now)
             claims = reminders._collection_claims(company, today)
+            figures = self._collection_current_figures(reminders.partner_id, company)
             for reminder in reminders:
                 moves = claims.get(reminder.id, {})
                 settled = {move_id: why for move_id, (why, _due) in moves.items() if why}
@@ -558,7 +599,7 @@ class CollectionCommunication(models.Model):
                     reminder._collection_cancel(reminder._collection_untrue_reason(last_day))
                     continue
                 result[reminder.id] = last_day
-                values = reminder._collection_current_figures(company)
+                values = dict(figures[reminder.partner_id.id])
                 if settled:
                     values["move_ids"] = [Command.set(kept)]
                     names = dict(reminder.move_ids.mapped(lambda m: (m.id, m.display_name)))
@@ -587,19 +628,20 @@ class CollectionCommunication(models.Model):
                     changed |= reminder
         return result, changed
 
-    def _collection_current_figures(self, company):
-        """The customer's figures now, as the run reads them when it creates a reminder."""
-        self.ensure_one()
-        partner = self.partner_id.with_company(company).with_context(
-            tz=company._collection_tz().zone
-        )
-        partner.invalidate_recordset(
-            ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
-        )
+    @api.model
+    def _collection_current_figures(self, partners, company):
+        """{customer id: its figures now}, as the run reads them when it creates a
+        reminder, for all ``partners`` at once."""
+        partners = partners.with_company(company).with_context(tz=company._collection_tz().zone)
+        fnames = ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
+        partners.invalidate_recordset(fnames)
         return {
-            "overdue_amount": partner.collection_overdue_amount,
-            "due_amount": partner.collection_due_amount,
-            "days_overdue": partner.collection_days_overdue,
+            partner.id: {
+                "overdue_amount": partner.collection_overdue_amount,
+                "due_amount": partner.collection_due_amount,
+                "days_overdue": partner.collection_days_overdue,
+            }
+            for partner in partners
         }
 
     def _collection_last_day(self, due_dates):

@@ -222,9 +222,20 @@ class TestDunningTruthAtSending(DunningCadenceCommon):
 
     def test_draft_of_settled_invoices_cancels_itself_when_approved(self):
         invoice = self.invoice(self.customer, 1000.0, day(-12))
+        other = self.invoice(self.customer, 500.0, day(-12))
         self.run_dunning(day(0))
         reminder = self.reminders(self.customer).with_user(self.collector)
+        self.assertFalse(reminder.settled_warning)
+        # The reviewer opening it sees what was settled since.
         self.pay(invoice)
+        reminder.invalidate_recordset(["settled_warning"])
+        self.assertEqual(
+            reminder.settled_warning,
+            f"Settled since it was created: {invoice.name} ({PAID}). Approving takes them off.",
+        )
+        self.pay(other)
+        reminder.invalidate_recordset(["settled_warning"])
+        self.assertIn("Nothing left to claim", reminder.settled_warning)
         action = reminder.action_approve()
         self.assertEqual(action["params"]["type"], "warning")
         self.assertIn(PAID, action["params"]["message"])
