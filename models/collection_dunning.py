@@ -1,5 +1,4 @@
 import logging
-from datetime import date
 
 from odoo import api, models
 from odoo.exceptions import UserError
@@ -20,7 +19,8 @@ class CollectionDunning(models.AbstractModel):
     The rules a candidate invoice must pass are owned by the models they are about and
     read as one list in ``_dunning_candidates_sql``:
 
-    - ``collection.level._dunning_reached_sql``: the level the invoice reached;
+    - ``collection.level._dunning_next_step_sql``: the next level of the invoice on
+      its customer's ladder, one level at a time, and the day it gets it;
     - ``res.partner._dunning_exclusion_sql``: the customer is excluded or uncollectible;
     - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
     - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
@@ -171,14 +171,14 @@ class CollectionDunning(models.AbstractModel):
 
     @api.model
     def _dunning_candidates_sql(self, company, today, partner_ids=None, next_level=False):
-        """One query over the open invoices of ``company``: for each invoice that reached
-        a level of its customer's policy higher than the one it is at, the invoice,
-        customer and level, leaving out the invoices and customers the models' own
+        """One query over the open invoices of ``company``: for each invoice due to get
+        the next level of its customer's ladder on ``today``, the invoice, customer,
+        level and its delay, leaving out the invoices and customers the models' own
         rules exclude (see the class docstring).
 
         With ``next_level``, the invoices the rules leave in on ``today`` with the
-        level they reach next, reached or not, and a fifth column: the day they reach
-        it (see ``_dunning_next_reminders``)."""
+        level they get next, due or not, and a fifth column: the day they get it (see
+        ``_dunning_next_reminders``)."""
         Partner = self.env["res.partner"].with_company(company)
         Ledger = self.env["collection.ledger"]
         Ledger._flush()
@@ -211,33 +211,27 @@ class CollectionDunning(models.AbstractModel):
                    %(restrict)s
                  GROUP BY m.id, m.commercial_partner_id
             )
-            SELECT DISTINCT ON (om.move_id) om.move_id, om.partner_id, lv.id, lv.delay
-                   %(next_day)s
+            SELECT om.move_id, om.partner_id, nx.id, nx.delay %(next_day)s
               FROM open_moves om
               JOIN res_partner p ON p.id = om.partner_id
               LEFT JOIN collection_invoice_dunning inv ON inv.move_id = om.move_id
-              JOIN collection_level lv ON %(level_reached)s
+              JOIN %(next_step)s nx ON TRUE
              WHERE NOT %(partner_excluded)s
                AND NOT %(stage_excluded)s
                AND NOT %(promise_excluded)s
                AND NOT %(dispute_excluded)s
                AND NOT %(agreement_excluded)s
-             ORDER BY om.move_id, lv.delay %(order)s
+               %(reached)s
+             ORDER BY om.move_id
             """,
-            next_day=SQL(", om.due_date + lv.delay") if next_level else SQL(),
-            order=SQL("ASC") if next_level else SQL("DESC"),
+            next_day=SQL(", nx.day") if next_level else SQL(),
+            reached=SQL() if next_level else SQL("AND nx.day <= %s", today),
             open_receivable=Ledger._open_receivable_condition(company),
             open_debit=Ledger._open_debit_condition(),
             due_date=Ledger._due_date_sql(),
             restrict=restrict,
-            level_reached=self.env["collection.level"]._dunning_reached_sql(
-                "lv",
-                company,
-                "p",
-                due_date_sql=SQL("om.due_date"),
-                current_level_sql=SQL("inv.level_id"),
-                # Any level still ahead: the day it is reached is the fifth column.
-                today=date.max if next_level else today,
+            next_step=self.env["collection.level"]._dunning_next_step_sql(
+                company, "p", due_date_sql=SQL("om.due_date"), state_alias="inv", today=today
             ),
             partner_excluded=Partner._dunning_exclusion_sql(company, "p"),
             stage_excluded=self.env["collection.stage"]._dunning_exclusion_sql(
@@ -289,7 +283,7 @@ class CollectionDunning(models.AbstractModel):
             ]
         )
         communications = Communication.sudo().browse(sorted(communication_of.values()))
-        self._write_invoice_levels(plan)
+        self._write_invoice_levels(plan, today)
 
         # The deliveries: queued at once for an automatic policy, else waiting for review.
         automatic = communications.filtered(lambda c: c.state == "queued")
@@ -317,15 +311,18 @@ class CollectionDunning(models.AbstractModel):
         return communications
 
     @api.model
-    def _write_invoice_levels(self, plan):
-        """The invoices of ``plan`` move up to the level each one reached, with one
-        statement (see ``collection.invoice.dunning``)."""
+    def _write_invoice_levels(self, plan, today):
+        """The invoices of ``plan`` move up to the level each one reached on ``today``,
+        with one statement per column (see ``collection.invoice.dunning``): the day is
+        where the gap to their next level counts from."""
         move_ids, level_ids = [], []
         for entry in plan.values():
             for move_id, level_id in entry["moves"].items():
                 move_ids.append(move_id)
                 level_ids.append(level_id)
-        self.env["collection.invoice.dunning"].sudo()._set("level_id", move_ids, level_ids)
+        States = self.env["collection.invoice.dunning"].sudo()
+        States._set("level_id", move_ids, level_ids)
+        States._set("level_date", move_ids, [today] * len(move_ids))
 
     @api.model
     def _apply_portfolio_changes(self, communications):

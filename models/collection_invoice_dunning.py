@@ -3,8 +3,9 @@ from odoo.tools import SQL
 
 
 class CollectionInvoiceDunning(models.Model):
-    """Where the reminders stand for one invoice: the highest level it reached and the
-    day it was last reminded. Kept in a table of its own rather than on the invoice, so
+    """Where the reminders stand for one invoice: the highest level it reached, the day
+    it reached it (its next level counts the gap from there) and the day it was last
+    reminded. Kept in a table of its own rather than on the invoice, so
     a run writes thousands of these rows with one statement without rewriting the
     invoices (and their many indexes), nor locking invoices accountants may be editing."""
 
@@ -16,13 +17,18 @@ class CollectionInvoiceDunning(models.Model):
     level_id = fields.Many2one(
         "collection.level", string="Dunning Level", index="btree_not_null", ondelete="set null"
     )
+    level_date = fields.Date(
+        string="Level Reached On",
+        help="The day the dunning run moved the invoice to its level: the next level comes "
+        "at least the gap between the two levels' delays later.",
+    )
     last_reminder_date = fields.Date(string="Last Reminder")
 
     _move_unique = models.UniqueIndex("(move_id)", "An invoice has one reminders state.")
 
     @api.model
     def _set(self, fname, move_ids, values):
-        """Set ``fname`` (``level_id`` or ``last_reminder_date``) of the invoices
+        """Set ``fname`` (``level_id``, ``level_date`` or ``last_reminder_date``) of the invoices
         ``move_ids`` to ``values`` (one per invoice), with one statement.
 
         An upsert the ORM has no equivalent of (``create`` of the missing rows and
@@ -33,7 +39,7 @@ class CollectionInvoiceDunning(models.Model):
         run")."""
         if not move_ids:
             return
-        assert fname in ("level_id", "last_reminder_date")
+        assert fname in ("level_id", "level_date", "last_reminder_date")
         self.flush_model([fname])
         self.env.cr.execute(
             SQL(

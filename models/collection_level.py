@@ -181,35 +181,67 @@ class CollectionLevel(models.Model):
     # === DUNNING RULE === #
 
     @api.model
-    def _dunning_reached_sql(
-        self, level_alias, company, partner_alias, *, due_date_sql, current_level_sql, today
-    ):
-        """The level rule of the dunning run, as the condition joining the levels
-        ``level_alias`` to an invoice: the level belongs to the customer's policy
-        (``partner_alias``'s own, else ``company``'s default), the policy is active, the
-        invoice due on ``due_date_sql`` is at least the level's delay old on ``today``,
-        and the level is higher than the one the invoice is at (``current_level_sql``,
-        a level id or NULL; a level of another policy does not count)."""
+    def _dunning_next_step_sql(self, company, partner_alias, *, due_date_sql, state_alias, today):
+        """The level rule of the dunning run, as a LATERAL subquery giving the next step
+        of one invoice on its customer's ladder: ``(id, delay, day)``, the level the
+        invoice gets next and the first day it may get it (on or before ``today``: it
+        is due). The ladder is the customer's policy (``partner_alias``'s own, else
+        ``company``'s default), when active. An invoice climbs one level at a time:
+
+        - at a level of the policy (``state_alias``, its ``collection.invoice.dunning``
+          row), it gets the next level once it is that level's delay old and the level
+          it is at was reached at least the gap between the two delays earlier
+          (``level_date``; a level set by hand counts from the day it would have been
+          reached);
+        - at no level yet (or one of another policy), it starts at the level of the
+          day it is at, never beyond the policy's entry level, and an invoice already
+          overdue does not start at a level before the due date (those speak of an
+          invoice not yet overdue): it starts at the entry level, or at a later level
+          after the due date it already passed when the entry is set later."""
         self.flush_model(["policy_id", "delay"])
-        self.env["collection.policy"].flush_model(["active"])
+        self.env["collection.policy"].flush_model(["active", "entry_level_id"])
+        self.env["collection.invoice.dunning"].flush_model(["level_id", "level_date"])
         Partner = self.env["res.partner"].with_company(company)
         Partner.flush_model(["collection_policy_id"])
-        level = SQL.identifier(level_alias)
+        state = SQL.identifier(state_alias)
+        days = SQL("(%s::date - %s)", today, due_date_sql)
+        # At no level yet: the levels reached by today come first, the highest one.
+        start_reached = SQL("(cur.id IS NULL AND lv.delay <= %s)", days)
         return SQL(
-            """%(level)s.policy_id = COALESCE(%(policy)s, %(default_policy)s)
-               AND %(level)s.delay <= %(today)s::date - %(due_date)s
-               AND EXISTS (SELECT 1 FROM collection_policy pol
-                            WHERE pol.id = %(level)s.policy_id AND pol.active)
-               AND NOT EXISTS (SELECT 1 FROM collection_level cur
-                                WHERE cur.id = %(current)s
-                                  AND cur.policy_id = %(level)s.policy_id
-                                  AND cur.delay >= %(level)s.delay)""",
-            level=level,
+            """LATERAL (
+                SELECT lv.id, lv.delay,
+                       CASE WHEN cur.id IS NULL THEN %(due)s + lv.delay
+                            ELSE GREATEST(
+                                %(due)s + lv.delay,
+                                COALESCE(%(state)s.level_date, %(due)s + cur.delay)
+                                    + (lv.delay - cur.delay))
+                       END AS day
+                  FROM collection_policy pol
+                  JOIN collection_level lv ON lv.policy_id = pol.id
+             LEFT JOIN collection_level cur
+                    ON cur.id = %(state)s.level_id AND cur.policy_id = pol.id
+             LEFT JOIN collection_level ent ON ent.id = COALESCE(
+                           pol.entry_level_id,
+                           (SELECT fl.id FROM collection_level fl
+                             WHERE fl.policy_id = pol.id AND fl.delay > 0
+                             ORDER BY fl.delay LIMIT 1))
+                 WHERE pol.id = COALESCE(%(policy)s, %(default_policy)s)
+                   AND pol.active
+                   AND CASE WHEN cur.id IS NOT NULL THEN lv.delay > cur.delay
+                            ELSE lv.delay <= COALESCE(ent.delay, lv.delay)
+                                 AND (lv.delay > %(days)s OR lv.delay > 0 OR %(days)s <= 0
+                                      OR lv.id = ent.id OR ent.id IS NULL)
+                       END
+                 ORDER BY %(start_reached)s DESC,
+                          CASE WHEN %(start_reached)s THEN -lv.delay ELSE lv.delay END
+                 LIMIT 1
+            )""",
+            state=state,
+            due=due_date_sql,
+            days=days,
+            start_reached=start_reached,
             policy=self.env["collection.ledger"]._company_dependent_sql(
                 Partner, partner_alias, "collection_policy_id"
             ),
             default_policy=company.collection_policy_id.id or None,
-            today=today,
-            due_date=due_date_sql,
-            current=current_level_sql,
         )

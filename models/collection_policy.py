@@ -25,7 +25,26 @@ class CollectionPolicy(models.Model):
         "message cap).",
     )
     description = fields.Text(translate=True)
+    entry_level_id = fields.Many2one(
+        "collection.level",
+        string="First Reminder of an Overdue Invoice",
+        compute="_compute_entry_level_id",
+        store=True,
+        readonly=False,
+        domain="[('policy_id', '=', id)]",
+        help="The level an invoice already overdue gets as its first reminder (at go-live, "
+        "or an invoice entered late): its text must suit an invoice that is overdue. Invoices "
+        "then climb one level at a time. Empty: the first level after the due date.",
+    )
     level_count = fields.Integer(compute="_compute_level_count")
+
+    @api.depends("level_ids.delay")
+    def _compute_entry_level_id(self):
+        for policy in self:
+            if policy.entry_level_id in policy.level_ids:
+                continue
+            overdue = policy.level_ids.filtered(lambda level: level.delay > 0)
+            policy.entry_level_id = overdue.sorted("delay")[:1]
 
     @api.depends("level_ids")
     def _compute_level_count(self):

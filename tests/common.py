@@ -291,6 +291,9 @@ class DunningCadenceCommon(DunningCommon, MockSmtplibCase):
         )
         cls.policy = levels.policy_id
         cls.level_soon, cls.level_due, cls.level_text, cls.level_late, cls.level_call = levels
+        # An invoice already more than ten days late when it first gets a reminder
+        # starts at Late, the first email about overdue invoices.
+        cls.policy.entry_level_id = cls.level_late
 
         cls.customer = cls.make_customer("Acme Customer")
 

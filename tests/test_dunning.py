@@ -2,7 +2,7 @@ import importlib.util
 from datetime import datetime, time
 from unittest.mock import patch
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, freeze_time, tagged
 from odoo.tools.misc import file_path
@@ -150,6 +150,127 @@ class TestCollectionDunning(DunningCadenceCommon):
                     "overdue_amount": 550.0,
                 }
             ],
+        )
+
+    # ------------------------------------------------------------------
+    # One level at a time
+    # ------------------------------------------------------------------
+
+    def test_old_debt_starts_at_the_entry_level_and_climbs_one_step_at_a_time(self):
+        """Switched on over an old book, an invoice 25 days late gets the entry level
+        first (by default the first level after the due date), not the Call that moves
+        the customer to Delinquent; it reaches each next level once the previous one
+        was sent the gap between their delays earlier."""
+        self.policy.entry_level_id = False  # the default: the first level after due date
+        old = self.invoice(self.customer, 1000.0, day(-25))
+        journey = [
+            (day(0), self.level_text),
+            (day(1), False),
+            (day(4), False),
+            (day(5), self.level_late),  # Text was sent 10 - 5 days earlier
+            (day(14), False),
+            (day(15), self.level_call),  # Late was sent 20 - 10 days earlier
+        ]
+        customer = self.customer.with_company(self.company)
+        for date, level in journey:
+            with self.subTest(date=date):
+                before = self.reminders()
+                self.run_dunning(date)
+                new = self.reminders() - before
+                if not level:
+                    self.assertFalse(new)
+                    continue
+                self.assertRecordValues(new, [{"level_id": level.id, "move_ids": old.ids}])
+                new.with_user(self.collector).action_approve()
+                self.assertEqual(old.collection_level_id, level)
+                if level != self.level_call:
+                    self.assertNotEqual(customer.collection_stage_id, self.stage_delinquent)
+        self.assertEqual(customer.collection_stage_id, self.stage_delinquent)
+
+    def test_entry_level_of_a_policy(self):
+        """By default the first level after the due date; a policy may start overdue
+        invoices at a later level, and a new invoice still gets the levels before its
+        due date."""
+        self.assertEqual(self.policy.entry_level_id, self.level_late)  # set in the class
+        self.policy.entry_level_id = False
+        self.policy.invalidate_recordset()
+        other = self.make_policy(
+            "Other",
+            [{"name": "Before", "delay": -3}, {"name": "Firm", "delay": 8},
+             {"name": "First", "delay": 4}],
+        )  # fmt: skip
+        self.assertEqual(other.policy_id.entry_level_id, other[1])
+        self.company.collection_policy_id = self.policy
+        self.policy.entry_level_id = self.level_late
+        fresh = self.invoice(self.customer, 100.0, day(2))
+        late = self.invoice(self.customer, 100.0, day(-7))  # between Text and Late
+        older = self.invoice(self.make_customer("Older Customer"), 100.0, day(-30))
+        self.run_dunning(day(0))
+        self.assertEqual(fresh.collection_level_id, self.level_soon)
+        self.assertEqual(late.collection_level_id, self.level_text)
+        self.assertEqual(older.collection_level_id, self.level_late)
+
+    def test_go_live_on_the_shipped_policy(self):
+        """The shipped policy switched on over a book with invoices 100 and 45 days
+        overdue: the first run sends the first overdue message, not Legal nor the
+        formal notice, and the preview says so; then one level at a time."""
+        policy = self.env.ref("account_collection.collection_policy_default")
+        policy.sudo().company_id = self.company
+        self.company.collection_policy_id = policy
+
+        def ref(name):
+            return self.env.ref(f"account_collection.{name}")
+
+        self.assertEqual(policy.entry_level_id, ref("collection_level_whatsapp"))
+        very_old = self.invoice(self.customer, 1000.0, day(-100))
+        other = self.make_customer("Beta Customer")
+        old = self.invoice(other, 500.0, day(-45))
+
+        wizard = (
+            self.env["collection.dunning.run"]
+            .with_user(self.collection_manager)
+            .with_context(lang="en_US")
+            .create({})
+        )
+        self.assertEqual(set(wizard.line_ids.level_id), {ref("collection_level_whatsapp")})
+        self.assertIn(
+            "<b>First overdue message (+2 days)</b>: 2 customers, $\xa01,500.00 overdue"
+            " (2 first reminders)",
+            str(wizard.level_summary),
+        )
+
+        journey = [
+            (day(0), "collection_level_whatsapp"),
+            (day(1), "collection_level_call"),
+            (day(2), None),
+            (day(12), None),
+            (day(13), "collection_level_15"),  # 12 days after the call
+            (day(27), None),
+            (day(28), "collection_level_30"),
+            (day(58), "collection_level_60"),
+            (day(88), "collection_level_90"),
+        ]
+        with self.sms_gateway():
+            for date, level in journey:
+                with self.subTest(date=date):
+                    before = self.reminders()
+                    self.run_dunning(date)
+                    new = self.reminders() - before
+                    if not level:
+                        self.assertFalse(new)
+                        continue
+                    self.assertEqual(new.partner_id, self.customer | other)
+                    self.assertEqual(set(new.level_id), {ref(level)})
+                    self.assertEqual(very_old.collection_level_id, ref(level))
+                    self.assertEqual(old.collection_level_id, ref(level))
+                    if level != "collection_level_90":
+                        self.assertNotEqual(
+                            self.customer.with_company(self.company).collection_stage_id,
+                            ref("collection_stage_legal"),
+                        )
+        self.assertEqual(
+            self.customer.with_company(self.company).collection_stage_id,
+            ref("collection_stage_legal"),
         )
 
     # ------------------------------------------------------------------
@@ -810,3 +931,59 @@ class TestDunningCronMigration(TransactionCase):
         # Run again (or on a database already migrated): nothing changes.
         script.migrate(self.env.cr, "19.0.1.1.0")
         self.assertEqual(cron.model_id.model, "collection.dunning")
+
+    def test_invoice_levels_get_the_day_they_were_reached(self):
+        """Upgrading to 19.0.1.2.0: an invoice already at a level counts the gap to its
+        next level from its last reminder at that level."""
+        partner = self.env["res.partner"].create({"name": "Upgraded Customer"})
+        policy = self.env["collection.policy"].create(
+            {
+                "name": "Upgrade",
+                "level_ids": [
+                    Command.create({"name": "First", "delay": 5}),
+                    Command.create({"name": "Second", "delay": 15}),
+                ],
+            }
+        )
+        first, _second = policy.level_ids.sorted("delay")
+        moves = self.env["account.move"]
+        for _index in range(3):
+            moves |= self.env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_date": "2026-01-01",
+                    "invoice_line_ids": [Command.create({"name": "Goods", "price_unit": 10.0})],
+                }
+            )
+        reminded, dated, unknown = moves
+        self.env["collection.communication"].create(
+            {
+                "partner_id": partner.id,
+                "company_id": self.env.company.id,
+                "level_id": first.id,
+                "policy_id": policy.id,
+                "date": "2026-02-01",
+                "move_ids": [Command.set(reminded.ids)],
+            }
+        )
+        States = self.env["collection.invoice.dunning"]
+        States._set("level_id", moves.ids, [first.id] * 3)
+        States._set("last_reminder_date", dated.ids, ["2026-02-10"])
+        spec = importlib.util.spec_from_file_location(
+            "post_level_date_19_0_1_2_0",
+            file_path("account_collection/migrations/19.0.1.2.0/post-level-date.py"),
+        )
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        script.migrate(self.env.cr, "19.0.1.1.0")
+        States.invalidate_model()
+        states = States.search([("move_id", "in", moves.ids)])
+        self.assertEqual(
+            {state.move_id: state.level_date for state in states},
+            {
+                reminded: fields.Date.to_date("2026-02-01"),
+                dated: fields.Date.to_date("2026-02-10"),
+                unknown: False,
+            },
+        )

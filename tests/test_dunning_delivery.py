@@ -418,6 +418,8 @@ class TestCollectionDelivery(DunningCommon):
 
     def test_sms_through_twilio_accepted(self):
         self.require_twilio()
+        # An invoice five days late starts at the SMS level.
+        self.policy.entry_level_id = self.level_sms
         invoice = self.invoice(self.customer, 1000.0, day(-5))
         self.run_dunning()
 
@@ -452,6 +454,8 @@ class TestCollectionDelivery(DunningCommon):
         # Twilio's code waits 5 s for an answer.
         self.server.slow_seconds = 6.0
         cases = [400, 401, 429, 500, "slow"]
+        # Invoices five days late start at the SMS level.
+        self.policy.entry_level_id = self.level_sms
         customers = {}
         for index, answer in enumerate(cases):
             customers[answer] = self.new_customer(f"Customer {answer}", f"612 00 00 0{index}")
@@ -811,6 +815,8 @@ class TestCollectionDunningSending(DunningCadenceCommon):
             ("salesperson", False, salesperson),
             ("user", self.collection_manager, self.collection_manager),
         ]
+        # An invoice twenty days late starts at the call.
+        self.policy.entry_level_id = self.level_call
         for index, (responsible, user, expected) in enumerate(cases):
             with self.subTest(responsible=responsible):
                 self.level_call.write(

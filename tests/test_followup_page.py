@@ -93,8 +93,8 @@ class TestCollectionFollowUpPage(DunningCadenceCommon):
     def test_send_next_reminder_now(self):
         """Before its day, a collector sends the next reminder: the run's reminder,
         approved and queued; the invoices move up to its level."""
-        invoice = self.invoice(self.customer, 1000.0, day(-3))  # Due reached, Text in 2 days
-        self.run_dunning(TODAY)
+        invoice = self.invoice(self.customer, 1000.0, day(-3))
+        self.run_dunning(day(-3))  # Due reached on the due date, Text in 2 days
         self.assertEqual(invoice.collection_level_id, self.level_due)
         page = self.page(self.customer)
         self.assertEqual(page.collection_next_level_id, self.level_text)

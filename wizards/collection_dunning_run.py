@@ -30,15 +30,19 @@ class CollectionDunningRun(models.TransientModel):
         for run in self:
             run.count = len(run.line_ids)
 
-    @api.depends("line_ids.level_id", "line_ids.overdue_amount")
+    @api.depends("line_ids.level_id", "line_ids.overdue_amount", "line_ids.first_reminder")
     def _compute_level_summary(self):
         for run in self:
             per_level = {}
             for line in run.line_ids:
-                count, amount = per_level.get(line.level_id, (0, 0.0))
-                per_level[line.level_id] = (count + 1, amount + line.overdue_amount)
+                count, amount, first = per_level.get(line.level_id, (0, 0.0, 0))
+                per_level[line.level_id] = (
+                    count + 1,
+                    amount + line.overdue_amount,
+                    first + line.first_reminder,
+                )
             items = Markup("").join(
-                Markup("<li><b>%s</b>: %s</li>")
+                Markup("<li><b>%s</b>: %s%s</li>")
                 % (
                     level.display_name,
                     (
@@ -53,8 +57,15 @@ class CollectionDunningRun(models.TransientModel):
                             amount=format_amount(self.env, amount, run.company_id.currency_id),
                         )
                     ),
+                    (
+                        ""
+                        if not first
+                        else self.env._(" (%(count)s first reminders)", count=first)
+                        if first > 1
+                        else self.env._(" (1 first reminder)")
+                    ),
                 )
-                for level, (count, amount) in sorted(
+                for level, (count, amount, first) in sorted(
                     per_level.items(), key=lambda item: (item[0].delay, item[0].id)
                 )
             )
@@ -79,6 +90,7 @@ class CollectionDunningRun(models.TransientModel):
         for partner in partners.sorted("name"):
             entry = plan[partner.id]
             level = entry["level"]
+            moves = self.env["account.move"].browse(list(entry["moves"]))
             channels = [Dunning._channel_label(channel) for channel in level._message_channels()]
             if level.create_activity:
                 channels.append(self.env._("Activity"))
@@ -89,6 +101,11 @@ class CollectionDunningRun(models.TransientModel):
                     "move_ids": [fields.Command.set(list(entry["moves"]))],
                     "channels": ", ".join(channels),
                     "overdue_amount": partner.collection_overdue_amount,
+                    # The customer starts the ladder: none of its invoices got a level
+                    # of the policy yet.
+                    "first_reminder": not moves.collection_level_id.filtered(
+                        lambda lv, policy=level.policy_id: lv.policy_id == policy
+                    ),
                 }
             )
         return lines
@@ -133,3 +150,6 @@ class CollectionDunningRunLine(models.TransientModel):
     channels = fields.Char(readonly=True)
     currency_id = fields.Many2one(related="run_id.company_id.currency_id")
     overdue_amount = fields.Monetary(string="Overdue", readonly=True)
+    first_reminder = fields.Boolean(
+        readonly=True, help="The customer's first reminder: it starts at the policy's entry level."
+    )
