@@ -276,7 +276,12 @@ class CollectionCaseMixin(models.AbstractModel):
             staff = not automatic and channel != "portal"
             vals.update({"automatic": automatic, "user_id": self.env.uid if staff else False})
         vals.update(values)
-        return self.env["collection.interaction"].create(vals)
+        # The case does what its event does to the customer itself.
+        return (
+            self.env["collection.interaction"]
+            .with_context(collection_interaction_effects=False)
+            .create(vals)
+        )
 
     def _collection_interaction_moves(self):
         """The invoices an interaction about this case is about. Default: the case's."""

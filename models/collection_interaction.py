@@ -3,7 +3,8 @@ from datetime import timedelta
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import format_amount, format_date, html_escape
 
 from .res_partner import COLLECTION_STATUS
 
@@ -106,6 +107,12 @@ class CollectionInteraction(models.Model):
             "account_collection.group_collection_manager"
         )
         Partner = self.env["res.partner"]
+        effects = [self._collection_logged_now(vals) for vals in vals_list]
+        today = fields.Date.context_today(self)
+        for vals, logged_now in zip(vals_list, effects, strict=True):
+            next_action = fields.Date.to_date(vals.get("next_action_date"))
+            if logged_now and next_action and next_action < today:
+                raise ValidationError(self.env._("The next action cannot be planned in the past."))
         for vals in vals_list:
             partner = Partner.browse(vals.get("partner_id")).commercial_partner_id
             if partner:
@@ -130,7 +137,117 @@ class CollectionInteraction(models.Model):
             if "status_after" not in vals and "status_before" in vals:
                 vals["status_after"] = vals["status_before"]
         self._collection_check_portfolio(vals_list)
-        return super().create(vals_list)
+        interactions = super().create(vals_list)
+        for interaction, logged_now in zip(interactions, effects, strict=True):
+            if logged_now:
+                interaction._collection_apply_log()
+        return interactions
+
+    def _collection_logged_now(self, vals):
+        """Whether the interaction of ``vals`` is logged by a person now (the Log dialog,
+        the API) and does what logging does to the customer (``_collection_apply_log``);
+        not the history a manager imports or dates in the past, not what the automatic
+        reminders, the ledger or the portal log as superuser. The context key
+        ``collection_interaction_effects`` decides when set."""
+        forced = self.env.context.get("collection_interaction_effects")
+        if forced is not None:
+            return bool(forced)
+        if self.env.su or self.env.context.get("import_file") or vals.get("automatic"):
+            return False
+        if vals.get("channel") == "portal":
+            return False
+        date = vals.get("date")
+        return not date or fields.Datetime.to_datetime(date).date() >= fields.Date.context_today(
+            self
+        )
+
+    def _collection_apply_log(self):
+        """What logging this interaction does, whether from the Log dialog or over the
+        API: the customer takes its status after, its next action date and follow-up
+        activity, the current user as collector when it has none, and a note on its
+        chatter summing the interaction up."""
+        self.ensure_one()
+        partner = self.partner_id.with_company(self.company_id)
+        partner._collection_check_access()
+        if self.status_after and self.status_after != (partner.collection_status or "current"):
+            partner._collection_set_status(self.status_after)
+        # sudo: collectors cannot write contacts; _collection_check_access() passed above.
+        partner_sudo = partner.sudo()
+        values = {}
+        if self.next_action_date:
+            values["collection_next_action_date"] = self.next_action_date
+        if not partner_sudo.collection_user_id:
+            values["collection_user_id"] = self.user_id.id or self.env.uid
+        if values:
+            partner_sudo.write(values)
+        partner_sudo.message_post(
+            body=self._collection_summary_html(),
+            author_id=self.env.user.partner_id.id,
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+        if self.next_action_date:
+            self._collection_schedule_next_action(partner_sudo)
+
+    def _collection_summary_html(self):
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        outcomes = dict(self._fields["outcome"]._description_selection(self.env))
+        statuses = dict(self._fields["status_after"]._description_selection(self.env))
+        first = Markup("<b>%s</b>") % channels[self.channel]
+        if self.outcome:
+            first += Markup(": %s") % outcomes[self.outcome]
+        lines = [first]
+        if self.status_after and self.status_after != self.status_before:
+            lines.append(
+                Markup("%s: %s → %s")
+                % (
+                    self.env._("Status"),
+                    statuses.get(self.status_before, ""),
+                    statuses[self.status_after],
+                )
+            )
+        promise = self.promise_id
+        if promise:
+            lines.append(
+                Markup("%s: %s %s %s")
+                % (
+                    self.env._("Promise to pay"),
+                    format_amount(self.env, promise.amount, promise.currency_id),
+                    self.env._("by"),
+                    format_date(self.env, promise.date),
+                )
+            )
+        if self.move_ids:
+            lines.append(
+                Markup("%s: %s") % (self.env._("Invoices"), ", ".join(self.move_ids.mapped("name")))
+            )
+        if self.next_action_date:
+            lines.append(
+                Markup("%s: %s")
+                % (self.env._("Next action"), format_date(self.env, self.next_action_date))
+            )
+        if self.note:
+            lines.append(Markup("<i>%s</i>") % html_escape(self.note))
+        return Markup("<br/>").join(lines)
+
+    def _collection_schedule_next_action(self, partner_sudo):
+        """Create the collector's follow-up activity on the customer, or move the
+        existing one to the new date."""
+        activity_type = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        collector = partner_sudo.collection_user_id or self.env.user
+        existing = partner_sudo.activity_ids.filtered(
+            lambda a: a.activity_type_id == activity_type and a.user_id == collector
+        )
+        if existing:
+            existing[:1].write({"date_deadline": self.next_action_date, "note": self.note or False})
+        else:
+            partner_sudo.activity_schedule(
+                "account_collection.mail_activity_type_collection_follow_up",
+                date_deadline=self.next_action_date,
+                summary=self.env._("Collection follow-up"),
+                note=self.note or "",
+                user_id=collector.id,
+            )
 
     @api.constrains("move_ids", "partner_id")
     def _check_move_ids(self):

@@ -186,3 +186,86 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         self.assertEqual(
             (logged[0]["status_before"], logged[0]["status_after"]), ("current", "dispute")
         )
+
+    def json2(self, model, method, **params):
+        """POST /json/2/<model>/<method> with the collector's API key."""
+        # sudo: a key without expiry (the database clock is not the frozen one).
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.collector)
+            .sudo()
+            ._generate(scope="rpc", name="integration", expiration_date=None)
+        )
+        return self.url_open(
+            f"/json/2/{model}/{method}",
+            json=params,
+            headers={"Authorization": f"Bearer {key}", "X-Odoo-Database": self.db},
+        )
+
+    def test_interaction_over_json2_works_like_the_dialog(self):
+        """An integrator logs a call with its outcome: the customer's status, its next
+        action and follow-up activity and the chatter note follow, as from the dialog."""
+        follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        response = self.json2(
+            "collection.interaction",
+            "create",
+            vals_list=[
+                {
+                    "partner_id": self.customer.id,
+                    "channel": "call",
+                    "outcome": "refusal",
+                    "status_after": "refusal",
+                    "next_action_date": (TODAY + timedelta(days=3)).isoformat(),
+                    "note": "Refuses until the goods are replaced.",
+                }
+            ],
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        [interaction_id] = response.json()
+        interaction = self.env["collection.interaction"].browse(interaction_id)
+        self.assertRecordValues(
+            interaction,
+            [{"user_id": self.collector.id, "status_before": "current", "status_after": "refusal"}],
+        )
+        customer = self.customer.with_company(self.company)
+        self.assertEqual(customer.collection_status, "refusal")
+        self.assertEqual(customer.collection_next_action_date, TODAY + timedelta(days=3))
+        activity = customer.activity_ids.filtered(lambda a: a.activity_type_id == follow_up)
+        self.assertRecordValues(
+            activity,
+            [
+                {
+                    "user_id": customer.collection_user_id.id,
+                    "date_deadline": TODAY + timedelta(days=3),
+                }
+            ],
+        )
+        self.assertTrue(
+            customer.message_ids.filtered(
+                lambda m: "Refuses until the goods are replaced." in str(m.body)
+            )
+        )
+
+    def test_interaction_over_json2_has_the_dialog_checks(self):
+        with mute_logger("odoo.http"):
+            response = self.json2(
+                "collection.interaction",
+                "create",
+                vals_list=[
+                    {
+                        "partner_id": self.customer.id,
+                        "channel": "call",
+                        "outcome": "callback",
+                        "next_action_date": (TODAY - timedelta(days=1)).isoformat(),
+                    }
+                ],
+            )
+        self.assertNotEqual(response.status_code, 200)
+        self.assertIn("cannot be planned in the past", response.text)
+        self.assertEqual(
+            self.env["collection.interaction"].search_count(
+                [("partner_id", "=", self.customer.id)]
+            ),
+            1,
+        )
+        self.assertFalse(self.customer.with_company(self.company).collection_next_action_date)

@@ -1,8 +1,5 @@
-from markupsafe import Markup
-
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
-from odoo.tools import format_amount, format_date, html_escape
 
 from ..models.collection_case_mixin import OPEN_INVOICES_DOMAIN
 from ..models.collection_interaction import CHANNELS, OUTCOMES
@@ -174,8 +171,11 @@ class CollectionInteractionLog(models.TransientModel):
                 }
             )
         # sudo: the facts (status before the promise, the ledger's figures) are set by
-        # this wizard itself, after _collection_check_access() above.
-        self.env["collection.interaction"].sudo().create(
+        # this wizard itself, after _collection_check_access() above. The interaction
+        # does what logging it does (status, next action, chatter), as over the API.
+        self.env["collection.interaction"].sudo().with_context(
+            collection_interaction_effects=True
+        ).create(
             {
                 "user_id": self.env.uid,
                 "partner_id": partner.id,
@@ -191,81 +191,4 @@ class CollectionInteractionLog(models.TransientModel):
                 "note": self.note,
             }
         )
-        partner._collection_set_status(self.status_after)
-        # sudo: collectors cannot write contacts; _collection_check_access() passed above.
-        partner_sudo = partner.sudo()
-        values = {}
-        if self.next_action_date:
-            values["collection_next_action_date"] = self.next_action_date
-        if not partner_sudo.collection_user_id:
-            values["collection_user_id"] = self.env.uid
-        if values:
-            partner_sudo.write(values)
-        partner_sudo.message_post(
-            body=self._summary_html(status_before, promise),
-            author_id=self.env.user.partner_id.id,
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
-        )
-        if self.next_action_date:
-            self._schedule_next_action(partner_sudo)
         return {"type": "ir.actions.act_window_close"}
-
-    def _summary_html(self, status_before, promise):
-        channels = dict(self._fields["channel"]._description_selection(self.env))
-        outcomes = dict(self._fields["outcome"]._description_selection(self.env))
-        statuses = dict(self._fields["status_after"]._description_selection(self.env))
-        lines = [
-            Markup("<b>%s</b>: %s") % (channels[self.channel], outcomes[self.outcome]),
-        ]
-        if self.status_after != status_before:
-            lines.append(
-                Markup("%s: %s → %s")
-                % (
-                    self.env._("Status"),
-                    statuses.get(status_before, ""),
-                    statuses[self.status_after],
-                )
-            )
-        if promise:
-            lines.append(
-                Markup("%s: %s %s %s")
-                % (
-                    self.env._("Promise to pay"),
-                    format_amount(self.env, promise.amount, promise.currency_id),
-                    self.env._("by"),
-                    format_date(self.env, promise.date),
-                )
-            )
-        if self.move_ids:
-            lines.append(
-                Markup("%s: %s") % (self.env._("Invoices"), ", ".join(self.move_ids.mapped("name")))
-            )
-        if self.next_action_date:
-            lines.append(
-                Markup("%s: %s")
-                % (self.env._("Next action"), format_date(self.env, self.next_action_date))
-            )
-        if self.note:
-            lines.append(Markup("<i>%s</i>") % html_escape(self.note))
-        return Markup("<br/>").join(lines)
-
-    def _schedule_next_action(self, partner_sudo):
-        """Create the collector's follow-up activity on the customer, or move the
-        existing one to the new date."""
-        activity_type = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
-        collector = partner_sudo.collection_user_id or self.env.user
-        existing = partner_sudo.activity_ids.filtered(
-            lambda a: a.activity_type_id == activity_type and a.user_id == collector
-        )
-        summary = self.env._("Collection follow-up")
-        if existing:
-            existing[:1].write({"date_deadline": self.next_action_date, "note": self.note or False})
-        else:
-            partner_sudo.activity_schedule(
-                "account_collection.mail_activity_type_collection_follow_up",
-                date_deadline=self.next_action_date,
-                summary=summary,
-                note=self.note or "",
-                user_id=collector.id,
-            )
