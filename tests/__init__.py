@@ -17,3 +17,4 @@ from . import test_kpi
 from . import test_portal
 from . import test_followup_page
 from . import test_access_attacks
+from . import test_access_matrix
