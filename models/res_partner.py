@@ -732,8 +732,10 @@ class ResPartner(models.Model):
             return result
         for partner in self:
             # sudo(False): the mail checks may pass sudo records; the portfolio is the user's.
+            # Customers only: not the partner of an internal user (a colleague).
             if (
                 partner.commercial_partner_id == partner
+                and not partner.sudo().user_ids.filtered(lambda u: not u.share)
                 and partner.sudo(False)._collection_in_user_portfolio()
             ):
                 result[partner] = "read"
