@@ -1,5 +1,6 @@
 import logging
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import psycopg2.errors
 import pytz
@@ -22,6 +23,8 @@ BACKOFF_MINUTES = [5, 30, 120, 480]
 # A delivery left "sending" longer than this was interrupted (a crash, a killed worker):
 # whether the provider got it is unknown, so it is not sent again by itself.
 SENDING_TIMEOUT = timedelta(minutes=15)
+# Hosts a WhatsApp API address may reach over plain http (a local test server).
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Deliveries the queue reads at a time (each is then locked on its own).
 QUEUE_BATCH_SIZE = 50
 
@@ -510,9 +513,22 @@ class CollectionCommunicationDelivery(models.Model):
         ]
         language = level.whatsapp_language or (communication.partner_id.lang or "en_US")
         params = self.env["ir.config_parameter"].sudo()
+        api_url = params.get_param("account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL)
+        url = urlsplit(api_url or whatsapp.DEFAULT_API_URL)
+        if url.scheme != "https" and url.hostname not in LOCAL_HOSTS:
+            # The access token goes in the request's headers: never in clear.
+            raise _DeliveryError(
+                self.env._(
+                    "The WhatsApp API address must start with https:// (System Parameter "
+                    "account_collection.whatsapp_api_url): %(url)s",
+                    url=api_url,
+                ),
+                retryable=False,
+                fallback=True,
+            )
         try:
             message_id = whatsapp.send_template(
-                params.get_param("account_collection.whatsapp_api_url", whatsapp.DEFAULT_API_URL),
+                api_url,
                 company.collection_whatsapp_phone_number_id,
                 company.collection_whatsapp_token,
                 self.recipient,

@@ -62,6 +62,7 @@ class ResPartner(models.Model):
         tracking=True,
         domain="[('share', '=', False)]",
         help="Collector in charge of this customer's receivables in the current company.",
+        groups="base.group_user",
     )
     collection_stage_id = fields.Many2one(
         "collection.stage",
@@ -71,6 +72,7 @@ class ResPartner(models.Model):
         group_expand="_read_group_collection_stage_ids",
         help="Stage of the customer's portfolio: preventive, administrative, delinquent, "
         "extrajudicial or legal.",
+        groups="base.group_user",
     )
     collection_status = fields.Selection(
         COLLECTION_STATUS,
@@ -80,12 +82,14 @@ class ResPartner(models.Model):
         default="current",
         help="Where the conversation with the customer stands. 'Current' means nothing "
         "overdue, or not worked yet.",
+        groups="base.group_user",
     )
     collection_policy_id = fields.Many2one(
         "collection.policy",
         string="Dunning Policy",
         company_dependent=True,
         help="Reminder policy of this customer. Empty: the company's default policy.",
+        groups="base.group_user",
     )
     collection_level_id = fields.Many2one(
         "collection.level",
@@ -93,21 +97,27 @@ class ResPartner(models.Model):
         company_dependent=True,
         readonly=True,
         help="Level of the last reminder created for this customer.",
+        groups="base.group_user",
     )
     collection_excluded = fields.Boolean(
         string="No Automatic Reminders",
         company_dependent=True,
         help="This customer gets no automatic reminder.",
+        groups="base.group_user",
     )
     collection_next_action_date = fields.Date(
         string="Next Action",
         company_dependent=True,
         help="When the collector will next contact this customer.",
+        groups="base.group_user",
     )
 
     # Figures from the ledger (current company, company currency).
     collection_currency_id = fields.Many2one(
-        "res.currency", compute="_compute_collection_currency_id", string="Collection Currency"
+        "res.currency",
+        compute="_compute_collection_currency_id",
+        string="Collection Currency",
+        groups="base.group_user",
     )
     collection_overdue_amount = fields.Monetary(
         string="Overdue",
@@ -117,6 +127,7 @@ class ResPartner(models.Model):
         aggregator="sum",
         help="Open posted receivables past their due date, excluding items marked 'No "
         "follow-up', in company currency.",
+        groups="base.group_user",
     )
     collection_due_amount = fields.Monetary(
         string="Total Due",
@@ -126,6 +137,7 @@ class ResPartner(models.Model):
         aggregator="sum",
         help="All open posted receivables, overdue or not, net of unreconciled payments "
         "and credit notes, in company currency.",
+        groups="base.group_user",
     )
     collection_days_overdue = fields.Integer(
         string="Days Overdue",
@@ -133,12 +145,14 @@ class ResPartner(models.Model):
         search=figure_search("collection_days_overdue"),
         aggregator="max",
         help="Days since the due date of the oldest open overdue item (0 if none).",
+        groups="base.group_user",
     )
     collection_oldest_due_date = fields.Date(
         string="Oldest Due Date",
         compute="_compute_collection_figures",
         search=figure_search("collection_oldest_due_date"),
         help="Due date of the oldest open overdue item.",
+        groups="base.group_user",
     )
     collection_bucket_id = fields.Many2one(
         "collection.aging.bucket",
@@ -146,12 +160,14 @@ class ResPartner(models.Model):
         compute="_compute_collection_figures",
         search=figure_search("collection_bucket_id"),
         help="Aging bucket of the oldest open overdue item.",
+        groups="base.group_user",
     )
     collection_broken_promise_count = fields.Integer(
         string="Broken Promises",
         compute="_compute_collection_figures",
         search=figure_search("collection_broken_promise_count"),
         help="Promises broken or only partly kept in the last 365 days.",
+        groups="base.group_user",
     )
     collection_priority = fields.Float(
         string="Priority",
@@ -161,13 +177,21 @@ class ResPartner(models.Model):
         aggregator="sum",
         help="Higher is worked first: overdue amount, weighted up by days overdue and "
         "broken promises and by the status.",
+        groups="base.group_user",
     )
     collection_aging_html = fields.Html(
-        string="Aging", compute="_compute_collection_aging_html", sanitize=False
+        string="Aging",
+        compute="_compute_collection_aging_html",
+        sanitize=False,
+        groups="base.group_user",
     )
     # The customer's journal items; only there so that the figures follow the ledger.
     collection_move_line_ids = fields.One2many(
-        "account.move.line", "partner_id", string="Collection Journal Items", readonly=True
+        "account.move.line",
+        "partner_id",
+        string="Collection Journal Items",
+        readonly=True,
+        groups="base.group_user",
     )
 
     collection_interaction_ids = fields.One2many(
@@ -757,8 +781,10 @@ class ResPartner(models.Model):
             return result
         for partner in self:
             # sudo(False): the mail checks may pass sudo records; the portfolio is the user's.
+            # Customers only: not the partner of an internal user (a colleague).
             if (
                 partner.commercial_partner_id == partner
+                and not partner.sudo().user_ids.filtered(lambda u: not u.share)
                 and partner.sudo(False)._collection_in_user_portfolio()
             ):
                 result[partner] = "read"
@@ -1136,6 +1162,7 @@ class ResPartner(models.Model):
         compute="_compute_collection_next_reminder",
         help="The dunning policy that reminds this customer: its own, else the company's "
         "default policy.",
+        groups="base.group_user",
     )
     collection_next_level_id = fields.Many2one(
         "collection.level",
@@ -1143,11 +1170,13 @@ class ResPartner(models.Model):
         compute="_compute_collection_next_reminder",
         help="Level of the next reminder the daily run will create for this customer if "
         "nothing changes (no payment, promise, dispute or agreement in between).",
+        groups="base.group_user",
     )
     collection_next_reminder_date = fields.Date(
         string="Next Reminder On",
         compute="_compute_collection_next_reminder",
         help="Day the daily run will create the next reminder, if nothing changes.",
+        groups="base.group_user",
     )
     collection_open_move_ids = fields.Many2many(
         "account.move",
@@ -1155,6 +1184,7 @@ class ResPartner(models.Model):
         compute="_compute_collection_open_move_ids",
         help="The customer's posted invoices and credit notes not paid yet, in the current "
         "company, oldest due first.",
+        groups="base.group_user",
     )
     collection_communication_ids = fields.One2many(
         "collection.communication",

@@ -19,3 +19,4 @@ from . import test_followup_page
 from . import test_access_attacks
 from . import test_dunning_truth
 from . import test_status
+from . import test_access_matrix

@@ -441,3 +441,29 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
         self.acme_invoice.invalidate_recordset()
         self.assertEqual(self.acme_invoice.collection_level_id, self.level_late)
         self.assertFalse(self.acme_invoice.collection_last_reminder_date)
+
+    # ------------------------------------------------------------------
+    # 12. Smaller findings
+    # ------------------------------------------------------------------
+
+    def test_collector_cannot_post_on_an_internal_users_partner(self):
+        colleague = self.collection_manager.partner_id
+        with self.assertRaises(AccessError), self.env.cr.savepoint():
+            colleague.with_user(self.collector).message_post(
+                body="Please call me", message_type="comment", subtype_xmlid="mail.mt_comment"
+            )
+        self.assertFalse(
+            colleague.message_ids.filtered(lambda m: "Please call me" in (m.body or ""))
+        )
+        # On their customer, they still write.
+        self.customer.with_user(self.collector).message_post(
+            body="Statement sent", message_type="comment", subtype_xmlid="mail.mt_note"
+        )
+
+    def test_portal_user_reads_no_internal_collection_field(self):
+        portal = self.make_user("acme_portal", "base.group_portal", name="Pat Portal")
+        portal.partner_id.parent_id = self.customer
+        with self.assertRaises(AccessError):
+            self.customer.with_user(portal).read(
+                ["collection_status", "collection_stage_id", "collection_user_id"]
+            )

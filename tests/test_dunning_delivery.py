@@ -263,6 +263,20 @@ class TestCollectionDelivery(DunningCommon):
         self.run_queue(NOON + timedelta(hours=1))
         self.assertEqual(len(self.whatsapp_requests()), 1)
 
+    def test_whatsapp_api_address_without_https_is_refused(self):
+        """The access token is never sent in clear: an http:// address (but the local
+        machine's) is refused, and the message fails with the reason."""
+        self.env["ir.config_parameter"].set_param(
+            "account_collection.whatsapp_api_url", "http://graph.example.com/v21.0"
+        )
+        self.invoice(self.customer, 1000.0, day(-2))
+        self.run_dunning()
+
+        self.assertFalse(self.whatsapp_requests())
+        delivery = self.delivery(self.customer, "whatsapp")
+        self.assertNotEqual(delivery.state, "sent")
+        self.assertIn("https://", delivery.last_error)
+
     def test_whatsapp_failures_are_retried_later(self):
         cases = [
             (400, "HTTP 400 (code 131008)"),
