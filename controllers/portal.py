@@ -6,6 +6,7 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import consteq
+from odoo.tools.mimetypes import guess_mimetype
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
@@ -14,6 +15,25 @@ from ..models.collection_case_mixin import DISPUTE_OPEN_STATES, OPEN_PAYMENT_STA
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
+# The documents and images a customer may attach to a dispute: by extension, the
+# types its content may be guessed as (guess_mimetype).
+OOXML = "application/vnd.openxmlformats-officedocument"
+ATTACHMENT_TYPES = {
+    "pdf": {"application/pdf"},
+    "png": {"image/png"},
+    "jpg": {"image/jpeg"},
+    "jpeg": {"image/jpeg"},
+    "gif": {"image/gif"},
+    "webp": {"image/webp"},
+    "doc": {"application/msword"},
+    "docx": {f"{OOXML}.wordprocessingml.document"},
+    "xls": {"application/vnd.ms-excel"},
+    "xlsx": {f"{OOXML}.spreadsheetml.sheet"},
+    "odt": {"application/vnd.oasis.opendocument.text"},
+    "ods": {"application/vnd.oasis.opendocument.spreadsheet"},
+    "txt": {"text/plain"},
+    "csv": {"text/plain", "text/csv"},
+}
 # Invoices listed on the statement: the customer's open invoices and receipts.
 OPEN_INVOICE_DOMAIN = [
     ("move_type", "in", ("out_invoice", "out_receipt")),
@@ -418,6 +438,15 @@ class CollectionPortal(CustomerPortal):
                         "%(file)s is too large: attach documents of at most %(size)s MB.",
                         file=upload.filename,
                         size=MAX_ATTACHMENT_SIZE // (1024 * 1024),
+                    )
+                )
+            extension = upload.filename.rpartition(".")[2].lower() if "." in upload.filename else ""
+            if guess_mimetype(content, default="") not in ATTACHMENT_TYPES.get(extension, ()):
+                raise UserError(
+                    env._(
+                        "%(file)s is not a file we accept: attach PDF, Word, Excel, "
+                        "OpenDocument, text or CSV documents, or PNG, JPEG, GIF or WebP images.",
+                        file=upload.filename,
                     )
                 )
             attachments.append((upload.filename, content))
