@@ -51,6 +51,14 @@ FORM_ROUTE = {
 }
 
 
+class CollectionLinkRefused(Forbidden):
+    """A statement link that does not open the statement: expired, revoked or wrong."""
+
+    def __init__(self, expired=False):
+        super().__init__()
+        self.expired = expired
+
+
 class CollectionPortal(CustomerPortal):
     """The customer's statement of account on the portal, and what the customer can
     answer from it: a promise to pay, a dispute, a request for a payment agreement.
@@ -97,10 +105,10 @@ class CollectionPortal(CustomerPortal):
             if not company:
                 raise NotFound()
         if access_token:
-            if not company or not consteq(
-                str(access_token), partner_sudo._collection_portal_token(company)
-            ):
-                raise Forbidden()
+            state = company and partner_sudo._collection_portal_token_check(company, access_token)
+            if state != "valid":
+                # Expired, revoked or wrong: a page that says so, naming nobody.
+                raise CollectionLinkRefused(expired=state == "expired")
             lang = request.env["res.lang"]._get_code(partner_sudo.lang)
             if request.env.user._is_public() and lang:
                 # A reminder's link opens the statement in the customer's language.
@@ -128,6 +136,15 @@ class CollectionPortal(CustomerPortal):
         ):
             raise NotFound()
         return agreement_sudo
+
+    def _collection_link_refused_page(self, refused):
+        """The page of a statement link that does not open it (``refused``, a
+        CollectionLinkRefused): expired, or revoked or wrong, and what to do."""
+        return request.render(
+            "account_collection.portal_collection_link_refused",
+            {"expired": refused.expired, "no_breadcrumbs": True},
+            status=403,
+        )
 
     def _collection_login_redirect(self):
         """Send a visitor without a token to log in, and back to this page after."""
@@ -163,7 +180,12 @@ class CollectionPortal(CustomerPortal):
     ):
         if not access_token and request.env.user._is_public():
             return self._collection_login_redirect()
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         return self._collection_render(
             partner_sudo,
             company,
@@ -379,7 +401,12 @@ class CollectionPortal(CustomerPortal):
         A ``UserError`` or ``ValidationError`` raised by ``work`` undoes what it wrote
         and shows the statement again (status 400) with the error above the ``kind``
         form and what the customer typed kept in it."""
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         form = self._collection_form_values()
         try:
             with request.env.cr.savepoint():
@@ -527,7 +554,12 @@ class CollectionPortal(CustomerPortal):
         self, partner_id, agreement_id, access_token=None, company_id=None, **kw
     ):
         """The agreement's PDF, to read, print or sign."""
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         agreement_sudo = self._collection_agreement_sudo(
             partner_sudo, company, agreement_id, states=("proposed", "active")
         )

@@ -6,9 +6,9 @@ from urllib.parse import urlsplit
 from lxml import html
 
 from odoo import Command, fields
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
-from odoo.tools.misc import hmac
 
 from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
@@ -45,7 +45,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
     def token(self, partner, company=None):
         """The statement token of ``partner``, computed as the reminders' links do."""
         company = company or self.company
-        return hmac(self.env(su=True), "account_collection.statement", (partner.id, company.id))
+        return partner._collection_portal_token(company)
 
     def statement_path(self, partner=None, token=True):
         partner = partner or self.customer
@@ -312,6 +312,65 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         self.assertIn("invalid CSRF token", response.text)
         self.assertFalse(self.promises())
         self.assertFalse(self.portal_interactions())
+
+    @mute_logger("odoo.http")
+    def test_statement_links_expire_and_can_be_revoked(self):
+        """A reminder's link opens the statement for the company's validity (90 days by
+        default) after the reminder's day, then says it expired; a collection manager
+        revokes a customer's links at once; neither shows the customer's statement."""
+        policy = (
+            self.env.ref("account_collection.collection_policy_default")
+            .sudo()
+            .copy({"name": "Portal test policy", "company_id": self.company.id})
+        )
+        reminder = self.env["collection.communication"].create(
+            {
+                "partner_id": self.customer.id,
+                "company_id": self.company.id,
+                "level_id": policy.level_ids[0].id,
+                "date": day(-10),
+                "move_ids": [Command.set(self.inv_old.ids)],
+            }
+        )
+        url = urlsplit(reminder.portal_url)
+        link = f"{url.path}?{url.query}"
+
+        def opened_on(offset, path=link):
+            with on_day(day(offset)):
+                return self.url_open(path, allow_redirects=False)
+
+        # Valid 90 days after the reminder's day, whenever the customer opens it.
+        self.assertEqual(opened_on(80).status_code, 200)
+        response = opened_on(81)
+        self.assertEqual(response.status_code, 403)
+        page = html.fromstring(response.content)
+        self.assertEqual(
+            self.texts(page, "//*[hasclass('o_collection_link_refused')]//h4"),
+            ["This link has expired"],
+        )
+        self.assertNotIn("Acme Customer", response.text)
+        # The validity is a setting.
+        self.company.collection_portal_link_days = 120
+        self.assertEqual(opened_on(0, self.statement_path()).status_code, 200)
+
+        # A collector cannot revoke the links; a collection manager can.
+        with self.assertRaises(AccessError):
+            self.customer.with_user(self.collector).action_collection_revoke_portal_links()
+        fresh = self.statement_path()
+        self.assertEqual(opened_on(0, fresh).status_code, 200)
+        self.customer.with_user(self.collection_manager).action_collection_revoke_portal_links()
+        for path in (link, fresh):
+            response = opened_on(0, path)
+            self.assertEqual(response.status_code, 403)
+            page = html.fromstring(response.content)
+            self.assertEqual(
+                self.texts(page, "//*[hasclass('o_collection_link_refused')]//h4"),
+                ["This link does not open a statement"],
+            )
+            self.assertNotIn("Acme Customer", response.text)
+        # The next links work.
+        self.assertEqual(opened_on(0, self.statement_path()).status_code, 200)
+        self.assertTrue(self.customer_notes("Statement links revoked"))
 
     # ------------------------------------------------------------------
     # Promise to pay
