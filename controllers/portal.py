@@ -6,6 +6,7 @@ from odoo import fields, http
 from odoo.exceptions import UserError, ValidationError
 from odoo.http import request
 from odoo.tools import consteq
+from odoo.tools.mimetypes import guess_mimetype
 
 from odoo.addons.portal.controllers.portal import CustomerPortal
 
@@ -14,6 +15,25 @@ from ..models.collection_case_mixin import DISPUTE_OPEN_STATES, OPEN_PAYMENT_STA
 # Files a customer may attach to a dispute, and the largest one.
 MAX_ATTACHMENTS = 5
 MAX_ATTACHMENT_SIZE = 10 * 1024 * 1024
+# The documents and images a customer may attach to a dispute: by extension, the
+# types its content may be guessed as (guess_mimetype).
+OOXML = "application/vnd.openxmlformats-officedocument"
+ATTACHMENT_TYPES = {
+    "pdf": {"application/pdf"},
+    "png": {"image/png"},
+    "jpg": {"image/jpeg"},
+    "jpeg": {"image/jpeg"},
+    "gif": {"image/gif"},
+    "webp": {"image/webp"},
+    "doc": {"application/msword"},
+    "docx": {f"{OOXML}.wordprocessingml.document"},
+    "xls": {"application/vnd.ms-excel"},
+    "xlsx": {f"{OOXML}.spreadsheetml.sheet"},
+    "odt": {"application/vnd.oasis.opendocument.text"},
+    "ods": {"application/vnd.oasis.opendocument.spreadsheet"},
+    "txt": {"text/plain"},
+    "csv": {"text/plain", "text/csv"},
+}
 # Invoices listed on the statement: the customer's open invoices and receipts.
 OPEN_INVOICE_DOMAIN = [
     ("move_type", "in", ("out_invoice", "out_receipt")),
@@ -29,6 +49,14 @@ FORM_ROUTE = {
     "csrf": True,
     "website": True,
 }
+
+
+class CollectionLinkRefused(Forbidden):
+    """A statement link that does not open the statement: expired, revoked or wrong."""
+
+    def __init__(self, expired=False):
+        super().__init__()
+        self.expired = expired
 
 
 class CollectionPortal(CustomerPortal):
@@ -77,10 +105,10 @@ class CollectionPortal(CustomerPortal):
             if not company:
                 raise NotFound()
         if access_token:
-            if not company or not consteq(
-                str(access_token), partner_sudo._collection_portal_token(company)
-            ):
-                raise Forbidden()
+            state = company and partner_sudo._collection_portal_token_check(company, access_token)
+            if state != "valid":
+                # Expired, revoked or wrong: a page that says so, naming nobody.
+                raise CollectionLinkRefused(expired=state == "expired")
             lang = request.env["res.lang"]._get_code(partner_sudo.lang)
             if request.env.user._is_public() and lang:
                 # A reminder's link opens the statement in the customer's language.
@@ -108,6 +136,15 @@ class CollectionPortal(CustomerPortal):
         ):
             raise NotFound()
         return agreement_sudo
+
+    def _collection_link_refused_page(self, refused):
+        """The page of a statement link that does not open it (``refused``, a
+        CollectionLinkRefused): expired, or revoked or wrong, and what to do."""
+        return request.render(
+            "account_collection.portal_collection_link_refused",
+            {"expired": refused.expired, "no_breadcrumbs": True},
+            status=403,
+        )
 
     def _collection_login_redirect(self):
         """Send a visitor without a token to log in, and back to this page after."""
@@ -143,7 +180,12 @@ class CollectionPortal(CustomerPortal):
     ):
         if not access_token and request.env.user._is_public():
             return self._collection_login_redirect()
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         return self._collection_render(
             partner_sudo,
             company,
@@ -359,7 +401,12 @@ class CollectionPortal(CustomerPortal):
         A ``UserError`` or ``ValidationError`` raised by ``work`` undoes what it wrote
         and shows the statement again (status 400) with the error above the ``kind``
         form and what the customer typed kept in it."""
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         form = self._collection_form_values()
         try:
             with request.env.cr.savepoint():
@@ -418,6 +465,15 @@ class CollectionPortal(CustomerPortal):
                         "%(file)s is too large: attach documents of at most %(size)s MB.",
                         file=upload.filename,
                         size=MAX_ATTACHMENT_SIZE // (1024 * 1024),
+                    )
+                )
+            extension = upload.filename.rpartition(".")[2].lower() if "." in upload.filename else ""
+            if guess_mimetype(content, default="") not in ATTACHMENT_TYPES.get(extension, ()):
+                raise UserError(
+                    env._(
+                        "%(file)s is not a file we accept: attach PDF, Word, Excel, "
+                        "OpenDocument, text or CSV documents, or PNG, JPEG, GIF or WebP images.",
+                        file=upload.filename,
                     )
                 )
             attachments.append((upload.filename, content))
@@ -498,7 +554,12 @@ class CollectionPortal(CustomerPortal):
         self, partner_id, agreement_id, access_token=None, company_id=None, **kw
     ):
         """The agreement's PDF, to read, print or sign."""
-        partner_sudo, company = self._collection_check_access(partner_id, access_token, company_id)
+        try:
+            partner_sudo, company = self._collection_check_access(
+                partner_id, access_token, company_id
+            )
+        except CollectionLinkRefused as refused:
+            return self._collection_link_refused_page(refused)
         agreement_sudo = self._collection_agreement_sudo(
             partner_sudo, company, agreement_id, states=("proposed", "active")
         )

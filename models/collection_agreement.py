@@ -832,6 +832,11 @@ class CollectionAgreement(models.Model):
             raise UserError(
                 self.env._("This agreement is not waiting for your acceptance any more.")
             )
+        if agreement.signed_on:
+            # Accepted already, waiting for a collection manager's approval: once.
+            raise UserError(
+                self.env._("You already accepted this agreement: it starts once we approve it.")
+            )
         today = fields.Date.context_today(agreement)
         agreement._collection_check_plan(today, past_dates=False)
         agreement._collection_workflow_write(

@@ -140,17 +140,20 @@ class CollectionCommunication(models.Model):
                 partner=communication.partner_id.display_name or "",
             )
 
-    @api.depends("partner_id", "company_id")
+    @api.depends("partner_id", "company_id", "date")
     def _compute_portal_url(self):
-        """The customer's statement of account on the portal, with its access token:
-        the customer sees and pays the invoices, promises to pay or disputes one
-        without logging in."""
+        """The customer's statement of account on the portal, with its access token
+        issued on the reminder's day: the customer sees and pays the invoices, promises
+        to pay or disputes one without logging in, for the company's link validity
+        after that day."""
         for communication in self:
             if not communication.partner_id or not communication.company_id:
                 communication.portal_url = False
                 continue
             communication.portal_url = communication.get_base_url() + (
-                communication.partner_id._collection_portal_url(communication.company_id)
+                communication.partner_id._collection_portal_url(
+                    communication.company_id, communication.date
+                )
             )
 
     @api.depends("state", "delivery_ids.state", "delivery_ids.next_attempt")

@@ -4,7 +4,7 @@ from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import format_amount, format_date, html_escape
+from odoo.tools import SQL, format_amount, format_date, html_escape
 
 from .res_partner import COLLECTION_STATUS
 
@@ -309,7 +309,20 @@ class CollectionInteraction(models.Model):
         :raise UserError: translated, when the limit is reached
         """
         partner = partner.sudo().commercial_partner_id
-        domain = [("partner_id", "=", partner.id), ("company_id", "in", company.ids)]
+        # One request of a customer at a time: a concurrent one waits on the customer's
+        # row until this one is committed, then fails to serialize and is run again by
+        # the server, counting this one. (A plain SELECT ... FOR UPDATE would not do:
+        # under repeatable read the second one would still count from its snapshot.)
+        self.env.execute_query(
+            SQL("UPDATE res_partner SET write_date = write_date WHERE id = %s", partner.id)
+        )
+        # Only what the customer posted counts: records created by a portal user or a
+        # visitor (create_uid cannot be set), not what a collector logged by hand.
+        domain = [
+            ("partner_id", "=", partner.id),
+            ("company_id", "in", company.ids),
+            ("create_uid.share", "=", True),
+        ]
         since = fields.Datetime.now() - timedelta(days=1)
         # sudo: portal visitors have no access to interactions and agreements; only the
         # customer's own requests are counted.
@@ -321,7 +334,12 @@ class CollectionInteraction(models.Model):
             )
         else:
             count = self.sudo().search_count(
-                [*domain, ("channel", "=", "portal"), ("outcome", "=", kind), ("date", ">", since)]
+                [
+                    *domain,
+                    ("channel", "=", "portal"),
+                    ("outcome", "=", kind),
+                    ("create_date", ">", since),
+                ]
             )
         if count < PORTAL_DAILY_LIMIT:
             return

@@ -46,6 +46,12 @@ class ResCompany(models.Model):
         help="A promise to pay is dated at most this many days after the day it is made, "
         "on the portal as in the back office.",
     )
+    collection_portal_link_days = fields.Integer(
+        string="Statement Links Valid For (days)",
+        default=90,
+        help="A statement link sent with a reminder opens the customer's statement for "
+        "this many days after the reminder's day; then the customer needs a new one.",
+    )
     collection_agreement_approval_amount = fields.Monetary(
         string="Agreement Approval Above",
         help="Payment agreements whose total is above this amount start only once a "
@@ -224,6 +230,11 @@ class ResCompany(models.Model):
         if days is None:
             days = public_holidays(country, None, year)
         return days or frozenset()
+
+    @api.constrains("collection_portal_link_days")
+    def _check_collection_portal_link_days(self):
+        if any(company.collection_portal_link_days < 1 for company in self):
+            raise ValidationError(self.env._("Statement links are valid for at least one day."))
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -14,6 +14,7 @@ class ResConfigSettings(models.TransientModel):
     collection_default_user_id = company_setting(fields.Many2one, "collection_default_user_id")
     collection_promise_grace_days = company_setting(fields.Integer, "collection_promise_grace_days")
     collection_promise_max_days = company_setting(fields.Integer, "collection_promise_max_days")
+    collection_portal_link_days = company_setting(fields.Integer, "collection_portal_link_days")
     collection_portfolio_restricted = company_setting(
         fields.Boolean, "collection_portfolio_restricted"
     )

@@ -1,3 +1,4 @@
+from datetime import datetime
 from urllib.parse import urlencode
 
 from markupsafe import Markup
@@ -5,11 +6,11 @@ from markupsafe import Markup
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
-from odoo.tools import SQL, format_amount
+from odoo.tools import SQL, consteq, format_amount
 from odoo.tools.mail import generate_tracking_message_id
 from odoo.tools.misc import hmac
 
-from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES
+from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
 from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
 
 COLLECTION_STATUS = [
@@ -1078,26 +1079,85 @@ class ResPartner(models.Model):
     # Customer portal: the statement of account
     # ------------------------------------------------------------------
 
-    def _collection_portal_token(self, company):
-        """Access token of the customer's statement of account in ``company``: anyone
-        holding it sees that statement (the reminders carry it). Derived from the
-        database secret, so it needs no storage and cannot be guessed."""
+    collection_portal_link_version = fields.Integer(
+        string="Statement Links Version",
+        default=0,
+        copy=False,
+        groups="base.group_system",
+        help="Raised by Revoke Links: the statement links issued before stop working.",
+    )
+
+    def _collection_portal_token(self, company, issued=None):
+        """Access token of the customer's statement of account in ``company``, issued
+        on ``issued`` (default: today): anyone holding it sees that statement until the
+        company's link validity after that day, unless a manager revoked the customer's
+        links (the reminders carry it). ``<expiry YYYYMMDD>-<signature>``: the signature
+        is derived from the database secret, so it needs no storage and cannot be
+        guessed."""
         self.ensure_one()
-        return hmac(
+        issued = issued or fields.Date.context_today(self)
+        expiry = days_after(issued, company.sudo().collection_portal_link_days)
+        return self._collection_portal_token_for(company, expiry)
+
+    def _collection_portal_token_for(self, company, expiry):
+        partner = self.commercial_partner_id
+        # sudo: the version of the customer's links is only read to sign them.
+        version = partner.sudo().collection_portal_link_version
+        signature = hmac(
             self.env(su=True),
             "account_collection.statement",
-            (self.commercial_partner_id.id, company.id),
+            (partner.id, company.id, expiry.isoformat(), version),
         )
+        return f"{expiry:%Y%m%d}-{signature}"
 
-    def _collection_portal_url(self, company):
+    def _collection_portal_token_check(self, company, token):
+        """``"valid"``, ``"expired"`` or ``"invalid"`` (wrong, revoked or made up):
+        what ``token`` (as in a link) opens of the customer's statement in ``company``."""
+        self.ensure_one()
+        expiry_text, _dash, _signature = str(token or "").partition("-")
+        try:
+            expiry = datetime.strptime(expiry_text, "%Y%m%d").date()
+        except ValueError:
+            return "invalid"
+        if not consteq(str(token), self._collection_portal_token_for(company, expiry)):
+            return "invalid"
+        if expiry < fields.Date.context_today(self):
+            return "expired"
+        return "valid"
+
+    def _collection_portal_url(self, company, issued=None):
         """Path of the customer's statement of account in ``company`` on the portal,
-        with its access token: it opens without a login."""
+        with its access token issued on ``issued`` (default: today): it opens without
+        a login until the link expires."""
         self.ensure_one()
         partner = self.commercial_partner_id
         query = urlencode(
-            {"company_id": company.id, "access_token": partner._collection_portal_token(company)}
+            {
+                "company_id": company.id,
+                "access_token": partner._collection_portal_token(company, issued),
+            }
         )
         return f"/my/collections/{partner.id}?{query}"
+
+    def action_collection_revoke_portal_links(self):
+        """Every statement link sent to this customer stops working; the next reminders
+        carry new ones. Collection managers only."""
+        if not self.env.user.has_group("account_collection.group_collection_manager"):
+            raise AccessError(
+                self.env._("Only collection managers can revoke a customer's statement links.")
+            )
+        partners = self.commercial_partner_id
+        partners.check_access("write")
+        # sudo: the links' version is technical; the manager's right was checked above.
+        for partner in partners.sudo():
+            partner.collection_portal_link_version += 1
+        for partner in partners:
+            partner._collection_post_note(
+                self.env._(
+                    "Statement links revoked: the links sent before no longer open the statement."
+                )
+            )
+        return True
 
     # ==================================================================
     # Disputes: the customer's disputes

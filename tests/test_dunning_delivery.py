@@ -5,7 +5,7 @@ from unittest.mock import patch
 from odoo import Command
 from odoo.tests import tagged
 from odoo.tests.common import _super_send
-from odoo.tools.misc import file_path, hmac
+from odoo.tools.misc import file_path
 from odoo.tools.safe_eval import safe_eval
 
 from ..models.collection_communication_delivery import MAX_ATTEMPTS, SENDING_TIMEOUT
@@ -142,9 +142,7 @@ class TestCollectionDelivery(DunningCommon):
         """Where the customer of ``invoice`` sees its statement of account and pays
         online: the portal page with the token of that customer and company."""
         partner = invoice.commercial_partner_id
-        token = hmac(
-            self.env(su=True), "account_collection.statement", (partner.id, self.company.id)
-        )
+        token = partner._collection_portal_token(self.company)
         return (
             f"{invoice.get_base_url()}/my/collections/{partner.id}"
             f"?company_id={self.company.id}&access_token={token}"

@@ -1,3 +1,4 @@
+import base64
 import re
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -5,9 +6,9 @@ from urllib.parse import urlsplit
 from lxml import html
 
 from odoo import Command, fields
+from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
-from odoo.tools.misc import hmac
 
 from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
@@ -44,7 +45,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
     def token(self, partner, company=None):
         """The statement token of ``partner``, computed as the reminders' links do."""
         company = company or self.company
-        return hmac(self.env(su=True), "account_collection.statement", (partner.id, company.id))
+        return partner._collection_portal_token(company)
 
     def statement_path(self, partner=None, token=True):
         partner = partner or self.customer
@@ -316,6 +317,65 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         self.assertIn("invalid CSRF token", response.text)
         self.assertFalse(self.promises())
         self.assertFalse(self.portal_interactions())
+
+    @mute_logger("odoo.http")
+    def test_statement_links_expire_and_can_be_revoked(self):
+        """A reminder's link opens the statement for the company's validity (90 days by
+        default) after the reminder's day, then says it expired; a collection manager
+        revokes a customer's links at once; neither shows the customer's statement."""
+        policy = (
+            self.env.ref("account_collection.collection_policy_default")
+            .sudo()
+            .copy({"name": "Portal test policy", "company_id": self.company.id})
+        )
+        reminder = self.env["collection.communication"].create(
+            {
+                "partner_id": self.customer.id,
+                "company_id": self.company.id,
+                "level_id": policy.level_ids[0].id,
+                "date": day(-10),
+                "move_ids": [Command.set(self.inv_old.ids)],
+            }
+        )
+        url = urlsplit(reminder.portal_url)
+        link = f"{url.path}?{url.query}"
+
+        def opened_on(offset, path=link):
+            with on_day(day(offset)):
+                return self.url_open(path, allow_redirects=False)
+
+        # Valid 90 days after the reminder's day, whenever the customer opens it.
+        self.assertEqual(opened_on(80).status_code, 200)
+        response = opened_on(81)
+        self.assertEqual(response.status_code, 403)
+        page = html.fromstring(response.content)
+        self.assertEqual(
+            self.texts(page, "//*[hasclass('o_collection_link_refused')]//h4"),
+            ["This link has expired"],
+        )
+        self.assertNotIn("Acme Customer", response.text)
+        # The validity is a setting.
+        self.company.collection_portal_link_days = 120
+        self.assertEqual(opened_on(0, self.statement_path()).status_code, 200)
+
+        # A collector cannot revoke the links; a collection manager can.
+        with self.assertRaises(AccessError):
+            self.customer.with_user(self.collector).action_collection_revoke_portal_links()
+        fresh = self.statement_path()
+        self.assertEqual(opened_on(0, fresh).status_code, 200)
+        self.customer.with_user(self.collection_manager).action_collection_revoke_portal_links()
+        for path in (link, fresh):
+            response = opened_on(0, path)
+            self.assertEqual(response.status_code, 403)
+            page = html.fromstring(response.content)
+            self.assertEqual(
+                self.texts(page, "//*[hasclass('o_collection_link_refused')]//h4"),
+                ["This link does not open a statement"],
+            )
+            self.assertNotIn("Acme Customer", response.text)
+        # The next links work.
+        self.assertEqual(opened_on(0, self.statement_path()).status_code, 200)
+        self.assertTrue(self.customer_notes("Statement links revoked"))
 
     # ------------------------------------------------------------------
     # Promise to pay
@@ -719,6 +779,102 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         [state] = self.texts(page, "//td[hasclass('o_collection_agreement_state')]")
         self.assertEqual(state, "Running")
         self.assertIn("In payment agreement", self.invoice_status(page, self.inv_old))
+
+    def test_agreement_accepted_once(self):
+        """An agreement that awaits a collection manager's approval is accepted once:
+        the statement says so, and posting the acceptance again is refused."""
+        self.company.collection_agreement_approval_amount = 100.0
+        agreement = self.env["collection.agreement"].create(
+            {
+                "partner_id": self.customer.id,
+                "company_id": self.company.id,
+                "user_id": self.collector.id,
+                "move_ids": [Command.set(self.inv_old.ids)],
+                "instalment_count": 2,
+                "date_first": day(30),
+            }
+        )
+        agreement.action_propose()
+        page = self.get_page(self.statement_path())
+        [row] = page.xpath("//tr[hasclass('o_collection_agreement')]")
+        form = row.xpath(".//form[hasclass('o_collection_accept_form')]")[0]
+        hidden = {i.get("name"): i.get("value") for i in form.xpath(".//input[@type='hidden']")}
+        data = {**hidden, "signed_by": "Paula Portal"}
+        page = self.assertDone(
+            self.url_open(form.get("action"), data=data, allow_redirects=False), "accepted"
+        )
+        self.assertRecordValues(agreement, [{"state": "proposed", "signed_by": "Paula Portal"}])
+        [state] = self.texts(page, "//td[hasclass('o_collection_agreement_state')]")
+        self.assertEqual(state, "Accepted, awaiting our approval")
+        self.assertFalse(page.xpath("//form[hasclass('o_collection_accept_form')]"))
+        interactions = len(self.portal_interactions())
+        messages = len(agreement.message_ids)
+        activities = len(agreement.activity_ids)
+        for name in ("Paula Portal", "Someone Else"):
+            with self.subTest(name):
+                response = self.url_open(
+                    form.get("action"), data={**data, "signed_by": name}, allow_redirects=False
+                )
+                self.assertRefused(response, "You already accepted this agreement")
+        self.assertRecordValues(agreement, [{"state": "proposed", "signed_by": "Paula Portal"}])
+        self.assertEqual(len(self.portal_interactions()), interactions)
+        self.assertEqual(len(agreement.message_ids), messages)
+        self.assertEqual(len(agreement.activity_ids), activities)
+
+    def test_promise_limit_counts_the_customer_posts_only(self):
+        """Interactions a collector logs with the channel Portal do not use up the
+        customer's three promises a day."""
+        for _index in range(3):
+            self.env["collection.interaction"].with_user(self.collector).create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "channel": "portal",
+                    "outcome": "promise",
+                    "user_id": False,
+                    "note": "Logged by hand",
+                }
+            )
+        self.assertDone(self.post("promise", {"amount": "100", "date": str(day(3))}), "promise")
+        self.assertEqual(len(self.promises()), 1)
+
+    def test_dispute_documents_and_images_only(self):
+        """Files attached to a dispute are documents and images, by their content: a web
+        page or a program is refused, whatever its name."""
+        reason = self.env.ref("account_collection.collection_dispute_reason_duplicate")
+        page_html = b"<html><script>alert(document.cookie)</script></html>"
+        refused = {
+            "a web page": ("order.html", page_html, "text/html"),
+            "a web page named as a PDF": ("order.pdf", page_html, "application/pdf"),
+            "an SVG image (scripts)": (
+                "logo.svg",
+                b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
+                "image/svg+xml",
+            ),
+            "a program named as a text": ("notes.txt", b"MZ\x90\x00\x03\x00\x00\x00", "text/plain"),
+            "no extension": ("order", b"%PDF-1.4 order 42", "application/pdf"),
+        }
+        data = {"move_id": str(self.inv_old.id), "reason_id": str(reason.id), "message": "Wrong"}
+        for what, upload in refused.items():
+            with self.subTest(what):
+                response = self.post("dispute", data, files={"attachments": upload})
+                self.assertRefused(response, f"{upload[0]} is not a file we accept")
+        self.assertFalse(self.disputes())
+        self.assertFalse(self.env["ir.attachment"].search([("name", "=", "order.html")]))
+        # A 1x1 pixel PNG.
+        png = base64.b64decode(
+            "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+        )
+        files = [
+            ("attachments", ("photo.png", png, "image/png")),
+            ("attachments", ("prices.csv", b"item,price\nbolt,10\n", "text/csv")),
+            ("attachments", ("order.PDF", b"%PDF-1.4 order 42", "application/pdf")),
+        ]
+        self.assertDone(self.post("dispute", data, files=files), "dispute")
+        self.assertEqual(
+            sorted(self.disputes().message_ids.attachment_ids.mapped("name")),
+            ["order.PDF", "photo.png", "prices.csv"],
+        )
 
     def test_agreement_request_bad_input_creates_nothing(self):
         cases = {
