@@ -22,7 +22,8 @@ class AccountPartialReconcile(models.Model):
     def _collection_after_reconcile(self):
         """A payment was matched with invoices: re-evaluate the promises on those
         invoices (open ones, and broken ones a payment made in time may still keep) and
-        put customers with nothing overdue any more back to 'current'."""
+        put customers with nothing overdue any more back to 'current' and the first
+        stage."""
         moves = (self.debit_move_id | self.credit_move_id).move_id
         self.env["collection.promise"]._collection_follow_ledger(moves)
         receivable_moves = moves.filtered(lambda m: m.is_sale_document(include_receipts=True))
@@ -45,3 +46,4 @@ class AccountPartialReconcile(models.Model):
         partners = receivable_moves.commercial_partner_id
         for company in receivable_moves.company_id:
             partners.with_company(company)._collection_reset_status_when_settled()
+            partners.with_company(company)._collection_reset_stage_when_settled()

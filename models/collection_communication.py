@@ -56,6 +56,19 @@ class CollectionCommunication(models.Model):
         help="The invoices the reminder is about. A collector may take some out while the "
         "reminder waits for review.",
     )
+    due_move_ids = fields.Many2many(
+        "account.move",
+        compute="_compute_coming_move_ids",
+        string="Invoices Due",
+        help="The reminder's invoices due on or before its day.",
+    )
+    coming_move_ids = fields.Many2many(
+        "account.move",
+        compute="_compute_coming_move_ids",
+        string="Coming Due",
+        help="The reminder's invoices not due yet on its day, listed under their own "
+        "heading: their reminder before the due date is this one.",
+    )
     state = fields.Selection(
         [
             ("draft", "To Review"),
@@ -139,6 +152,17 @@ class CollectionCommunication(models.Model):
                 level=communication.level_id.name or "",
                 partner=communication.partner_id.display_name or "",
             )
+
+    @api.depends("move_ids.invoice_date_due", "date")
+    def _compute_coming_move_ids(self):
+        for communication in self:
+            coming = communication.move_ids.filtered(
+                lambda move, day=communication.date: (
+                    day and move.invoice_date_due and move.invoice_date_due > day
+                )
+            )
+            communication.coming_move_ids = coming
+            communication.due_move_ids = communication.move_ids - coming
 
     @api.depends("partner_id", "company_id", "date")
     def _compute_portal_url(self):

@@ -84,6 +84,7 @@ class CollectionDunning(models.AbstractModel):
         company = company or self.env.company
         today = today or company._collection_today()
         dunning = self.with_company(company)
+        dunning._release_settled_stages(company)
         plan = dunning._dunning_plan(company, today)
         partner_ids = sorted(plan)
         created = dunning.env["collection.communication"]
@@ -102,6 +103,16 @@ class CollectionDunning(models.AbstractModel):
             remaining = max(len(partner_ids) - start - len(batch), 0)
             Cron._commit_progress(len(batch), remaining=remaining)
         return created
+
+    @api.model
+    def _release_settled_stages(self, company):
+        """The customers of ``company`` held in a stage that stops reminders with
+        nothing overdue any more go back to the first stage before the plan is read
+        (a payment does it at once; this catches a stage set by hand, a credit note
+        or an invoice cancelled)."""
+        Partner = self.env["res.partner"].with_company(company).sudo()
+        held = Partner.search([("collection_stage_id.stop_dunning", "=", True)])
+        held._collection_reset_stage_when_settled()
 
     # === PLAN === #
 

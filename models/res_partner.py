@@ -766,6 +766,26 @@ class ResPartner(models.Model):
         settled._collection_set_status("current")
         return settled
 
+    def _collection_reset_stage_when_settled(self):
+        """Customers with nothing overdue any more go back to the first stage (current
+        company): a stage that stops reminders (*Legal*) stops them for the debt that
+        took the customer there, not for ever, and new invoices are reminded again.
+        Triggered by the ledger (a payment) and by the daily run, whoever reconciled."""
+        first = self.env["collection.stage"].sudo().search([], limit=1)
+        if not first:
+            return self.browse()
+        # sudo: the ledger drives the stage, whoever reconciled the payment.
+        partners = self.commercial_partner_id.sudo().filtered(
+            lambda p: (
+                p.collection_stage_id
+                and p.collection_stage_id != first
+                and not p.collection_overdue_amount
+            )
+        )
+        if partners:
+            partners._collection_write_logged({("collection_stage_id", first.id): partners})
+        return partners
+
     # ------------------------------------------------------------------
     # Documents: statement of account, collection dossier
     # ------------------------------------------------------------------

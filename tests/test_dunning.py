@@ -116,6 +116,43 @@ class TestCollectionDunning(DunningCadenceCommon):
             new, [{"level_id": self.level_due.id, "move_ids": soon.ids, "date": day(2)}]
         )
 
+    def test_coming_invoice_listed_under_its_own_heading(self):
+        """A customer with an invoice late and another due in two days gets one message
+        listing both, the coming one under "Coming due"; the coming invoice's reminder
+        before its due date was that message, and is not sent again."""
+        late = self.invoice(self.customer, 1000.0, day(-12))
+        coming = self.invoice(self.customer, 300.0, day(2))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        self.assertRecordValues(
+            reminder, [{"level_id": self.level_late.id, "move_ids": (late | coming).ids}]
+        )
+        self.assertEqual(coming.collection_level_id, self.level_soon)
+        reminder.with_user(self.collector).action_approve()
+        with self.sms_gateway():
+            self.run_queue(at(0, 13))
+        body = self.mails(self.customer).body_html
+        self.assertIn("Coming due", body)
+        self.assertLess(body.index(late.name), body.index("Coming due"))
+        self.assertGreater(body.index(coming.name), body.index("Coming due"))
+        letter_html = (
+            self.env["ir.actions.report"]
+            ._render_qweb_html("account_collection.action_report_collection_letter", reminder.ids)[
+                0
+            ]
+            .decode()
+        )
+        self.assertLess(letter_html.index(late.name), letter_html.index("Coming due"))
+        self.assertGreater(letter_html.index(coming.name), letter_html.index("Coming due"))
+
+        # On the days after, the coming invoice gets its next level, not Soon again.
+        self.run_dunning(day(1))
+        self.run_dunning(day(2))
+        self.assertRecordValues(
+            self.reminders(self.customer)[1:],
+            [{"level_id": self.level_due.id, "move_ids": coming.ids, "date": day(2)}],
+        )
+
     def test_minimum_amount_of_a_level(self):
         self.level_late.min_amount = 500.0
         self.level_soon.min_amount = 500.0
@@ -540,6 +577,35 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.stage_administrative,
         )
 
+    def test_stage_comes_back_once_everything_is_paid(self):
+        """In Legal (a stage that stops reminders) the debt that took the customer there
+        is left to the lawyers; once nothing is overdue any more the customer is back
+        at the first stage and its new invoices are reminded again."""
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        customer = self.customer.with_company(self.company)
+        old = self.invoice(self.customer, 1000.0, day(-30))
+        customer.collection_stage_id = self.stage_legal
+        self.run_dunning(day(0))
+        self.assertFalse(self.reminders())
+
+        self.pay_on(1, old)
+        self.assertEqual(customer.collection_stage_id, preventive)
+        with on_day(day(1)):
+            new = self.invoice(self.customer, 500.0, day(3))
+        self.run_dunning(day(1))
+        self.assertRecordValues(
+            self.reminders(), [{"level_id": self.level_soon.id, "move_ids": new.ids}]
+        )
+
+        # A customer put in Legal with nothing overdue is back at the first stage by
+        # the next run, and reminded.
+        other = self.make_customer("Other Customer")
+        other.with_company(self.company).collection_stage_id = self.stage_legal
+        coming = self.invoice(other, 300.0, day(3))
+        self.run_dunning(day(1))
+        self.assertEqual(other.with_company(self.company).collection_stage_id, preventive)
+        self.assertEqual(self.reminders(other).move_ids, coming)
+
     def test_all_channels_removed_means_nothing_sent(self):
         self.invoice(self.customer, 1000.0, day(-12))
         self.run_dunning(day(0))
@@ -880,7 +946,11 @@ class TestCollectionDunning(DunningCadenceCommon):
                     sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
-            self.assertEqual([s["number"] for s in sms_sent], ["+34612345678"])
+            # Only this customer's (demo customers may get theirs in the same run).
+            self.assertEqual(
+                [s["number"] for s in sms_sent if s["number"] == "+34612345678"],
+                ["+34612345678"],
+            )
 
         reminders = self.reminders(self.customer)
         whatsapp = reminders.filtered(lambda r: r.level_id == ref("collection_level_whatsapp"))
