@@ -24,8 +24,11 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         cls.acme_invoice = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
         cls.invoice(cls.customer, 250.0, TODAY + timedelta(days=15))
         cls.invoice(cls.small_debtor, 300.0, TODAY - timedelta(days=5))
-        cls.interaction = cls.env["collection.interaction"].create(
-            {"partner_id": cls.customer.id, "channel": "call", "outcome": "no_answer"}
+        # Logged by the engine: facts only, nothing done to the customer.
+        cls.interaction = (
+            cls.env["collection.interaction"]
+            .sudo()
+            .create({"partner_id": cls.customer.id, "channel": "call", "outcome": "no_answer"})
         )
 
     def setUp(self):
@@ -230,6 +233,7 @@ class TestCollectionExternalApi(CollectionCommon, HttpCase):
         customer = self.customer.with_company(self.company)
         self.assertEqual(customer.collection_status, "refusal")
         self.assertEqual(customer.collection_next_action_date, TODAY + timedelta(days=3))
+        self.assertEqual(customer.collection_user_id, self.collector)
         activity = customer.activity_ids.filtered(lambda a: a.activity_type_id == follow_up)
         self.assertRecordValues(
             activity,
