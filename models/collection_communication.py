@@ -716,13 +716,16 @@ class CollectionCommunication(models.Model):
             self._update_state()
             return
         self._engine_write({"state": "cancelled", "cancel_reason": reason})
-        # sudo: the engine records why the reminder was not sent, whoever runs it.
+        self._collection_note_on_customer(
+            self.env._("Reminder not sent (%(reason)s):", reason=reason)
+        )
+
+    def _collection_note_on_customer(self, text):
+        """Note ``text``, followed by a link to this reminder, on the customer's chatter."""
+        self.ensure_one()
+        # sudo: the engine records what became of a reminder, whoever runs it.
         self.partner_id.sudo().message_post(
-            body=Markup("%s %s")
-            % (
-                self.env._("Reminder not sent (%(reason)s):", reason=reason),
-                self._get_html_link(),
-            ),
+            body=Markup("%s %s") % (text, self._get_html_link()),
             message_type="comment",
             subtype_xmlid="mail.mt_note",
         )

@@ -4,7 +4,6 @@ from urllib.parse import urlsplit
 
 import psycopg2.errors
 import pytz
-from markupsafe import Markup
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
@@ -433,14 +432,8 @@ class CollectionCommunicationDelivery(models.Model):
             }
         )
         channel = self.env["collection.dunning"]._channel_label(self.channel)
-        communication.partner_id.sudo().message_post(
-            body=Markup("%s %s")
-            % (
-                self.env._("Reminder sent by %(channel)s:", channel=channel),
-                communication._get_html_link(),
-            ),
-            message_type="comment",
-            subtype_xmlid="mail.mt_note",
+        communication._collection_note_on_customer(
+            self.env._("Reminder sent by %(channel)s:", channel=channel)
         )
 
     # === CHANNELS: SENDING === #
