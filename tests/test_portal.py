@@ -328,14 +328,19 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
             .sudo()
             .copy({"name": "Portal test policy", "company_id": self.company.id})
         )
-        reminder = self.env["collection.communication"].create(
-            {
-                "partner_id": self.customer.id,
-                "company_id": self.company.id,
-                "level_id": policy.level_ids[0].id,
-                "date": day(-10),
-                "move_ids": [Command.set(self.inv_old.ids)],
-            }
+        # sudo: reminders are created by the reminders run only.
+        reminder = (
+            self.env["collection.communication"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "level_id": policy.level_ids[0].id,
+                    "date": day(-10),
+                    "move_ids": [Command.set(self.inv_old.ids)],
+                }
+            )
         )
         url = urlsplit(reminder.portal_url)
         link = f"{url.path}?{url.query}"
