@@ -1,8 +1,10 @@
 import logging
 
+import psycopg2
+
 from odoo import api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 from .collection_level import MESSAGE_CHANNELS
 
@@ -112,7 +114,17 @@ class CollectionDunning(models.AbstractModel):
         or an invoice cancelled)."""
         Partner = self.env["res.partner"].with_company(company).sudo()
         held = Partner.search([("collection_stage_id.stop_dunning", "=", True)])
-        held._collection_reset_stage_when_settled()
+        if not held:
+            return
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                # Customers another worker holds, or released since this transaction
+                # began, are that worker's.
+                held.try_lock_for_update(
+                    allow_referencing=True
+                )._collection_reset_stage_when_settled()
+        except psycopg2.errors.SerializationFailure:
+            pass
 
     # === PLAN === #
 
