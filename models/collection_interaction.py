@@ -8,6 +8,10 @@ from odoo.tools import SQL, format_amount, format_date, html_escape
 
 from .res_partner import COLLECTION_STATUS
 
+# Channels where the collector reaches the customer: logging one closes the calls and
+# follow-ups planned up to today.
+CONTACT_CHANNELS = ("call", "visit")
+
 CHANNELS = [
     ("call", "Call"),
     ("email", "Email"),
@@ -186,8 +190,24 @@ class CollectionInteraction(models.Model):
             message_type="comment",
             subtype_xmlid="mail.mt_note",
         )
+        if self.channel in CONTACT_CHANNELS:
+            self._collection_close_planned_contacts(partner_sudo)
         if self.next_action_date:
             self._collection_schedule_next_action(partner_sudo)
+
+    def _collection_close_planned_contacts(self, partner_sudo):
+        """A call or a visit logged is the outcome of the calls and follow-ups planned
+        on the customer up to today (by a reminder level or an earlier next action):
+        they are marked done with this interaction's summary; later ones stay planned."""
+        today = fields.Date.context_today(self)
+        types = self.env.ref("account_collection.mail_activity_type_collection_follow_up") | (
+            self.env["collection.level"].sudo().search([]).activity_type_id
+        )
+        planned = partner_sudo.activity_ids.filtered(
+            lambda a: a.activity_type_id in types and a.date_deadline <= today
+        )
+        if planned:
+            planned.action_feedback(feedback=self._collection_summary_html())
 
     def _collection_summary_html(self):
         channels = dict(self._fields["channel"]._description_selection(self.env))

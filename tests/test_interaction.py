@@ -463,3 +463,60 @@ class TestCollectionInteraction(CollectionCommon):
         promise = self._promise_as_collector(move_ids=[Command.set(self.overdue_invoice.ids)])
         self.assertEqual(promise.state, "open")
         self.assertEqual(self.customer.collection_status, "paying")
+
+    # ------------------------------------------------------------------
+    # Activities close
+    # ------------------------------------------------------------------
+
+    def test_logging_a_call_closes_the_levels_call_activity(self):
+        """A reminder level planned a call for the collector; the collector calls and logs
+        it: the call activity is done (in the customer's chatter), not left open."""
+        follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        self.customer.with_company(self.company).collection_user_id = self.collector
+        # As the level's activity channel does (collection_communication_delivery).
+        self.customer.sudo().activity_schedule(
+            activity_type_id=follow_up.id,
+            summary="Call the customer about overdue invoices",
+            user_id=self.collector.id,
+            date_deadline=TODAY,
+        )
+        wizard = (
+            self.env["collection.interaction.log"]
+            .with_user(self.collector)
+            .with_context(default_partner_id=self.customer.id)
+            .create({"channel": "call", "outcome": "contacted", "note": "Will check with AP."})
+        )
+        wizard.action_confirm()
+        self.assertFalse(self.customer.activity_ids)
+        done = self.customer.message_ids.filtered(
+            lambda m: m.mail_activity_type_id == follow_up and m.subtype_id.name == "Activities"
+        )
+        self.assertTrue(done, "the call activity is marked done on the chatter")
+
+    def test_logging_a_call_with_a_next_action_plans_a_fresh_follow_up(self):
+        """The level's call is done; the next action the collector planned is a new
+        activity on its own date."""
+        follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        self.customer.with_company(self.company).collection_user_id = self.collector
+        self.customer.sudo().activity_schedule(
+            activity_type_id=follow_up.id,
+            summary="Call the customer about overdue invoices",
+            user_id=self.collector.id,
+            date_deadline=TODAY,
+        )
+        wizard = (
+            self.env["collection.interaction.log"]
+            .with_user(self.collector)
+            .with_context(default_partner_id=self.customer.id)
+            .create(
+                {
+                    "channel": "call",
+                    "outcome": "contacted",
+                    "next_action_date": TODAY + timedelta(days=3),
+                }
+            )
+        )
+        wizard.action_confirm()
+        [activity] = self.customer.activity_ids
+        self.assertEqual(activity.date_deadline, TODAY + timedelta(days=3))
+        self.assertNotEqual(activity.summary, "Call the customer about overdue invoices")
