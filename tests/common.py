@@ -83,6 +83,32 @@ class CollectionCommon(AccountTestInvoicingCommon):
         cls.company.collection_policy_id = policy
         return policy.level_ids.sorted("delay")
 
+    def make_reminder(self, moves, date, delay=None):
+        """A reminder of ``moves``' customer dated ``date``, at the level ``delay`` days
+        from the due date (default: the first) of a copy of the shipped policy, created
+        as the reminders run creates it (users cannot)."""
+        policy = (
+            self.env.ref("account_collection.collection_policy_default")
+            .sudo()
+            .copy({"name": "Test reminder policy", "company_id": self.company.id})
+        )
+        levels = policy.level_ids.sorted("delay")
+        level = levels.filtered(lambda lv: lv.delay == delay) if delay is not None else levels[0]
+        # sudo: reminders are created by the reminders run only.
+        return (
+            self.env["collection.communication"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": moves.commercial_partner_id.id,
+                    "company_id": self.company.id,
+                    "level_id": level.id,
+                    "date": date,
+                    "move_ids": [Command.set(moves.ids)],
+                }
+            )
+        )
+
     @contextmanager
     def failing_check(self, records, message):
         """The daily check (``_collection_evaluate``) of ``records``' model raises

@@ -468,25 +468,33 @@ class TestCollectionInteraction(CollectionCommon):
     # Activities close
     # ------------------------------------------------------------------
 
-    def test_logging_a_call_closes_the_levels_call_activity(self):
-        """A reminder level planned a call for the collector; the collector calls and logs
-        it: the call activity is done (in the customer's chatter), not left open."""
+    def _plan_level_call(self):
+        """The collector's call planned today on the customer, as a reminder level's
+        activity channel plans it (collection_communication_delivery)."""
         follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
         self.customer.with_company(self.company).collection_user_id = self.collector
-        # As the level's activity channel does (collection_communication_delivery).
         self.customer.sudo().activity_schedule(
             activity_type_id=follow_up.id,
             summary="Call the customer about overdue invoices",
             user_id=self.collector.id,
             date_deadline=TODAY,
         )
+        return follow_up
+
+    def _log_call_as_collector(self, **values):
         wizard = (
             self.env["collection.interaction.log"]
             .with_user(self.collector)
             .with_context(default_partner_id=self.customer.id)
-            .create({"channel": "call", "outcome": "contacted", "note": "Will check with AP."})
+            .create({"channel": "call", "outcome": "contacted", **values})
         )
         wizard.action_confirm()
+
+    def test_logging_a_call_closes_the_levels_call_activity(self):
+        """A reminder level planned a call for the collector; the collector calls and logs
+        it: the call activity is done (in the customer's chatter), not left open."""
+        follow_up = self._plan_level_call()
+        self._log_call_as_collector(note="Will check with AP.")
         self.assertFalse(self.customer.activity_ids)
         done = self.customer.message_ids.filtered(
             lambda m: m.mail_activity_type_id == follow_up and m.subtype_id.name == "Activities"
@@ -496,27 +504,22 @@ class TestCollectionInteraction(CollectionCommon):
     def test_logging_a_call_with_a_next_action_plans_a_fresh_follow_up(self):
         """The level's call is done; the next action the collector planned is a new
         activity on its own date."""
-        follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
-        self.customer.with_company(self.company).collection_user_id = self.collector
-        self.customer.sudo().activity_schedule(
-            activity_type_id=follow_up.id,
-            summary="Call the customer about overdue invoices",
-            user_id=self.collector.id,
-            date_deadline=TODAY,
-        )
-        wizard = (
-            self.env["collection.interaction.log"]
-            .with_user(self.collector)
-            .with_context(default_partner_id=self.customer.id)
-            .create(
-                {
-                    "channel": "call",
-                    "outcome": "contacted",
-                    "next_action_date": TODAY + timedelta(days=3),
-                }
-            )
-        )
-        wizard.action_confirm()
+        self._plan_level_call()
+        self._log_call_as_collector(next_action_date=TODAY + timedelta(days=3))
         [activity] = self.customer.activity_ids
         self.assertEqual(activity.date_deadline, TODAY + timedelta(days=3))
         self.assertNotEqual(activity.summary, "Call the customer about overdue invoices")
+
+    def test_logging_a_call_leaves_a_call_planned_for_a_later_day(self):
+        """Only what was due by today is the outcome of this call: a follow-up the
+        collector planned for next week stays planned."""
+        follow_up = self.env.ref("account_collection.mail_activity_type_collection_follow_up")
+        self.customer.sudo().activity_schedule(
+            activity_type_id=follow_up.id,
+            summary="Call back after the board meeting",
+            user_id=self.collector.id,
+            date_deadline=TODAY + timedelta(days=5),
+        )
+        self._log_call_as_collector()
+        [activity] = self.customer.activity_ids
+        self.assertEqual(activity.summary, "Call back after the board meeting")

@@ -213,25 +213,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         self.assertIn(self.inv_old.name, response.text)
 
     def test_statement_through_reminder_link_without_login(self):
-        policy = (
-            self.env.ref("account_collection.collection_policy_default")
-            .sudo()
-            .copy({"name": "Portal test policy", "company_id": self.company.id})
-        )
-        # sudo: reminders are created by the reminders run only.
-        communication = (
-            self.env["collection.communication"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "company_id": self.company.id,
-                    "level_id": policy.level_ids[0].id,
-                    "date": TODAY,
-                    "move_ids": [Command.set(self.inv_old.ids)],
-                }
-            )
-        )
+        communication = self.make_reminder(self.inv_old, TODAY)
         url = urlsplit(communication.portal_url)
         self.assertEqual(
             f"{url.path}?{url.query}",
@@ -323,25 +305,7 @@ class TestCollectionPortal(CollectionCommon, HttpCase):
         """A reminder's link opens the statement for the company's validity (90 days by
         default) after the reminder's day, then says it expired; a collection manager
         revokes a customer's links at once; neither shows the customer's statement."""
-        policy = (
-            self.env.ref("account_collection.collection_policy_default")
-            .sudo()
-            .copy({"name": "Portal test policy", "company_id": self.company.id})
-        )
-        # sudo: reminders are created by the reminders run only.
-        reminder = (
-            self.env["collection.communication"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "company_id": self.company.id,
-                    "level_id": policy.level_ids[0].id,
-                    "date": day(-10),
-                    "move_ids": [Command.set(self.inv_old.ids)],
-                }
-            )
-        )
+        reminder = self.make_reminder(self.inv_old, day(-10))
         url = urlsplit(reminder.portal_url)
         link = f"{url.path}?{url.query}"
 
@@ -914,25 +878,7 @@ class TestCollectionPortalTour(CollectionTourMixin, CollectionCommon, HttpCase):
         self.real_today = fields.Date.context_today(self.customer.with_user(self.portal_user))
         self.inv_big = self.invoice(self.customer, 1000.0, self.real_today - timedelta(days=30))
         self.inv_small = self.invoice(self.customer, 300.0, self.real_today - timedelta(days=15))
-        policy = (
-            self.env.ref("account_collection.collection_policy_default")
-            .sudo()
-            .copy({"name": "Portal tour policy", "company_id": self.company.id})
-        )
-        # Reminders are written by the run only (the engine): the fixture writes as it.
-        self.reminder = (
-            self.env["collection.communication"]
-            .sudo()
-            .create(
-                {
-                    "partner_id": self.customer.id,
-                    "company_id": self.company.id,
-                    "level_id": policy.level_ids.filtered(lambda lv: lv.delay == 15).id,
-                    "date": self.real_today,
-                    "move_ids": [Command.set((self.inv_big | self.inv_small).ids)],
-                }
-            )
-        )
+        self.reminder = self.make_reminder(self.inv_big | self.inv_small, self.real_today, delay=15)
 
     def test_customer_disputes_and_promises_from_reminder_link(self):
         link = urlsplit(self.reminder.portal_url)
