@@ -610,7 +610,7 @@ class CollectionCommunication(models.Model):
             reminders = self.filtered(lambda c, co=company: c.company_id == co)
             today = company._collection_today(now)
             claims = reminders._collection_claims(company, today)
-            figures = self._collection_current_figures(reminders.partner_id, company)
+            figures = self._collection_current_figures(reminders, company, today)
             for reminder in reminders:
                 moves = claims.get(reminder.id, {})
                 settled = {move_id: why for move_id, (why, _due) in moves.items() if why}
@@ -656,20 +656,17 @@ class CollectionCommunication(models.Model):
         return result, changed
 
     @api.model
-    def _collection_current_figures(self, partners, company):
-        """{customer id: its figures now}, as the run reads them when it creates a
-        reminder, for all ``partners`` at once."""
-        partners = partners.with_company(company).with_context(tz=company._collection_tz().zone)
-        fnames = ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
-        partners.invalidate_recordset(fnames)
-        return {
-            partner.id: {
-                "overdue_amount": partner.collection_overdue_amount,
-                "due_amount": partner.collection_due_amount,
-                "days_overdue": partner.collection_days_overdue,
-            }
-            for partner in partners
-        }
+    def _collection_current_figures(self, reminders, company, today):
+        """{customer id: its figures now} for the customers of ``reminders``, as the
+        run reads them when it creates a reminder (what a reminder claims, see
+        ``collection.dunning._claimable_figures``), for all of them at once."""
+        stage_before = {}
+        for reminder in reminders:
+            pid = reminder.partner_id.id
+            stage_before[pid] = min(stage_before.get(pid, reminder.date), reminder.date)
+        return self.env["collection.dunning"]._claimable_figures(
+            company, today, reminders.partner_id.ids, stage_before=stage_before
+        )
 
     def _collection_last_day(self, due_dates):
         """The last day the message of this reminder is true, False when it has none.

@@ -406,12 +406,21 @@ class CollectionCommunicationDelivery(models.Model):
         if self.channel == "activity":
             return
         communication = self.communication_id
+        today = communication.company_id._collection_today(now)
         # sudo: the reminders are logged as evidence, whoever runs the queue.
-        self.env["collection.invoice.dunning"].sudo()._set(
-            "last_reminder_date",
-            communication.move_ids.ids,
-            [communication.company_id._collection_today(now)] * len(communication.move_ids),
+        States = self.env["collection.invoice.dunning"].sudo()
+        States._set(
+            "last_reminder_date", communication.move_ids.ids, [today] * len(communication.move_ids)
         )
+        # The gap to the invoices' next level counts from the day the level's first
+        # message left, not from the day the run created it.
+        if not (communication.delivery_ids - self).filtered(
+            lambda d: d.channel != "activity" and d.state == "sent"
+        ):
+            moves = communication.sudo().move_ids.filtered(
+                lambda m: m.collection_level_id == communication.level_id
+            )
+            States._set("level_date", moves.ids, [today] * len(moves))
         self.env["collection.interaction"].sudo().create(
             {
                 "partner_id": communication.partner_id.id,

@@ -1377,3 +1377,31 @@ class ResPartner(models.Model):
             "res_id": communication.id,
             "view_mode": "form",
         }
+
+    # ==================================================================
+    # The day the customer entered its stage
+    # ==================================================================
+
+    collection_stage_date = fields.Date(
+        string="In Stage Since",
+        company_dependent=True,
+        readonly=True,
+        help="The day the customer entered its collection stage: a stage that stops "
+        "reminders holds the invoices due by then, not the later ones.",
+        groups="base.group_user",
+    )
+
+    def write(self, vals):
+        """A customer entering a stage is dated (current company): the debt due by then
+        is the debt that reached the stage."""
+        if "collection_stage_id" not in vals or "collection_stage_date" in vals:
+            return super().write(vals)
+        stage_id = vals["collection_stage_id"] or False
+        # sudo: which of the customers change stage decides their date; the write below
+        # checks the rights.
+        moving = self.browse([p.id for p in self.sudo() if p.collection_stage_id.id != stage_id])
+        result = super().write(vals)
+        if moving:
+            today = self.env.company._collection_today()
+            super(ResPartner, moving.sudo()).write({"collection_stage_date": today})
+        return result
