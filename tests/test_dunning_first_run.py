@@ -1,7 +1,9 @@
+import importlib.util
 from datetime import datetime, time
 
 from odoo import Command
-from odoo.tests import tagged
+from odoo.tests import TransactionCase, freeze_time, tagged
+from odoo.tools.misc import file_path
 
 from .common import TODAY, DunningCadenceCommon, at, day, on_day
 
@@ -164,3 +166,64 @@ class TestDunningClaimsTheTruth(DunningCadenceCommon):
             .level_date,
             day(0),
         )
+
+
+@tagged("post_install", "-at_install")
+class TestUpgradeToShippedTemplates(TransactionCase):
+    """Upgrading to 19.0.1.3.0: the shipped reminder templates nobody edited get the
+    shipped text (with the Coming due section); edited ones keep their text; customers
+    already in Legal are dated as entering it on the upgrade day."""
+
+    def migrate(self):
+        spec = importlib.util.spec_from_file_location(
+            "post_migrate_19_0_1_3_0",
+            file_path("account_collection/migrations/19.0.1.3.0/post-migrate.py"),
+        )
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        script.migrate(self.env.cr, "19.0.1.2.0")
+        self.env.invalidate_all()
+
+    def set_body(self, template, body, edited):
+        self.env.flush_all()
+        self.env.cr.execute(
+            """UPDATE mail_template
+                  SET body_html = jsonb_build_object('en_US', %s::text),
+                      write_date = create_date + (CASE WHEN %s THEN interval '1 day'
+                                                       ELSE interval '0' END)
+                WHERE id = %s""",
+            [body, edited, template.id],
+        )
+        template.invalidate_recordset()
+
+    def test_unedited_templates_get_the_coming_due_section(self):
+        due_today = self.env.ref("account_collection.mail_template_reminder_due_today")
+        overdue = self.env.ref("account_collection.mail_template_reminder_overdue")
+        shipped = due_today.body_html
+        self.assertIn("Coming due", shipped)
+        self.set_body(due_today, "<p>The following invoices are due today:</p>", edited=False)
+        self.set_body(overdue, "<p>Our own words, no list.</p>", edited=True)
+
+        self.migrate()
+
+        self.assertEqual(due_today.body_html, shipped)
+        self.assertEqual(due_today.write_date, due_today.create_date)
+        self.assertEqual(overdue.body_html, "<p>Our own words, no list.</p>")
+        # Run again (or on a database already migrated): nothing changes.
+        self.migrate()
+        self.assertEqual(due_today.body_html, shipped)
+        self.assertEqual(overdue.body_html, "<p>Our own words, no list.</p>")
+
+    @freeze_time("2026-03-16 12:00:00")
+    def test_customers_in_legal_are_dated(self):
+        legal = self.env.ref("account_collection.collection_stage_legal")
+        partner = self.env["res.partner"].create({"name": "In Legal Since Long"})
+        partner.collection_stage_id = legal
+        self.env.flush_all()
+        self.env.cr.execute(
+            "UPDATE res_partner SET collection_stage_date = NULL WHERE id = %s", [partner.id]
+        )
+        partner.invalidate_recordset()
+        self.assertFalse(partner.collection_stage_date)
+        self.migrate()
+        self.assertEqual(str(partner.collection_stage_date), "2026-03-16")
