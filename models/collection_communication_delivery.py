@@ -453,6 +453,11 @@ class CollectionCommunicationDelivery(models.Model):
         if not self.mail_id:
             template = level.mail_template_id
             email_values = {"email_to": self.recipient, "recipient_ids": [], "auto_delete": False}
+            if communication.edited_body:
+                # Edited by a collector before sending: that text goes.
+                email_values["body_html"] = communication.edited_body
+                if communication.edited_subject:
+                    email_values["subject"] = communication.edited_subject
             if level.attach_invoices:
                 attachments = communication._invoice_attachments()
                 email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
