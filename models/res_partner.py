@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, consteq, format_amount
-from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.mail import email_normalize, generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
@@ -50,6 +50,10 @@ FIGURE_FIELDS = (
     "collection_broken_promise_count",
     "collection_priority",
 )
+
+# Bounces of a customer's address (Odoo's own counter, reset when the customer writes
+# from it) after which reminders no longer go to it by email.
+COLLECTION_BOUNCE_LIMIT = 3
 
 
 class ResPartner(models.Model):
@@ -1377,3 +1381,30 @@ class ResPartner(models.Model):
             "res_id": communication.id,
             "view_mode": "form",
         }
+
+    # === EMAIL BOUNCES === #
+
+    collection_email_bouncing = fields.Boolean(
+        string="Email Address Bouncing",
+        compute="_compute_collection_email_bouncing",
+        help="Reminders sent to this address bounced repeatedly: the next ones go by "
+        "another channel until the address is corrected or the customer writes from it.",
+    )
+
+    @api.depends("message_bounce")
+    def _compute_collection_email_bouncing(self):
+        for partner in self:
+            partner.collection_email_bouncing = partner.message_bounce >= COLLECTION_BOUNCE_LIMIT
+
+    def write(self, vals):
+        if "email" in vals:
+            # A corrected address has not bounced yet.
+            changed = self.filtered(
+                lambda p: (
+                    p.message_bounce and email_normalize(vals["email"] or "") != p.email_normalized
+                )
+            )
+            result = super().write(vals)
+            changed.message_bounce = 0
+            return result
+        return super().write(vals)
