@@ -835,6 +835,8 @@ class CollectionCommunication(models.Model):
         ):
             # The SMS sent in place of the WhatsApp message reached the customer.
             failed = failed.filtered(lambda d: d.channel != "whatsapp")
+        # A channel that could not deliver it, replaced by one that did.
+        failed -= self.delivery_ids.filtered(lambda d: d.state == "sent").fallback_of_id
         if failed:
             return "failed"
         if states and states <= {"cancelled"}:

@@ -527,6 +527,13 @@ class CollectionDunning(models.AbstractModel):
                 return False, self.env._(
                     "%(channel)s: the customer opted out of emails.", channel=label
                 )
+            if partner.collection_email_bouncing:
+                return False, self.env._(
+                    "%(channel)s: the customer's address %(email)s bounced %(count)s times.",
+                    channel=label,
+                    email=partner.email,
+                    count=partner.message_bounce,
+                )
             return partner.email, False
         if channel in ("sms", "whatsapp"):
             if (
