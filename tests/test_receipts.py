@@ -317,6 +317,35 @@ class TestCollectionReceipts(DunningCommon, MockSmtplibCase, HttpCase):
         self.assertEqual(self.post(event).status_code, 403)
         self.assertFalse(delivery.date_read)
 
+    @mute_logger("odoo.addons.account_collection.controllers.webhook")
+    def test_call_signed_with_another_companys_secret_is_refused(self):
+        """A company's app secret does not sign calls about another company's number."""
+        delivery = self.sent_whatsapp(self.customer)
+        other = self.env["res.company"].create(
+            {
+                "name": "Other Company",
+                "collection_whatsapp_phone_number_id": "222333444555666",
+                "collection_whatsapp_app_secret": "other-company-secret",
+            }
+        )
+        read = self.status(delivery, "read", NOON + timedelta(minutes=1))
+        both = self.server.whatsapp_event(PHONE_NUMBER_ID, statuses=[read])
+        both["entry"].append(
+            self.server.whatsapp_event(other.collection_whatsapp_phone_number_id)["entry"][0]
+        )
+        for case, event, secret in [
+            (
+                "the other company's number",
+                self.server.whatsapp_event("222333444555666", [read]),
+                APP_SECRET,
+            ),
+            ("both numbers, one secret", both, APP_SECRET),
+            ("both numbers, the other secret", both, "other-company-secret"),
+        ]:
+            with self.subTest(case=case):
+                self.assertEqual(self.post(event, app_secret=secret).status_code, 403)
+                self.assertFalse(delivery.date_read)
+
     def test_replayed_failure_falls_back_once(self):
         self.require_twilio()
         delivery = self.sent_whatsapp(self.customer)
