@@ -1,6 +1,8 @@
 import logging
+from datetime import datetime, time, timedelta
 
 import psycopg2
+import pytz
 
 from odoo import api, models
 from odoo.exceptions import UserError
@@ -702,3 +704,70 @@ class CollectionDunning(models.AbstractModel):
             )
         )
         self.env["collection.communication"].invalidate_model(["state", "note"])
+
+    # === DEMO DATA === #
+
+    @api.model
+    def _demo_replay_day(self, company, days_ago, refused=None, hour=9):
+        """The demo data's history, built by the engine: the daily run of the day
+        ``days_ago`` days before today (``_create_from_plan`` on that day's plan), and
+        the queue at ``hour`` o'clock that day (the company's time): the reminders
+        waiting for review are approved (``_start``), the ledger is read again, the
+        activities are created, and the messages are recorded as their provider
+        accepted them (``_sent``: the demo has no mail server, SMS account, WhatsApp
+        number nor printer), but those of the customers in ``refused`` ({customer id:
+        the provider's answer}), which fail with it. The quiet hours, rest days and
+        the contact limit hold messages back (until a later replayed day's queue) and
+        drop those no longer true, as the queue does. With ``days_ago`` 0, today's
+        reminders are created and left to the queue."""
+        today = company._collection_today() - timedelta(days=days_ago)
+        communications = self._create_from_plan(company, today, self._dunning_plan(company, today))
+        if not days_ago:
+            return communications
+        tz = company._collection_tz()
+        moment = (
+            tz.localize(datetime.combine(today, time(hour)))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
+        refused = refused or {}
+        communications.filtered(lambda c: c.state == "draft")._start()
+        Delivery = self.env["collection.communication.delivery"]
+        due = Delivery.search(
+            [
+                ("company_id", "=", company.id),
+                ("state", "=", "queued"),
+                "|",
+                ("next_attempt", "=", False),
+                ("next_attempt", "<=", moment),
+            ],
+            order="id",
+        )
+        for delivery in due:
+            if delivery.state != "queued":
+                continue  # its reminder was cancelled meanwhile
+            communication = delivery.communication_id
+            if delivery.channel == "activity":
+                delivery._send_one(moment)
+                continue
+            # What ``_send_one`` does before it calls the provider.
+            last_days, _changed = communication._collection_refresh(moment)
+            if communication.id not in last_days:
+                continue  # nothing left to claim: cancelled with the reason
+            postponed = delivery._postponed_until(moment)
+            last_day = last_days[communication.id]
+            local = delivery._collection_local(postponed or moment, delivery._collection_tz())
+            if last_day and local.date() > last_day:
+                delivery._drop_untrue(last_day)
+                continue
+            if postponed:
+                delivery._set_postponed(postponed)
+                continue
+            delivery._set_sending()
+            error = refused.get(communication.partner_id.id)
+            if error:
+                delivery._failed(error, moment, retry=False)
+            else:
+                delivery._sent(moment)
+            communication._update_state()
+        return communications
