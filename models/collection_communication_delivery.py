@@ -86,8 +86,14 @@ class CollectionCommunicationDelivery(models.Model):
         index="btree_not_null",
         help="Message id given by the provider.",
     )
-    mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
-    sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
+    # The email or SMS rendered for the delivery: only those who read emails and SMS
+    # (administrators) read which one it is; its name would come back with it.
+    mail_id = fields.Many2one(
+        "mail.mail", readonly=True, ondelete="set null", groups="base.group_system"
+    )
+    sms_id = fields.Many2one(
+        "sms.sms", readonly=True, ondelete="set null", groups="base.group_system"
+    )
     date_delivered = fields.Datetime(
         string="Delivered On", readonly=True, help="When the provider reported it delivered."
     )
