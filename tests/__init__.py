@@ -21,3 +21,4 @@ from . import test_dunning_truth
 from . import test_status
 from . import test_access_matrix
 from . import test_review
+from . import test_hold
