@@ -22,3 +22,4 @@ from . import test_status
 from . import test_access_matrix
 from . import test_review
 from . import test_hold
+from . import test_activity_log
