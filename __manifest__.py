@@ -45,6 +45,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "wizards/collection_interaction_log_views.xml",
         "wizards/collection_dunning_run_views.xml",
         "wizards/collection_communication_postpone_views.xml",
+        "wizards/collection_invoice_hold_views.xml",
         "views/collection_aging_bucket_views.xml",
         "views/collection_stage_views.xml",
         "views/collection_interaction_views.xml",

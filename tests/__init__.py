@@ -24,3 +24,5 @@ from . import test_dunning_first_run
 from . import test_review
 from . import test_receipts
 from . import test_portal_concurrency
+from . import test_hold
+from . import test_activity_log
