@@ -189,6 +189,10 @@ class CollectionCommunicationDelivery(models.Model):
             {"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False}
         )
 
+    def _set_to_print(self):
+        """A letter rendered: it waits to be printed and posted by a person."""
+        self._engine_write({"state": "to_print", "next_attempt": False, "last_error": False})
+
     def _set_failed(self, error):
         """Given up, with the reason: a person checks it and retries or cancels it."""
         self._engine_write({"state": "failed", "next_attempt": False, "last_error": error})
@@ -588,10 +592,9 @@ class CollectionCommunicationDelivery(models.Model):
         """Render the letter: it waits to be printed and posted (``to_print``), it is
         sent once a person marks it posted."""
         self.communication_id._collection_render_letter()
-        values = {"state": "to_print"}
         if not self.recipient:
-            values["recipient"] = self.communication_id.partner_id.display_name
-        self._engine_write(values)
+            self._engine_write({"recipient": self.communication_id.partner_id.display_name})
+        self._set_to_print()
 
     def _send_activity(self):
         communication = self.communication_id
@@ -632,9 +635,8 @@ class CollectionCommunicationDelivery(models.Model):
         names = ", ".join(self.recipient_partner_ids.mapped("display_name"))
         if self.channel == "letter":
             contact = self.recipient_partner_ids[:1]
-            address = contact and ", ".join(
-                filter(None, contact._display_address(without_company=True).splitlines())
-            )
+            lines = contact._display_address(without_company=True).splitlines() if contact else []
+            address = ", ".join(" ".join(line.split()) for line in lines if line.strip())
             address = address or self.recipient
         else:
             address = self.recipient

@@ -489,7 +489,8 @@ class CollectionDunning(models.AbstractModel):
         ``res.partner._collection_recipient_contacts``); an email has the customer and
         the other invoice addresses in copy. Each address's opt-out holds: an
         unsubscribed contact is left out, and the next one written to. SMS and WhatsApp
-        go to one phone: the first addressee's that can get them, else the customer's."""
+        go to one phone: the first addressee's that can get them, else the customer's; a
+        letter to the first addressee with a postal address, else to the customer."""
         partner = communication.partner_id
         Partner = partner.browse()
         result = {"recipient": False, "to": Partner, "cc": Partner, "email_cc": False}
@@ -562,7 +563,8 @@ class CollectionDunning(models.AbstractModel):
                 or self.env._("%(channel)s: the customer has no phone number.", channel=label),
             )
         if channel == "letter":
-            addressee = addressees[:1] or partner
+            # A letter needs a postal address: the first addressee that has one.
+            addressee = next((c for c in addressees if c.street and (c.city or c.zip)), partner)
             return dict(result, recipient=addressee.display_name, to=addressee, problem=False)
         return dict(result, problem=False)
 

@@ -80,6 +80,10 @@ class TestCollectionLetters(DunningCadenceCommon):
         self.assertTrue(reminder.letter_attachment_id)
         self.assertEqual(letters[0].recipient_partner_ids, self.billing)
         self.assertIn(b"Calle Mayor 1", reminder.letter_attachment_id.raw)
+        self.assertEqual(
+            reminder.recipient_summary,
+            "Letter: Acme Customer, Accounts Payable (Calle Mayor 1, 28013 Madrid, Spain)",
+        )
         self.assertFalse(letters.mapped("date_sent")[0])
         self.assertFalse(self.acme_invoice.collection_last_reminder_date)
         self.assertFalse(
@@ -91,6 +95,15 @@ class TestCollectionLetters(DunningCadenceCommon):
         self.run_queue(at(0, 15))
         self.assertEqual(letters.mapped("state"), ["to_print", "to_print"])
         self.assertEqual(reminder.letter_attachment_id, attachment)
+
+    def test_letter_needs_a_postal_address(self):
+        """An invoice contact without a postal address does not get the letter: the
+        customer's own address does. The collection contact with one does."""
+        self.billing.write({"street": False, "city": False, "zip": False})
+        letters = self.letters_to_print()
+        acme = letters.filtered(lambda d: d.partner_id == self.customer)
+        self.assertEqual(acme.recipient_partner_ids, self.customer)
+        self.assertEqual(acme.communication_id.recipient_summary, "Letter: Acme Customer (Spain)")
 
     def test_printing_many_gives_one_pdf_with_every_letter(self):
         letters = self.letters_to_print()
