@@ -1,8 +1,11 @@
 import base64
 import io
+import json
+from datetime import datetime, timedelta
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import freeze_time, tagged
+from odoo.tests import HttpCase, freeze_time, tagged
+from odoo.tools import mute_logger
 from odoo.tools.pdf import PdfReader
 from odoo.tools.safe_eval import safe_eval
 
@@ -217,3 +220,67 @@ class TestCollectionLetters(DunningCadenceCommon):
         if not snailmail:
             with self.assertRaisesRegex(UserError, "snailmail"):
                 letters.with_user(self.collector).action_send_by_post()
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionLettersJson2(DunningCadenceCommon, HttpCase):
+    """The letters over the external API (JSON-2, the collector's API key): an
+    integration marks them posted through the same button, and cannot forge it."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.level_late.write({"send_email": False, "send_sms": False, "send_letter": True})
+        cls.invoice(cls.customer, 1000.0, day(-12))
+
+    def json2(self, model, method, **params):
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.collector)
+            ._generate(scope="rpc", name="post", expiration_date=datetime.now() + timedelta(1))
+        )
+        # The database checks the expiry on its own (real) clock, not the frozen one.
+        self.env.cr.execute(
+            "UPDATE res_users_apikeys SET expiration_date = now() + interval '1 day'"
+            " WHERE user_id = %s",
+            [self.collector.id],
+        )
+        with mute_logger("odoo.http"):
+            return self.url_open(
+                f"/json/2/{model}/{method}",
+                data=json.dumps(params),
+                headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"},
+            )
+
+    def letter(self):
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        reminder.with_user(self.collector).action_approve()
+        self.run_queue(at(0, 13))
+        letter = self.delivery(reminder, "letter")
+        self.assertEqual(letter.state, "to_print")
+        return letter
+
+    def test_forging_a_posted_letter_over_json2_is_refused(self):
+        letter = self.letter()
+        response = self.json2(
+            "collection.communication.delivery",
+            "write",
+            ids=letter.ids,
+            vals={"state": "sent", "date_sent": "2026-03-16 09:00:00"},
+        )
+        self.assertNotEqual(response.status_code, 200, response.text)
+        self.assertIn("reminders engine", response.json()["message"])
+        letter.invalidate_recordset()
+        self.assertEqual(letter.state, "to_print")
+
+    def test_integration_marks_a_letter_posted_over_json2(self):
+        letter = self.letter()
+        response = self.json2(
+            "collection.communication.delivery", "action_mark_posted", ids=letter.ids
+        )
+        self.assertEqual(response.status_code, 200, response.text)
+        letter.invalidate_recordset()
+        self.assertEqual(letter.state, "sent")
+        self.assertEqual(letter.communication_id.state, "done")
