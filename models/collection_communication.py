@@ -361,8 +361,8 @@ class CollectionCommunication(models.Model):
                 title % self.env._("Letter")
                 + Markup("<p>%s</p>")
                 % self.env._(
-                    "A dunning letter listing the invoices, printed to PDF and attached to the "
-                    "reminder when it is sent."
+                    "A dunning letter listing the invoices, made into a PDF when the reminder "
+                    "is sent, then waiting in Letters to Print to be printed and posted."
                 )
             )
         return Markup("").join(sections) or False

@@ -311,6 +311,13 @@ class CollectionCommunicationDelivery(models.Model):
         if postponed:
             self._set_postponed(postponed)
             return
+        problem = self._collection_update_recipients()
+        if problem:
+            # Nobody of the customer may get it any more (unsubscribed since): not sent.
+            self._set_cancelled()
+            self._engine_write({"last_error": problem})
+            communication._update_state()
+            return
         self._set_sending()
         if self.channel in ("email", "sms", "whatsapp"):
             # The provider is called outside this transaction's fate: commit "sending"
@@ -646,6 +653,28 @@ class CollectionCommunicationDelivery(models.Model):
                 "%(recipients)s; copy: %(copy)s", recipients=label, copy=self.email_cc
             )
         return label
+
+    def _collection_update_recipients(self):
+        """Who the message goes to, read again just before it leaves: a collection
+        contact set, an address changed or an opt-out since the run are followed (the
+        message rendered for the former recipients is rendered again). Returns why
+        nobody can get it any more, or False."""
+        self.ensure_one()
+        if self.channel not in ("email", "sms", "whatsapp"):
+            return False
+        Dunning = self.env["collection.dunning"]
+        recipients = Dunning._recipients(self.communication_id, self.channel)
+        if recipients["problem"]:
+            return recipients["problem"]
+        if (
+            self.recipient != recipients["recipient"]
+            or self.recipient_partner_ids != recipients["to"]
+            or self.cc_partner_ids != recipients["cc"]
+            or (self.email_cc or False) != recipients["email_cc"]
+        ):
+            self._discard_rendered()
+            self._engine_write(Dunning._recipient_values(recipients))
+        return False
 
     # === LETTERS: PRINTED, THEN POSTED === #
 

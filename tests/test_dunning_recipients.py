@@ -171,3 +171,31 @@ class TestCollectionRecipients(DunningCadenceCommon):
         self.assertRecordValues(
             email, [{"recipient_partner_ids": self.ivy.ids, "cc_partner_ids": self.customer.ids}]
         )
+
+    def test_recipients_are_read_again_when_it_leaves(self):
+        """The collection contact set and an opt-out made after the run, before the
+        reminder leaves, are followed."""
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        self.assertEqual(self.delivery(reminder, "email").recipient_partner_ids, self.ivy)
+        self.customer.with_company(self.company).collection_contact_id = self.carl
+        self.env["phone.blacklist"]._add(["+34633444555", "+34622111222", "+34612345678"])
+        reminder.with_user(self.collector).action_approve()
+        with self.sms_gateway() as sent_sms:
+            self.run_queue(at(0, 14))
+        self.assertRecordValues(
+            self.delivery(reminder, "email"),
+            [{"state": "sent", "recipient": "carl@acme.example.com"}],
+        )
+        self.assertEqual(self.smtp_messages[0]["smtp_to_list"][0], "carl@acme.example.com")
+        self.assertRecordValues(
+            self.delivery(reminder, "sms"),
+            [
+                {
+                    "state": "cancelled",
+                    "last_error": "SMS: the customer opted out of text messages.",
+                }
+            ],
+        )
+        self.assertFalse(sent_sms)
+        self.assertEqual(reminder.state, "done")
