@@ -68,6 +68,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/account_move_demo.xml",
         "demo/collection_demo.xml",
         "demo/collection_reminder_demo.xml",
+        "demo/collection_letter_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -4,7 +4,7 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, consteq, format_amount
 from odoo.tools.mail import email_normalize, generate_tracking_message_id
@@ -1499,3 +1499,43 @@ class ResPartner(models.Model):
         # and the stage were checked above. The changes are tracked under the collector's
         # name.
         self.sudo()._collection_write_stage_date(vals)
+
+    # === REMINDERS: WHO RECEIVES THEM === #
+
+    collection_contact_id = fields.Many2one(
+        "res.partner",
+        string="Collection Contact",
+        company_dependent=True,
+        domain="[('commercial_partner_id', '=', commercial_partner_id), ('id', '!=', id)]",
+        help="The person of this customer the reminders of the current company are "
+        "addressed to, the other invoice contacts and the customer in copy. Empty: the "
+        "customer's invoice addresses, else the customer itself.",
+        groups="base.group_user",
+    )
+
+    @api.constrains("collection_contact_id")
+    def _check_collection_contact_id(self):
+        for partner in self:
+            contact = partner.collection_contact_id
+            if contact and (
+                contact == partner or contact.commercial_partner_id != partner.commercial_partner_id
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "%(contact)s is not a contact of %(partner)s: a customer's reminders "
+                        "go to one of its own contacts.",
+                        contact=contact.display_name,
+                        partner=partner.display_name,
+                    )
+                )
+
+    def _collection_recipient_contacts(self, company):
+        """(addressees, others) of this customer's reminders in ``company``, in order:
+        its collection contact there when set, else its invoice addresses; ``others``
+        are its other invoice addresses. The customer itself comes after both."""
+        self.ensure_one()
+        invoice_contacts = self.child_ids.filtered(lambda c: c.type == "invoice")
+        addressees = (
+            self.with_company(company).collection_contact_id.with_env(self.env) or invoice_contacts
+        )
+        return addressees, invoice_contacts - addressees

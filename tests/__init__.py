@@ -26,3 +26,5 @@ from . import test_receipts
 from . import test_portal_concurrency
 from . import test_hold
 from . import test_activity_log
+from . import test_dunning_recipients
+from . import test_dunning_letters
