@@ -35,6 +35,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "report/collection_agreement_reports.xml",
         "report/collection_agreement_templates.xml",
         "data/collection_stage_data.xml",
+        "data/res_partner_data.xml",
         "data/mail_activity_type_data.xml",
         "data/ir_cron_data.xml",
         "data/mail_template_data.xml",

@@ -28,3 +28,4 @@ from . import test_hold
 from . import test_activity_log
 from . import test_dunning_recipients
 from . import test_dunning_letters
+from . import test_screens

@@ -483,7 +483,8 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.run_queue(at(0, 13))
         self.assertFalse(sent)
         self.assertFalse(self.mails(approved | skipped))
-        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        self.assertEqual(approved.with_company(self.company).collection_stage_id, preventive)
 
         reminder.with_user(self.collector).action_approve()
         to_skip.with_user(self.collector).action_skip()
@@ -495,7 +496,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(to_skip.state, "cancelled")
         self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
-        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+        self.assertEqual(skipped.with_company(self.company).collection_stage_id, preventive)
 
         with self.sms_gateway() as sent:
             self.run_queue(at(0, 14))
