@@ -23,3 +23,5 @@ from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
+from . import collection_reply
+from . import mail_thread

@@ -20,3 +20,4 @@ from . import test_access_attacks
 from . import test_dunning_truth
 from . import test_status
 from . import test_access_matrix
+from . import test_reply
