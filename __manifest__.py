@@ -12,7 +12,7 @@ ledger, automatic reminders by email, SMS, WhatsApp and letter, disputes routed 
 right person, payment agreements in instalments, a customer portal to promise, dispute
 and pay, collection KPIs, a dashboard and the documents that go with them.
 """,
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "author": "account_collection contributors",
     "website": "https://github.com/account-collection/account_collection",
     "license": "LGPL-3",
@@ -44,6 +44,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "data/collection_dispute_data.xml",
         "wizards/collection_interaction_log_views.xml",
         "wizards/collection_dunning_run_views.xml",
+        "wizards/collection_communication_postpone_views.xml",
         "views/collection_aging_bucket_views.xml",
         "views/collection_stage_views.xml",
         "views/collection_interaction_views.xml",

@@ -7,7 +7,7 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, consteq, format_amount
-from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.mail import email_normalize, generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
@@ -50,6 +50,10 @@ FIGURE_FIELDS = (
     "collection_broken_promise_count",
     "collection_priority",
 )
+
+# Bounces of a customer's address (Odoo's own counter, reset when the customer writes
+# from it) after which reminders no longer go to it by email.
+COLLECTION_BOUNCE_LIMIT = 3
 
 
 class ResPartner(models.Model):
@@ -1377,3 +1381,59 @@ class ResPartner(models.Model):
             "res_id": communication.id,
             "view_mode": "form",
         }
+
+    # ==================================================================
+    # The day the customer entered its stage
+    # ==================================================================
+
+    collection_stage_date = fields.Date(
+        string="In Stage Since",
+        company_dependent=True,
+        readonly=True,
+        help="The day the customer entered its collection stage: a stage that stops "
+        "reminders holds the invoices due by then, not the later ones.",
+        groups="base.group_user",
+    )
+
+    def write(self, vals):
+        """A customer entering a stage is dated (current company): the debt due by then
+        is the debt that reached the stage."""
+        if "collection_stage_id" not in vals or "collection_stage_date" in vals:
+            return self._collection_write_email(vals)
+        stage_id = vals["collection_stage_id"] or False
+        # sudo: which of the customers change stage decides their date; the write below
+        # checks the rights.
+        moving = self.browse([p.id for p in self.sudo() if p.collection_stage_id.id != stage_id])
+        result = self._collection_write_email(vals)
+        if moving:
+            today = self.env.company._collection_today()
+            super(ResPartner, moving.sudo()).write({"collection_stage_date": today})
+        return result
+
+    # === EMAIL BOUNCES === #
+
+    collection_email_bouncing = fields.Boolean(
+        string="Email Address Bouncing",
+        compute="_compute_collection_email_bouncing",
+        help="Reminders sent to this address bounced repeatedly: the next ones go by "
+        "another channel until the address is corrected or the customer writes from it.",
+    )
+
+    @api.depends("message_bounce")
+    def _compute_collection_email_bouncing(self):
+        for partner in self:
+            partner.collection_email_bouncing = partner.message_bounce >= COLLECTION_BOUNCE_LIMIT
+
+    def _collection_write_email(self, vals):
+        """Write ``vals``; a corrected email address starts again with no bounce."""
+        if "email" in vals:
+            # A corrected address has not bounced yet.
+            changed = self.filtered(
+                lambda p: (
+                    p.message_bounce and email_normalize(vals["email"] or "") != p.email_normalized
+                )
+            )
+            result = super().write(vals)
+            changed.message_bounce = 0
+            return result
+        return super().write(vals)

@@ -20,4 +20,7 @@ from . import test_access_attacks
 from . import test_dunning_truth
 from . import test_status
 from . import test_access_matrix
+from . import test_dunning_first_run
+from . import test_review
+from . import test_receipts
 from . import test_reply
