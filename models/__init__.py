@@ -26,4 +26,3 @@ from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
 from . import collection_reply
-from . import mail_thread
