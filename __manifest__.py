@@ -18,7 +18,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
     "license": "LGPL-3",
     "category": "Accounting/Accounting",
     "depends": ["account", "mail", "portal", "phone_validation", "sms", "sales_team", "resource"],
-    "external_dependencies": {"python": ["phonenumbers", "holidays"]},
+    "external_dependencies": {"python": ["phonenumbers", "holidays", "dateparser"]},
     "data": [
         "security/account_collection_groups.xml",
         "security/ir.model.access.csv",
@@ -55,6 +55,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_policy_views.xml",
         "views/collection_communication_views.xml",
         "views/collection_dispute_views.xml",
+        "views/collection_reply_views.xml",
         "views/res_partner_views.xml",
         "views/collection_aged_receivable_report_views.xml",
         "views/account_move_views.xml",

@@ -290,3 +290,11 @@ class ResCompany(models.Model):
             }
             for bucket in buckets:
                 bucket.with_context(lang=lang).name = names[bucket.days_from]
+
+    # --- Customers' replies
+    collection_reply_auto_promise = fields.Boolean(
+        string="Promises Apply Themselves",
+        help="A customer's reply that promises to pay on a stated day makes the promise "
+        "without waiting for a collector (with the same checks). Off: a collector applies "
+        "each suggestion in one click.",
+    )

@@ -29,3 +29,4 @@ from . import test_activity_log
 from . import test_dunning_recipients
 from . import test_dunning_letters
 from . import test_screens
+from . import test_reply
