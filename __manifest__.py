@@ -67,6 +67,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/res_partner_demo.xml",
         "demo/account_move_demo.xml",
         "demo/collection_demo.xml",
+        "demo/collection_reply_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -2,6 +2,9 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
+from lxml import html
+
+from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
@@ -438,3 +441,132 @@ class TestCollectionReplyApi(CollectionCommon, HttpCase):
             response.json(),
             {"kind": "promise", "date": "2026-04-15", "amount": False, "reason": False},
         )
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionReplyPortal(CollectionCommon, HttpCase):
+    """What a customer writes on its statement is its reply too, on its chatter and
+    read like a message by email or WhatsApp."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.with_company(cls.company).collection_user_id = cls.collector
+        cls.inv = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
+
+    def post_message(self, text, files=None):
+        token = self.customer._collection_portal_token(self.company)
+        path = f"/my/collections/{self.customer.id}?company_id={self.company.id}"
+        response = self.url_open(f"{path}&access_token={token}", allow_redirects=False)
+        page = html.fromstring(response.content)
+        [form] = page.xpath("//form[hasclass('o_collection_message_form')]")
+        hidden = {i.get("name"): i.get("value") for i in form.xpath(".//input[@type='hidden']")}
+        return self.url_open(
+            form.get("action"),
+            data={**hidden, "message": text},
+            files=files,
+            allow_redirects=False,
+        )
+
+    def test_message_typed_on_the_statement_is_a_reply(self):
+        response = self.post_message(
+            "Les pago el 20, adjunto el pedido",
+            files={"attachments": ("pedido.pdf", b"%PDF-1.4 order", "application/pdf")},
+        )
+        self.assertEqual(response.status_code, 303, response.text[:1000])
+        self.assertIn("done=message", response.headers["Location"])
+        reply = self.env["collection.reply"].search([("channel", "=", "portal")])
+        self.assertRecordValues(
+            reply,
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "kind": "promise",
+                    "promise_date": date(2026, 3, 20),
+                    "state": "new",
+                    "user_id": self.collector.id,
+                }
+            ],
+        )
+        self.assertEqual(reply.attachment_ids.mapped("name"), ["pedido.pdf"])
+
+    def test_empty_message_is_refused_and_writes_nothing(self):
+        response = self.post_message("   ")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("Write your message", response.text)
+        self.assertFalse(self.env["collection.reply"].search([]))
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionReplyLoop(CollectionCommon):
+    """Replies show on the worklist and the dashboard; a customer whose reminded
+    invoice is paid, or whose promise is kept, may get a short thank-you."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.with_company(cls.company).collection_user_id = cls.collector
+        cls.inv = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
+
+    def receive(self, text):
+        return self.env["collection.reply"]._collection_receive(
+            "email", self.company, "acme@example.com", text
+        )
+
+    def test_replies_to_read_on_the_worklist_and_the_dashboard(self):
+        Partner = self.env["res.partner"].with_user(self.collector)
+        domain = [("collection_reply_ids", "any", [("state", "=", "new")])]
+
+        def card():
+            data = self.env["collection.dashboard"].with_user(self.collector).get_dashboard_data()
+            return {c["key"]: c for c in data["customers"]}["replies_to_read"]
+
+        self.assertFalse(Partner.search(domain))
+        self.assertEqual(card()["count"], 0)
+        reply = self.receive("Mándenme la factura")
+        self.assertEqual(Partner.search(domain), self.customer)
+        self.assertEqual(card()["count"], 1)
+        self.assertEqual(card()["action"]["context"], {"search_default_replies_to_read": 1})
+        reply.with_user(self.collector).action_mark_done()
+        self.assertEqual(card()["count"], 0)
+
+    def sent_to_customer(self):
+        return self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", self.customer.id),
+                ("partner_ids", "in", self.customer.ids),
+                ("body", "ilike", "Thank you"),
+            ]
+        )
+
+    def test_thank_you_when_a_reminded_invoice_is_paid_only_when_the_policy_says_so(self):
+        policy = self.make_policy("Thanks", [{"name": "Late", "delay": 5}]).policy_id
+        self.inv.sudo().collection_last_reminder_date = TODAY - timedelta(days=3)
+        other = self.invoice(self.customer, 200.0, TODAY - timedelta(days=20))
+        other.sudo().collection_last_reminder_date = TODAY - timedelta(days=3)
+        self.pay(other)
+        self.assertFalse(self.sent_to_customer(), "off by default")
+        policy.confirm_payment = True
+        self.pay(self.inv)
+        thanks = self.sent_to_customer()
+        self.assertEqual(len(thanks), 1)
+        self.assertIn(self.inv.name, thanks.body)
+
+    def test_thank_you_when_a_promise_is_kept(self):
+        policy = self.make_policy("Thanks", [{"name": "Late", "delay": 5}]).policy_id
+        policy.confirm_payment = True
+        self.env["collection.promise"].create(
+            {
+                "partner_id": self.customer.id,
+                "amount": 1000.0,
+                "date": TODAY + timedelta(days=5),
+                "move_ids": [Command.set(self.inv.ids)],
+            }
+        )
+        self.pay(self.inv)
+        thanks = self.sent_to_customer()
+        self.assertEqual(len(thanks), 1)
+        self.assertIn("as you promised", thanks.body)
