@@ -424,17 +424,27 @@ class TestCollectionReplyTwilio(CollectionCommon, HttpCase):
 class TestCollectionReplyApi(CollectionCommon, HttpCase):
     """Integrators read a reply over JSON-2 with the caller's rights."""
 
-    def test_classify_over_json2(self):
+    def json2(self, user, model, method, **params):
+        """POST /json/2/<model>/<method> with an API key of ``user``."""
+        # sudo: a key without expiry (the database clock is not the frozen one).
         key = (
             self.env["res.users.apikeys"]
-            .with_user(self.collector)
+            .with_user(user)
             .sudo()
             ._generate(scope="rpc", name="integration", expiration_date=None)
         )
-        response = self.url_open(
-            "/json/2/collection.reply/classify",
-            json={"text": "les pago el 15", "lang": "es_ES", "today": "2026-03-16"},
-            headers={"Authorization": f"Bearer {key}"},
+        return self.url_open(
+            f"/json/2/{model}/{method}", json=params, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    def test_classify_over_json2(self):
+        response = self.json2(
+            self.collector,
+            "collection.reply",
+            "classify",
+            text="les pago el 15",
+            lang="es_ES",
+            today="2026-03-16",
         )
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(
@@ -570,3 +580,45 @@ class TestCollectionReplyLoop(CollectionCommon):
         thanks = self.sent_to_customer()
         self.assertEqual(len(thanks), 1)
         self.assertIn("as you promised", thanks.body)
+
+    @mute_logger("odoo.http")
+    def test_forging_a_reply_over_json2_is_refused(self):
+        """A collector cannot make up a customer's message, nor rewrite one to point it
+        at another customer or reminder; a portal user cannot read replies at all."""
+        other = self.env["res.partner"].create({"name": "Globex", "is_company": True})
+        reply = self.env["collection.reply"]._collection_receive(
+            "sms", self.company, "+15005550001", "hola", partner=self.customer
+        )
+        forged = self.json2(
+            self.collector,
+            "collection.reply",
+            "create",
+            vals_list=[{"company_id": self.company.id, "channel": "sms", "text": "les pago"}],
+        )
+        self.assertNotEqual(forged.status_code, 200)
+        rewritten = self.json2(
+            self.collector,
+            "collection.reply",
+            "write",
+            ids=reply.ids,
+            vals={"partner_id": other.id, "text": "les pago el 15", "state": "done"},
+        )
+        self.assertNotEqual(rewritten.status_code, 200)
+        received = self.json2(
+            self.collector,
+            "collection.reply",
+            "_collection_receive",
+            channel="sms",
+            company=self.company.id,
+            sender="+15005550001",
+            text="les pago",
+        )
+        self.assertNotEqual(received.status_code, 200)
+        portal = self.make_user("portal_reader", "base.group_portal")
+        read = self.json2(portal, "collection.reply", "search_read", domain=[], fields=["text"])
+        self.assertNotEqual(read.status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(self.env["collection.reply"].search([]), reply)
+        self.assertRecordValues(
+            reply, [{"partner_id": self.customer.id, "text": "hola", "state": "new"}]
+        )
