@@ -25,4 +25,5 @@ from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
+from . import mail_activity
 from . import collection_reply

@@ -634,3 +634,55 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
                     self.visible(user, "account.bank.statement.line", books["bank_line"]),
                     books["bank_line"],
                 )
+
+    # ------------------------------------------------------------------
+    # 12. The names of records a user cannot read
+    # ------------------------------------------------------------------
+
+    def test_collector_reads_no_email_or_sms_through_a_delivery(self):
+        """An email's subject (or an SMS's number) is not read through the delivery
+        that sent it by someone who cannot read emails: its id and name used to come
+        back with the delivery."""
+        mail = self.env["mail.mail"].create(
+            {"email_to": "acme@example.com", "subject": "Private subject", "body_html": "x"}
+        )
+        sms = self.env["sms.sms"].create({"number": "+34600000001", "body": "Private"})
+        self.email.sudo().mail_id = mail
+        self.sms.sudo().sms_id = sms
+        for user in (self.collector, self.collection_manager, self.billing_user):
+            with self.subTest(user=user.login):
+                with self.assertRaises(AccessError):
+                    self.email.with_user(user).read(["mail_id"])
+                with self.assertRaises(AccessError):
+                    self.sms.with_user(user).read(["sms_id"])
+                with self.assertRaises(AccessError):
+                    self.email.with_user(user).web_read(
+                        {"mail_id": {"fields": {"display_name": {}}}}
+                    )
+        # The delivery itself, collectors still read (its state, recipient, error).
+        [values] = self.email.with_user(self.collector).read()
+        self.assertNotIn("mail_id", values)
+        self.assertEqual(values["recipient"], "acme.customer@example.com")
+        # Administrators, who read emails and SMS, still see which one it was.
+        admin = self.make_user(
+            "administrator", "base.group_system,account_collection.group_collection_manager"
+        )
+        self.assertEqual(self.email.with_user(admin).read(["mail_id"])[0]["mail_id"][0], mail.id)
+
+    def test_collector_cannot_point_a_reminder_at_another_attachment(self):
+        """Pointing the reminder's letter at a file the collector cannot read (here a
+        vendor's bill) would give away its name through the reminder."""
+        bill = self.invoice(
+            self.env["res.partner"].create({"name": "Vendor"}), 80.0, day(5), "in_invoice"
+        )
+        private = self.env["ir.attachment"].create(
+            {
+                "name": "Salary slips.pdf",
+                "raw": b"%PDF",
+                "res_model": "account.move",
+                "res_id": bill.id,
+            }
+        )
+        with self.assertRaises(AccessError):
+            private.with_user(self.collector).read(["name"])
+        self.assert_refused(self.reminder, {"letter_attachment_id": private.id})

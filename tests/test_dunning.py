@@ -483,7 +483,8 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.run_queue(at(0, 13))
         self.assertFalse(sent)
         self.assertFalse(self.mails(approved | skipped))
-        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        self.assertEqual(approved.with_company(self.company).collection_stage_id, preventive)
 
         reminder.with_user(self.collector).action_approve()
         to_skip.with_user(self.collector).action_skip()
@@ -495,7 +496,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(to_skip.state, "cancelled")
         self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
-        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+        self.assertEqual(skipped.with_company(self.company).collection_stage_id, preventive)
 
         with self.sms_gateway() as sent:
             self.run_queue(at(0, 14))
@@ -942,10 +943,12 @@ class TestCollectionDunning(DunningCadenceCommon):
                     if not level:
                         self.assertFalse(new)
                         continue
+                    # A letter waits to be printed and posted: its reminder is not done.
+                    state = "queued" if "letter" in channels else "done"
                     self.assertRecordValues(
-                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": "done"}]
+                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": state}]
                     )
-                    sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
+                    sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
             # Only this customer's (demo customers may get theirs in the same run).

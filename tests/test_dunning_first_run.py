@@ -227,3 +227,149 @@ class TestUpgradeToShippedTemplates(TransactionCase):
         self.assertFalse(partner.collection_stage_date)
         self.migrate()
         self.assertEqual(str(partner.collection_stage_date), "2026-03-16")
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestFirstRunOnTheShippedPolicy(DunningCadenceCommon):
+    """The shipped policy switched on over a book with old debt, with the company's
+    default quiet hours, rest days, public holidays and contact limit, run every day
+    for three months while customers pay, dispute and get new invoices: nothing a
+    collector would be ashamed of. No stage-changing level without the level before
+    it sent, no message claiming a settled invoice, no message dated wrongly."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.shipped = cls.env.ref("account_collection.collection_policy_default")
+        cls.shipped.sudo().company_id = cls.company
+        cls.company.collection_policy_id = cls.shipped
+        # The company's defaults, as a new company has them.
+        defaults = cls.env["res.company"].default_get(
+            [
+                "collection_quiet_hour_start",
+                "collection_quiet_hour_end",
+                "collection_rest_day",
+                "collection_public_holidays",
+                "collection_message_interval_days",
+            ]
+        )
+        cls.company.write(defaults)
+        cls.ladder = cls.shipped.level_ids.sorted("delay")
+        cls.reason_price = cls.env.ref("account_collection.collection_dispute_reason_wrong_price")
+
+    def test_three_months_on_an_old_book(self):
+        legal = self.env.ref("account_collection.collection_stage_legal")
+        old = self.make_customer("Old Debtor")
+        old_invoices = self.invoice(old, 1000.0, day(-150)) | self.invoice(old, 500.0, day(-40))
+        late = self.make_customer("Late Payer")
+        late_invoice = self.invoice(late, 800.0, day(-61))
+        payer = self.make_customer("Pays Soon")
+        paid_invoice = self.invoice(payer, 300.0, day(-20))
+        disputing = self.make_customer("Disputing Customer")
+        disputed = self.invoice(disputing, 2000.0, day(-100))
+        undisputed = self.invoice(disputing, 400.0, day(-5))
+        self.env["collection.dispute"].with_user(self.collector).create(
+            {
+                "partner_id": disputing.id,
+                "move_ids": [Command.set(disputed.ids)],
+                "reason_id": self.reason_price.id,
+                "description": "Not the price agreed.",
+            }
+        )
+        fresh = self.make_customer("Fresh Customer")
+        fresh_invoices = self.invoice(fresh, 250.0, day(0)) | self.invoice(fresh, 150.0, day(2))
+        in_legal = self.make_customer("Lawyers Customer")
+        legal_invoice = self.invoice(in_legal, 5000.0, day(-200))
+        in_legal.with_company(self.company).collection_stage_id = legal
+        with on_day(day(10)):
+            legal_new = self.invoice(in_legal, 700.0, day(20))
+
+        # The first run's preview: everyone starts at the entry level or before it.
+        wizard = self.env["collection.dunning.run"].with_user(self.collection_manager).create({})
+        entry = self.shipped.entry_level_id
+        self.assertTrue(wizard.line_ids)
+        self.assertTrue(all(line.level_id.delay <= entry.delay for line in wizard.line_ids))
+
+        settled_on = {}  # invoice: the day it was paid
+        with self.sms_gateway():
+            for offset in range(0, 100):
+                if offset == 4:
+                    self.pay_on(4, paid_invoice)
+                    settled_on[paid_invoice] = day(4)
+                if offset == 45:
+                    self.pay_on(45, late_invoice)
+                    settled_on[late_invoice] = day(45)
+                self.run_dunning(day(offset))
+
+        customers = old | late | payer | disputing | fresh | in_legal
+        reminders = self.reminders(customers)
+        sent = reminders.delivery_ids.filtered(
+            lambda d: d.state == "sent" and d.channel != "activity"
+        )
+        self.assertTrue(sent)
+
+        # One level at a time: an invoice reaches a stage-changing level after the entry
+        # only once the level before it was sent (or done, for a level without message).
+        previous = dict(zip(self.ladder[1:], self.ladder[:-1], strict=True))
+        for reminder in reminders.filtered(lambda r: r.level_id.stage_id and r.state == "done"):
+            level = reminder.level_id
+            if level == entry or level.delay < 0:
+                continue
+            for invoice in reminder.move_ids:
+                before = reminders.filtered(
+                    lambda r, i=invoice, lv=level: (
+                        i in r.move_ids and r.state == "done" and r.level_id == previous[lv]
+                    )
+                )
+                self.assertTrue(
+                    before and min(before.mapped("date")) < reminder.date,
+                    f"{invoice.name} reached {level.name} on {reminder.date} without "
+                    f"{previous[level].name} before it",
+                )
+
+        # Nothing claimed once settled: no message sent after the day an invoice was
+        # paid lists it, and nothing at all of the disputed invoice nor of the debt
+        # held by the lawyers.
+        for delivery in sent:
+            moves = delivery.communication_id.move_ids
+            self.assertNotIn(disputed, moves)
+            self.assertNotIn(legal_invoice, moves)
+            for invoice, paid_day in settled_on.items():
+                if invoice in moves:
+                    self.assertLess(delivery.date_sent.date(), paid_day)
+
+        # No message dated wrongly: "due soon" before the due date, "due today" on it,
+        # an overdue level no earlier than its delay after the due date.
+        for delivery in sent:
+            communication = delivery.communication_id
+            local_day = delivery._collection_local(
+                delivery.date_sent, delivery._collection_tz()
+            ).date()
+            delay = communication.level_id.delay
+            if delay < 0:
+                for invoice in communication.move_ids:
+                    self.assertLess(local_day, invoice.invoice_date_due, communication.name)
+                continue
+            for invoice in communication.due_move_ids:
+                due = invoice.invoice_date_due
+                if delay == 0:
+                    self.assertEqual(local_day, due, communication.display_name)
+                else:
+                    self.assertGreaterEqual((local_day - due).days, delay)
+
+        # What each customer went through.
+        self.assertEqual(legal_invoice.collection_level_id, self.env["collection.level"])
+        self.assertTrue(legal_new.collection_level_id)
+        self.assertEqual(undisputed.collection_level_id.delay >= 30, True)
+        self.assertFalse(
+            self.reminders(payer).filtered(lambda r: r.state == "done" and r.date >= day(4))
+        )
+        self.assertEqual(
+            set(self.reminders(old)[:1].level_id.ids), set(entry.ids), "old debt starts at entry"
+        )
+        self.assertTrue(old_invoices[0].collection_level_id.stage_id)
+        # The fresh invoices climb from their first level; the second one's messages,
+        # held by the contact limit behind the first one's, reach the levels later.
+        self.assertEqual(fresh_invoices[0].collection_level_id.delay, 90)
+        self.assertGreaterEqual(fresh_invoices[1].collection_level_id.delay, 60)
