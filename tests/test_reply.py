@@ -268,6 +268,13 @@ class TestCollectionReply(CollectionCommon):
         note = self.customer_notes().filtered(lambda m: "Ya pagu" in (m.body or ""))
         self.assertEqual(note.attachment_ids.mapped("name"), ["justificante.pdf"])
 
+    def test_a_page_sent_as_an_attachment_is_kept_as_text(self):
+        reply = self.receive(
+            "mire esto",
+            attachments=[("pago.html", b"<script>alert(1)</script>", "text/html")],
+        )
+        self.assertEqual(reply.attachment_ids.mimetype, "text/plain")
+
     def test_invoice_copy_sends_the_statement_with_the_invoices(self):
         reply = self.receive("Mándenme la factura por favor", reply_to_ref="wamid.REMINDER1")
         action = reply.with_user(self.collector).action_apply()
@@ -452,6 +459,48 @@ class TestCollectionReplyApi(CollectionCommon, HttpCase):
             {"kind": "promise", "date": "2026-04-15", "amount": False, "reason": False},
         )
 
+    @mute_logger("odoo.http")
+    def test_forging_a_reply_over_json2_is_refused(self):
+        """A collector cannot make up a customer's message, nor rewrite one to point it
+        at another customer or reminder; a portal user cannot read replies at all."""
+        other = self.env["res.partner"].create({"name": "Globex", "is_company": True})
+        reply = self.env["collection.reply"]._collection_receive(
+            "sms", self.company, "+15005550001", "hola", partner=self.customer
+        )
+        forged = self.json2(
+            self.collector,
+            "collection.reply",
+            "create",
+            vals_list=[{"company_id": self.company.id, "channel": "sms", "text": "les pago"}],
+        )
+        self.assertNotEqual(forged.status_code, 200)
+        rewritten = self.json2(
+            self.collector,
+            "collection.reply",
+            "write",
+            ids=reply.ids,
+            vals={"partner_id": other.id, "text": "les pago el 15", "state": "done"},
+        )
+        self.assertNotEqual(rewritten.status_code, 200)
+        received = self.json2(
+            self.collector,
+            "collection.reply",
+            "_collection_receive",
+            channel="sms",
+            company=self.company.id,
+            sender="+15005550001",
+            text="les pago",
+        )
+        self.assertNotEqual(received.status_code, 200)
+        portal = self.make_user("portal_reader", "base.group_portal")
+        read = self.json2(portal, "collection.reply", "search_read", domain=[], fields=["text"])
+        self.assertNotEqual(read.status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(self.env["collection.reply"].search([]), reply)
+        self.assertRecordValues(
+            reply, [{"partner_id": self.customer.id, "text": "hola", "state": "new"}]
+        )
+
 
 @tagged("post_install", "-at_install")
 @on_day(TODAY)
@@ -580,45 +629,3 @@ class TestCollectionReplyLoop(CollectionCommon):
         thanks = self.sent_to_customer()
         self.assertEqual(len(thanks), 1)
         self.assertIn("as you promised", thanks.body)
-
-    @mute_logger("odoo.http")
-    def test_forging_a_reply_over_json2_is_refused(self):
-        """A collector cannot make up a customer's message, nor rewrite one to point it
-        at another customer or reminder; a portal user cannot read replies at all."""
-        other = self.env["res.partner"].create({"name": "Globex", "is_company": True})
-        reply = self.env["collection.reply"]._collection_receive(
-            "sms", self.company, "+15005550001", "hola", partner=self.customer
-        )
-        forged = self.json2(
-            self.collector,
-            "collection.reply",
-            "create",
-            vals_list=[{"company_id": self.company.id, "channel": "sms", "text": "les pago"}],
-        )
-        self.assertNotEqual(forged.status_code, 200)
-        rewritten = self.json2(
-            self.collector,
-            "collection.reply",
-            "write",
-            ids=reply.ids,
-            vals={"partner_id": other.id, "text": "les pago el 15", "state": "done"},
-        )
-        self.assertNotEqual(rewritten.status_code, 200)
-        received = self.json2(
-            self.collector,
-            "collection.reply",
-            "_collection_receive",
-            channel="sms",
-            company=self.company.id,
-            sender="+15005550001",
-            text="les pago",
-        )
-        self.assertNotEqual(received.status_code, 200)
-        portal = self.make_user("portal_reader", "base.group_portal")
-        read = self.json2(portal, "collection.reply", "search_read", domain=[], fields=["text"])
-        self.assertNotEqual(read.status_code, 200)
-        self.env.invalidate_all()
-        self.assertEqual(self.env["collection.reply"].search([]), reply)
-        self.assertRecordValues(
-            reply, [{"partner_id": self.customer.id, "text": "hola", "state": "new"}]
-        )
