@@ -71,6 +71,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_demo.xml",
         "demo/collection_reminder_demo.xml",
         "demo/collection_letter_demo.xml",
+        "demo/collection_reply_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -38,6 +38,8 @@ SUGGESTION_FIELDS = {"kind", "promise_date", "promise_amount", "dispute_reason_i
 EDITABLE_FIELDS = SUGGESTION_FIELDS | {"assign_partner_id"}
 # The largest attachment kept from an inbound message.
 MAX_ATTACHMENT_SIZE = 16 * 1024 * 1024
+# Types a browser would run rather than show (see ir.attachment._check_contents).
+ACTIVE_CONTENT_TYPES = ("html", "xml", "svg", "javascript", "ecmascript")
 
 
 class CollectionReply(models.Model):
@@ -366,14 +368,19 @@ class CollectionReply(models.Model):
         """Keep the files ``attachments`` ((name, bytes, mimetype)) on the reply."""
         self.ensure_one()
         values = []
-        for name, content, mimetype in attachments:
+        for name, content, given_type in attachments:
             if not content or len(content) > MAX_ATTACHMENT_SIZE:
                 continue
+            # What a stranger sends is never served as a page or a script to the collector
+            # who opens it: a type the browser would run is kept as plain text.
+            mimetype = given_type or "application/octet-stream"
+            if any(kind in mimetype for kind in ACTIVE_CONTENT_TYPES):
+                mimetype = "text/plain"
             values.append(
                 {
                     "name": name or self.env._("Attachment"),
                     "datas": base64.b64encode(content),
-                    "mimetype": mimetype or "application/octet-stream",
+                    "mimetype": mimetype,
                     "res_model": self._name,
                     "res_id": self.id,
                     "company_id": self.company_id.id,

@@ -1539,3 +1539,65 @@ class ResPartner(models.Model):
             self.with_company(company).collection_contact_id.with_env(self.env) or invoice_contacts
         )
         return addressees, invoice_contacts - addressees
+
+
+class ResPartnerReplies(models.Model):
+    """The customer's replies (collection.reply), for the worklist's *Replies to Read*."""
+
+    _inherit = "res.partner"
+
+    collection_reply_ids = fields.One2many(
+        "collection.reply",
+        "partner_id",
+        string="Replies",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+
+    def _collection_thank(self, company, text):
+        """Send the customer a short confirmation ``text`` (already in its language) by
+        email, on its chatter, when its dunning policy in ``company`` says so and it has
+        an address. Runs for the ledger, whoever matched the payment."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.with_company(company).sudo()
+        policy = partner.collection_policy_id or company.sudo().collection_policy_id
+        if not policy.confirm_payment or not partner.email or partner.is_blacklisted:
+            return False
+        return partner.with_context(mail_post_autofollow=False).message_post(
+            body=text,
+            partner_ids=partner.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid="mail.mail_notification_light",
+        )
+
+    @api.model
+    def _collection_thank_paid(self, moves):
+        """Thank the customers of the reminded ``moves`` that are now paid in full."""
+        paid = moves.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.payment_state in ("paid", "in_payment")
+                and m.collection_last_reminder_date
+            )
+        )
+        # A promise kept by the same payment says thank you already.
+        kept = (
+            self.env["collection.promise"]
+            .sudo()
+            .search([("move_ids", "in", paid.ids), ("state", "=", "kept")])
+            .filtered(lambda p: p.date_closed == p.company_id._collection_today())
+        )
+        paid -= kept.move_ids
+        for (partner, company), invoices in paid.grouped(
+            lambda m: (m.commercial_partner_id, m.company_id)
+        ).items():
+            lang = partner.lang or company.partner_id.lang
+            env = self.with_context(lang=lang).env
+            partner.with_env(env)._collection_thank(
+                company,
+                env._(
+                    "Thank you: we received your payment of %(invoices)s. Your account is "
+                    "up to date for these invoices.",
+                    invoices=", ".join(invoices.mapped("name")),
+                ),
+            )

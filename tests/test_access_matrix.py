@@ -39,6 +39,8 @@ MATRIX = {
     "collection.agreement.instalment": ("", "", "", "RCWU", "R", "R", "RCWU", "", ""),
     "collection.communication": ("", "", "", "RW", "R", "R", "RWU", "", ""),
     "collection.communication.delivery": ("", "", "", "R", "", "", "R", "", ""),
+    # A reply of Bolt: W corrects its suggestion; replies come from the channels only.
+    "collection.reply": ("", "", "", "RW", "R", "R", "RWU", "", ""),
     "collection.invoice.dunning": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.policy": ("", "", "R", "R", "", "", "RCW", "", ""),
     "collection.level": ("", "", "R", "R", "", "", "RCW", "", ""),
@@ -151,6 +153,9 @@ class TestCollectionAccessMatrix(CollectionCommon):
             }
         )
         cls.records["collection.agreement"] = agreement
+        cls.records["collection.reply"] = env["collection.reply"]._collection_receive(
+            "sms", cls.company, "+15005550001", "hola", partner=cls.bolt
+        )
         cls.records["collection.agreement.instalment"] = agreement.instalment_ids[:1]
         cls.records["collection.communication.delivery"] = (
             env["collection.communication.delivery"]
@@ -227,6 +232,11 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 ["recipient"],
                 {"communication_id": self.records["collection.communication"].id, "channel": "sms"},
                 {"recipient": "x@example.com"},
+            ),
+            "collection.reply": (
+                ["text"],
+                {"partner_id": self.bolt.id, "company_id": self.company.id, "channel": "sms"},
+                {"kind": "other"},
             ),
             "collection.invoice.dunning": (
                 ["level_id"],

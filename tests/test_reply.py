@@ -2,6 +2,9 @@ import csv
 from datetime import date, timedelta
 from pathlib import Path
 
+from lxml import html
+
+from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
 from odoo.tools import mute_logger
@@ -265,6 +268,13 @@ class TestCollectionReply(CollectionCommon):
         note = self.customer_notes().filtered(lambda m: "Ya pagu" in (m.body or ""))
         self.assertEqual(note.attachment_ids.mapped("name"), ["justificante.pdf"])
 
+    def test_a_page_sent_as_an_attachment_is_kept_as_text(self):
+        reply = self.receive(
+            "mire esto",
+            attachments=[("pago.html", b"<script>alert(1)</script>", "text/html")],
+        )
+        self.assertEqual(reply.attachment_ids.mimetype, "text/plain")
+
     def test_invoice_copy_sends_the_statement_with_the_invoices(self):
         reply = self.receive("Mándenme la factura por favor", reply_to_ref="wamid.REMINDER1")
         action = reply.with_user(self.collector).action_apply()
@@ -421,20 +431,201 @@ class TestCollectionReplyTwilio(CollectionCommon, HttpCase):
 class TestCollectionReplyApi(CollectionCommon, HttpCase):
     """Integrators read a reply over JSON-2 with the caller's rights."""
 
-    def test_classify_over_json2(self):
+    def json2(self, user, model, method, **params):
+        """POST /json/2/<model>/<method> with an API key of ``user``."""
+        # sudo: a key without expiry (the database clock is not the frozen one).
         key = (
             self.env["res.users.apikeys"]
-            .with_user(self.collector)
+            .with_user(user)
             .sudo()
             ._generate(scope="rpc", name="integration", expiration_date=None)
         )
-        response = self.url_open(
-            "/json/2/collection.reply/classify",
-            json={"text": "les pago el 15", "lang": "es_ES", "today": "2026-03-16"},
-            headers={"Authorization": f"Bearer {key}"},
+        return self.url_open(
+            f"/json/2/{model}/{method}", json=params, headers={"Authorization": f"Bearer {key}"}
+        )
+
+    def test_classify_over_json2(self):
+        response = self.json2(
+            self.collector,
+            "collection.reply",
+            "classify",
+            text="les pago el 15",
+            lang="es_ES",
+            today="2026-03-16",
         )
         self.assertEqual(response.status_code, 200, response.text)
         self.assertEqual(
             response.json(),
             {"kind": "promise", "date": "2026-04-15", "amount": False, "reason": False},
         )
+
+    @mute_logger("odoo.http")
+    def test_forging_a_reply_over_json2_is_refused(self):
+        """A collector cannot make up a customer's message, nor rewrite one to point it
+        at another customer or reminder; a portal user cannot read replies at all."""
+        other = self.env["res.partner"].create({"name": "Globex", "is_company": True})
+        reply = self.env["collection.reply"]._collection_receive(
+            "sms", self.company, "+15005550001", "hola", partner=self.customer
+        )
+        forged = self.json2(
+            self.collector,
+            "collection.reply",
+            "create",
+            vals_list=[{"company_id": self.company.id, "channel": "sms", "text": "les pago"}],
+        )
+        self.assertNotEqual(forged.status_code, 200)
+        rewritten = self.json2(
+            self.collector,
+            "collection.reply",
+            "write",
+            ids=reply.ids,
+            vals={"partner_id": other.id, "text": "les pago el 15", "state": "done"},
+        )
+        self.assertNotEqual(rewritten.status_code, 200)
+        received = self.json2(
+            self.collector,
+            "collection.reply",
+            "_collection_receive",
+            channel="sms",
+            company=self.company.id,
+            sender="+15005550001",
+            text="les pago",
+        )
+        self.assertNotEqual(received.status_code, 200)
+        portal = self.make_user("portal_reader", "base.group_portal")
+        read = self.json2(portal, "collection.reply", "search_read", domain=[], fields=["text"])
+        self.assertNotEqual(read.status_code, 200)
+        self.env.invalidate_all()
+        self.assertEqual(self.env["collection.reply"].search([]), reply)
+        self.assertRecordValues(
+            reply, [{"partner_id": self.customer.id, "text": "hola", "state": "new"}]
+        )
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionReplyPortal(CollectionCommon, HttpCase):
+    """What a customer writes on its statement is its reply too, on its chatter and
+    read like a message by email or WhatsApp."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.with_company(cls.company).collection_user_id = cls.collector
+        cls.inv = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
+
+    def post_message(self, text, files=None):
+        token = self.customer._collection_portal_token(self.company)
+        path = f"/my/collections/{self.customer.id}?company_id={self.company.id}"
+        response = self.url_open(f"{path}&access_token={token}", allow_redirects=False)
+        page = html.fromstring(response.content)
+        [form] = page.xpath("//form[hasclass('o_collection_message_form')]")
+        hidden = {i.get("name"): i.get("value") for i in form.xpath(".//input[@type='hidden']")}
+        return self.url_open(
+            form.get("action"),
+            data={**hidden, "message": text},
+            files=files,
+            allow_redirects=False,
+        )
+
+    def test_message_typed_on_the_statement_is_a_reply(self):
+        response = self.post_message(
+            "Les pago el 20, adjunto el pedido",
+            files={"attachments": ("pedido.pdf", b"%PDF-1.4 order", "application/pdf")},
+        )
+        self.assertEqual(response.status_code, 303, response.text[:1000])
+        self.assertIn("done=message", response.headers["Location"])
+        reply = self.env["collection.reply"].search([("channel", "=", "portal")])
+        self.assertRecordValues(
+            reply,
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "kind": "promise",
+                    "promise_date": date(2026, 3, 20),
+                    "state": "new",
+                    "user_id": self.collector.id,
+                }
+            ],
+        )
+        self.assertEqual(reply.attachment_ids.mapped("name"), ["pedido.pdf"])
+
+    def test_empty_message_is_refused_and_writes_nothing(self):
+        response = self.post_message("   ")
+        self.assertEqual(response.status_code, 400)
+        self.assertIn("Write your message", response.text)
+        self.assertFalse(self.env["collection.reply"].search([]))
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionReplyLoop(CollectionCommon):
+    """Replies show on the worklist and the dashboard; a customer whose reminded
+    invoice is paid, or whose promise is kept, may get a short thank-you."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer.with_company(cls.company).collection_user_id = cls.collector
+        cls.inv = cls.invoice(cls.customer, 1000.0, TODAY - timedelta(days=20))
+
+    def receive(self, text):
+        return self.env["collection.reply"]._collection_receive(
+            "email", self.company, "acme@example.com", text
+        )
+
+    def test_replies_to_read_on_the_worklist_and_the_dashboard(self):
+        Partner = self.env["res.partner"].with_user(self.collector)
+        domain = [("collection_reply_ids", "any", [("state", "=", "new")])]
+
+        def card():
+            data = self.env["collection.dashboard"].with_user(self.collector).get_dashboard_data()
+            return {c["key"]: c for c in data["customers"]}["replies_to_read"]
+
+        self.assertFalse(Partner.search(domain))
+        self.assertEqual(card()["count"], 0)
+        reply = self.receive("Mándenme la factura")
+        self.assertEqual(Partner.search(domain), self.customer)
+        self.assertEqual(card()["count"], 1)
+        self.assertEqual(card()["action"]["context"], {"search_default_replies_to_read": 1})
+        reply.with_user(self.collector).action_mark_done()
+        self.assertEqual(card()["count"], 0)
+
+    def sent_to_customer(self):
+        return self.env["mail.message"].search(
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", self.customer.id),
+                ("partner_ids", "in", self.customer.ids),
+                ("body", "ilike", "Thank you"),
+            ]
+        )
+
+    def test_thank_you_when_a_reminded_invoice_is_paid_only_when_the_policy_says_so(self):
+        policy = self.make_policy("Thanks", [{"name": "Late", "delay": 5}]).policy_id
+        self.inv.sudo().collection_last_reminder_date = TODAY - timedelta(days=3)
+        other = self.invoice(self.customer, 200.0, TODAY - timedelta(days=20))
+        other.sudo().collection_last_reminder_date = TODAY - timedelta(days=3)
+        self.pay(other)
+        self.assertFalse(self.sent_to_customer(), "off by default")
+        policy.confirm_payment = True
+        self.pay(self.inv)
+        thanks = self.sent_to_customer()
+        self.assertEqual(len(thanks), 1)
+        self.assertIn(self.inv.name, thanks.body)
+
+    def test_thank_you_when_a_promise_is_kept(self):
+        policy = self.make_policy("Thanks", [{"name": "Late", "delay": 5}]).policy_id
+        policy.confirm_payment = True
+        self.env["collection.promise"].create(
+            {
+                "partner_id": self.customer.id,
+                "amount": 1000.0,
+                "date": TODAY + timedelta(days=5),
+                "move_ids": [Command.set(self.inv.ids)],
+            }
+        )
+        self.pay(self.inv)
+        thanks = self.sent_to_customer()
+        self.assertEqual(len(thanks), 1)
+        self.assertIn("as you promised", thanks.body)

@@ -48,7 +48,8 @@ ENGLISH_PAY_WORD = (
 )
 
 OPT_OUT = _any(
-    r"^\W*(?:stop|stop\s*all|baja|unsubscribe|opt[\s-]?out|cancel|end|quit|alta no)\W*$",
+    r"^\W*(?:please |por favor )?(?:stop|stop\s*all|baja|unsubscribe|opt[\s-]?out|cancel|end|quit)"
+    r"(?: please| por favor)?\W*$",
     r"\bno me (?:\w+ )?(?:escrib|mand|envi|contact|llam|molest)\w* mas\b",
     r"\bdej(?:en|ad|a|e) de (?:escribir|mandar|enviar|contactar|molestar)",
     r"\bdar(?:me|nos)? de baja\b",
@@ -174,6 +175,7 @@ PAID_STRONG = _any(
     r"\b(?:remittance|proof of payment|receipt)\b",
     r"\bpaid in full\b",
     r"\bpayment (?:made|sent|done|completed)\b",
+    r"\b(?:check|cheque|payment) (?:is |was )?in the (?:mail|post)\b",
 )
 # Saying one cannot pay promises nothing.
 CANNOT_PAY = _any(
@@ -225,6 +227,8 @@ TYPOS = [
     (re.compile(r"\bq viene\b"), "que viene"),
     (re.compile(r"\bfri\b"), "friday"),
     (re.compile(r"\bmon\b"), "monday"),
+    # "el día 3 de abril": the parser reads "3 de abril".
+    (re.compile(r"\bdia (\d{1,2} de )"), r"\1"),
 ]
 # Counts the date parser reads as digits only ("en dos semanas").
 NUMBER_WORDS = {
