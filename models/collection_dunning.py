@@ -29,7 +29,8 @@ class CollectionDunning(models.AbstractModel):
     - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
     - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
     - ``collection.dispute._dunning_exclusion_sql``: the invoice is in an open dispute;
-    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it.
+    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it;
+    - ``_waiting_reminder_sql``: the invoice's last reminder has not left yet.
 
     ``collection.communication`` is the reminder the run creates; sending it is
     ``collection.communication.delivery``'s."""
@@ -242,10 +243,16 @@ class CollectionDunning(models.AbstractModel):
                AND NOT %(promise_excluded)s
                AND NOT %(dispute_excluded)s
                AND NOT %(agreement_excluded)s
+               %(waiting)s
                %(reached)s
              ORDER BY om.move_id
             """,
             next_day=SQL(", nx.day") if next_level else SQL(),
+            # An invoice whose reminder has not left yet (waiting for review, the quiet
+            # hours, the contact limit) gets no next level: it climbs once it was sent.
+            waiting=SQL()
+            if next_level
+            else SQL("AND NOT %s", self._waiting_reminder_sql(move, SQL("inv.level_id"))),
             reached=SQL() if next_level else SQL("AND nx.day <= %s", today),
             open_receivable=Ledger._open_receivable_condition(company),
             open_debit=Ledger._open_debit_condition(),
@@ -263,6 +270,29 @@ class CollectionDunning(models.AbstractModel):
             promise_excluded=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
             dispute_excluded=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
             agreement_excluded=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
+        )
+
+    @api.model
+    def _waiting_reminder_sql(self, move_sql, level_sql):
+        """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its id),
+        overdue at the level ``level_sql``, is on a reminder about overdue invoices that
+        has not left yet (to review or queued): the ladder's next step waits for it. A
+        message before or on the due date does not hold the invoice: it is true until
+        then only, and dropped after (``collection.communication._collection_last_day``)."""
+        self.env["collection.communication"].flush_model(["state", "move_ids", "level_id"])
+        return SQL(
+            """EXISTS (
+                SELECT 1
+                  FROM collection_communication_account_move_rel wrel
+                  JOIN collection_communication wc ON wc.id = wrel.communication_id
+                  JOIN collection_level wl ON wl.id = wc.level_id
+                 WHERE wrel.move_id = %(move)s
+                   AND wc.state IN ('draft', 'queued')
+                   AND wl.delay > 0
+                   AND EXISTS (SELECT 1 FROM collection_level il
+                                WHERE il.id = %(level)s AND il.delay > 0))""",
+            move=move_sql,
+            level=level_sql,
         )
 
     @api.model
@@ -701,7 +731,7 @@ class CollectionDunning(models.AbstractModel):
     # === DEMO DATA === #
 
     @api.model
-    def _demo_replay_day(self, company, days_ago, refused=None, hour=9):
+    def _demo_replay_day(self, company, days_ago, refused=None, hour=9, partner_ids=None):
         """The demo data's history, built by the engine: the daily run of the day
         ``days_ago`` days before today (``_create_from_plan`` on that day's plan), and
         the queue at ``hour`` o'clock that day (the company's time): the reminders
@@ -712,9 +742,11 @@ class CollectionDunning(models.AbstractModel):
         the provider's answer}), which fail with it. The quiet hours, rest days and
         the contact limit hold messages back (until a later replayed day's queue) and
         drop those no longer true, as the queue does. With ``days_ago`` 0, today's
-        reminders are created and left to the queue."""
+        reminders are created and left to the queue. ``partner_ids``: of these customers
+        only."""
         today = company._collection_today() - timedelta(days=days_ago)
-        communications = self._create_from_plan(company, today, self._dunning_plan(company, today))
+        plan = self._dunning_plan(company, today, partner_ids)
+        communications = self._create_from_plan(company, today, plan)
         if not days_ago:
             return communications
         tz = company._collection_tz()

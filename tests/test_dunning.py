@@ -60,6 +60,30 @@ class TestCollectionDunning(DunningCadenceCommon):
                 )
                 self.assertEqual(invoice.collection_level_id, level)
                 self.assertEqual(self.level_of(self.customer), level)
+                # Reviewed and sent the same day: the next level counts from today.
+                new.with_user(self.collector).action_approve()
+                with self.sms_gateway():
+                    self.run_queue(datetime.combine(date, time(13)))
+
+    def test_next_level_waits_for_the_reminder_to_leave(self):
+        """A reminder waiting for review holds its invoices at their level: the next
+        level comes once it was sent, the gap between the two levels later."""
+        invoice = self.invoice(self.customer, 1000.0, day(-5))  # at Text today
+        self.run_dunning(day(0))
+        text = self.reminders(self.customer)
+        self.run_dunning(day(5))  # Late is due, but Text has not left
+        self.assertEqual(self.reminders(self.customer), text)
+        with on_day(day(6)):
+            text.with_user(self.collector).action_approve()
+        with self.sms_gateway():
+            self.run_queue(at(6, 13))
+        self.run_dunning(day(10))
+        self.assertEqual(self.reminders(self.customer), text)
+        self.run_dunning(day(11))
+        self.assertRecordValues(
+            self.reminders(self.customer)[1:],
+            [{"level_id": self.level_late.id, "move_ids": invoice.ids, "date": day(11)}],
+        )
 
     def test_highest_level_once_grouping_the_invoices(self):
         contact = self.env["res.partner"].create(
