@@ -4,9 +4,9 @@ from datetime import datetime, time, timedelta
 import psycopg2
 import pytz
 
-from odoo import api, models
+from odoo import Command, api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, formataddr, mute_logger
 
 from .collection_level import MESSAGE_CHANNELS
 
@@ -29,8 +29,7 @@ class CollectionDunning(models.AbstractModel):
     - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
     - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
     - ``collection.dispute._dunning_exclusion_sql``: the invoice is in an open dispute;
-    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it;
-    - ``_waiting_reminder_sql``: the invoice's last reminder has not left yet.
+    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it.
 
     ``collection.communication`` is the reminder the run creates; sending it is
     ``collection.communication.delivery``'s."""
@@ -243,16 +242,10 @@ class CollectionDunning(models.AbstractModel):
                AND NOT %(promise_excluded)s
                AND NOT %(dispute_excluded)s
                AND NOT %(agreement_excluded)s
-               %(waiting)s
                %(reached)s
              ORDER BY om.move_id
             """,
             next_day=SQL(", nx.day") if next_level else SQL(),
-            # An invoice whose reminder has not left yet (waiting for review, the quiet
-            # hours, the contact limit) gets no next level: it climbs once it was sent.
-            waiting=SQL()
-            if next_level
-            else SQL("AND NOT %s", self._waiting_reminder_sql(move, SQL("inv.level_id"))),
             reached=SQL() if next_level else SQL("AND nx.day <= %s", today),
             open_receivable=Ledger._open_receivable_condition(company),
             open_debit=Ledger._open_debit_condition(),
@@ -270,29 +263,6 @@ class CollectionDunning(models.AbstractModel):
             promise_excluded=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
             dispute_excluded=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
             agreement_excluded=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
-        )
-
-    @api.model
-    def _waiting_reminder_sql(self, move_sql, level_sql):
-        """Dunning rule: TRUE when the invoice ``move_sql`` (an SQL expression of its id),
-        overdue at the level ``level_sql``, is on a reminder about overdue invoices that
-        has not left yet (to review or queued): the ladder's next step waits for it. A
-        message before or on the due date does not hold the invoice: it is true until
-        then only, and dropped after (``collection.communication._collection_last_day``)."""
-        self.env["collection.communication"].flush_model(["state", "move_ids", "level_id"])
-        return SQL(
-            """EXISTS (
-                SELECT 1
-                  FROM collection_communication_account_move_rel wrel
-                  JOIN collection_communication wc ON wc.id = wrel.communication_id
-                  JOIN collection_level wl ON wl.id = wc.level_id
-                 WHERE wrel.move_id = %(move)s
-                   AND wc.state IN ('draft', 'queued')
-                   AND wl.delay > 0
-                   AND EXISTS (SELECT 1 FROM collection_level il
-                                WHERE il.id = %(level)s AND il.delay > 0))""",
-            move=move_sql,
-            level=level_sql,
         )
 
     @api.model
@@ -489,23 +459,26 @@ class CollectionDunning(models.AbstractModel):
             base = {"communication_id": communication.id, "state": state}
 
             for channel in channels:
-                recipient, problem = self._recipient(communication, channel)
+                recipients = self._recipients(communication, channel)
+                problem = recipients["problem"]
                 if problem:
                     reasons.append(problem)
                     values.append(
                         dict(base, channel=channel, state="cancelled", last_error=problem)
                     )
                 else:
-                    values.append(dict(base, channel=channel, recipient=recipient))
+                    values.append(dict(base, channel=channel, **self._recipient_values(recipients)))
             if channels and all(v["state"] == "cancelled" for v in values):
                 # None of the level's channels reaches the customer: fall back on the
                 # other channels in order.
                 for channel in MESSAGE_CHANNELS:
                     if channel in channels or not self._channel_configured(communication, channel):
                         continue
-                    recipient, problem = self._recipient(communication, channel)
-                    if not problem:
-                        values.append(dict(base, channel=channel, recipient=recipient))
+                    recipients = self._recipients(communication, channel)
+                    if not recipients["problem"]:
+                        values.append(
+                            dict(base, channel=channel, **self._recipient_values(recipients))
+                        )
                         reasons.append(
                             self.env._(
                                 "Sent by %(channel)s instead.",
@@ -547,44 +520,126 @@ class CollectionDunning(models.AbstractModel):
     @api.model
     def _recipient(self, communication, channel):
         """(recipient, problem): where the message of ``communication`` goes by
-        ``channel``, or why it cannot go."""
+        ``channel``, or why it cannot go (see ``_recipients``)."""
+        recipients = self._recipients(communication, channel)
+        return recipients["recipient"], recipients["problem"]
+
+    @api.model
+    def _recipient_values(self, recipients):
+        """The values of a delivery going to ``recipients`` (see ``_recipients``)."""
+        return {
+            "recipient": recipients["recipient"],
+            "recipient_partner_ids": [Command.set(recipients["to"].ids)],
+            "cc_partner_ids": [Command.set(recipients["cc"].ids)],
+            "email_cc": recipients["email_cc"],
+        }
+
+    @api.model
+    def _recipients(self, communication, channel):
+        """Who gets the message of ``communication`` by ``channel``: {"recipient": the
+        addresses it goes to, "to": the contacts they are, "cc": the contacts in copy,
+        "email_cc": their addresses, "problem": why it cannot go, or False}.
+
+        It is addressed to the customer's collection contact of the company when set,
+        else to its invoice addresses, else to the customer (see
+        ``res.partner._collection_recipient_contacts``); an email has the customer and
+        the other invoice addresses in copy. Each address's opt-out holds: an
+        unsubscribed contact is left out, and the next one written to. SMS and WhatsApp
+        go to one phone: the first addressee's that can get them, else the customer's; a
+        letter to the first addressee with a postal address, else to the customer."""
         partner = communication.partner_id
+        Partner = partner.browse()
+        result = {"recipient": False, "to": Partner, "cc": Partner, "email_cc": False}
         label = self._channel_label(channel)
+        addressees, others = partner._collection_recipient_contacts(communication.company_id)
         if channel == "email":
-            if not partner.email:
-                return False, self.env._(
-                    "%(channel)s: the customer has no email address.", channel=label
-                )
-            if partner.is_blacklisted:
-                return False, self.env._(
-                    "%(channel)s: the customer opted out of emails.", channel=label
-                )
-            return partner.email, False
+            usable = addressees.filtered(
+                lambda c: c.email and not c.is_blacklisted and not c.collection_email_bouncing
+            )
+            if (
+                not usable
+                and partner.email
+                and not partner.is_blacklisted
+                and not partner.collection_email_bouncing
+            ):
+                usable = partner
+            if not usable:
+                bouncing = (addressees | partner).filtered(
+                    lambda c: c.email and not c.is_blacklisted and c.collection_email_bouncing
+                )[:1]
+                if bouncing:
+                    problem = self.env._(
+                        "%(channel)s: the customer's address %(email)s bounced %(count)s times.",
+                        channel=label,
+                        email=bouncing.email,
+                        count=bouncing.message_bounce,
+                    )
+                elif (addressees | partner).filtered("email"):
+                    problem = self.env._(
+                        "%(channel)s: the customer opted out of emails.", channel=label
+                    )
+                else:
+                    problem = self.env._(
+                        "%(channel)s: the customer has no email address.", channel=label
+                    )
+                return dict(result, problem=problem)
+            seen = set(usable.mapped("email_normalized"))
+            copy = Partner
+            # A list, not a union: each contact keeps the prefetch of its own batch.
+            for contact in [partner, *others, *addressees]:
+                if contact in usable or not contact.email or contact.is_blacklisted:
+                    continue
+                if contact.email_normalized in seen:
+                    continue
+                seen.add(contact.email_normalized)
+                copy |= contact
+            return dict(
+                result,
+                recipient=", ".join(usable.mapped("email")),
+                to=usable,
+                cc=copy,
+                email_cc=", ".join(formataddr((c.name, c.email)) for c in copy) or False,
+                problem=False,
+            )
         if channel in ("sms", "whatsapp"):
             if (
                 channel == "whatsapp"
                 and not communication.company_id.collection_whatsapp_phone_number_id
             ):
-                return False, self.env._("%(channel)s: WhatsApp is not set up.", channel=label)
-            if not partner.phone:
-                return False, self.env._(
-                    "%(channel)s: the customer has no phone number.", channel=label
+                return dict(
+                    result,
+                    problem=self.env._("%(channel)s: WhatsApp is not set up.", channel=label),
                 )
-            try:
-                number = partner._phone_format(fname="phone", raise_exception=True)
-            except UserError as e:
-                return False, self.env._(
-                    "%(channel)s: invalid phone number %(number)s (%(error)s).",
-                    channel=label,
-                    number=partner.phone,
-                    error=str(e),
-                )
-            if partner.phone_blacklisted:
-                return False, self.env._(
-                    "%(channel)s: the customer opted out of text messages.", channel=label
-                )
-            return number, False
-        return False, False
+            problem = False
+            for contact in [*addressees, partner]:
+                if not contact.phone:
+                    continue
+                try:
+                    number = contact._phone_format(fname="phone", raise_exception=True)
+                except UserError as e:
+                    problem = problem or self.env._(
+                        "%(channel)s: invalid phone number %(number)s (%(error)s).",
+                        channel=label,
+                        number=contact.phone,
+                        error=str(e),
+                    )
+                    continue
+                if contact.phone_blacklisted:
+                    problem = problem or self.env._(
+                        "%(channel)s: the customer opted out of text messages.", channel=label
+                    )
+                    continue
+                return dict(result, recipient=number, to=contact, problem=False)
+            return dict(
+                result,
+                problem=problem
+                or self.env._("%(channel)s: the customer has no phone number.", channel=label),
+            )
+        if channel == "letter":
+            # A letter needs a postal address: the first addressee that has one.
+            addressee = next((c for c in addressees if c.street and (c.city or c.zip)), partner)
+            return dict(result, recipient=addressee.display_name, to=addressee, problem=False)
+        return dict(result, problem=False)
 
     # === DATABASE INTERNALS (each wrapped once) === #
 
@@ -675,32 +730,61 @@ class CollectionDunning(models.AbstractModel):
         ``_insert_reminders``."""
         delivery_columns = {
             "communication_id": [], "channel": [], "state": [], "recipient": [], "last_error": [],
+            "email_cc": [],
         }  # fmt: skip
         for values in vals_list:
             for fname, column in delivery_columns.items():
                 column.append(values.get(fname) or None)
-        self.env.cr.execute(
+        rows = self.env.execute_query(
             SQL(
                 """
                 INSERT INTO collection_communication_delivery
                        (communication_id, partner_id, company_id, channel, state, recipient,
-                        last_error, attempts, create_uid, create_date, write_uid, write_date)
+                        last_error, email_cc, attempts,
+                        create_uid, create_date, write_uid, write_date)
                 SELECT v.communication_id, c.partner_id, c.company_id, v.channel, v.state,
-                       v.recipient, v.last_error, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       v.recipient, v.last_error, v.email_cc, 0,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM unnest(%(communication_id)s::int[], %(channel)s::varchar[],
                               %(state)s::varchar[], %(recipient)s::varchar[],
-                              %(last_error)s::text[])
+                              %(last_error)s::text[], %(email_cc)s::varchar[])
                        WITH ORDINALITY AS v(communication_id, channel, state, recipient,
-                                            last_error, n)
+                                            last_error, email_cc, n)
                   JOIN collection_communication c ON c.id = v.communication_id
                  ORDER BY v.n
+             RETURNING id, communication_id, channel
                 """,
                 uid=self.env.uid,
                 now=self.env.cr.now(),
                 **delivery_columns,
             )
         )
-        self.env["collection.communication.delivery"].invalidate_model()
+        # Who each delivery goes to, and who is in copy: the rows Many2many writes
+        # (see _insert_reminder_invoices). A reminder has one delivery per channel.
+        delivery_of = {(cid, channel): did for did, cid, channel in rows}
+        Delivery = self.env["collection.communication.delivery"]
+        for fname in ("recipient_partner_ids", "cc_partner_ids"):
+            field = Delivery._fields[fname]
+            pairs = [
+                (delivery_of[values["communication_id"], values["channel"]], partner_id)
+                for values in vals_list
+                for _command, _id, partner_ids in values.get(fname) or ()
+                for partner_id in partner_ids
+            ]
+            if not pairs:
+                continue
+            delivery_ids, partner_ids = zip(*pairs, strict=True)
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[])",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    list(delivery_ids),
+                    list(partner_ids),
+                )
+            )
+        Delivery.invalidate_model()
         self.env["collection.communication"].invalidate_model(["delivery_ids"])
 
     @api.model

@@ -277,9 +277,15 @@ class CollectionLedger(models.AbstractModel):
         field = model._fields[fname]
         if company_sql is None:
             return field.to_sql(model, alias)
-        return SQL(
+        stored = SQL(
             "(%s ->> (%s)::text)::%s",
             SQL.identifier(alias, fname),
             company_sql,
             SQL(field._column_type[1]),
         )
+        # The field's default (ir.default, e.g. the first stage) for what is not stored.
+        fallback = field.get_company_dependent_fallback(model)
+        fallback = field.convert_to_column(field.convert_to_write(fallback, model), model)
+        if fallback in (None, False):
+            return stored
+        return SQL("COALESCE(%s, %s::%s)", stored, fallback, SQL(field._column_type[1]))

@@ -42,3 +42,20 @@ class CollectionStage(models.Model):
             stage=stage_sql,
             held=held,
         )
+
+    # === DEFAULT STAGE === #
+
+    @api.model
+    def _collection_set_default_stage(self):
+        """Customers are in the first stage until one is chosen for them: the default
+        of the company-dependent stage (ir.default), which the worklist's cards, its
+        filters and the analyses read, so that no column of customers "without a stage"
+        opens the cards. Set once; a default chosen since is left alone."""
+        field = self.env["ir.model.fields"]._get("res.partner", "collection_stage_id")
+        # sudo: the defaults are set by the module's data, whoever installs it.
+        IrDefault = self.env["ir.default"].sudo()
+        if IrDefault.search_count([("field_id", "=", field.id)], limit=1):
+            return
+        first = self.sudo().search([], limit=1)
+        if first:
+            IrDefault.set("res.partner", "collection_stage_id", first.id)

@@ -507,7 +507,8 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.run_queue(at(0, 13))
         self.assertFalse(sent)
         self.assertFalse(self.mails(approved | skipped))
-        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        self.assertEqual(approved.with_company(self.company).collection_stage_id, preventive)
 
         reminder.with_user(self.collector).action_approve()
         to_skip.with_user(self.collector).action_skip()
@@ -519,7 +520,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(to_skip.state, "cancelled")
         self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
-        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+        self.assertEqual(skipped.with_company(self.company).collection_stage_id, preventive)
 
         with self.sms_gateway() as sent:
             self.run_queue(at(0, 14))
@@ -786,6 +787,7 @@ class TestCollectionDunning(DunningCadenceCommon):
             queries_two,
             f"Reminding ten customers took {queries_ten} queries, two took {queries_two}.",
         )
+        first_stage = self.env.ref("account_collection.collection_stage_preventive")
         for partner in ten:
             reminder = self.reminders(partner)
             self.assertRecordValues(reminder, [{"level_id": self.level_late.id, "state": "queued"}])
@@ -800,7 +802,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)
-            self.assertFalse(change.old_value_char)
+            # From the first stage, where customers start.
+            self.assertEqual(change.old_value_char, first_stage.name)
 
     # ------------------------------------------------------------------
     # Run now, with a preview
@@ -938,7 +941,8 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         journey = [
             # day, level, channels sent, stage after
-            (day(-1), None, None, False),
+            # Customers start in the first stage.
+            (day(-1), None, None, "collection_stage_preventive"),
             (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
             (day(1), None, None, "collection_stage_preventive"),
             (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),
@@ -966,10 +970,12 @@ class TestCollectionDunning(DunningCadenceCommon):
                     if not level:
                         self.assertFalse(new)
                         continue
+                    # A letter waits to be printed and posted: its reminder is not done.
+                    state = "queued" if "letter" in channels else "done"
                     self.assertRecordValues(
-                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": "done"}]
+                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": state}]
                     )
-                    sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
+                    sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
             # Only this customer's (demo customers may get theirs in the same run).
