@@ -877,6 +877,8 @@ class CollectionDunning(models.AbstractModel):
             if error:
                 delivery._failed(error, moment, retry=False)
             else:
+                if delivery.channel == "letter":
+                    delivery._set_to_print()  # printed and posted that day
                 delivery._sent(moment)
             communication._update_state()
         return communications

@@ -326,6 +326,11 @@ class TestCollectionDunning(DunningCadenceCommon):
                     self.assertEqual(set(new.level_id), {ref(level)})
                     self.assertEqual(very_old.collection_level_id, ref(level))
                     self.assertEqual(old.collection_level_id, ref(level))
+                    # The letters are posted that afternoon.
+                    letters = new.delivery_ids.filtered(lambda d: d.state == "to_print")
+                    if letters:
+                        with freeze_time(datetime.combine(date, time(15))):
+                            letters.action_mark_posted()
                     if level != "collection_level_90":
                         self.assertNotEqual(
                             self.customer.with_company(self.company).collection_stage_id,
@@ -978,6 +983,11 @@ class TestCollectionDunning(DunningCadenceCommon):
                     sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
+                    # The letter is posted that afternoon: the next level counts from it.
+                    letters = new.delivery_ids.filtered(lambda d: d.state == "to_print")
+                    if letters:
+                        with freeze_time(datetime.combine(date, time(15))):
+                            letters.action_mark_posted()
             # Only this customer's (demo customers may get theirs in the same run).
             self.assertEqual(
                 [s["number"] for s in sms_sent if s["number"] == "+34612345678"],

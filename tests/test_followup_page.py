@@ -116,6 +116,11 @@ class TestCollectionFollowUpPage(DunningCadenceCommon):
         )  # fmt: skip
         self.assertEqual(reminder.delivery_ids.mapped("state"), ["queued"])
         self.assertEqual(invoice.collection_level_id, self.level_text)
+        # The next level waits for this one to leave, then shows.
+        self.env.invalidate_all()
+        self.assertFalse(self.page(self.customer).collection_next_level_id)
+        with self.sms_gateway():
+            self.run_queue(at(0, 13))
         self.env.invalidate_all()
         self.assertEqual(self.page(self.customer).collection_next_level_id, self.level_late)
 
