@@ -84,8 +84,11 @@ class CollectionDunningRun(models.TransientModel):
     @api.model
     def _preview_lines(self, company):
         Dunning = self.env["collection.dunning"].with_company(company)
-        plan = Dunning._dunning_plan(company, company._collection_today())
+        today = company._collection_today()
+        plan = Dunning._dunning_plan(company, today)
         partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        # What each reminder will claim (disputed debt left out).
+        figures = Dunning._claimable_figures(company, today, partners.ids)
         lines = []
         for partner in partners.sorted("name"):
             entry = plan[partner.id]
@@ -100,7 +103,7 @@ class CollectionDunningRun(models.TransientModel):
                     "level_id": level.id,
                     "move_ids": [fields.Command.set(list(entry["moves"]))],
                     "channels": ", ".join(channels),
-                    "overdue_amount": partner.collection_overdue_amount,
+                    "overdue_amount": figures[partner.id]["overdue_amount"],
                     # The customer starts the ladder: none of its invoices got a level
                     # of the policy yet.
                     "first_reminder": not moves.collection_level_id.filtered(
