@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 
 RESPONSIBLE_TYPES = [
     ("salesperson", "Invoice Salesperson"),
@@ -66,3 +66,22 @@ class CollectionDisputeReason(models.Model):
         """The active reasons a customer of ``company`` may choose on the portal."""
         # sudo: portal visitors only get the reasons' names, which they choose from.
         return self.sudo().search([("company_id", "in", (False, company.id))])
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A reason disputes were given for stays, with them: it can be archived."""
+        # sudo: only whether the reason is given by a dispute is read, in any company.
+        used = (
+            self.env["collection.dispute"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("reason_id", "in", self.ids)])
+            .reason_id
+        )
+        for reason in self & used:
+            raise UserError(
+                self.env._(
+                    "The dispute reason “%(reason)s” is given by disputes: archive it instead.",
+                    reason=reason.name,
+                )
+            )

@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 
@@ -31,3 +32,17 @@ class CollectionStage(models.Model):
                         WHERE st.id = %(stage)s AND st.stop_dunning)""",
             stage=stage_sql,
         )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A stage customers are in (in any company) stays: they are moved out of it
+        first, or it is archived."""
+        used = self.env["res.partner"]._collection_ids_in_use("collection_stage_id", self.ids)
+        for stage in self.filtered(lambda stage: stage.id in used):
+            raise UserError(
+                self.env._(
+                    "The stage “%(stage)s” holds customers: move them to another stage "
+                    "first, or archive it.",
+                    stage=stage.name,
+                )
+            )

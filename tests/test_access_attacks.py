@@ -686,3 +686,56 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
         with self.assertRaises(AccessError):
             private.with_user(self.collector).read(["name"])
         self.assert_refused(self.reminder, {"letter_attachment_id": private.id})
+
+    # ------------------------------------------------------------------
+    # Deleting configuration in use
+    # ------------------------------------------------------------------
+
+    def assert_kept(self, records, message):
+        """A collection manager deleting ``records`` is told ``message`` and nothing is
+        deleted."""
+        with self.assertRaises(UserError) as caught, self.env.cr.savepoint():
+            records.with_user(self.collection_manager).unlink()
+        self.assertNotIsInstance(caught.exception, AccessError)
+        self.assertIn(message, str(caught.exception))
+        self.assertEqual(records.exists(), records)
+
+    def test_manager_cannot_delete_a_level_or_policy_in_use(self):
+        # Reminders were created at the level; Acme's invoice is at it.
+        self.assertEqual(self.reminder.level_id, self.level_late)
+        self.assert_kept(self.level_late, f"The level “{self.level_late.name}” is in use")
+        self.assert_kept(self.policy, f"The policy “{self.policy.name}” is in use")
+        self.assert_kept(self.policy.level_ids, "is in use")
+        self.assertEqual(self.acme_invoice.collection_level_id, self.level_late)
+        # A policy only a customer follows is in use too; one nobody uses goes.
+        unused = self.env["collection.policy"].create(
+            {"name": "Spare", "level_ids": [Command.create({"name": "Spare", "delay": 3})]}
+        )
+        self.other.with_company(self.company).collection_policy_id = unused
+        self.assert_kept(unused, "The policy “Spare” is in use")
+        self.other.with_company(self.company).collection_policy_id = False
+        unused.level_ids.with_user(self.collection_manager).unlink()
+        unused.with_user(self.collection_manager).unlink()
+        self.assertFalse(unused.exists())
+
+    def test_manager_cannot_delete_a_stage_holding_customers(self):
+        stage = self.env["collection.stage"].create({"name": "Lawyer"})
+        self.customer.with_company(self.company).collection_stage_id = stage
+        self.assert_kept(stage, "The stage “Lawyer” holds customers")
+        self.assertEqual(self.customer.with_company(self.company).collection_stage_id, stage)
+        self.customer.with_company(self.company).collection_stage_id = False
+        stage.with_user(self.collection_manager).unlink()
+        self.assertFalse(stage.exists())
+
+    def test_manager_cannot_delete_a_dispute_reason_in_use(self):
+        reason = self.env["collection.dispute.reason"].create(
+            {"name": "Late delivery", "company_id": self.company.id}
+        )
+        self.env["collection.dispute"].create(
+            {
+                "partner_id": self.customer.id,
+                "move_ids": [Command.set(self.acme_invoice.ids)],
+                "reason_id": reason.id,
+            }
+        )
+        self.assert_kept(reason, "The dispute reason “Late delivery” is given by disputes")
