@@ -1,5 +1,7 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from .collection_stage import may_change_shared
 
 RESPONSIBLE_TYPES = [
     ("salesperson", "Invoice Salesperson"),
@@ -85,3 +87,36 @@ class CollectionDisputeReason(models.Model):
                     reason=reason.name,
                 )
             )
+
+    # === SHARED BY EVERY COMPANY === #
+
+    def _check_shared_access(self):
+        """A reason without a company is every company's: only a user who may change
+        what they share changes it (see ``may_change_shared``)."""
+        shared = self.filtered(lambda reason: not reason.company_id)
+        if shared and not may_change_shared(self.env):
+            raise AccessError(
+                self.env._(
+                    "The dispute reason “%(reason)s” is shared by every company: only a "
+                    "collection manager of every company, or an administrator, can add, "
+                    "change or delete it. Add a reason of your company instead.",
+                    reason=shared[0].name,
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        reasons = super().create(vals_list)
+        reasons._check_shared_access()
+        return reasons
+
+    def write(self, vals):
+        self._check_shared_access()
+        result = super().write(vals)
+        if "company_id" in vals:
+            self._check_shared_access()
+        return result
+
+    def unlink(self):
+        self._check_shared_access()
+        return super().unlink()
