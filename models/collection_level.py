@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.translate import html_translate
 
@@ -258,3 +258,33 @@ class CollectionLevel(models.Model):
             ),
             default_policy=company.collection_policy_id.id or None,
         )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A level reminders were created at, or that invoices or customers are at, is
+        their history: it stays (its policy can be archived and replaced)."""
+        # sudo: only whether the level is referenced anywhere is read, in any company.
+        used = set(
+            self.env["collection.communication"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("level_id", "in", self.ids)])
+            .level_id.ids
+        )
+        used |= set(
+            self.env["collection.invoice.dunning"]
+            .sudo()
+            .search([("level_id", "in", self.ids)])
+            .level_id.ids
+        )
+        used |= self.env["res.partner"]._collection_ids_in_use("collection_level_id", self.ids)
+        for level in self.filtered(lambda level: level.id in used):
+            raise UserError(
+                self.env._(
+                    "The level “%(level)s” is in use: reminders were created at it, or "
+                    "invoices or customers are at it. Archive its policy “%(policy)s” and "
+                    "make a new one instead.",
+                    level=level.name,
+                    policy=level.policy_id.name,
+                )
+            )

@@ -1601,3 +1601,21 @@ class ResPartnerReplies(models.Model):
                     invoices=", ".join(invoices.mapped("name")),
                 ),
             )
+
+    @api.model
+    def _collection_ids_in_use(self, fname, ids):
+        """The ids among ``ids`` that a customer holds in its company-dependent field
+        ``fname`` (a stage, a policy, a level), in any company."""
+        if not ids:
+            return set()
+        self.flush_model([fname])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT DISTINCT e.value::int
+                     FROM res_partner p, jsonb_each_text(p.%(fname)s) e
+                    WHERE p.%(fname)s IS NOT NULL AND e.value = ANY(%(ids)s)""",
+                fname=SQL.identifier(fname),
+                ids=[str(record_id) for record_id in ids],
+            )
+        )
+        return {row[0] for row in rows}

@@ -15,10 +15,12 @@ from .common import TODAY, CollectionCommon, on_day
 # visitor: the statement link works through the portal controller only), restricted
 # (Carla, a collector the company restricts to her portfolio), collector (Carla,
 # unrestricted), billing (Billing), accountant (Bookkeeper), manager (Collections /
-# Manager), other (a collection manager of another company), employee (an internal
-# user with no collections or accounting group). Another company's users work the
-# shared contact Bolt in their own company (its records there are theirs); evidence in
-# use (a dispute, a policy or level that reminders refer to) is not deleted.
+# Manager, working in every company as in a database of one company), other (a
+# collection manager of another company only), employee (an internal user with no
+# collections or accounting group). Another company's users work the shared contact
+# Bolt in their own company (its records there are theirs), and do not change what
+# every company shares (stages, dispute reasons without a company); evidence in use (a
+# dispute, a policy or level that reminders refer to) is not deleted.
 ROLES = (
     "portal",
     "public",
@@ -44,8 +46,8 @@ MATRIX = {
     "collection.invoice.dunning": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.policy": ("", "", "R", "R", "", "", "RCW", "", ""),
     "collection.level": ("", "", "R", "R", "", "", "RCW", "", ""),
-    "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", ""),
-    "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "RW", "R"),
+    "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "R", ""),
+    "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "R", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
@@ -84,6 +86,8 @@ class TestCollectionAccessMatrix(CollectionCommon):
         company_2 = cls.setup_other_company(name="Other Company")["company"]
         portal = cls.make_user("bolt_portal", "base.group_portal", name="Pat Portal")
         portal.partner_id.parent_id = cls.bolt
+        # Works in company 1, and may act in every company.
+        cls.collection_manager.company_ids = env["res.company"].search([])
         cls.users = {
             "portal": portal,
             "public": env.ref("base.public_user"),
@@ -128,7 +132,8 @@ class TestCollectionAccessMatrix(CollectionCommon):
             ),
             "collection.policy": level.policy_id,
             "collection.level": level,
-            "collection.stage": env.ref("account_collection.collection_stage_legal"),
+            # A stage no customer is in (one holding customers is not deleted).
+            "collection.stage": env["collection.stage"].create({"name": "Matrix stage"}),
             "collection.dispute.reason": cls.reason,
             "collection.aging.bucket": env["collection.aging.bucket"].search(
                 [("company_id", "=", cls.company.id)], limit=1
