@@ -99,6 +99,16 @@ class TestCollectionHold(DunningCadenceCommon):
         self.run_dunning(day(1))
         self.assertEqual(self.reminders(self.customer).move_ids, first | second)
 
+    def test_billing_user_holds_any_invoice(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-12))
+        self.company.collection_portfolio_restricted = True
+        billing = self.make_user("billing", "account.group_account_invoice")
+        self.hold(invoice, "Duplicate of another invoice", user=billing)
+        self.assertTrue(self.receivable_lines(invoice).no_followup)
+        self.assertEqual(self.interactions(self.customer).user_id, billing)
+        invoice.with_user(billing).action_collection_release_hold()
+        self.assertFalse(self.receivable_lines(invoice).no_followup)
+
     def test_hold_refuses_bad_input_and_other_portfolios(self):
         invoice = self.invoice(self.customer, 1000.0, day(-12))
         draft = self.invoice(self.customer, 500.0, day(-12), post=False)
