@@ -115,6 +115,12 @@ class CollectionCommunication(models.Model):
         "the customer only.",
     )
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
+    recipient_summary = fields.Text(
+        string="Sent To",
+        compute="_compute_recipient_summary",
+        help="Who each channel of the reminder goes to: the contacts, their addresses and "
+        "those in copy.",
+    )
     waiting_reason = fields.Char(
         string="Waiting For",
         compute="_compute_waiting_reason",
@@ -218,6 +224,8 @@ class CollectionCommunication(models.Model):
             return f"{day}, {moment:%H:%M}"
 
         reasons = []
+        if self.delivery_ids.filtered(lambda d: d.state == "to_print"):
+            reasons.append(self.env._("letter to print"))
         for delivery in self.delivery_ids.filtered(
             lambda d: d.state == "queued" and d.channel != "activity"
         ):
@@ -386,8 +394,8 @@ class CollectionCommunication(models.Model):
                 title % self.env._("Letter")
                 + Markup("<p>%s</p>")
                 % self.env._(
-                    "A dunning letter listing the invoices, printed to PDF and attached to the "
-                    "reminder when it is sent."
+                    "A dunning letter listing the invoices, made into a PDF when the reminder "
+                    "is sent, then waiting in Letters to Print to be printed and posted."
                 )
             )
         return Markup("").join(sections) or False
@@ -534,7 +542,9 @@ class CollectionCommunication(models.Model):
     def action_skip(self):
         if any(c.state not in ("draft", "queued") for c in self):
             raise UserError(self.env._("Only reminders not sent yet can be skipped."))
-        self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued"))._set_cancelled()
+        self.delivery_ids.filtered(
+            lambda d: d.state in ("draft", "queued", "to_print")
+        )._set_cancelled()
         # The invoices stay at the level they reached: the next level comes on its day.
         self._engine_write(
             {
@@ -651,7 +661,7 @@ class CollectionCommunication(models.Model):
             reminders = self.filtered(lambda c, co=company: c.company_id == co)
             today = company._collection_today(now)
             claims = reminders._collection_claims(company, today)
-            figures = self._collection_current_figures(reminders.partner_id, company)
+            figures = self._collection_current_figures(reminders, company, today)
             for reminder in reminders:
                 moves = claims.get(reminder.id, {})
                 settled = {move_id: why for move_id, (why, _due) in moves.items() if why}
@@ -711,20 +721,17 @@ class CollectionCommunication(models.Model):
         return result, changed
 
     @api.model
-    def _collection_current_figures(self, partners, company):
-        """{customer id: its figures now}, as the run reads them when it creates a
-        reminder, for all ``partners`` at once."""
-        partners = partners.with_company(company).with_context(tz=company._collection_tz().zone)
-        fnames = ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
-        partners.invalidate_recordset(fnames)
-        return {
-            partner.id: {
-                "overdue_amount": partner.collection_overdue_amount,
-                "due_amount": partner.collection_due_amount,
-                "days_overdue": partner.collection_days_overdue,
-            }
-            for partner in partners
-        }
+    def _collection_current_figures(self, reminders, company, today):
+        """{customer id: its figures now} for the customers of ``reminders``, as the
+        run reads them when it creates a reminder (what a reminder claims, see
+        ``collection.dunning._claimable_figures``), for all of them at once."""
+        stage_before = {}
+        for reminder in reminders:
+            pid = reminder.partner_id.id
+            stage_before[pid] = min(stage_before.get(pid, reminder.date), reminder.date)
+        return self.env["collection.dunning"]._claimable_figures(
+            company, today, reminders.partner_id.ids, stage_before=stage_before
+        )
 
     def _collection_last_day(self, due_dates):
         """The last day the message of this reminder is true, False when it has none.
@@ -764,7 +771,9 @@ class CollectionCommunication(models.Model):
         deliveries not sent yet are cancelled with it, the reminder is cancelled with it
         (sent if one of its channels already went) and the customer's chatter says so."""
         self.ensure_one()
-        pending = self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued", "failed"))
+        pending = self.delivery_ids.filtered(
+            lambda d: d.state in ("draft", "queued", "failed", "to_print")
+        )
         pending._set_cancelled()
         pending._engine_write({"last_error": reason})
         if self.delivery_ids.filtered(lambda d: d.state in ("sent", "sending")):
@@ -830,7 +839,7 @@ class CollectionCommunication(models.Model):
         one is to send, failed if one failed, skipped when none could go, else sent."""
         self.ensure_one()
         states = set(self.delivery_ids.mapped("state"))
-        if states & {"queued", "sending", "draft"}:
+        if states & {"queued", "sending", "draft", "to_print"}:
             return "queued"
         failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
         if self.level_id.whatsapp_fallback_sms and self.delivery_ids.filtered(
@@ -838,6 +847,8 @@ class CollectionCommunication(models.Model):
         ):
             # The SMS sent in place of the WhatsApp message reached the customer.
             failed = failed.filtered(lambda d: d.channel != "whatsapp")
+        # A channel that could not deliver it, replaced by one that did.
+        failed -= self.delivery_ids.filtered(lambda d: d.state == "sent").fallback_of_id
         if failed:
             return "failed"
         if states and states <= {"cancelled"}:
@@ -1069,3 +1080,60 @@ class CollectionCommunication(models.Model):
             message_type="comment",
             subtype_xmlid="mail.mt_note",
         )
+
+    # ------------------------------------------------------------------
+    # Recipients and letters
+    # ------------------------------------------------------------------
+
+    @api.depends(
+        "delivery_ids.recipient",
+        "delivery_ids.recipient_partner_ids",
+        "delivery_ids.email_cc",
+        "delivery_ids.state",
+    )
+    @api.depends_context("lang")
+    def _compute_recipient_summary(self):
+        Dunning = self.env["collection.dunning"]
+        for communication in self:
+            communication.recipient_summary = (
+                "\n".join(
+                    f"{Dunning._channel_label(delivery.channel)}: {delivery._recipient_label()}"
+                    for delivery in communication.delivery_ids
+                    if delivery.channel != "activity" and delivery.state != "cancelled"
+                )
+                or False
+            )
+
+    def _collection_letter_addressee(self):
+        """The contact the letter of this reminder is addressed to (its invoice address,
+        or its collection contact), else the customer."""
+        self.ensure_one()
+        letter = self.delivery_ids.filtered(lambda d: d.channel == "letter")[:1]
+        return letter.recipient_partner_ids[:1] or self.partner_id
+
+    def _collection_render_letter(self):
+        """Render the dunning letter of this reminder as it is now into its letter PDF
+        (attached to the reminder), the file printed and posted."""
+        self.ensure_one()
+        report = self.env.ref("account_collection.action_report_collection_letter")
+        # sudo: the engine renders the letter of a reminder the user may post.
+        pdf, _report_type = self.env["ir.actions.report"].sudo()._render_qweb_pdf(report, self.ids)
+        attachment = self.sudo().letter_attachment_id
+        if attachment:
+            attachment.raw = pdf
+            return attachment
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Dunning letter - %(name)s.pdf", name=self.name),
+                    "raw": pdf,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+        )
+        self._engine_write({"letter_attachment_id": attachment.id})
+        return attachment

@@ -219,6 +219,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                     continue
                 self.assertRecordValues(new, [{"level_id": level.id, "move_ids": old.ids}])
                 new.with_user(self.collector).action_approve()
+                with self.sms_gateway():
+                    self.run_queue(datetime.combine(date, time(13)))
                 self.assertEqual(old.collection_level_id, level)
                 if level != self.level_call:
                     self.assertNotEqual(customer.collection_stage_id, self.stage_delinquent)
@@ -481,7 +483,8 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.run_queue(at(0, 13))
         self.assertFalse(sent)
         self.assertFalse(self.mails(approved | skipped))
-        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        self.assertEqual(approved.with_company(self.company).collection_stage_id, preventive)
 
         reminder.with_user(self.collector).action_approve()
         to_skip.with_user(self.collector).action_skip()
@@ -493,7 +496,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(to_skip.state, "cancelled")
         self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
-        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+        self.assertEqual(skipped.with_company(self.company).collection_stage_id, preventive)
 
         with self.sms_gateway() as sent:
             self.run_queue(at(0, 14))
@@ -760,6 +763,7 @@ class TestCollectionDunning(DunningCadenceCommon):
             queries_two,
             f"Reminding ten customers took {queries_ten} queries, two took {queries_two}.",
         )
+        first_stage = self.env.ref("account_collection.collection_stage_preventive")
         for partner in ten:
             reminder = self.reminders(partner)
             self.assertRecordValues(reminder, [{"level_id": self.level_late.id, "state": "queued"}])
@@ -774,7 +778,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)
-            self.assertFalse(change.old_value_char)
+            # From the first stage, where customers start.
+            self.assertEqual(change.old_value_char, first_stage.name)
 
     # ------------------------------------------------------------------
     # Run now, with a preview
@@ -912,7 +917,8 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         journey = [
             # day, level, channels sent, stage after
-            (day(-1), None, None, False),
+            # Customers start in the first stage.
+            (day(-1), None, None, "collection_stage_preventive"),
             (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
             (day(1), None, None, "collection_stage_preventive"),
             (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),
@@ -940,10 +946,12 @@ class TestCollectionDunning(DunningCadenceCommon):
                     if not level:
                         self.assertFalse(new)
                         continue
+                    # A letter waits to be printed and posted: its reminder is not done.
+                    state = "queued" if "letter" in channels else "done"
                     self.assertRecordValues(
-                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": "done"}]
+                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": state}]
                     )
-                    sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
+                    sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
             # Only this customer's (demo customers may get theirs in the same run).
@@ -970,13 +978,22 @@ class TestCollectionDunning(DunningCadenceCommon):
             ],
         )
 
-        # In the Legal stage automatic reminders stop, even for a new invoice.
+        # In the Legal stage automatic reminders stop for the debt that reached it; a
+        # new invoice is reminded from its first level, and claims only itself.
         with on_day(day(93)):
             new_invoice = self.invoice(self.customer, 300.0, day(95))
         self.run_dunning(day(93))
         self.run_dunning(day(95))
-        self.assertEqual(self.reminders(self.customer), reminders)
-        self.assertFalse(new_invoice.collection_level_id)
+        self.assertRecordValues(
+            self.reminders(self.customer) - reminders,
+            [
+                {"level_id": ref("collection_level_before_due").id, "due_amount": 300.0},
+                {"level_id": ref("collection_level_due_date").id, "due_amount": 300.0},
+            ],
+        )
+        self.assertEqual((self.reminders(self.customer) - reminders).move_ids, new_invoice)
+        self.assertEqual(invoice.collection_level_id, ref("collection_level_90"))
+        self.assertEqual(partner.collection_stage_id, ref("collection_stage_legal"))
 
 
 @tagged("post_install", "-at_install")

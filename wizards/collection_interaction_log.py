@@ -218,4 +218,16 @@ class CollectionInteractionLog(models.TransientModel):
                 "note": self.note,
             }
         )
+        self._collection_close_reply(promise, dispute)
         return {"type": "ir.actions.act_window_close"}
+
+    def _collection_close_reply(self, promise, dispute):
+        """The customer's reply the dialog was opened from (context
+        ``collection_reply_id``) is handled by what was logged."""
+        reply_id = self.env.context.get("collection_reply_id")
+        if not reply_id:
+            return
+        reply = self.env["collection.reply"].browse(reply_id).exists()
+        if reply and reply.partner_id == self.partner_id.commercial_partner_id:
+            reply.check_access("write")
+            reply._collection_done(promise_id=promise.id, dispute_id=dispute.id)
