@@ -926,6 +926,7 @@ class CollectionCommunication(models.Model):
             "name": self.env._("Postpone Reminders"),
             "res_model": "collection.communication.postpone",
             "view_mode": "form",
+            "views": [(False, "form")],
             "target": "new",
             "context": {"default_communication_ids": [Command.set(self.ids)]},
         }

@@ -120,6 +120,22 @@ class TestCollectionReview(DunningCadenceCommon):
         Postpone.create({"communication_ids": reminder.ids, "date": day(1)}).action_confirm()
         self.assertEqual(reminder.date, day(1))
 
+    def test_restricted_collector_cannot_postpone_another_portfolio(self):
+        """The attack: a collector restricted to a portfolio postpones, through the
+        dialog's server call, a reminder of another collector's customer."""
+        self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        self.company.collection_portfolio_restricted = True
+        other = self.make_user("other_collector", "account_collection.group_collection_user")
+        Postpone = self.env["collection.communication.postpone"].with_user(other)
+        with self.assertRaises(AccessError):
+            Postpone.create({"communication_ids": reminder.ids, "date": day(3)}).action_confirm()
+        with self.assertRaises(AccessError):
+            reminder.with_user(other)._collection_postpone(day(3))
+        self.assertEqual(reminder.date, day(0))
+        self.assertEqual(reminder.move_ids.collection_level_id, self.level_late)
+
     def test_skip_this_level_moves_the_ladder_on(self):
         self.invoice(self.customer, 1000.0, day(-12))
         self.run_dunning(day(0))
