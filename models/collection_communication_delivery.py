@@ -13,6 +13,7 @@ from odoo.tools.pdf import merge_pdf
 
 from ..tools import whatsapp
 from .collection_communication import ENGINE, is_engine
+from .collection_level import MESSAGE_CHANNELS
 
 _logger = logging.getLogger(__name__)
 
@@ -82,10 +83,32 @@ class CollectionCommunicationDelivery(models.Model):
     date_sent = fields.Datetime(readonly=True)
     last_error = fields.Text(readonly=True)
     provider_ref = fields.Char(
-        string="Provider Reference", readonly=True, help="Message id given by the provider."
+        string="Provider Reference",
+        readonly=True,
+        index="btree_not_null",
+        help="Message id given by the provider.",
     )
-    mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
-    sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
+    # The email or SMS rendered for the delivery: only those who read emails and SMS
+    # (administrators) read which one it is; its name would come back with it.
+    mail_id = fields.Many2one(
+        "mail.mail", readonly=True, ondelete="set null", groups="base.group_system"
+    )
+    sms_id = fields.Many2one(
+        "sms.sms", readonly=True, ondelete="set null", groups="base.group_system"
+    )
+    date_delivered = fields.Datetime(
+        string="Delivered On", readonly=True, help="When the provider reported it delivered."
+    )
+    date_read = fields.Datetime(
+        string="Read On", readonly=True, help="When the provider reported it read."
+    )
+    fallback_of_id = fields.Many2one(
+        "collection.communication.delivery",
+        string="Instead Of",
+        readonly=True,
+        ondelete="set null",
+        help="The channel that could not deliver the reminder, which this one replaces.",
+    )
     recipient_partner_ids = fields.Many2many(
         "res.partner",
         "collection_delivery_recipient_partner_rel",
@@ -451,12 +474,21 @@ class CollectionCommunicationDelivery(models.Model):
         if self.channel == "activity":
             return
         communication = self.communication_id
+        today = communication.company_id._collection_today(now)
         # sudo: the reminders are logged as evidence, whoever runs the queue.
-        self.env["collection.invoice.dunning"].sudo()._set(
-            "last_reminder_date",
-            communication.move_ids.ids,
-            [communication.company_id._collection_today(now)] * len(communication.move_ids),
+        States = self.env["collection.invoice.dunning"].sudo()
+        States._set(
+            "last_reminder_date", communication.move_ids.ids, [today] * len(communication.move_ids)
         )
+        # The gap to the invoices' next level counts from the day the level's first
+        # message left, not from the day the run created it.
+        if not (communication.delivery_ids - self).filtered(
+            lambda d: d.channel != "activity" and d.state == "sent"
+        ):
+            moves = communication.sudo().move_ids.filtered(
+                lambda m: m.collection_level_id == communication.level_id
+            )
+            States._set("level_date", moves.ids, [today] * len(moves))
         self.env["collection.interaction"].sudo().create(
             {
                 "partner_id": communication.partner_id.id,
@@ -499,6 +531,11 @@ class CollectionCommunicationDelivery(models.Model):
                 "recipient_ids": [],
                 "auto_delete": False,
             }
+            if communication.edited_body:
+                # Edited by a collector before sending: that text goes.
+                email_values["body_html"] = communication.edited_body
+                if communication.edited_subject:
+                    email_values["subject"] = communication.edited_subject
             if level.attach_invoices:
                 attachments = communication._invoice_attachments()
                 email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
@@ -537,6 +574,9 @@ class CollectionCommunicationDelivery(models.Model):
                 }
             )
             self._engine_write({"sms_id": sms.id})
+            # The provider's delivery reports reach the SMS's tracker, which tells the
+            # delivery (see sms.tracker).
+            self.env["sms.tracker"].sudo().create({"sms_uuid": sms.uuid})
         elif sms.state == "error":
             sms.write({"state": "outgoing", "failure_type": False})
         sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
@@ -629,6 +669,146 @@ class CollectionCommunicationDelivery(models.Model):
             date_deadline=communication.date,
         )
         self._engine_write({"recipient": user.name})
+
+    # === RECEIPTS === #
+    # What a provider reports after it took a message, in any order and any number of
+    # times: sent -> delivered -> read, or sent -> failed. A receipt never moves a
+    # delivery backwards: read implies delivered, and a failure reported after the
+    # message was delivered, or a second time, changes nothing.
+
+    def _set_delivered(self, moment):
+        """The provider reported the message delivered at ``moment``."""
+        self._engine_write({"date_delivered": moment})
+
+    def _set_read(self, moment):
+        """The customer read the message at ``moment`` (delivered by then at the latest)."""
+        values = {"date_read": moment}
+        if not self.date_delivered or self.date_delivered > moment:
+            values["date_delivered"] = moment
+        self._engine_write(values)
+
+    def _collection_receipt(self, status, moment, error=None):
+        """Apply a provider's report on these deliveries: ``status`` is ``sent``,
+        ``delivered``, ``read`` or ``failed`` (with ``error``), reported at ``moment``
+        (naive UTC). Only a sent delivery takes a receipt; earlier moments win, so a
+        repeated or late report changes nothing."""
+        for delivery in self.filtered(lambda d: d.state == "sent"):
+            if status == "delivered":
+                if not delivery.date_delivered or delivery.date_delivered > moment:
+                    delivery._set_delivered(moment)
+            elif status == "read":
+                if not delivery.date_read or delivery.date_read > moment:
+                    delivery._set_read(moment)
+            elif status == "failed":
+                if delivery.date_delivered or delivery.date_read:
+                    _logger.info(
+                        "Collection delivery %s: failure reported after delivery ignored (%s)",
+                        delivery.id,
+                        error,
+                    )
+                    continue
+                delivery._collection_undelivered(error)
+
+    def _collection_undelivered(self, error):
+        """The provider took the message, then could not deliver it: the delivery
+        fails with the reason, the customer's chatter says so, and the reminder falls
+        back on another channel (WhatsApp on the SMS when the level says so; an email
+        or an SMS on the next channel that reaches the customer, when nothing else of
+        the reminder reached it)."""
+        self.ensure_one()
+        self._set_failed(error)
+        communication = self.communication_id
+        channel = self.env["collection.dunning"]._channel_label(self.channel)
+        communication._collection_note_on_customer(
+            self.env._(
+                "Reminder by %(channel)s not delivered (%(error)s):", channel=channel, error=error
+            )
+        )
+        if self.channel == "whatsapp":
+            self._fallback(error)
+        else:
+            self._fallback_next_channel(error)
+        state = communication._state_from_deliveries()
+        if state != communication.state:
+            communication._engine_write({"state": state})
+
+    def _fallback_next_channel(self, error):
+        """An email or SMS could not be delivered: when no other channel of the reminder
+        reached the customer or is to go, the next channel (in the order of the run's
+        own fallback) that is set up on the level and reaches the customer goes instead."""
+        communication = self.communication_id
+        others = communication.delivery_ids - self
+        if others.filtered(
+            lambda d: d.channel != "activity" and d.state in ("draft", "queued", "sending", "sent")
+        ):
+            return
+        Dunning = self.env["collection.dunning"]
+        tried = set(communication.delivery_ids.mapped("channel"))
+        for channel in MESSAGE_CHANNELS:
+            if channel in tried or not Dunning._channel_configured(communication, channel):
+                continue
+            recipient, problem = Dunning._recipient(communication, channel)
+            if problem:
+                continue
+            self.with_context(collection_engine=ENGINE).create(
+                {
+                    "communication_id": communication.id,
+                    "channel": channel,
+                    "recipient": recipient,
+                    "state": "queued",
+                    "fallback_of_id": self.id,
+                }
+            )
+            note = self.env._(
+                "%(failed)s not delivered (%(error)s): sent by %(channel)s instead.",
+                failed=Dunning._channel_label(self.channel),
+                error=error,
+                channel=Dunning._channel_label(channel),
+            )
+            communication._engine_write(
+                {"note": "\n".join(filter(None, [communication.note, note]))}
+            )
+            return
+
+    @api.model
+    def _collection_whatsapp_statuses(self, company, statuses):
+        """Apply the ``statuses`` of a Cloud API webhook call for ``company``
+        (``{"id": wamid, "status": "sent" | "delivered" | "read" | "failed",
+        "timestamp": ..., "errors": [{"code", "title", "error_data": {"details"}}]}``)
+        to the WhatsApp deliveries they name; unknown message ids are ignored."""
+        statuses = [s for s in statuses if isinstance(s, dict) and s.get("id")]
+        deliveries = self.search(
+            [
+                ("channel", "=", "whatsapp"),
+                ("company_id", "=", company.id),
+                ("provider_ref", "in", [s["id"] for s in statuses]),
+            ]
+        ).grouped("provider_ref")
+        for status in statuses:
+            delivery = deliveries.get(status["id"])
+            kind = status.get("status")
+            if not delivery or kind not in ("sent", "delivered", "read", "failed"):
+                continue
+            error = self._whatsapp_error_text(status.get("errors")) if kind == "failed" else None
+            delivery._collection_receipt(
+                kind, whatsapp.event_moment(status.get("timestamp")), error
+            )
+
+    @api.model
+    def _whatsapp_error_text(self, errors):
+        """The reason of a failed status: each error's code, title and details."""
+        texts = []
+        for error in errors or [{}]:
+            details = (error.get("error_data") or {}).get("details")
+            title = error.get("title") or error.get("message") or ""
+            texts.append(
+                self.env._(
+                    "WhatsApp error %(code)s: %(title)s",
+                    code=error.get("code") or "?",
+                    title=f"{title} ({details})" if details and details != title else title,
+                )
+            )
+        return "; ".join(texts)
 
     # === RECIPIENTS === #
 

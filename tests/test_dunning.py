@@ -219,6 +219,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                     continue
                 self.assertRecordValues(new, [{"level_id": level.id, "move_ids": old.ids}])
                 new.with_user(self.collector).action_approve()
+                with self.sms_gateway():
+                    self.run_queue(datetime.combine(date, time(13)))
                 self.assertEqual(old.collection_level_id, level)
                 if level != self.level_call:
                     self.assertNotEqual(customer.collection_stage_id, self.stage_delinquent)
@@ -481,7 +483,8 @@ class TestCollectionDunning(DunningCadenceCommon):
             self.run_queue(at(0, 13))
         self.assertFalse(sent)
         self.assertFalse(self.mails(approved | skipped))
-        self.assertFalse(approved.with_company(self.company).collection_stage_id)
+        preventive = self.env.ref("account_collection.collection_stage_preventive")
+        self.assertEqual(approved.with_company(self.company).collection_stage_id, preventive)
 
         reminder.with_user(self.collector).action_approve()
         to_skip.with_user(self.collector).action_skip()
@@ -493,7 +496,7 @@ class TestCollectionDunning(DunningCadenceCommon):
         )
         self.assertEqual(to_skip.state, "cancelled")
         self.assertEqual(set(to_skip.delivery_ids.mapped("state")), {"cancelled"})
-        self.assertFalse(skipped.with_company(self.company).collection_stage_id)
+        self.assertEqual(skipped.with_company(self.company).collection_stage_id, preventive)
 
         with self.sms_gateway() as sent:
             self.run_queue(at(0, 14))
@@ -972,13 +975,22 @@ class TestCollectionDunning(DunningCadenceCommon):
             ],
         )
 
-        # In the Legal stage automatic reminders stop, even for a new invoice.
+        # In the Legal stage automatic reminders stop for the debt that reached it; a
+        # new invoice is reminded from its first level, and claims only itself.
         with on_day(day(93)):
             new_invoice = self.invoice(self.customer, 300.0, day(95))
         self.run_dunning(day(93))
         self.run_dunning(day(95))
-        self.assertEqual(self.reminders(self.customer), reminders)
-        self.assertFalse(new_invoice.collection_level_id)
+        self.assertRecordValues(
+            self.reminders(self.customer) - reminders,
+            [
+                {"level_id": ref("collection_level_before_due").id, "due_amount": 300.0},
+                {"level_id": ref("collection_level_due_date").id, "due_amount": 300.0},
+            ],
+        )
+        self.assertEqual((self.reminders(self.customer) - reminders).move_ids, new_invoice)
+        self.assertEqual(invoice.collection_level_id, ref("collection_level_90"))
+        self.assertEqual(partner.collection_stage_id, ref("collection_stage_legal"))
 
 
 @tagged("post_install", "-at_install")

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import fields
+from odoo import Command, fields
 from odoo.tests import HttpCase, tagged
 
 from .common import CollectionCommon, CollectionTourMixin
@@ -76,3 +76,60 @@ class TestCollectionWorklistTour(CollectionTourMixin, CollectionCommon, HttpCase
         """The list, cards, pivot and graph of the worklist open for a collector; the
         pivot and the graph sum the overdue amounts (1,500 + 200)."""
         self.start_tour("/odoo", "collection_worklist_views_tour", login=self.collector.login)
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionMenusTour(CollectionTourMixin, CollectionCommon, HttpCase):
+    """Every Collections menu opens, for a collector and for a manager, on a desktop:
+    the worklist in each of its views, a customer's Collections tab and a reminder.
+    A client error on any screen fails the tour."""
+
+    browser_size = "1920x1080"
+
+    def setUp(self):
+        super().setUp()
+        # The browser runs on the real date: build the book around it.
+        today = fields.Date.context_today(self.customer.with_user(self.collector))
+        self.customer.with_company(self.company).collection_user_id = self.collector
+        overdue = self.invoice(self.customer, 1500.0, today - timedelta(days=45))
+        coming = self.invoice(self.customer, 300.0, today + timedelta(days=10))
+        Promise = self.env["collection.promise"].with_user(self.collector)
+        Promise.create(
+            {
+                "partner_id": self.customer.id,
+                "amount": 500.0,
+                "date": today + timedelta(days=3),
+                "move_ids": [Command.set(overdue.ids)],
+            }
+        )
+        reason = self.env.ref("account_collection.collection_dispute_reason_wrong_price")
+        self.env["collection.dispute"].with_user(self.collector).create(
+            {
+                "partner_id": self.customer.id,
+                "move_ids": [Command.set(coming.ids)],
+                "reason_id": reason.id,
+                "description": "The price is not the one agreed.",
+            }
+        )
+        self.env["collection.interaction"].with_user(self.collector).create(
+            {"partner_id": self.customer.id, "channel": "call", "outcome": "no_answer"}
+        )
+        self.make_reminder(overdue, today)
+
+    def test_collector_opens_every_menu(self):
+        self.start_tour("/odoo", "collection_menus_collector_tour", login=self.collector.login)
+
+    def test_manager_opens_every_menu(self):
+        self.start_tour(
+            "/odoo", "collection_menus_manager_tour", login=self.collection_manager.login
+        )
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionMenusPhoneTour(TestCollectionMenusTour):
+    """The same on a 390 px phone: the menus from the app's sidebar, the views from the
+    view switcher; the worklist opens on its cards, the first column a stage."""
+
+    browser_size = "390x844"
+    touch_enabled = True
+    allow_inherited_tests_method = True  # the tours of the desktop class, on a phone
