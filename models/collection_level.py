@@ -192,7 +192,7 @@ class CollectionLevel(models.Model):
           row), it gets the next level once it is that level's delay old and the level
           it is at was reached at least the gap between the two delays earlier
           (``level_date``; a level set by hand counts from the day it would have been
-          reached);
+          reached), and no reminder of the level it is at still waits to leave;
         - at no level yet (or one of another policy), it starts at the level of the
           day it is at, never beyond the policy's entry level, and an invoice already
           overdue does not start at a level before the due date (those speak of an
@@ -227,6 +227,16 @@ class CollectionLevel(models.Model):
                              ORDER BY fl.delay LIMIT 1))
                  WHERE pol.id = COALESCE(%(policy)s, %(default_policy)s)
                    AND pol.active
+                   -- An invoice whose reminder of its level still waits to leave (to
+                   -- review, postponed, a letter to print...) waits with it: the next
+                   -- level never comes before the customer received this one.
+                   AND (cur.id IS NULL OR NOT EXISTS (
+                           SELECT 1
+                             FROM collection_communication_account_move_rel wr
+                             JOIN collection_communication wc ON wc.id = wr.communication_id
+                            WHERE wr.move_id = %(state)s.move_id
+                              AND wc.level_id = cur.id
+                              AND wc.state IN ('draft', 'queued')))
                    AND CASE WHEN cur.id IS NOT NULL THEN lv.delay > cur.delay
                             ELSE lv.delay <= COALESCE(ent.delay, lv.delay)
                                  AND (lv.delay > %(days)s OR lv.delay > 0 OR %(days)s <= 0

@@ -763,6 +763,7 @@ class TestCollectionDunning(DunningCadenceCommon):
             queries_two,
             f"Reminding ten customers took {queries_ten} queries, two took {queries_two}.",
         )
+        first_stage = self.env.ref("account_collection.collection_stage_preventive")
         for partner in ten:
             reminder = self.reminders(partner)
             self.assertRecordValues(reminder, [{"level_id": self.level_late.id, "state": "queued"}])
@@ -777,7 +778,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)
-            self.assertFalse(change.old_value_char)
+            # From the first stage, where customers start.
+            self.assertEqual(change.old_value_char, first_stage.name)
 
     # ------------------------------------------------------------------
     # Run now, with a preview
@@ -915,7 +917,8 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         journey = [
             # day, level, channels sent, stage after
-            (day(-1), None, None, False),
+            # Customers start in the first stage.
+            (day(-1), None, None, "collection_stage_preventive"),
             (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
             (day(1), None, None, "collection_stage_preventive"),
             (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),

@@ -291,6 +291,7 @@ class TestFirstRunOnTheShippedPolicy(DunningCadenceCommon):
         self.assertTrue(wizard.line_ids)
         self.assertTrue(all(line.level_id.delay <= entry.delay for line in wizard.line_ids))
 
+        customers = old | late | payer | disputing | fresh | in_legal
         settled_on = {}  # invoice: the day it was paid
         with self.sms_gateway():
             for offset in range(0, 100):
@@ -301,8 +302,17 @@ class TestFirstRunOnTheShippedPolicy(DunningCadenceCommon):
                     self.pay_on(45, late_invoice)
                     settled_on[late_invoice] = day(45)
                 self.run_dunning(day(offset))
+                # The letters of the day are printed and posted in the afternoon.
+                letters = self.env["collection.communication.delivery"].search(
+                    [
+                        ("state", "=", "to_print"),
+                        ("communication_id.partner_id", "in", customers.ids),
+                    ]
+                )
+                if letters:
+                    with freeze_time(datetime.combine(day(offset), time(15))):
+                        letters.action_mark_posted()
 
-        customers = old | late | payer | disputing | fresh | in_legal
         reminders = self.reminders(customers)
         sent = reminders.delivery_ids.filtered(
             lambda d: d.state == "sent" and d.channel != "activity"
