@@ -302,6 +302,10 @@ class TestCollectionDunning(DunningCadenceCommon):
                     self.assertEqual(set(new.level_id), {ref(level)})
                     self.assertEqual(very_old.collection_level_id, ref(level))
                     self.assertEqual(old.collection_level_id, ref(level))
+                    # The office prints and posts the day's letters.
+                    letters = new.delivery_ids.filtered(lambda d: d.state == "to_print")
+                    if letters:
+                        letters.with_user(self.collector).action_mark_posted()
                     if level != "collection_level_90":
                         self.assertNotEqual(
                             self.customer.with_company(self.company).collection_stage_id,
