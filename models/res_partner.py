@@ -1535,9 +1535,9 @@ class ResPartner(models.Model):
         are its other invoice addresses. The customer itself comes after both."""
         self.ensure_one()
         invoice_contacts = self.child_ids.filtered(lambda c: c.type == "invoice")
-        addressees = (
-            self.with_company(company).collection_contact_id.with_env(self.env) or invoice_contacts
-        )
+        contact = self.with_company(company).collection_contact_id.with_env(self.env)
+        # An archived collection contact left the customer: the invoice addresses again.
+        addressees = contact.filtered("active") or invoice_contacts
         return addressees, invoice_contacts - addressees
 
 
