@@ -775,7 +775,7 @@ class TestCollectionDunning(DunningCadenceCommon):
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)
-            self.assertFalse(change.old_value_char)
+            self.assertEqual(change.old_value_char, "Preventive")  # the first stage
 
     # ------------------------------------------------------------------
     # Run now, with a preview
@@ -913,7 +913,7 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         journey = [
             # day, level, channels sent, stage after
-            (day(-1), None, None, False),
+            (day(-1), None, None, "collection_stage_preventive"),  # every customer starts there
             (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
             (day(1), None, None, "collection_stage_preventive"),
             (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),

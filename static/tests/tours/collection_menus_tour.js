@@ -230,6 +230,14 @@ function worklistSteps() {
             content: "The cards show the customer with its Log button",
             trigger: `.o_kanban_view .o_kanban_record:contains('${CUSTOMER}') button.o_collection_kanban_log`,
         },
+        {
+            content: "Its column counts its customers",
+            trigger: `.o_kanban_group:has(.o_kanban_record:contains('${CUSTOMER}')) .o_collection_column_count:contains('(1)')`,
+        },
+        {
+            content: "And totals what they owe overdue",
+            trigger: `.o_kanban_group:has(.o_kanban_record:contains('${CUSTOMER}')) .o_kanban_counter:contains('1,500')`,
+        },
         ...switchView("pivot", "oi-view-pivot"),
         {
             content: "The pivot sums the overdue amounts",
