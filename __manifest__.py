@@ -12,13 +12,13 @@ ledger, automatic reminders by email, SMS, WhatsApp and letter, disputes routed 
 right person, payment agreements in instalments, a customer portal to promise, dispute
 and pay, collection KPIs, a dashboard and the documents that go with them.
 """,
-    "version": "19.0.1.2.0",
+    "version": "19.0.1.3.0",
     "author": "account_collection contributors",
     "website": "https://github.com/account-collection/account_collection",
     "license": "LGPL-3",
     "category": "Accounting/Accounting",
     "depends": ["account", "mail", "portal", "phone_validation", "sms", "sales_team", "resource"],
-    "external_dependencies": {"python": ["phonenumbers", "holidays"]},
+    "external_dependencies": {"python": ["phonenumbers", "holidays", "dateparser"]},
     "data": [
         "security/account_collection_groups.xml",
         "security/ir.model.access.csv",
@@ -45,6 +45,8 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "data/collection_dispute_data.xml",
         "wizards/collection_interaction_log_views.xml",
         "wizards/collection_dunning_run_views.xml",
+        "wizards/collection_communication_postpone_views.xml",
+        "wizards/collection_invoice_hold_views.xml",
         "views/collection_aging_bucket_views.xml",
         "views/collection_stage_views.xml",
         "views/collection_interaction_views.xml",
@@ -53,6 +55,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_policy_views.xml",
         "views/collection_communication_views.xml",
         "views/collection_dispute_views.xml",
+        "views/collection_reply_views.xml",
         "views/res_partner_views.xml",
         "views/collection_aged_receivable_report_views.xml",
         "views/account_move_views.xml",
@@ -66,6 +69,9 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/res_partner_demo.xml",
         "demo/account_move_demo.xml",
         "demo/collection_demo.xml",
+        "demo/collection_reminder_demo.xml",
+        "demo/collection_letter_demo.xml",
+        "demo/collection_reply_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

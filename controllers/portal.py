@@ -34,6 +34,9 @@ ATTACHMENT_TYPES = {
     "txt": {"text/plain"},
     "csv": {"text/plain", "text/csv"},
 }
+# A message typed on the statement: its longest text, and how many a customer sends a day.
+MAX_MESSAGE_LENGTH = 4000
+MAX_MESSAGES_PER_DAY = 10
 # Invoices listed on the statement: the customer's open invoices and receipts.
 OPEN_INVOICE_DOMAIN = [
     ("move_type", "in", ("out_invoice", "out_receipt")),
@@ -592,4 +595,46 @@ class CollectionPortal(CustomerPortal):
         partner_sudo, company = self._collection_check_access(partner.id, company_id=company.id)
         return request.redirect(
             self._collection_statement_url(partner_sudo, company) + "#collection_agreements"
+        )
+
+    # A message to the collector ------------------------------------------
+
+    @http.route("/my/collections/<int:partner_id>/message", **FORM_ROUTE)
+    def portal_collection_message(self, partner_id, access_token=None, company_id=None, **kw):
+        return self._collection_form_post(
+            partner_id, access_token, company_id, self._collection_send_message, kind="message"
+        )
+
+    def _collection_send_message(self, partner_sudo, company, form):
+        """The customer writes to its collector from the statement: the message is the
+        customer's reply (collection.reply), on its chatter, its collector notified,
+        read into a suggestion like a reply by email or WhatsApp."""
+        env = request.env
+        text = (form.get("message") or "").strip()
+        if not text:
+            raise UserError(env._("Write your message."))
+        if len(text) > MAX_MESSAGE_LENGTH:
+            raise UserError(env._("Write at most %(count)s characters.", count=MAX_MESSAGE_LENGTH))
+        Reply = env["collection.reply"].sudo()
+        today = fields.Datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        sent_today = Reply.search_count(
+            [
+                ("partner_id", "=", partner_sudo.id),
+                ("company_id", "=", company.id),
+                ("channel", "=", "portal"),
+                ("date", ">=", today),
+            ]
+        )
+        if sent_today >= MAX_MESSAGES_PER_DAY:
+            raise UserError(
+                env._("You have written to us many times today: we will answer you soon.")
+            )
+        user = env.user
+        sender = partner_sudo.email if user._is_public() else user.partner_id.email
+        attachments = [
+            (name, content, guess_mimetype(content, default="application/octet-stream"))
+            for name, content in self._collection_uploaded_files()
+        ]
+        return Reply._collection_receive(
+            "portal", company, sender or "", text, attachments=attachments, partner=partner_sudo
         )

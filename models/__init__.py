@@ -17,9 +17,13 @@ from . import collection_policy
 from . import collection_level
 from . import collection_communication
 from . import collection_communication_delivery
+from . import sms_tracker
+from . import mail_thread
 from . import collection_dunning
 from . import collection_dispute_reason
 from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
+from . import mail_activity
+from . import collection_reply

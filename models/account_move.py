@@ -1,7 +1,9 @@
+from markupsafe import Markup
+
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.fields import Domain
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES
 from .collection_ledger import LEDGER_FIELDS, figure_search
@@ -12,6 +14,10 @@ MOVE_FIGURE_FIELDS = ("collection_days_overdue", "collection_bucket_id")
 # promise or the dispute (whose checks apply) and by the reminders, never on the invoice.
 CASE_FIELDS = {"collection_promise_ids", "collection_dispute_ids"}
 DUNNING_FIELDS = {"collection_level_id", "collection_last_reminder_date"}
+# An invoice's hold: written by holding and releasing it (see _collection_hold).
+HOLD_FIELDS = {"collection_hold_reason", "collection_hold_until"}
+# Invoices whose hold ended that the daily job releases at a time.
+HOLD_RELEASE_BATCH_SIZE = 200
 
 
 class AccountMove(models.Model):
@@ -217,6 +223,13 @@ class AccountMove(models.Model):
                     "reminders."
                 )
             )
+        if HOLD_FIELDS & set(vals):
+            raise UserError(
+                self.env._(
+                    "The hold of an invoice's reminders is set with its Hold Reminders and "
+                    "Release Hold buttons."
+                )
+            )
 
     def action_collection_log_interaction(self):
         partner = self.commercial_partner_id
@@ -284,3 +297,182 @@ class AccountMove(models.Model):
                 "default_company_id": self.company_id.id,
             }
         return action
+
+    # ==================================================================
+    # Hold: one invoice without reminders for a while
+    # ==================================================================
+
+    collection_hold_reason = fields.Char(
+        string="Reminders Held Because",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        help="Why the invoice gets no reminder for now (Odoo's No Follow-up on its "
+        "receivable lines). Set with Hold Reminders, cleared with Release Hold.",
+    )
+    collection_hold_until = fields.Date(
+        string="Reminders Held Until",
+        readonly=True,
+        copy=False,
+        tracking=True,
+        index="btree_not_null",
+        help="The last day of the hold: the day after, the hold is released by itself and "
+        "the invoice gets its reminders again. Empty: until released by hand.",
+    )
+
+    def action_collection_hold(self):
+        """Open the dialog asking why (and until when) the invoices are held."""
+        self._collection_check_hold_access()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Hold Reminders"),
+            "res_model": "collection.invoice.hold",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_move_ids": [fields.Command.set(self.ids)]},
+        }
+
+    def action_collection_release_hold(self):
+        self._collection_release_hold()
+
+    def _collection_check_hold_access(self):
+        """Raise unless the current user may hold or release these invoices: posted
+        customer invoices of customers the user works (billing users: any; collectors:
+        those of their portfolio when the company restricts them to it)."""
+        self.check_access("read")
+        if not self:
+            raise UserError(self.env._("Select the invoices first."))
+        if self.filtered(lambda m: m.move_type != "out_invoice" or m.state != "posted"):
+            raise UserError(self.env._("Only posted customer invoices can be held or released."))
+        user = self.env.user
+        if self.env.su or user.has_group("account.group_account_invoice"):
+            return
+        if not user.has_group("account_collection.group_collection_user"):
+            raise AccessError(
+                self.env._("Only collection and billing users can hold an invoice's reminders.")
+            )
+        for partner in self.commercial_partner_id:
+            if not partner._collection_in_user_portfolio():
+                raise AccessError(
+                    self.env._(
+                        "%(partner)s is in another collector's portfolio.",
+                        partner=partner.display_name,
+                    )
+                )
+
+    def _collection_hold(self, reason, until=False):
+        """Hold the reminders of these invoices: Odoo's No Follow-up on their
+        receivable lines, the reason and the optional last day on the invoice, and the
+        hold logged as an interaction on each customer. The reminders waiting to go
+        drop them (the truth at sending), the dunning run leaves them out."""
+        self._collection_check_hold_access()
+        reason = (reason or "").strip()
+        if not reason:
+            raise UserError(self.env._("Say why the invoice's reminders are held."))
+        until = fields.Date.to_date(until) if until else False
+        for company in self.company_id:
+            today = company._collection_today()
+            if until and until <= today:
+                raise UserError(
+                    self.env._(
+                        "A hold ends on a day later than today (%(today)s), or leave the end "
+                        "empty to release it by hand.",
+                        today=format_date(self.env, today),
+                    )
+                )
+        # sudo: collectors cannot write invoices; access was checked above.
+        moves_sudo = self.sudo()
+        moves_sudo.line_ids.filtered(
+            lambda line: line.account_type == "asset_receivable" and not line.no_followup
+        ).write({"no_followup": True})
+        moves_sudo.write({"collection_hold_reason": reason, "collection_hold_until": until})
+        if until:
+            note = self.env._(
+                "Reminders held until %(day)s: %(reason)s",
+                day=format_date(self.env, until, date_format="MMM d"),
+                reason=reason,
+            )
+        else:
+            note = self.env._("Reminders held until released: %(reason)s", reason=reason)
+        self._collection_log_hold(note)
+
+    def _collection_release_hold(self, automatic=False):
+        """Release the hold of these invoices: their receivable lines are followed up
+        again and the release is logged on each customer (by the daily job when
+        ``automatic``, once the hold's last day passed)."""
+        if not automatic:
+            self._collection_check_hold_access()
+        held = self.filtered(lambda m: m.no_followup or m.collection_hold_reason)
+        if not held:
+            raise UserError(self.env._("These invoices are not held."))
+        notes = {}
+        for move in held:
+            if automatic:
+                notes[move.id] = self.env._(
+                    "Hold ended on %(day)s (%(reason)s): reminders resume.",
+                    day=format_date(self.env, move.collection_hold_until, date_format="MMM d"),
+                    reason=move.collection_hold_reason or "",
+                )
+            else:
+                notes[move.id] = self.env._(
+                    "Hold released by %(user)s (%(reason)s): reminders resume.",
+                    user=self.env.user.name,
+                    reason=move.collection_hold_reason or self.env._("No Follow-up"),
+                )
+        # sudo: collectors cannot write invoices; access was checked above (the daily
+        # job releases the holds whose end passed, whoever runs it).
+        held_sudo = held.sudo()
+        held_sudo.line_ids.filtered(
+            lambda line: line.account_type == "asset_receivable" and line.no_followup
+        ).write({"no_followup": False})
+        held_sudo.write({"collection_hold_reason": False, "collection_hold_until": False})
+        for move in held:
+            move._collection_log_hold(notes[move.id], automatic=automatic)
+
+    def _collection_log_hold(self, note, automatic=False):
+        """Log ``note`` about these invoices as an interaction on each customer."""
+        Interaction = self.env["collection.interaction"]
+        for partner in self.commercial_partner_id:
+            moves = self.filtered(lambda m, p=partner: m.commercial_partner_id == p)
+            for company in moves.company_id:
+                company_moves = moves.filtered(lambda m, c=company: m.company_id == c)
+                # sudo: the hold is evidence logged by holding itself, checked by the
+                # caller; no status changes.
+                Interaction.sudo().with_context(collection_interaction_effects=False).create(
+                    {
+                        "partner_id": partner.id,
+                        "company_id": company.id,
+                        "user_id": False if automatic else self.env.uid,
+                        "automatic": automatic,
+                        "channel": "note",
+                        "move_ids": [fields.Command.set(company_moves.ids)],
+                        "note": "\n".join([note, ", ".join(company_moves.mapped("name"))]),
+                    }
+                )
+                partner.with_company(company).sudo().message_post(
+                    body=Markup("%s %s")
+                    % (note, Markup(", ").join(m._get_html_link() for m in company_moves)),
+                    author_id=False if automatic else self.env.user.partner_id.id,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_note",
+                )
+
+    @api.model
+    def _cron_release_collection_holds(self):
+        """Daily: release the holds whose last day passed (on each company's clock), in
+        committed batches; an invoice that fails is left for the next run with the
+        error logged, the others go on."""
+        Cron = self.env["ir.cron"]
+        for company in self.env["res.company"].search([]):
+            today = company._collection_today()
+            domain = [
+                ("company_id", "=", company.id),
+                ("collection_hold_until", "!=", False),
+                ("collection_hold_until", "<", today),
+            ]
+            while moves := self.search(domain, limit=HOLD_RELEASE_BATCH_SIZE, order="id"):
+                moves = moves.try_lock_for_update().filtered_domain(domain)
+                if not moves:
+                    break
+                moves.with_company(company)._collection_release_hold(automatic=True)
+                Cron._commit_progress(len(moves), remaining=self.search_count(domain))

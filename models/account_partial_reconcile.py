@@ -47,3 +47,5 @@ class AccountPartialReconcile(models.Model):
         for company in receivable_moves.company_id:
             partners.with_company(company)._collection_reset_status_when_settled()
             partners.with_company(company)._collection_reset_stage_when_settled()
+        # A customer whose reminded invoice is now paid may get a short thank-you.
+        self.env["res.partner"]._collection_thank_paid(receivable_moves)

@@ -1,5 +1,6 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
+import pytz
 from markupsafe import Markup
 
 from odoo import Command, api, fields, models
@@ -114,6 +115,12 @@ class CollectionCommunication(models.Model):
         "the customer only.",
     )
     letter_attachment_id = fields.Many2one("ir.attachment", string="Letter", readonly=True)
+    recipient_summary = fields.Text(
+        string="Sent To",
+        compute="_compute_recipient_summary",
+        help="Who each channel of the reminder goes to: the contacts, their addresses and "
+        "those in copy.",
+    )
     waiting_reason = fields.Char(
         string="Waiting For",
         compute="_compute_waiting_reason",
@@ -203,12 +210,17 @@ class CollectionCommunication(models.Model):
         nothing holds it back. The moment a held delivery may go is the queue's own
         (``_postponed_until``), told in the company's time zone."""
         self.ensure_one()
+        postponed = self._collection_postponed(now)
         if self.state == "draft":
+            if postponed:
+                return self.env._("To review, postponed to %(day)s", day=postponed)
             return self.env._("To review")
         if self.state == "failed":
             return self.env._("A channel failed: retry it or skip the reminder")
         if self.state != "queued":
             return False
+        if postponed:
+            return self.env._("Postponed to %(day)s", day=postponed)
         company = self.company_id
         Delivery = self.env["collection.communication.delivery"]
         # The customer's clock: the quiet hours and rest days are the customer's.
@@ -223,6 +235,8 @@ class CollectionCommunication(models.Model):
             return f"{day}, {moment:%H:%M}"
 
         reasons = []
+        if self.delivery_ids.filtered(lambda d: d.state == "to_print"):
+            reasons.append(self.env._("letter to print"))
         for delivery in self.delivery_ids.filtered(
             lambda d: d.state == "queued" and d.channel != "activity"
         ):
@@ -299,16 +313,18 @@ class CollectionCommunication(models.Model):
                 for delivery in communication.delivery_ids
             )
 
-    @api.depends("level_id", "partner_id", "move_ids")
+    @api.depends("level_id", "partner_id", "move_ids", "edited_body", "delivery_ids.recipient")
     @api.depends_context("lang")
     def _compute_preview_html(self):
         for communication in self:
             communication.preview_html = communication._preview_html()
 
     def _preview_html(self):
-        """Each message channel of the level, rendered as the customer gets it: the
-        email's subject and body, the SMS text, the WhatsApp template and its values,
-        the letter's title. Rendered in the customer's language by the templates."""
+        """Each message channel of the reminder, rendered as the customer gets it and
+        with whom it goes to: the email's subject and body (the edited one when a
+        collector edited it), the SMS text and its length, the WhatsApp template, its
+        language and values, the letter. Rendered in the customer's language by the
+        templates."""
         self.ensure_one()
         if not self.id or not self.level_id:
             return False
@@ -319,16 +335,36 @@ class CollectionCommunication(models.Model):
         channels = set(self.delivery_ids.mapped("channel")) or set(level._message_channels())
         sections = []
         title = Markup("<h5 class='mt-3'>%s</h5>")
-        if "email" in channels and level.mail_template_id:
-            template = level.mail_template_id.sudo()
-            subject = template._render_field("subject", communication.ids, compute_lang=True)[
-                self.id
-            ]
-            body = template._render_field("body_html", communication.ids, compute_lang=True)[
-                self.id
-            ]
+
+        def recipient(channel):
+            delivery = communication.delivery_ids.filtered(lambda d: d.channel == channel)[:1]
+            if delivery.recipient:
+                return Markup("<p class='text-muted mb-1'>%s</p>") % self.env._(
+                    "To: %(recipient)s", recipient=delivery.recipient
+                )
+            if delivery.last_error:
+                return Markup("<p class='text-danger mb-1'>%s</p>") % delivery.last_error
+            return Markup()
+
+        if "email" in channels and (level.mail_template_id or communication.edited_body):
+            if communication.edited_body:
+                subject, body = communication.edited_subject, communication.edited_body
+                edited = Markup("<p class='text-info mb-1'>%s</p>") % self.env._(
+                    "Edited before sending: this text goes instead of the template's."
+                )
+            else:
+                template = level.mail_template_id.sudo()
+                subject = template._render_field("subject", communication.ids, compute_lang=True)[
+                    self.id
+                ]
+                body = template._render_field("body_html", communication.ids, compute_lang=True)[
+                    self.id
+                ]
+                edited = Markup()
             sections.append(
                 title % self.env._("Email")
+                + recipient("email")
+                + edited
                 + Markup("<p><b>%s</b></p><div class='border rounded p-2'>%s</div>")
                 % (subject or "", Markup(body or ""))
             )
@@ -338,8 +374,11 @@ class CollectionCommunication(models.Model):
             )[self.id]
             sections.append(
                 title % self.env._("SMS")
+                + recipient("sms")
                 + Markup("<p class='border rounded p-2' style='white-space: pre-wrap'>%s</p>")
                 % (text or "")
+                + Markup("<p class='text-muted'>%s</p>")
+                % self.env._("%(count)s characters", count=len(text or ""))
             )
         if "whatsapp" in channels and level.whatsapp_template_name:
             values = communication._template_values()
@@ -350,11 +389,13 @@ class CollectionCommunication(models.Model):
             )
             sections.append(
                 title % self.env._("WhatsApp")
+                + recipient("whatsapp")
                 + Markup("<p>%s</p><ul>%s</ul>")
                 % (
                     self.env._(
-                        "Template %(name)s, approved by WhatsApp, with the values:",
+                        "Template %(name)s (%(lang)s), approved by WhatsApp, with the values:",
                         name=level.whatsapp_template_name,
+                        lang=level.whatsapp_language or communication.partner_id.lang or "en_US",
                     ),
                     items,
                 )
@@ -364,8 +405,8 @@ class CollectionCommunication(models.Model):
                 title % self.env._("Letter")
                 + Markup("<p>%s</p>")
                 % self.env._(
-                    "A dunning letter listing the invoices, printed to PDF and attached to the "
-                    "reminder when it is sent."
+                    "A dunning letter listing the invoices, made into a PDF when the reminder "
+                    "is sent, then waiting in Letters to Print to be printed and posted."
                 )
             )
         return Markup("").join(sections) or False
@@ -512,8 +553,18 @@ class CollectionCommunication(models.Model):
     def action_skip(self):
         if any(c.state not in ("draft", "queued") for c in self):
             raise UserError(self.env._("Only reminders not sent yet can be skipped."))
-        self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued"))._set_cancelled()
-        self._engine_write({"state": "cancelled"})
+        self.delivery_ids.filtered(
+            lambda d: d.state in ("draft", "queued", "to_print")
+        )._set_cancelled()
+        # The invoices stay at the level they reached: the next level comes on its day.
+        self._engine_write(
+            {
+                "state": "cancelled",
+                "cancel_reason": self.env._(
+                    "Skipped by %(user)s: this level counts as done", user=self.env.user.name
+                ),
+            }
+        )
 
     def action_retry(self):
         failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
@@ -621,7 +672,7 @@ class CollectionCommunication(models.Model):
             reminders = self.filtered(lambda c, co=company: c.company_id == co)
             today = company._collection_today(now)
             claims = reminders._collection_claims(company, today)
-            figures = self._collection_current_figures(reminders.partner_id, company)
+            figures = self._collection_current_figures(reminders, company, today)
             for reminder in reminders:
                 moves = claims.get(reminder.id, {})
                 settled = {move_id: why for move_id, (why, _due) in moves.items() if why}
@@ -661,26 +712,37 @@ class CollectionCommunication(models.Model):
                     for fname, value in values.items()
                     if fname in ("move_ids", "note") or reminder[fname] != value
                 }
+                if values and reminder.edited_body:
+                    values.update(edited_subject=False, edited_body=False)
+                    values["note"] = "\n".join(
+                        filter(
+                            None,
+                            [
+                                values.get("note", reminder.note),
+                                self.env._(
+                                    "The edited email was set aside: the invoices or amounts "
+                                    "changed since it was edited, the level's email goes instead."
+                                ),
+                            ],
+                        )
+                    )
                 if values:
                     reminder.sudo().write(values)
                     changed |= reminder
         return result, changed
 
     @api.model
-    def _collection_current_figures(self, partners, company):
-        """{customer id: its figures now}, as the run reads them when it creates a
-        reminder, for all ``partners`` at once."""
-        partners = partners.with_company(company).with_context(tz=company._collection_tz().zone)
-        fnames = ["collection_overdue_amount", "collection_due_amount", "collection_days_overdue"]
-        partners.invalidate_recordset(fnames)
-        return {
-            partner.id: {
-                "overdue_amount": partner.collection_overdue_amount,
-                "due_amount": partner.collection_due_amount,
-                "days_overdue": partner.collection_days_overdue,
-            }
-            for partner in partners
-        }
+    def _collection_current_figures(self, reminders, company, today):
+        """{customer id: its figures now} for the customers of ``reminders``, as the
+        run reads them when it creates a reminder (what a reminder claims, see
+        ``collection.dunning._claimable_figures``), for all of them at once."""
+        stage_before = {}
+        for reminder in reminders:
+            pid = reminder.partner_id.id
+            stage_before[pid] = min(stage_before.get(pid, reminder.date), reminder.date)
+        return self.env["collection.dunning"]._claimable_figures(
+            company, today, reminders.partner_id.ids, stage_before=stage_before
+        )
 
     def _collection_last_day(self, due_dates):
         """The last day the message of this reminder is true, False when it has none.
@@ -720,7 +782,9 @@ class CollectionCommunication(models.Model):
         deliveries not sent yet are cancelled with it, the reminder is cancelled with it
         (sent if one of its channels already went) and the customer's chatter says so."""
         self.ensure_one()
-        pending = self.delivery_ids.filtered(lambda d: d.state in ("draft", "queued", "failed"))
+        pending = self.delivery_ids.filtered(
+            lambda d: d.state in ("draft", "queued", "failed", "to_print")
+        )
         pending._set_cancelled()
         pending._engine_write({"last_error": reason})
         if self.delivery_ids.filtered(lambda d: d.state in ("sent", "sending")):
@@ -759,8 +823,18 @@ class CollectionCommunication(models.Model):
             Cron._commit_progress(0)
 
     def _start(self):
-        """Queue the deliveries and apply the level's stage and status changes."""
-        self.delivery_ids.filtered(lambda d: d.state == "draft")._set_queued()
+        """Queue the deliveries and apply the level's stage and status changes. The
+        deliveries of a postponed reminder wait for its day."""
+        now = fields.Datetime.now()
+        per_moment = {}
+        for communication in self:
+            per_moment.setdefault(communication._collection_not_before(now), []).append(
+                communication.id
+            )
+        for moment, ids in per_moment.items():
+            self.browse(ids).delivery_ids.filtered(lambda d: d.state == "draft")._set_queued(
+                next_attempt=moment
+            )
         self._engine_write({"state": "queued"})
         self.env["collection.dunning"]._apply_portfolio_changes(self)
         self._update_state()
@@ -776,7 +850,7 @@ class CollectionCommunication(models.Model):
         one is to send, failed if one failed, skipped when none could go, else sent."""
         self.ensure_one()
         states = set(self.delivery_ids.mapped("state"))
-        if states & {"queued", "sending", "draft"}:
+        if states & {"queued", "sending", "draft", "to_print"}:
             return "queued"
         failed = self.delivery_ids.filtered(lambda d: d.state == "failed")
         if self.level_id.whatsapp_fallback_sms and self.delivery_ids.filtered(
@@ -784,9 +858,292 @@ class CollectionCommunication(models.Model):
         ):
             # The SMS sent in place of the WhatsApp message reached the customer.
             failed = failed.filtered(lambda d: d.channel != "whatsapp")
+        # A channel that could not deliver it, replaced by one that did.
+        failed -= self.delivery_ids.filtered(lambda d: d.state == "sent").fallback_of_id
         if failed:
             return "failed"
         if states and states <= {"cancelled"}:
             # Every channel was taken off or could not reach the customer.
             return "cancelled"
         return "done"
+
+    # ------------------------------------------------------------------
+    # Review: postpone, edit the email
+    # ------------------------------------------------------------------
+
+    edited_subject = fields.Char(
+        string="Edited Subject",
+        readonly=True,
+        help="The subject of the email as a collector edited it before sending.",
+    )
+    edited_body = fields.Html(
+        string="Edited Email",
+        readonly=True,
+        help="The email as a collector edited it in the composer before sending: this text "
+        "goes instead of the template's. Set aside when the invoices or amounts change "
+        "before it leaves.",
+    )
+
+    email_editable = fields.Boolean(
+        compute="_compute_email_editable",
+        help="Whether the reminder's email can still be edited before it goes.",
+    )
+
+    @api.depends("state", "delivery_ids.state", "delivery_ids.channel")
+    def _compute_email_editable(self):
+        for communication in self:
+            deliveries = communication.delivery_ids
+            communication.email_editable = (
+                communication.state in ("draft", "queued")
+                and not deliveries.filtered(lambda d: d.state in ("sending", "sent"))
+                and bool(
+                    deliveries.filtered(
+                        lambda d: d.channel == "email" and d.state in ("draft", "queued", "failed")
+                    )
+                )
+            )
+
+    def _collection_postponed(self, now):
+        """The new day of a reminder postponed to a later day than its company's today
+        at ``now`` (naive UTC), in words; False when it is not postponed (the run dates
+        its reminders with the company's today)."""
+        self.ensure_one()
+        if not self.date or not self.company_id:
+            return False
+        if self.date <= self.company_id._collection_today(now):
+            return False
+        return format_date(self.env, self.date, date_format="MMM d")
+
+    def _collection_not_before(self, now):
+        """When the messages of a postponed reminder may go (naive UTC): the start of
+        its day on the customer's clock; False when they may go at ``now``."""
+        self.ensure_one()
+        if not self._collection_postponed(now):
+            return False
+        Delivery = self.env["collection.communication.delivery"]
+        tz = Delivery._collection_tz_of(self.partner_id, self.company_id)
+        moment = (
+            tz.localize(datetime.combine(self.date, time.min))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
+        return moment if moment > now else False
+
+    def action_postpone(self):
+        """Open the dialog asking the new day of the selected reminders."""
+        self._collection_check_not_started("postpone")
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Postpone Reminders"),
+            "res_model": "collection.communication.postpone",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_communication_ids": [Command.set(self.ids)]},
+        }
+
+    def _collection_check_not_started(self, action):
+        """Raise unless the current user may change these reminders, none of whose
+        messages left yet; ``action`` (``postpone`` or ``edit``) is what is done."""
+        if not self:
+            raise UserError(self.env._("Select the reminders first."))
+        started = self.filtered(
+            lambda c: (
+                c.state not in ("draft", "queued")
+                or c.delivery_ids.filtered(lambda d: d.state in ("sending", "sent"))
+            )
+        )
+        if started:
+            names = ", ".join(started.mapped("name"))
+            if action == "postpone":
+                message = self.env._(
+                    "Only reminders none of whose messages left yet can be postponed: "
+                    "%(reminders)s.",
+                    reminders=names,
+                )
+            else:
+                message = self.env._(
+                    "Only the email of a reminder none of whose messages left yet can be "
+                    "edited: %(reminders)s.",
+                    reminders=names,
+                )
+            raise UserError(message)
+        self.check_access("write")
+
+    def _collection_postpone(self, new_date):
+        """Postpone these reminders to ``new_date``: same level, new day. Their messages
+        go on that day (those waiting for review still wait for it), they speak as of
+        that day, and the invoices' next level counts its gap from it. Refused when the
+        message would no longer be true on that day (a "due soon" past the due date):
+        skip the level instead."""
+        self._collection_check_not_started("postpone")
+        new_date = fields.Date.to_date(new_date)
+        now = fields.Datetime.now()
+        for communication in self:
+            today = communication.company_id._collection_today(now)
+            if not new_date or new_date <= max(today, communication.date):
+                raise UserError(
+                    self.env._(
+                        "Postpone %(reminder)s to a day later than %(day)s.",
+                        reminder=communication.name,
+                        day=format_date(
+                            self.env, max(today, communication.date), date_format="MMM d"
+                        ),
+                    )
+                )
+            level = communication.level_id
+            due_dates = [d for d in communication.move_ids.mapped("invoice_date_due") if d]
+            if level.delay <= 0 and due_dates:
+                last_day = min(due_dates) - timedelta(days=1 if level.delay < 0 else 0)
+                if new_date > last_day:
+                    raise UserError(
+                        self.env._(
+                            "%(reminder)s speaks of invoices not overdue yet: its message is "
+                            "true until %(day)s. Skip this level instead.",
+                            reminder=communication.name,
+                            day=format_date(self.env, last_day, date_format="MMM d"),
+                        )
+                    )
+        old_dates = {communication.id: communication.date for communication in self}
+        self._engine_write({"date": new_date})
+        # sudo: the reminders' bookkeeping of the invoices of reminders the user may
+        # change (checked above): the next level counts from the new day.
+        moves = self.move_ids
+        self.env["collection.invoice.dunning"].sudo()._set(
+            "level_date", moves.ids, [new_date] * len(moves)
+        )
+        for communication in self:
+            communication.delivery_ids.filtered(lambda d: d.state == "queued")._set_postponed(
+                communication._collection_not_before(now)
+            )
+            communication.message_post(
+                body=self.env._(
+                    "Postponed from %(old)s to %(new)s by %(user)s: same level, new day.",
+                    old=format_date(self.env, old_dates[communication.id], date_format="MMM d"),
+                    new=format_date(self.env, new_date, date_format="MMM d"),
+                    user=self.env.user.name,
+                ),
+                message_type="comment",
+                subtype_xmlid="mail.mt_note",
+            )
+
+    def _collection_check_email_editable(self):
+        """Raise unless the current user may edit the email of this reminder: one not
+        sent yet, of a reminder none of whose messages left."""
+        self.ensure_one()
+        self._collection_check_not_started("edit")
+        if not self.delivery_ids.filtered(
+            lambda d: d.channel == "email" and d.state in ("draft", "queued", "failed")
+        ):
+            raise UserError(self.env._("%(reminder)s sends no email to edit.", reminder=self.name))
+
+    def action_edit_email(self):
+        """Open Odoo's composer on the reminder's email, as it would go now: sending
+        from the composer keeps the edited text for the reminder (see
+        ``_collection_set_edited_email``), which then goes as usual (review, quiet
+        hours, the truth at sending)."""
+        self._collection_check_email_editable()
+        # sudo: the engine reads the ledger again for a reminder the user may change
+        # (checked above), so the text edited is that of now.
+        self.sudo()._collection_refresh(fields.Datetime.now())
+        if self.state == "cancelled":
+            raise UserError(self.cancel_reason)
+        subject, body = self.edited_subject, self.edited_body
+        if not body:
+            # sudo: rendered as the preview renders it (collectors may not edit
+            # templates, which rendering asks of them otherwise).
+            template = self.level_id.mail_template_id.sudo()
+            communication = self.sudo()
+            subject = template._render_field("subject", communication.ids, compute_lang=True)[
+                self.id
+            ]
+            body = template._render_field("body_html", communication.ids, compute_lang=True)[
+                self.id
+            ]
+        context = {
+            "default_model": self._name,
+            "default_res_ids": self.ids,
+            "default_composition_mode": "comment",
+            "default_subject": subject,
+            "default_body": body,
+            "default_partner_ids": self.partner_id.ids,
+            "collection_reminder_email_id": self.id,
+        }
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Edit the Email"),
+            "res_model": "mail.compose.message",
+            "view_mode": "form",
+            "views": [(False, "form")],
+            "target": "new",
+            "context": context,
+        }
+
+    def _collection_set_edited_email(self, subject, body):
+        """Keep ``subject`` and ``body`` as the reminder's email, sent instead of the
+        template's; an email already rendered for a retry is rendered again."""
+        self._collection_check_email_editable()
+        self._engine_write({"edited_subject": subject or False, "edited_body": body or False})
+        # sudo: the engine forgets an email rendered before the edit (checked above).
+        self.delivery_ids.filtered(lambda d: d.channel == "email").sudo()._discard_rendered()
+        self.message_post(
+            body=self.env._("Email edited before sending by %(user)s.", user=self.env.user.name),
+            message_type="comment",
+            subtype_xmlid="mail.mt_note",
+        )
+
+    # ------------------------------------------------------------------
+    # Recipients and letters
+    # ------------------------------------------------------------------
+
+    @api.depends(
+        "delivery_ids.recipient",
+        "delivery_ids.recipient_partner_ids",
+        "delivery_ids.email_cc",
+        "delivery_ids.state",
+    )
+    @api.depends_context("lang")
+    def _compute_recipient_summary(self):
+        Dunning = self.env["collection.dunning"]
+        for communication in self:
+            communication.recipient_summary = (
+                "\n".join(
+                    f"{Dunning._channel_label(delivery.channel)}: {delivery._recipient_label()}"
+                    for delivery in communication.delivery_ids
+                    if delivery.channel != "activity" and delivery.state != "cancelled"
+                )
+                or False
+            )
+
+    def _collection_letter_addressee(self):
+        """The contact the letter of this reminder is addressed to (its invoice address,
+        or its collection contact), else the customer."""
+        self.ensure_one()
+        letter = self.delivery_ids.filtered(lambda d: d.channel == "letter")[:1]
+        return letter.recipient_partner_ids[:1] or self.partner_id
+
+    def _collection_render_letter(self):
+        """Render the dunning letter of this reminder as it is now into its letter PDF
+        (attached to the reminder), the file printed and posted."""
+        self.ensure_one()
+        report = self.env.ref("account_collection.action_report_collection_letter")
+        # sudo: the engine renders the letter of a reminder the user may post.
+        pdf, _report_type = self.env["ir.actions.report"].sudo()._render_qweb_pdf(report, self.ids)
+        attachment = self.sudo().letter_attachment_id
+        if attachment:
+            attachment.raw = pdf
+            return attachment
+        attachment = (
+            self.env["ir.attachment"]
+            .sudo()
+            .create(
+                {
+                    "name": self.env._("Dunning letter - %(name)s.pdf", name=self.name),
+                    "raw": pdf,
+                    "res_model": self._name,
+                    "res_id": self.id,
+                    "mimetype": "application/pdf",
+                }
+            )
+        )
+        self._engine_write({"letter_attachment_id": attachment.id})
+        return attachment

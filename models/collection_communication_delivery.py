@@ -9,9 +9,11 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import html2plaintext, mute_logger
+from odoo.tools.pdf import merge_pdf
 
 from ..tools import whatsapp
 from .collection_communication import ENGINE, is_engine
+from .collection_level import MESSAGE_CHANNELS
 
 _logger = logging.getLogger(__name__)
 
@@ -64,6 +66,7 @@ class CollectionCommunicationDelivery(models.Model):
             ("draft", "To Review"),
             ("queued", "Queued"),
             ("sending", "Sending"),
+            ("to_print", "To Print"),
             ("sent", "Sent"),
             ("failed", "Failed"),
             ("cancelled", "Not Sent"),
@@ -80,10 +83,59 @@ class CollectionCommunicationDelivery(models.Model):
     date_sent = fields.Datetime(readonly=True)
     last_error = fields.Text(readonly=True)
     provider_ref = fields.Char(
-        string="Provider Reference", readonly=True, help="Message id given by the provider."
+        string="Provider Reference",
+        readonly=True,
+        index="btree_not_null",
+        help="Message id given by the provider.",
     )
-    mail_id = fields.Many2one("mail.mail", readonly=True, ondelete="set null")
-    sms_id = fields.Many2one("sms.sms", readonly=True, ondelete="set null")
+    # The email or SMS rendered for the delivery: only those who read emails and SMS
+    # (administrators) read which one it is; its name would come back with it.
+    mail_id = fields.Many2one(
+        "mail.mail", readonly=True, ondelete="set null", groups="base.group_system"
+    )
+    sms_id = fields.Many2one(
+        "sms.sms", readonly=True, ondelete="set null", groups="base.group_system"
+    )
+    date_delivered = fields.Datetime(
+        string="Delivered On", readonly=True, help="When the provider reported it delivered."
+    )
+    date_read = fields.Datetime(
+        string="Read On", readonly=True, help="When the provider reported it read."
+    )
+    fallback_of_id = fields.Many2one(
+        "collection.communication.delivery",
+        string="Instead Of",
+        readonly=True,
+        ondelete="set null",
+        help="The channel that could not deliver the reminder, which this one replaces.",
+    )
+    recipient_partner_ids = fields.Many2many(
+        "res.partner",
+        "collection_delivery_recipient_partner_rel",
+        "delivery_id",
+        "partner_id",
+        string="Recipients",
+        readonly=True,
+        help="The contacts the message is addressed to: the customer's collection contact, "
+        "else its invoice addresses, else the customer.",
+    )
+    cc_partner_ids = fields.Many2many(
+        "res.partner",
+        "collection_delivery_cc_partner_rel",
+        "delivery_id",
+        "partner_id",
+        string="In Copy",
+        readonly=True,
+        help="The contacts in copy of an email: the customer and its other invoice addresses.",
+    )
+    email_cc = fields.Char(string="Copy To", readonly=True, help="The addresses in copy.")
+    date_printed = fields.Datetime(
+        string="Printed On", readonly=True, help="When the letter was last printed."
+    )
+    snailmail_available = fields.Boolean(
+        compute="_compute_snailmail_available",
+        help="Whether Odoo's Postal (snailmail) module is installed to post letters.",
+    )
 
     # === CRUD === #
 
@@ -120,7 +172,9 @@ class CollectionCommunicationDelivery(models.Model):
         )
 
     def action_cancel(self):
-        self.filtered(lambda d: d.state in ("draft", "queued", "failed"))._set_cancelled()
+        self.filtered(
+            lambda d: d.state in ("draft", "queued", "failed", "to_print")
+        )._set_cancelled()
         self.communication_id._update_state()
 
     # === STATE TRANSITIONS === #
@@ -128,6 +182,8 @@ class CollectionCommunicationDelivery(models.Model):
     #                 queued <- sending (refused, retried later, up to MAX_ATTEMPTS)
     #                 failed <- sending (refused for good, or interrupted) -> queued (retry)
     # draft / queued / failed -> cancelled (skipped, taken off)
+    # letters: sending -> to_print (rendered) -> sent (marked posted, or posted by snailmail)
+    #                     to_print -> cancelled (skipped, settled before it was printed)
 
     def _set_queued(self, next_attempt=False, error=None, reset_attempts=False):
         """To send at ``next_attempt`` (False: as soon as the queue runs), keeping the
@@ -155,6 +211,10 @@ class CollectionCommunicationDelivery(models.Model):
         self._engine_write(
             {"state": "sent", "date_sent": now, "next_attempt": False, "last_error": False}
         )
+
+    def _set_to_print(self):
+        """A letter rendered: it waits to be printed and posted by a person."""
+        self._engine_write({"state": "to_print", "next_attempt": False, "last_error": False})
 
     def _set_failed(self, error):
         """Given up, with the reason: a person checks it and retries or cancels it."""
@@ -274,6 +334,13 @@ class CollectionCommunicationDelivery(models.Model):
         if postponed:
             self._set_postponed(postponed)
             return
+        problem = self._collection_update_recipients()
+        if problem:
+            # Nobody of the customer may get it any more (unsubscribed since): not sent.
+            self._set_cancelled()
+            self._engine_write({"last_error": problem})
+            communication._update_state()
+            return
         self._set_sending()
         if self.channel in ("email", "sms", "whatsapp"):
             # The provider is called outside this transaction's fate: commit "sending"
@@ -385,15 +452,16 @@ class CollectionCommunicationDelivery(models.Model):
             return
         if communication.delivery_ids.filtered(lambda d: d.channel == "sms"):
             return
-        recipient, problem = self.env["collection.dunning"]._recipient(communication, "sms")
-        if problem:
+        Dunning = self.env["collection.dunning"]
+        recipients = Dunning._recipients(communication, "sms")
+        if recipients["problem"]:
             return
         self.with_context(collection_engine=ENGINE).create(
             {
                 "communication_id": communication.id,
                 "channel": "sms",
-                "recipient": recipient,
                 "state": "queued",
+                **Dunning._recipient_values(recipients),
             }
         )
         note = self.env._("WhatsApp failed (%(error)s): sent by SMS instead.", error=error)
@@ -406,12 +474,21 @@ class CollectionCommunicationDelivery(models.Model):
         if self.channel == "activity":
             return
         communication = self.communication_id
+        today = communication.company_id._collection_today(now)
         # sudo: the reminders are logged as evidence, whoever runs the queue.
-        self.env["collection.invoice.dunning"].sudo()._set(
-            "last_reminder_date",
-            communication.move_ids.ids,
-            [communication.company_id._collection_today(now)] * len(communication.move_ids),
+        States = self.env["collection.invoice.dunning"].sudo()
+        States._set(
+            "last_reminder_date", communication.move_ids.ids, [today] * len(communication.move_ids)
         )
+        # The gap to the invoices' next level counts from the day the level's first
+        # message left, not from the day the run created it.
+        if not (communication.delivery_ids - self).filtered(
+            lambda d: d.channel != "activity" and d.state == "sent"
+        ):
+            moves = communication.sudo().move_ids.filtered(
+                lambda m: m.collection_level_id == communication.level_id
+            )
+            States._set("level_date", moves.ids, [today] * len(moves))
         self.env["collection.interaction"].sudo().create(
             {
                 "partner_id": communication.partner_id.id,
@@ -427,10 +504,15 @@ class CollectionCommunicationDelivery(models.Model):
                 "note": self.env._(
                     "%(level)s, sent to %(recipient)s",
                     level=communication.level_id.display_name,
-                    recipient=self.recipient or communication.partner_id.display_name,
+                    recipient=self._recipient_label() or communication.partner_id.display_name,
                 ),
             }
         )
+        if self.channel == "letter":
+            communication._collection_note_on_customer(
+                self.env._("Letter posted to %(recipient)s:", recipient=self._recipient_label())
+            )
+            return
         channel = self.env["collection.dunning"]._channel_label(self.channel)
         communication._collection_note_on_customer(
             self.env._("Reminder sent by %(channel)s:", channel=channel)
@@ -443,7 +525,17 @@ class CollectionCommunicationDelivery(models.Model):
         level = communication.level_id
         if not self.mail_id:
             template = level.mail_template_id
-            email_values = {"email_to": self.recipient, "recipient_ids": [], "auto_delete": False}
+            email_values = {
+                "email_to": self.recipient,
+                "email_cc": self.email_cc or False,
+                "recipient_ids": [],
+                "auto_delete": False,
+            }
+            if communication.edited_body:
+                # Edited by a collector before sending: that text goes.
+                email_values["body_html"] = communication.edited_body
+                if communication.edited_subject:
+                    email_values["subject"] = communication.edited_subject
             if level.attach_invoices:
                 attachments = communication._invoice_attachments()
                 email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
@@ -482,6 +574,9 @@ class CollectionCommunicationDelivery(models.Model):
                 }
             )
             self._engine_write({"sms_id": sms.id})
+            # The provider's delivery reports reach the SMS's tracker, which tells the
+            # delivery (see sms.tracker).
+            self.env["sms.tracker"].sudo().create({"sms_uuid": sms.uuid})
         elif sms.state == "error":
             sms.write({"state": "outgoing", "failure_type": False})
         sms._send(unlink_failed=False, unlink_sent=False, raise_exception=False)
@@ -541,24 +636,12 @@ class CollectionCommunicationDelivery(models.Model):
         self._engine_write({"provider_ref": message_id})
 
     def _send_letter(self):
-        communication = self.communication_id
-        report = self.env.ref("account_collection.action_report_collection_letter")
-        pdf, _ = self.env["ir.actions.report"].sudo()._render_qweb_pdf(report, communication.ids)
-        attachment = (
-            self.env["ir.attachment"]
-            .sudo()
-            .create(
-                {
-                    "name": self.env._("Dunning letter - %(name)s.pdf", name=communication.name),
-                    "raw": pdf,
-                    "res_model": communication._name,
-                    "res_id": communication.id,
-                    "mimetype": "application/pdf",
-                }
-            )
-        )
-        communication._engine_write({"letter_attachment_id": attachment.id})
-        self._engine_write({"recipient": communication.partner_id.display_name})
+        """Render the letter: it waits to be printed and posted (``to_print``), it is
+        sent once a person marks it posted."""
+        self.communication_id._collection_render_letter()
+        if not self.recipient:
+            self._engine_write({"recipient": self.communication_id.partner_id.display_name})
+        self._set_to_print()
 
     def _send_activity(self):
         communication = self.communication_id
@@ -586,3 +669,320 @@ class CollectionCommunicationDelivery(models.Model):
             date_deadline=communication.date,
         )
         self._engine_write({"recipient": user.name})
+
+    # === RECEIPTS === #
+    # What a provider reports after it took a message, in any order and any number of
+    # times: sent -> delivered -> read, or sent -> failed. A receipt never moves a
+    # delivery backwards: read implies delivered, and a failure reported after the
+    # message was delivered, or a second time, changes nothing.
+
+    def _set_delivered(self, moment):
+        """The provider reported the message delivered at ``moment``."""
+        self._engine_write({"date_delivered": moment})
+
+    def _set_read(self, moment):
+        """The customer read the message at ``moment`` (delivered by then at the latest)."""
+        values = {"date_read": moment}
+        if not self.date_delivered or self.date_delivered > moment:
+            values["date_delivered"] = moment
+        self._engine_write(values)
+
+    def _collection_receipt(self, status, moment, error=None):
+        """Apply a provider's report on these deliveries: ``status`` is ``sent``,
+        ``delivered``, ``read`` or ``failed`` (with ``error``), reported at ``moment``
+        (naive UTC). Only a sent delivery takes a receipt; earlier moments win, so a
+        repeated or late report changes nothing."""
+        for delivery in self.filtered(lambda d: d.state == "sent"):
+            if status == "delivered":
+                if not delivery.date_delivered or delivery.date_delivered > moment:
+                    delivery._set_delivered(moment)
+            elif status == "read":
+                if not delivery.date_read or delivery.date_read > moment:
+                    delivery._set_read(moment)
+            elif status == "failed":
+                if delivery.date_delivered or delivery.date_read:
+                    _logger.info(
+                        "Collection delivery %s: failure reported after delivery ignored (%s)",
+                        delivery.id,
+                        error,
+                    )
+                    continue
+                delivery._collection_undelivered(error)
+
+    def _collection_undelivered(self, error):
+        """The provider took the message, then could not deliver it: the delivery
+        fails with the reason, the customer's chatter says so, and the reminder falls
+        back on another channel (WhatsApp on the SMS when the level says so; an email
+        or an SMS on the next channel that reaches the customer, when nothing else of
+        the reminder reached it)."""
+        self.ensure_one()
+        self._set_failed(error)
+        communication = self.communication_id
+        channel = self.env["collection.dunning"]._channel_label(self.channel)
+        communication._collection_note_on_customer(
+            self.env._(
+                "Reminder by %(channel)s not delivered (%(error)s):", channel=channel, error=error
+            )
+        )
+        if self.channel == "whatsapp":
+            self._fallback(error)
+        else:
+            self._fallback_next_channel(error)
+        state = communication._state_from_deliveries()
+        if state != communication.state:
+            communication._engine_write({"state": state})
+
+    def _fallback_next_channel(self, error):
+        """An email or SMS could not be delivered: when no other channel of the reminder
+        reached the customer or is to go, the next channel (in the order of the run's
+        own fallback) that is set up on the level and reaches the customer goes instead."""
+        communication = self.communication_id
+        others = communication.delivery_ids - self
+        if others.filtered(
+            lambda d: d.channel != "activity" and d.state in ("draft", "queued", "sending", "sent")
+        ):
+            return
+        Dunning = self.env["collection.dunning"]
+        tried = set(communication.delivery_ids.mapped("channel"))
+        for channel in MESSAGE_CHANNELS:
+            if channel in tried or not Dunning._channel_configured(communication, channel):
+                continue
+            recipient, problem = Dunning._recipient(communication, channel)
+            if problem:
+                continue
+            self.with_context(collection_engine=ENGINE).create(
+                {
+                    "communication_id": communication.id,
+                    "channel": channel,
+                    "recipient": recipient,
+                    "state": "queued",
+                    "fallback_of_id": self.id,
+                }
+            )
+            note = self.env._(
+                "%(failed)s not delivered (%(error)s): sent by %(channel)s instead.",
+                failed=Dunning._channel_label(self.channel),
+                error=error,
+                channel=Dunning._channel_label(channel),
+            )
+            communication._engine_write(
+                {"note": "\n".join(filter(None, [communication.note, note]))}
+            )
+            return
+
+    @api.model
+    def _collection_whatsapp_statuses(self, company, statuses):
+        """Apply the ``statuses`` of a Cloud API webhook call for ``company``
+        (``{"id": wamid, "status": "sent" | "delivered" | "read" | "failed",
+        "timestamp": ..., "errors": [{"code", "title", "error_data": {"details"}}]}``)
+        to the WhatsApp deliveries they name; unknown message ids are ignored."""
+        statuses = [s for s in statuses if isinstance(s, dict) and s.get("id")]
+        deliveries = self.search(
+            [
+                ("channel", "=", "whatsapp"),
+                ("company_id", "=", company.id),
+                ("provider_ref", "in", [s["id"] for s in statuses]),
+            ]
+        ).grouped("provider_ref")
+        for status in statuses:
+            delivery = deliveries.get(status["id"])
+            kind = status.get("status")
+            if not delivery or kind not in ("sent", "delivered", "read", "failed"):
+                continue
+            error = self._whatsapp_error_text(status.get("errors")) if kind == "failed" else None
+            delivery._collection_receipt(
+                kind, whatsapp.event_moment(status.get("timestamp")), error
+            )
+
+    @api.model
+    def _whatsapp_error_text(self, errors):
+        """The reason of a failed status: each error's code, title and details."""
+        texts = []
+        for error in errors or [{}]:
+            details = (error.get("error_data") or {}).get("details")
+            title = error.get("title") or error.get("message") or ""
+            texts.append(
+                self.env._(
+                    "WhatsApp error %(code)s: %(title)s",
+                    code=error.get("code") or "?",
+                    title=f"{title} ({details})" if details and details != title else title,
+                )
+            )
+        return "; ".join(texts)
+
+    # === RECIPIENTS === #
+
+    def _compute_snailmail_available(self):
+        self.snailmail_available = "snailmail.letter" in self.env
+
+    def _recipient_label(self):
+        """Who the delivery goes to, in words: the contacts with the address used (the
+        postal address of a letter), then the addresses in copy."""
+        self.ensure_one()
+        names = ", ".join(self.recipient_partner_ids.mapped("display_name"))
+        if self.channel == "letter":
+            contact = self.recipient_partner_ids[:1]
+            lines = contact._display_address(without_company=True).splitlines() if contact else []
+            address = ", ".join(" ".join(line.split()) for line in lines if line.strip())
+            address = address or self.recipient
+        else:
+            address = self.recipient
+        label = f"{names} ({address})" if names and address else (names or address or "")
+        if self.email_cc:
+            label = self.env._(
+                "%(recipients)s; copy: %(copy)s", recipients=label, copy=self.email_cc
+            )
+        return label
+
+    def _collection_update_recipients(self):
+        """Who the message goes to, read again just before it leaves: a collection
+        contact set, an address changed or an opt-out since the run are followed (the
+        message rendered for the former recipients is rendered again). Returns why
+        nobody can get it any more, or False."""
+        self.ensure_one()
+        if self.channel not in ("email", "sms", "whatsapp"):
+            return False
+        Dunning = self.env["collection.dunning"]
+        recipients = Dunning._recipients(self.communication_id, self.channel)
+        if recipients["problem"]:
+            return recipients["problem"]
+        if (
+            self.recipient != recipients["recipient"]
+            or self.recipient_partner_ids != recipients["to"]
+            or self.cc_partner_ids != recipients["cc"]
+            or (self.email_cc or False) != recipients["email_cc"]
+        ):
+            self._discard_rendered()
+            self._engine_write(Dunning._recipient_values(recipients))
+        return False
+
+    # === LETTERS: PRINTED, THEN POSTED === #
+
+    def _collection_check_letters(self):
+        """Raise unless these are letters waiting to be printed and posted."""
+        if not self or any(d.channel != "letter" or d.state != "to_print" for d in self):
+            raise UserError(
+                self.env._(
+                    "Only letters to print can be printed, posted or marked posted: the "
+                    "other reminders are sent by the queue, and a letter marked posted is "
+                    "sent already."
+                )
+            )
+        self.check_access("write")
+
+    def _collection_letters_still_due(self, now):
+        """The letters of ``self`` that still have something to claim at ``now``: the
+        ledger is read again, a letter whose invoices were all settled since is cancelled
+        with the reason, one whose invoices or amounts changed is rendered again."""
+        # sudo: the engine rereads the ledger and writes its facts on letters the user
+        # may post (checked by the caller).
+        fresh, changed = self.communication_id.sudo()._collection_refresh(now)
+        letters = self.filtered(lambda d: d.communication_id.id in fresh and d.state == "to_print")
+        for communication in letters.communication_id:
+            if communication in changed or not communication.letter_attachment_id:
+                communication._collection_render_letter()
+        return letters
+
+    def _collection_nothing_left_notification(self):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "warning",
+                "message": self.env._(
+                    "Nothing to print: the invoices of these letters were settled since "
+                    "(%(reasons)s).",
+                    reasons=", ".join(filter(None, set(self.mapped("last_error")))),
+                ),
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }
+
+    def action_print_letters(self):
+        """Print these letters in one PDF, to post them; they stay to print until they
+        are marked posted. Said true when printed: a letter settled since is not
+        printed (see ``_collection_letters_still_due``)."""
+        self._collection_check_letters()
+        now = fields.Datetime.now()
+        letters = self._collection_letters_still_due(now)
+        if not letters:
+            return self._collection_nothing_left_notification()
+        # Each letter's own PDF, merged in the order of the list.
+        pdf = merge_pdf(
+            [letter.communication_id.sudo().letter_attachment_id.raw for letter in letters]
+        )
+        attachment = self.env["ir.attachment"].create(
+            {
+                "name": self.env._(
+                    "Dunning letters %(date)s.pdf",
+                    date=fields.Date.to_string(fields.Date.context_today(self)),
+                ),
+                "raw": pdf,
+                "mimetype": "application/pdf",
+            }
+        )
+        letters._engine_write({"date_printed": now})
+        return {
+            "type": "ir.actions.act_url",
+            "url": f"/web/content/{attachment.id}?download=true",
+            "target": "download",
+        }
+
+    def action_mark_posted(self):
+        """The letters were put in the post: sent now, logged on the invoices, as an
+        interaction and on the customer's chatter."""
+        self._collection_check_letters()
+        now = fields.Datetime.now()
+        for letter in self:
+            letter._sent(now)
+        self.communication_id._update_state()
+
+    def action_send_by_post(self):
+        """Post these letters through Odoo's Postal service (module snailmail), when it
+        is installed: each one posted is sent; one it refuses stays to print, with the
+        reason."""
+        self._collection_check_letters()
+        if "snailmail.letter" not in self.env:
+            raise UserError(
+                self.env._(
+                    "Sending letters by post needs Odoo's Postal module (snailmail): install "
+                    "it from Apps, or print the letters and mark them posted."
+                )
+            )
+        now = fields.Datetime.now()
+        letters = self._collection_letters_still_due(now)
+        if not letters:
+            return self._collection_nothing_left_notification()
+        report = self.env.ref("account_collection.action_report_collection_letter")
+        for letter in letters:
+            communication = letter.communication_id
+            # sudo: the user may post this letter (checked above); the postal letter is
+            # the engine's record of it.
+            post = (
+                self.env["snailmail.letter"]
+                .sudo()
+                .create(
+                    {
+                        "model": communication._name,
+                        "res_id": communication.id,
+                        "partner_id": (
+                            letter.recipient_partner_ids[:1] or communication.partner_id
+                        ).id,
+                        "company_id": communication.company_id.id,
+                        "report_template": report.id,
+                        "user_id": self.env.uid,
+                    }
+                )
+            )
+            post._snailmail_print()
+            if post.state == "sent":
+                letter._engine_write({"provider_ref": f"snailmail.letter,{post.id}"})
+                letter._sent(now)
+                continue
+            error = html2plaintext(post.info_msg or "") or post.error_code
+            # Not retried by snailmail behind the user's back: printed by hand instead,
+            # or sent by post again.
+            post.cancel()
+            letter._engine_write({"last_error": self.env._("Not posted: %(error)s", error=error)})
+        letters.communication_id._update_state()
+        return True

@@ -227,6 +227,7 @@ class CollectionDashboard(models.AbstractModel):
 
         overdue = expr("collection_overdue_amount")
         days = expr("collection_days_overdue")
+        self.env["collection.reply"].flush_model(["partner_id", "state", "company_id"])
         rows = self.env.execute_query(
             query.select(
                 SQL("COUNT(*)"),
@@ -238,6 +239,13 @@ class CollectionDashboard(models.AbstractModel):
                 SQL("COUNT(*) FILTER (WHERE %s <= %s)", expr("collection_next_action_date"), today),
                 SQL("COUNT(*) FILTER (WHERE %s > 0)", expr("collection_broken_promise_count")),
                 SQL("COUNT(*) FILTER (WHERE %s = 'dispute')", expr("collection_status")),
+                SQL(
+                    """COUNT(*) FILTER (WHERE EXISTS (
+                        SELECT 1 FROM collection_reply r
+                         WHERE r.partner_id = %s AND r.state = 'new' AND r.company_id = %s))""",
+                    SQL.identifier(alias, "id"),
+                    self.env.company.id,
+                ),
             )
         )
         (
@@ -250,6 +258,7 @@ class CollectionDashboard(models.AbstractModel):
             next_action_count,
             broken_count,
             dispute_count,
+            replies_count,
         ) = rows[0]
         cards = [
             ("due", self.env._("Customers to Collect"), due_count, due_amount, None),
@@ -270,6 +279,13 @@ class CollectionDashboard(models.AbstractModel):
             ),
             ("broken_promise", self.env._("Broken Promises"), broken_count, None, "broken_promise"),
             ("dispute", self.env._("In Dispute"), dispute_count, None, "dispute"),
+            (
+                "replies_to_read",
+                self.env._("Replies to Read"),
+                replies_count,
+                None,
+                "replies_to_read",
+            ),
         ]
         return [
             {

@@ -1,10 +1,12 @@
 import logging
+from datetime import datetime, time, timedelta
 
 import psycopg2
+import pytz
 
-from odoo import api, models
+from odoo import Command, api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL, formataddr, mute_logger
 
 from .collection_level import MESSAGE_CHANNELS
 
@@ -142,19 +144,15 @@ class CollectionDunning(models.AbstractModel):
             if entry["delay"] is None or delay > entry["delay"]:
                 entry["delay"] = delay
                 entry["level"] = Level.browse(level_id)
-        # The level's minimum applies to what the customer owes: overdue amount, or the
-        # total due for the levels before the due date.
-        partners = self.env["res.partner"].with_company(company).browse(list(plan))
-        for partner in partners:
-            level = plan[partner.id]["level"]
-            if level.min_amount:
-                owed = (
-                    partner.collection_overdue_amount
-                    if level.delay > 0
-                    else partner.collection_due_amount
-                )
-                if owed < level.min_amount:
-                    del plan[partner.id]
+        # The level's minimum applies to what the reminder claims: overdue amount, or
+        # the total due for the levels before the due date (disputed debt left out).
+        minimum = [pid for pid, entry in plan.items() if entry["level"].min_amount]
+        figures = self._claimable_figures(company, today, minimum) if minimum else {}
+        for partner_id in minimum:
+            level = plan[partner_id]["level"]
+            owed = figures[partner_id]["overdue_amount" if level.delay > 0 else "due_amount"]
+            if owed < level.min_amount:
+                del plan[partner_id]
         return plan
 
     @api.model
@@ -218,7 +216,7 @@ class CollectionDunning(models.AbstractModel):
                    AND m.commercial_partner_id IN %(ids)s""",
                 ids=tuple(partner_ids) or (0,),
             )
-        Partner.flush_model(["collection_stage_id"])
+        Partner.flush_model(["collection_stage_id", "collection_stage_date"])
         move = SQL("om.move_id")
         return SQL(
             """
@@ -258,12 +256,69 @@ class CollectionDunning(models.AbstractModel):
             ),
             partner_excluded=Partner._dunning_exclusion_sql(company, "p"),
             stage_excluded=self.env["collection.stage"]._dunning_exclusion_sql(
-                Ledger._company_dependent_sql(Partner, "p", "collection_stage_id")
+                Ledger._company_dependent_sql(Partner, "p", "collection_stage_id"),
+                Ledger._company_dependent_sql(Partner, "p", "collection_stage_date"),
+                SQL("om.due_date"),
             ),
             promise_excluded=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
             dispute_excluded=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
             agreement_excluded=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
         )
+
+    @api.model
+    def _claimable_figures(self, company, today, partner_ids, stage_before=None):
+        """{customer id: {overdue_amount, due_amount, days_overdue}} of ``partner_ids``
+        in ``company`` on ``today``, in one query: what a reminder claims. The
+        customer's figures (``collection.ledger._figures_sql``) without the invoices in
+        an open dispute, nor the debt a stage that stops reminders holds (see
+        ``collection.stage._dunning_exclusion_sql``). ``stage_before``, {customer id:
+        day}: only a stage entered before that day holds debt (a reminder whose own
+        level took the customer to such a stage still claims what it speaks of)."""
+        Partner = self.env["res.partner"].with_company(company)
+        Partner.flush_model(["collection_stage_id", "collection_stage_date"])
+        Ledger = self.env["collection.ledger"]
+        stage_before = stage_before or {}
+        ids = list(partner_ids)
+        cutoff = SQL(
+            """(SELECT v.day FROM unnest(%s::int[], %s::date[]) AS v(id, day)
+                 WHERE v.id = cp.id)""",
+            ids,
+            [stage_before.get(pid) for pid in ids],
+        )
+        since = Ledger._company_dependent_sql(Partner, "cp", "collection_stage_date")
+        restrict = SQL(
+            """NOT %(disputed)s
+               AND NOT (aml.amount_residual > 0 AND EXISTS (
+                   SELECT 1 FROM res_partner cp
+                    WHERE cp.id = p.commercial_partner_id
+                      AND %(stage_held)s
+                      AND (%(cutoff)s IS NULL OR %(since)s IS NULL OR %(since)s < %(cutoff)s)))""",
+            disputed=self.env["collection.dispute"]._dunning_exclusion_sql(
+                SQL("aml.move_id"), today
+            ),
+            stage_held=self.env["collection.stage"]._dunning_exclusion_sql(
+                Ledger._company_dependent_sql(Partner, "cp", "collection_stage_id"),
+                since,
+                Ledger._due_date_sql(),
+            ),
+            cutoff=cutoff,
+            since=since,
+        )
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT partner_id, due_amount, overdue_amount, oldest_due_date FROM %s f",
+                Ledger._figures_sql(company, today, ids, restrict=restrict),
+            )
+        )
+        empty = {"overdue_amount": 0.0, "due_amount": 0.0, "days_overdue": 0}
+        figures = dict.fromkeys(ids, empty)
+        for partner_id, due, overdue, oldest in rows:
+            figures[partner_id] = {
+                "overdue_amount": float(overdue or 0.0),
+                "due_amount": float(due or 0.0),
+                "days_overdue": (today - oldest).days if oldest else 0,
+            }
+        return figures
 
     # === SET-BASED WRITES === #
 
@@ -287,6 +342,7 @@ class CollectionDunning(models.AbstractModel):
             "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
             "overdue_amount": [], "due_amount": [], "days_overdue": [],
         }  # fmt: skip
+        figures = self._claimable_figures(company, today, partners.ids)
         for partner in partners:
             level = plan[partner.id]["level"]
             columns["partner_id"].append(partner.id)
@@ -294,9 +350,8 @@ class CollectionDunning(models.AbstractModel):
             columns["policy_id"].append(level.policy_id.id)
             columns["user_id"].append(partner.collection_user_id.id or None)
             columns["state"].append("queued" if level.policy_id.mode == "automatic" else "draft")
-            columns["overdue_amount"].append(partner.collection_overdue_amount)
-            columns["due_amount"].append(partner.collection_due_amount)
-            columns["days_overdue"].append(partner.collection_days_overdue)
+            for fname in ("overdue_amount", "due_amount", "days_overdue"):
+                columns[fname].append(figures[partner.id][fname])
         communication_of = self._insert_reminders(company, today, columns)
         self._insert_reminder_invoices(
             [
@@ -337,7 +392,8 @@ class CollectionDunning(models.AbstractModel):
     def _write_invoice_levels(self, plan, today):
         """The invoices of ``plan`` move up to the level each one reached on ``today``,
         with one statement per column (see ``collection.invoice.dunning``): the day is
-        where the gap to their next level counts from."""
+        where the gap to their next level counts from, until the level's message leaves
+        (``collection.communication.delivery._sent`` dates it again)."""
         move_ids, level_ids = [], []
         for entry in plan.values():
             for move_id, level_id in entry["moves"].items():
@@ -403,23 +459,26 @@ class CollectionDunning(models.AbstractModel):
             base = {"communication_id": communication.id, "state": state}
 
             for channel in channels:
-                recipient, problem = self._recipient(communication, channel)
+                recipients = self._recipients(communication, channel)
+                problem = recipients["problem"]
                 if problem:
                     reasons.append(problem)
                     values.append(
                         dict(base, channel=channel, state="cancelled", last_error=problem)
                     )
                 else:
-                    values.append(dict(base, channel=channel, recipient=recipient))
+                    values.append(dict(base, channel=channel, **self._recipient_values(recipients)))
             if channels and all(v["state"] == "cancelled" for v in values):
                 # None of the level's channels reaches the customer: fall back on the
                 # other channels in order.
                 for channel in MESSAGE_CHANNELS:
                     if channel in channels or not self._channel_configured(communication, channel):
                         continue
-                    recipient, problem = self._recipient(communication, channel)
-                    if not problem:
-                        values.append(dict(base, channel=channel, recipient=recipient))
+                    recipients = self._recipients(communication, channel)
+                    if not recipients["problem"]:
+                        values.append(
+                            dict(base, channel=channel, **self._recipient_values(recipients))
+                        )
                         reasons.append(
                             self.env._(
                                 "Sent by %(channel)s instead.",
@@ -461,44 +520,126 @@ class CollectionDunning(models.AbstractModel):
     @api.model
     def _recipient(self, communication, channel):
         """(recipient, problem): where the message of ``communication`` goes by
-        ``channel``, or why it cannot go."""
+        ``channel``, or why it cannot go (see ``_recipients``)."""
+        recipients = self._recipients(communication, channel)
+        return recipients["recipient"], recipients["problem"]
+
+    @api.model
+    def _recipient_values(self, recipients):
+        """The values of a delivery going to ``recipients`` (see ``_recipients``)."""
+        return {
+            "recipient": recipients["recipient"],
+            "recipient_partner_ids": [Command.set(recipients["to"].ids)],
+            "cc_partner_ids": [Command.set(recipients["cc"].ids)],
+            "email_cc": recipients["email_cc"],
+        }
+
+    @api.model
+    def _recipients(self, communication, channel):
+        """Who gets the message of ``communication`` by ``channel``: {"recipient": the
+        addresses it goes to, "to": the contacts they are, "cc": the contacts in copy,
+        "email_cc": their addresses, "problem": why it cannot go, or False}.
+
+        It is addressed to the customer's collection contact of the company when set,
+        else to its invoice addresses, else to the customer (see
+        ``res.partner._collection_recipient_contacts``); an email has the customer and
+        the other invoice addresses in copy. Each address's opt-out holds: an
+        unsubscribed contact is left out, and the next one written to. SMS and WhatsApp
+        go to one phone: the first addressee's that can get them, else the customer's; a
+        letter to the first addressee with a postal address, else to the customer."""
         partner = communication.partner_id
+        Partner = partner.browse()
+        result = {"recipient": False, "to": Partner, "cc": Partner, "email_cc": False}
         label = self._channel_label(channel)
+        addressees, others = partner._collection_recipient_contacts(communication.company_id)
         if channel == "email":
-            if not partner.email:
-                return False, self.env._(
-                    "%(channel)s: the customer has no email address.", channel=label
-                )
-            if partner.is_blacklisted:
-                return False, self.env._(
-                    "%(channel)s: the customer opted out of emails.", channel=label
-                )
-            return partner.email, False
+            usable = addressees.filtered(
+                lambda c: c.email and not c.is_blacklisted and not c.collection_email_bouncing
+            )
+            if (
+                not usable
+                and partner.email
+                and not partner.is_blacklisted
+                and not partner.collection_email_bouncing
+            ):
+                usable = partner
+            if not usable:
+                bouncing = (addressees | partner).filtered(
+                    lambda c: c.email and not c.is_blacklisted and c.collection_email_bouncing
+                )[:1]
+                if bouncing:
+                    problem = self.env._(
+                        "%(channel)s: the customer's address %(email)s bounced %(count)s times.",
+                        channel=label,
+                        email=bouncing.email,
+                        count=bouncing.message_bounce,
+                    )
+                elif (addressees | partner).filtered("email"):
+                    problem = self.env._(
+                        "%(channel)s: the customer opted out of emails.", channel=label
+                    )
+                else:
+                    problem = self.env._(
+                        "%(channel)s: the customer has no email address.", channel=label
+                    )
+                return dict(result, problem=problem)
+            seen = set(usable.mapped("email_normalized"))
+            copy = Partner
+            # A list, not a union: each contact keeps the prefetch of its own batch.
+            for contact in [partner, *others, *addressees]:
+                if contact in usable or not contact.email or contact.is_blacklisted:
+                    continue
+                if contact.email_normalized in seen:
+                    continue
+                seen.add(contact.email_normalized)
+                copy |= contact
+            return dict(
+                result,
+                recipient=", ".join(usable.mapped("email")),
+                to=usable,
+                cc=copy,
+                email_cc=", ".join(formataddr((c.name, c.email)) for c in copy) or False,
+                problem=False,
+            )
         if channel in ("sms", "whatsapp"):
             if (
                 channel == "whatsapp"
                 and not communication.company_id.collection_whatsapp_phone_number_id
             ):
-                return False, self.env._("%(channel)s: WhatsApp is not set up.", channel=label)
-            if not partner.phone:
-                return False, self.env._(
-                    "%(channel)s: the customer has no phone number.", channel=label
+                return dict(
+                    result,
+                    problem=self.env._("%(channel)s: WhatsApp is not set up.", channel=label),
                 )
-            try:
-                number = partner._phone_format(fname="phone", raise_exception=True)
-            except UserError as e:
-                return False, self.env._(
-                    "%(channel)s: invalid phone number %(number)s (%(error)s).",
-                    channel=label,
-                    number=partner.phone,
-                    error=str(e),
-                )
-            if partner.phone_blacklisted:
-                return False, self.env._(
-                    "%(channel)s: the customer opted out of text messages.", channel=label
-                )
-            return number, False
-        return False, False
+            problem = False
+            for contact in [*addressees, partner]:
+                if not contact.phone:
+                    continue
+                try:
+                    number = contact._phone_format(fname="phone", raise_exception=True)
+                except UserError as e:
+                    problem = problem or self.env._(
+                        "%(channel)s: invalid phone number %(number)s (%(error)s).",
+                        channel=label,
+                        number=contact.phone,
+                        error=str(e),
+                    )
+                    continue
+                if contact.phone_blacklisted:
+                    problem = problem or self.env._(
+                        "%(channel)s: the customer opted out of text messages.", channel=label
+                    )
+                    continue
+                return dict(result, recipient=number, to=contact, problem=False)
+            return dict(
+                result,
+                problem=problem
+                or self.env._("%(channel)s: the customer has no phone number.", channel=label),
+            )
+        if channel == "letter":
+            # A letter needs a postal address: the first addressee that has one.
+            addressee = next((c for c in addressees if c.street and (c.city or c.zip)), partner)
+            return dict(result, recipient=addressee.display_name, to=addressee, problem=False)
+        return dict(result, problem=False)
 
     # === DATABASE INTERNALS (each wrapped once) === #
 
@@ -589,32 +730,61 @@ class CollectionDunning(models.AbstractModel):
         ``_insert_reminders``."""
         delivery_columns = {
             "communication_id": [], "channel": [], "state": [], "recipient": [], "last_error": [],
+            "email_cc": [],
         }  # fmt: skip
         for values in vals_list:
             for fname, column in delivery_columns.items():
                 column.append(values.get(fname) or None)
-        self.env.cr.execute(
+        rows = self.env.execute_query(
             SQL(
                 """
                 INSERT INTO collection_communication_delivery
                        (communication_id, partner_id, company_id, channel, state, recipient,
-                        last_error, attempts, create_uid, create_date, write_uid, write_date)
+                        last_error, email_cc, attempts,
+                        create_uid, create_date, write_uid, write_date)
                 SELECT v.communication_id, c.partner_id, c.company_id, v.channel, v.state,
-                       v.recipient, v.last_error, 0, %(uid)s, %(now)s, %(uid)s, %(now)s
+                       v.recipient, v.last_error, v.email_cc, 0,
+                       %(uid)s, %(now)s, %(uid)s, %(now)s
                   FROM unnest(%(communication_id)s::int[], %(channel)s::varchar[],
                               %(state)s::varchar[], %(recipient)s::varchar[],
-                              %(last_error)s::text[])
+                              %(last_error)s::text[], %(email_cc)s::varchar[])
                        WITH ORDINALITY AS v(communication_id, channel, state, recipient,
-                                            last_error, n)
+                                            last_error, email_cc, n)
                   JOIN collection_communication c ON c.id = v.communication_id
                  ORDER BY v.n
+             RETURNING id, communication_id, channel
                 """,
                 uid=self.env.uid,
                 now=self.env.cr.now(),
                 **delivery_columns,
             )
         )
-        self.env["collection.communication.delivery"].invalidate_model()
+        # Who each delivery goes to, and who is in copy: the rows Many2many writes
+        # (see _insert_reminder_invoices). A reminder has one delivery per channel.
+        delivery_of = {(cid, channel): did for did, cid, channel in rows}
+        Delivery = self.env["collection.communication.delivery"]
+        for fname in ("recipient_partner_ids", "cc_partner_ids"):
+            field = Delivery._fields[fname]
+            pairs = [
+                (delivery_of[values["communication_id"], values["channel"]], partner_id)
+                for values in vals_list
+                for _command, _id, partner_ids in values.get(fname) or ()
+                for partner_id in partner_ids
+            ]
+            if not pairs:
+                continue
+            delivery_ids, partner_ids = zip(*pairs, strict=True)
+            self.env.cr.execute(
+                SQL(
+                    "INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[])",
+                    SQL.identifier(field.relation),
+                    SQL.identifier(field.column1),
+                    SQL.identifier(field.column2),
+                    list(delivery_ids),
+                    list(partner_ids),
+                )
+            )
+        Delivery.invalidate_model()
         self.env["collection.communication"].invalidate_model(["delivery_ids"])
 
     @api.model
@@ -641,3 +811,70 @@ class CollectionDunning(models.AbstractModel):
             )
         )
         self.env["collection.communication"].invalidate_model(["state", "note"])
+
+    # === DEMO DATA === #
+
+    @api.model
+    def _demo_replay_day(self, company, days_ago, refused=None, hour=9):
+        """The demo data's history, built by the engine: the daily run of the day
+        ``days_ago`` days before today (``_create_from_plan`` on that day's plan), and
+        the queue at ``hour`` o'clock that day (the company's time): the reminders
+        waiting for review are approved (``_start``), the ledger is read again, the
+        activities are created, and the messages are recorded as their provider
+        accepted them (``_sent``: the demo has no mail server, SMS account, WhatsApp
+        number nor printer), but those of the customers in ``refused`` ({customer id:
+        the provider's answer}), which fail with it. The quiet hours, rest days and
+        the contact limit hold messages back (until a later replayed day's queue) and
+        drop those no longer true, as the queue does. With ``days_ago`` 0, today's
+        reminders are created and left to the queue."""
+        today = company._collection_today() - timedelta(days=days_ago)
+        communications = self._create_from_plan(company, today, self._dunning_plan(company, today))
+        if not days_ago:
+            return communications
+        tz = company._collection_tz()
+        moment = (
+            tz.localize(datetime.combine(today, time(hour)))
+            .astimezone(pytz.utc)
+            .replace(tzinfo=None)
+        )
+        refused = refused or {}
+        communications.filtered(lambda c: c.state == "draft")._start()
+        Delivery = self.env["collection.communication.delivery"]
+        due = Delivery.search(
+            [
+                ("company_id", "=", company.id),
+                ("state", "=", "queued"),
+                "|",
+                ("next_attempt", "=", False),
+                ("next_attempt", "<=", moment),
+            ],
+            order="id",
+        )
+        for delivery in due:
+            if delivery.state != "queued":
+                continue  # its reminder was cancelled meanwhile
+            communication = delivery.communication_id
+            if delivery.channel == "activity":
+                delivery._send_one(moment)
+                continue
+            # What ``_send_one`` does before it calls the provider.
+            last_days, _changed = communication._collection_refresh(moment)
+            if communication.id not in last_days:
+                continue  # nothing left to claim: cancelled with the reason
+            postponed = delivery._postponed_until(moment)
+            last_day = last_days[communication.id]
+            local = delivery._collection_local(postponed or moment, delivery._collection_tz())
+            if last_day and local.date() > last_day:
+                delivery._drop_untrue(last_day)
+                continue
+            if postponed:
+                delivery._set_postponed(postponed)
+                continue
+            delivery._set_sending()
+            error = refused.get(communication.partner_id.id)
+            if error:
+                delivery._failed(error, moment, retry=False)
+            else:
+                delivery._sent(moment)
+            communication._update_state()
+        return communications

@@ -177,17 +177,20 @@ class CollectionLedger(models.AbstractModel):
     # ------------------------------------------------------------------
 
     @api.model
-    def _figures_sql(self, company, today, partner_ids=None):
+    def _figures_sql(self, company, today, partner_ids=None, restrict=None):
         """One aggregate over the open receivable items of ``company``, per commercial
         partner (``partner_id``): total due net of credits (``due_amount``), overdue amount
         (``overdue_amount``) and oldest overdue due date (``oldest_due_date``).
-        ``partner_ids`` restricts it to these commercial partners."""
+        ``partner_ids`` restricts it to these commercial partners, ``restrict`` (an SQL
+        condition on the item ``aml`` and its partner ``p``) to some items."""
         self._flush()
         due_date = self._due_date_sql()
         overdue = SQL("%s AND %s < %s", self._open_debit_condition(), due_date, today)
-        restrict = SQL()
+        restrict = SQL("AND %s", restrict) if restrict is not None else SQL()
         if partner_ids is not None:
-            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+            restrict = SQL(
+                "%s AND p.commercial_partner_id IN %s", restrict, tuple(partner_ids) or (0,)
+            )
         return SQL(
             """(
             SELECT p.commercial_partner_id AS partner_id,

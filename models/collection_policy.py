@@ -56,3 +56,16 @@ class CollectionPolicy(models.Model):
         for policy, vals in zip(self, vals_list, strict=True):
             vals.setdefault("name", self.env._("%s (copy)", policy.name))
         return vals_list
+
+
+class CollectionPolicyThanks(models.Model):
+    """Closing the loop: a short confirmation to the customer once it paid."""
+
+    _inherit = "collection.policy"
+
+    confirm_payment = fields.Boolean(
+        string="Thank When Paid",
+        help="When a reminded invoice is paid in full, or a promise to pay is kept, the "
+        "customer gets a short confirmation by email, on its chatter with the rest of the "
+        "conversation. Off by default.",
+    )

@@ -414,6 +414,14 @@ class CollectionPromise(models.Model):
         if state == "kept":
             self.message_post(body=self.env._("Promise kept: the promised amount was paid."))
             partner._collection_set_status(self._collection_customer_status_after("kept"))
+            env = self.with_context(lang=partner.lang or self.company_id.partner_id.lang).env
+            partner._collection_thank(
+                self.company_id,
+                env._(
+                    "Thank you: your payment of %(amount)s arrived as you promised.",
+                    amount=format_amount(env, self.amount_paid or self.amount, self.currency_id),
+                ),
+            )
             return
         if state == "broken":
             summary = self.env._(

@@ -22,14 +22,25 @@ class CollectionStage(models.Model):
     # === DUNNING RULE === #
 
     @api.model
-    def _dunning_exclusion_sql(self, stage_sql):
+    def _dunning_exclusion_sql(self, stage_sql, since_sql=None, due_date_sql=None):
         """Dunning rule: TRUE when the stage ``stage_sql`` (an SQL expression of a stage
-        id, or NULL) stops the automatic reminders."""
+        id, or NULL) stops the automatic reminders of an invoice due on
+        ``due_date_sql``: the debt due by the day the customer entered the stage
+        (``since_sql``, NULL when unknown: all of it) is held, the invoices due later
+        are reminded. Without ``due_date_sql``, TRUE for all the customer's debt."""
         self.flush_model(["stop_dunning"])
+        held = SQL()
+        if due_date_sql is not None:
+            held = SQL(
+                "AND (%(since)s IS NULL OR %(due)s <= %(since)s)",
+                since=since_sql,
+                due=due_date_sql,
+            )
         return SQL(
             """EXISTS (SELECT 1 FROM collection_stage st
-                        WHERE st.id = %(stage)s AND st.stop_dunning)""",
+                        WHERE st.id = %(stage)s AND st.stop_dunning %(held)s)""",
             stage=stage_sql,
+            held=held,
         )
 
     # === DEFAULT STAGE === #

@@ -137,6 +137,20 @@ class ResCompany(models.Model):
         copy=False,
         help="Permanent access token of the WhatsApp Business Cloud API.",
     )
+    collection_whatsapp_verify_token = fields.Char(
+        string="WhatsApp Webhook Verify Token",
+        groups="base.group_system",
+        copy=False,
+        help="The verify token typed in the webhook settings of your Meta app: WhatsApp "
+        "checks the webhook address with it.",
+    )
+    collection_whatsapp_app_secret = fields.Char(
+        string="WhatsApp App Secret",
+        groups="base.group_system",
+        copy=False,
+        help="The app secret of your Meta app: every webhook call WhatsApp makes is signed "
+        "with it, and an unsigned or wrongly signed call is refused.",
+    )
 
     @api.depends("resource_calendar_id")
     def _compute_collection_calendar_id(self):
@@ -276,3 +290,11 @@ class ResCompany(models.Model):
             }
             for bucket in buckets:
                 bucket.with_context(lang=lang).name = names[bucket.days_from]
+
+    # --- Customers' replies
+    collection_reply_auto_promise = fields.Boolean(
+        string="Promises Apply Themselves",
+        help="A customer's reply that promises to pay on a stated day makes the promise "
+        "without waiting for a collector (with the same checks). Off: a collector applies "
+        "each suggestion in one click.",
+    )

@@ -47,24 +47,54 @@ class ResConfigSettings(models.TransientModel):
         compute="_compute_collection_whatsapp_token_set", string="Token Saved"
     )
 
+    # The webhook's verify token and app secret are write-only too.
+    collection_whatsapp_verify_token_new = fields.Char(
+        string="Webhook Verify Token",
+        help="Paste the verify token typed in your Meta app's webhook settings. The saved "
+        "one is never shown.",
+    )
+    collection_whatsapp_verify_token_set = fields.Boolean(
+        compute="_compute_collection_whatsapp_token_set", string="Verify Token Saved"
+    )
+    collection_whatsapp_app_secret_new = fields.Char(
+        string="App Secret",
+        help="Paste your Meta app's secret, which signs the webhook calls. The saved one is "
+        "never shown.",
+    )
+    collection_whatsapp_app_secret_set = fields.Boolean(
+        compute="_compute_collection_whatsapp_token_set", string="App Secret Saved"
+    )
+
     @api.depends("company_id")
     def _compute_collection_whatsapp_token_set(self):
         for settings in self:
-            settings.collection_whatsapp_token_set = bool(
-                settings.company_id.sudo().collection_whatsapp_token
+            # sudo: whether a secret is saved is shown, never the secret.
+            company = settings.company_id.sudo()
+            settings.collection_whatsapp_token_set = bool(company.collection_whatsapp_token)
+            settings.collection_whatsapp_verify_token_set = bool(
+                company.collection_whatsapp_verify_token
+            )
+            settings.collection_whatsapp_app_secret_set = bool(
+                company.collection_whatsapp_app_secret
             )
 
     def set_values(self):
         super().set_values()
-        for settings in self.filtered("collection_whatsapp_token_new"):
-            if not self.env.user.has_group("account_collection.group_collection_manager"):
-                continue
-            # sudo: the token is readable by system administrators only; collection
-            # managers may replace it without ever reading it.
-            settings.company_id.sudo().collection_whatsapp_token = (
-                settings.collection_whatsapp_token_new.strip()
-            )
-            settings.collection_whatsapp_token_new = False
+        secrets = {
+            "collection_whatsapp_token_new": "collection_whatsapp_token",
+            "collection_whatsapp_verify_token_new": "collection_whatsapp_verify_token",
+            "collection_whatsapp_app_secret_new": "collection_whatsapp_app_secret",
+        }
+        if not self.env.user.has_group("account_collection.group_collection_manager"):
+            return
+        for settings in self:
+            for new_fname, fname in secrets.items():
+                if not settings[new_fname]:
+                    continue
+                # sudo: the secrets are readable by system administrators only;
+                # collection managers may replace them without ever reading them.
+                settings.company_id.sudo()[fname] = settings[new_fname].strip()
+                settings[new_fname] = False
 
     def action_collection_open_policies(self):
         return self.env["ir.actions.act_window"]._for_xml_id(
@@ -80,3 +110,5 @@ class ResConfigSettings(models.TransientModel):
         return self.env["ir.actions.act_window"]._for_xml_id(
             "account_collection.collection_aging_bucket_action"
         )
+
+    collection_reply_auto_promise = company_setting(fields.Boolean, "collection_reply_auto_promise")

@@ -4,10 +4,10 @@ from urllib.parse import urlencode
 from markupsafe import Markup
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, consteq, format_amount
-from odoo.tools.mail import generate_tracking_message_id
+from odoo.tools.mail import email_normalize, generate_tracking_message_id
 from odoo.tools.misc import hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
@@ -40,6 +40,10 @@ LASTING_STATUSES = ("paying", "negotiating", "refusal", "uncollectible")
 # receivable lines) are read again at once, also within the same transaction.
 LEDGER_DEPENDS = tuple(f"collection_move_line_ids.{fname}" for fname in LEDGER_FIELDS)
 
+# A customer's collection fields a collector sets from the worklist (several customers
+# at once), for the customers of their portfolio: see ResPartner._collection_worklist_write.
+WORKLIST_FIELDS = ("collection_policy_id", "collection_excluded", "collection_stage_id")
+
 # Figures computed from the ledger in SQL: readable, searchable, sortable, groupable.
 FIGURE_FIELDS = (
     "collection_overdue_amount",
@@ -50,6 +54,10 @@ FIGURE_FIELDS = (
     "collection_broken_promise_count",
     "collection_priority",
 )
+
+# Bounces of a customer's address (Odoo's own counter, reset when the customer writes
+# from it) after which reminders no longer go to it by email.
+COLLECTION_BOUNCE_LIMIT = 3
 
 
 class ResPartner(models.Model):
@@ -1377,3 +1385,219 @@ class ResPartner(models.Model):
             "res_id": communication.id,
             "view_mode": "form",
         }
+
+    # ==================================================================
+    # The day the customer entered its stage
+    # ==================================================================
+
+    collection_stage_date = fields.Date(
+        string="In Stage Since",
+        company_dependent=True,
+        readonly=True,
+        help="The day the customer entered its collection stage: a stage that stops "
+        "reminders holds the invoices due by then, not the later ones.",
+        groups="base.group_user",
+    )
+
+    def _collection_write_stage_date(self, vals):
+        """Write ``vals``. A customer entering a stage is dated (current company): the
+        debt due by then is the debt that reached the stage."""
+        if "collection_stage_id" not in vals or "collection_stage_date" in vals:
+            return self._collection_write_email(vals)
+        stage_id = vals["collection_stage_id"] or False
+        # sudo: which of the customers change stage decides their date; the write below
+        # checks the rights.
+        moving = self.browse([p.id for p in self.sudo() if p.collection_stage_id.id != stage_id])
+        result = self._collection_write_email(vals)
+        if moving:
+            today = self.env.company._collection_today()
+            super(ResPartner, moving.sudo()).write({"collection_stage_date": today})
+        return result
+
+    # === EMAIL BOUNCES === #
+
+    collection_email_bouncing = fields.Boolean(
+        string="Email Address Bouncing",
+        compute="_compute_collection_email_bouncing",
+        help="Reminders sent to this address bounced repeatedly: the next ones go by "
+        "another channel until the address is corrected or the customer writes from it.",
+    )
+
+    @api.depends("message_bounce")
+    def _compute_collection_email_bouncing(self):
+        for partner in self:
+            partner.collection_email_bouncing = partner.message_bounce >= COLLECTION_BOUNCE_LIMIT
+
+    def _collection_write_email(self, vals):
+        """Write ``vals``; a corrected email address starts again with no bounce."""
+        if "email" in vals:
+            # A corrected address has not bounced yet.
+            changed = self.filtered(
+                lambda p: (
+                    p.message_bounce and email_normalize(vals["email"] or "") != p.email_normalized
+                )
+            )
+            result = super().write(vals)
+            changed.message_bounce = 0
+            return result
+        return super().write(vals)
+
+    # ------------------------------------------------------------------
+    # The worklist's multi-edit: policy, exclusion, stage
+    # ------------------------------------------------------------------
+
+    def write(self, vals):
+        worklist_vals = self._collection_worklist_values(vals)
+        if not worklist_vals:
+            return self._collection_write_stage_date(vals)
+        self._collection_worklist_write(worklist_vals)
+        others = {fname: value for fname, value in vals.items() if fname not in worklist_vals}
+        if others:
+            return self._collection_write_stage_date(others)
+        return True
+
+    def _collection_worklist_values(self, vals):
+        """The values of ``vals`` a collector (not a manager) writes through
+        ``_collection_worklist_write``; empty for everybody else (their rights apply)."""
+        if self.env.su or not set(vals) & set(WORKLIST_FIELDS):
+            return {}
+        user = self.env.user
+        if not user.has_group("account_collection.group_collection_user") or user.has_group(
+            "account_collection.group_collection_manager"
+        ):
+            return {}
+        return {fname: vals[fname] for fname in WORKLIST_FIELDS if fname in vals}
+
+    def _collection_worklist_write(self, vals):
+        """A collector sets the dunning policy, the exclusion from reminders or the
+        stage of these customers (current company) from the worklist: refused for a
+        customer of another collector's portfolio when the company restricts collectors
+        to theirs, and for a policy or stage the collector cannot read."""
+        self._collection_check_access()
+        outside = self.filtered(lambda p: not p._collection_in_user_portfolio())
+        if outside:
+            raise AccessError(
+                self.env._(
+                    "%(partners)s: in another collector's portfolio.",
+                    partners=", ".join(outside.commercial_partner_id.mapped("display_name")),
+                )
+            )
+        if vals.get("collection_policy_id"):
+            policy = self.env["collection.policy"].browse(vals["collection_policy_id"])
+            policy.check_access("read")
+            if policy.company_id not in (self.env.company, self.env["res.company"]):
+                raise AccessError(
+                    self.env._(
+                        "The policy %(policy)s is not one of %(company)s.",
+                        policy=policy.display_name,
+                        company=self.env.company.name,
+                    )
+                )
+        if vals.get("collection_stage_id"):
+            self.env["collection.stage"].browse(vals["collection_stage_id"]).check_access("read")
+        # sudo: collectors have no write access on contacts; the portfolio, the policy
+        # and the stage were checked above. The changes are tracked under the collector's
+        # name.
+        self.sudo()._collection_write_stage_date(vals)
+
+    # === REMINDERS: WHO RECEIVES THEM === #
+
+    collection_contact_id = fields.Many2one(
+        "res.partner",
+        string="Collection Contact",
+        company_dependent=True,
+        domain="[('commercial_partner_id', '=', commercial_partner_id), ('id', '!=', id)]",
+        help="The person of this customer the reminders of the current company are "
+        "addressed to, the other invoice contacts and the customer in copy. Empty: the "
+        "customer's invoice addresses, else the customer itself.",
+        groups="base.group_user",
+    )
+
+    @api.constrains("collection_contact_id")
+    def _check_collection_contact_id(self):
+        for partner in self:
+            contact = partner.collection_contact_id
+            if contact and (
+                contact == partner or contact.commercial_partner_id != partner.commercial_partner_id
+            ):
+                raise ValidationError(
+                    self.env._(
+                        "%(contact)s is not a contact of %(partner)s: a customer's reminders "
+                        "go to one of its own contacts.",
+                        contact=contact.display_name,
+                        partner=partner.display_name,
+                    )
+                )
+
+    def _collection_recipient_contacts(self, company):
+        """(addressees, others) of this customer's reminders in ``company``, in order:
+        its collection contact there when set, else its invoice addresses; ``others``
+        are its other invoice addresses. The customer itself comes after both."""
+        self.ensure_one()
+        invoice_contacts = self.child_ids.filtered(lambda c: c.type == "invoice")
+        addressees = (
+            self.with_company(company).collection_contact_id.with_env(self.env) or invoice_contacts
+        )
+        return addressees, invoice_contacts - addressees
+
+
+class ResPartnerReplies(models.Model):
+    """The customer's replies (collection.reply), for the worklist's *Replies to Read*."""
+
+    _inherit = "res.partner"
+
+    collection_reply_ids = fields.One2many(
+        "collection.reply",
+        "partner_id",
+        string="Replies",
+        groups="account_collection.group_collection_user,account.group_account_invoice",
+    )
+
+    def _collection_thank(self, company, text):
+        """Send the customer a short confirmation ``text`` (already in its language) by
+        email, on its chatter, when its dunning policy in ``company`` says so and it has
+        an address. Runs for the ledger, whoever matched the payment."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.with_company(company).sudo()
+        policy = partner.collection_policy_id or company.sudo().collection_policy_id
+        if not policy.confirm_payment or not partner.email or partner.is_blacklisted:
+            return False
+        return partner.with_context(mail_post_autofollow=False).message_post(
+            body=text,
+            partner_ids=partner.ids,
+            message_type="comment",
+            subtype_xmlid="mail.mt_comment",
+            email_layout_xmlid="mail.mail_notification_light",
+        )
+
+    @api.model
+    def _collection_thank_paid(self, moves):
+        """Thank the customers of the reminded ``moves`` that are now paid in full."""
+        paid = moves.filtered(
+            lambda m: (
+                m.move_type == "out_invoice"
+                and m.payment_state in ("paid", "in_payment")
+                and m.collection_last_reminder_date
+            )
+        )
+        # A promise kept by the same payment says thank you already.
+        kept = (
+            self.env["collection.promise"]
+            .sudo()
+            .search([("move_ids", "in", paid.ids), ("state", "=", "kept")])
+            .filtered(lambda p: p.date_closed == p.company_id._collection_today())
+        )
+        paid -= kept.move_ids
+        for (partner, company), invoices in paid.grouped(
+            lambda m: (m.commercial_partner_id, m.company_id)
+        ).items():
+            lang = partner.lang or company.partner_id.lang
+            env = self.with_context(lang=lang).env
+            partner.with_env(env)._collection_thank(
+                company,
+                env._(
+                    "Thank you: we received your payment of %(invoices)s. Your account is "
+                    "up to date for these invoices.",
+                    invoices=", ".join(invoices.mapped("name")),
+                ),
+            )

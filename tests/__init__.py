@@ -20,4 +20,14 @@ from . import test_access_attacks
 from . import test_dunning_truth
 from . import test_status
 from . import test_access_matrix
+from . import test_dunning_first_run
+from . import test_review
+from . import test_receipts
+from . import test_portal_concurrency
+from . import test_hold
+from . import test_activity_log
+from . import test_dunning_recipients
+from . import test_dunning_letters
 from . import test_screens
+from . import test_reply
+from . import test_reply_tour

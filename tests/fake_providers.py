@@ -4,14 +4,23 @@ Twilio's Messages API, so the reminders are sent through their real code path.
 Each request is recorded; the answer of the next requests is scripted per test:
 ``server.script("whatsapp", [200, 429, 500])`` answers 200, then 429, then 500, then
 200 for any further request. ``"slow"`` sleeps longer than the client's timeout.
+
+It also serves the media files customers send on WhatsApp (``server.add_media``:
+``GET /<media id>`` gives the file's address, ``GET`` that address with the token gives
+its bytes) and calls Odoo's webhook as WhatsApp does (``server.whatsapp_webhook``:
+a Cloud API event, signed with the app secret).
 """
 
+import hashlib
+import hmac
 import json
 import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
+
+import requests
 
 # The WhatsApp Business phone number id the tests configure on their company.
 PHONE_NUMBER_ID = "106540352242922"
@@ -70,6 +79,10 @@ class FakeProviders:
         self.scripts = {"whatsapp": [], "twilio": []}
         self.slow_seconds = slow_seconds
         self.lock = threading.Lock()
+        # Media files customers sent: id -> (bytes, mime type), and the token that may
+        # download them.
+        self.media = {}
+        self.media_token = None
         providers = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -85,6 +98,9 @@ class FakeProviders:
                     providers._answer_whatsapp(self, raw)
                 else:
                     self._reply(404, {"error": {"message": "Unknown path", "code": 100}})
+
+            def do_GET(self):
+                providers._answer_media(self)
 
             def _reply(self, status, body):
                 data = json.dumps(body).encode()
@@ -172,3 +188,92 @@ class FakeProviders:
             )
             return
         handler._reply(answer, TWILIO_ERRORS[answer])
+
+    # ------------------------------------------------------------------
+    # WhatsApp media and webhooks
+    # ------------------------------------------------------------------
+
+    def add_media(self, content, mime_type, token):
+        """A media file a customer sent, downloadable with ``token``: its id."""
+        media_id = str(uuid.uuid4().int)[:15]
+        self.media[media_id] = (content, mime_type)
+        self.media_token = token
+        return media_id
+
+    def _answer_media(self, handler):
+        """``GET /<media id>``: the media's address and type; ``GET /media/<id>``: its
+        bytes. Both need the bearer token, as the Cloud API does."""
+        self.requests.append(
+            {
+                "provider": "whatsapp_media",
+                "path": handler.path,
+                "authorization": handler.headers.get("Authorization"),
+            }
+        )
+        if handler.headers.get("Authorization") != f"Bearer {self.media_token}":
+            handler._reply(401, {"error": dict(WHATSAPP_ERRORS[401])})
+            return
+        path = handler.path.split("?")[0].strip("/")
+        download = path.startswith("media/")
+        media_id = path.removeprefix("media/").rsplit("/", 1)[-1]
+        if media_id not in self.media:
+            handler._reply(404, {"error": {"message": "Unsupported get request", "code": 100}})
+            return
+        content, mime_type = self.media[media_id]
+        if not download:
+            handler._reply(
+                200,
+                {
+                    "messaging_product": "whatsapp",
+                    "url": f"{self.url}/media/{media_id}",
+                    "mime_type": mime_type,
+                    "sha256": hashlib.sha256(content).hexdigest(),
+                    "file_size": len(content),
+                    "id": media_id,
+                },
+            )
+            return
+        handler.send_response(200)
+        handler.send_header("Content-Type", mime_type)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+
+    @staticmethod
+    def whatsapp_event(phone_number_id, statuses=(), messages=(), contacts=()):
+        """The body of a Cloud API webhook call for ``phone_number_id``."""
+        value = {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "34911000222", "phone_number_id": phone_number_id},
+        }
+        if statuses:
+            value["statuses"] = list(statuses)
+        if messages:
+            value["messages"] = list(messages)
+            value["contacts"] = list(contacts)
+        return {
+            "object": "whatsapp_business_account",
+            "entry": [
+                {"id": "102290129340398", "changes": [{"value": value, "field": "messages"}]}
+            ],
+        }
+
+    @staticmethod
+    def whatsapp_signature(app_secret, body):
+        """``X-Hub-Signature-256`` of ``body`` (bytes) with the Meta app's secret."""
+        return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+    def whatsapp_webhook(
+        self, url, event, app_secret=None, signature=None, body=None, session=None
+    ):
+        """POST ``event`` to Odoo's webhook at ``url`` as WhatsApp does: JSON, signed
+        with ``app_secret`` (or the given ``signature``; neither: unsigned). ``body``
+        replaces the bytes sent (a tampered call); ``session`` is the HTTP client (a
+        test case's opener). Returns the response."""
+        signed = json.dumps(event).encode()
+        headers = {"Content-Type": "application/json"}
+        if signature is None and app_secret:
+            signature = self.whatsapp_signature(app_secret, signed)
+        if signature:
+            headers["X-Hub-Signature-256"] = signature
+        return (session or requests).post(url, data=body or signed, headers=headers, timeout=30)

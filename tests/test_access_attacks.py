@@ -467,3 +467,222 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
             self.customer.with_user(portal).read(
                 ["collection_status", "collection_stage_id", "collection_user_id"]
             )
+
+    # ------------------------------------------------------------------
+    # 5. Journal entries: a collector reads the customers' side of the ledger only
+    # ------------------------------------------------------------------
+
+    def make_books(self):
+        """What else the company's books hold: a vendor bill, a vendor payment, a payroll
+        entry and a bank line paying the rent; and Acme's payment on account."""
+        vendor = self.env["res.partner"].create({"name": "Victor Vendor"})
+        journal_misc = self.company_data["default_journal_misc"]
+        books = {
+            "bill": self.invoice(vendor, 800.0, day(10), move_type="in_invoice"),
+            "payroll": self.env["account.move"].create(
+                {
+                    "move_type": "entry",
+                    "journal_id": journal_misc.id,
+                    "date": day(-2),
+                    "ref": "Payroll February",
+                    "line_ids": [
+                        Command.create(
+                            {
+                                "name": "Salaries",
+                                "account_id": self.company_data["default_account_expense"].id,
+                                "debit": 4200.0,
+                            }
+                        ),
+                        Command.create(
+                            {
+                                "name": "Salaries to pay",
+                                "account_id": self.company_data["default_account_payable"].id,
+                                "partner_id": vendor.id,
+                                "credit": 4200.0,
+                            }
+                        ),
+                    ],
+                }
+            ),
+            "bank_line": self.env["account.bank.statement.line"].create(
+                {
+                    "journal_id": self.company_data["default_journal_bank"].id,
+                    "date": day(-1),
+                    "payment_ref": "Rent March",
+                    "partner_id": vendor.id,
+                    "amount": -1200.0,
+                }
+            ),
+            "vendor_payment": self.env["account.payment"].create(
+                {
+                    "payment_type": "outbound",
+                    "partner_type": "supplier",
+                    "partner_id": vendor.id,
+                    "amount": 300.0,
+                    "date": day(-1),
+                    "journal_id": self.company_data["default_journal_bank"].id,
+                }
+            ),
+            "acme_payment": self.customer_payment(self.customer, 50.0, day(-1)),
+            "bolt_payment": self.customer_payment(self.other, 70.0, day(-1)),
+        }
+        books["payroll"].action_post()
+        books["vendor_payment"].action_post()
+        return books
+
+    def visible(self, user, model, records):
+        """Which of ``records`` ``user`` finds when searching ``model``."""
+        return self.env[model].with_user(user).search([("id", "in", records.ids)])
+
+    def test_collector_reads_no_vendor_bill_payroll_or_bank_line(self):
+        books = self.make_books()
+        hidden_moves = (
+            books["bill"]
+            | books["payroll"]
+            | books["bank_line"].move_id
+            | books["vendor_payment"].move_id
+        )
+        customer_moves = (
+            self.acme_invoice
+            | self.bolt_invoice
+            | books["acme_payment"].move_id
+            | books["bolt_payment"].move_id
+        )
+        self.assertEqual(
+            self.visible(self.collector, "account.move", hidden_moves | customer_moves),
+            customer_moves,
+        )
+        for move in hidden_moves:
+            with self.subTest(move=move.display_name), self.assertRaises(AccessError):
+                move.with_user(self.collector).read(["name", "amount_total", "ref"])
+        # Not through their journal items either.
+        self.assertFalse(self.visible(self.collector, "account.move.line", hidden_moves.line_ids))
+        with self.assertRaises(AccessError):
+            books["payroll"].line_ids.with_user(self.collector).read(["balance", "name"])
+        # Nor through the payments or the bank lines.
+        payments = books["vendor_payment"] | books["acme_payment"] | books["bolt_payment"]
+        self.assertEqual(
+            self.visible(self.collector, "account.payment", payments),
+            books["acme_payment"] | books["bolt_payment"],
+        )
+        with self.assertRaises(AccessError):
+            books["vendor_payment"].with_user(self.collector).read(["amount", "partner_id"])
+        self.assertFalse(
+            self.visible(self.collector, "account.bank.statement.line", books["bank_line"])
+        )
+        with self.assertRaises(AccessError):
+            books["bank_line"].with_user(self.collector).read(["amount", "payment_ref"])
+        # The customers' receivable items, they read.
+        receivable = customer_moves.line_ids.filtered(
+            lambda line: line.account_type == "asset_receivable"
+        )
+        self.assertEqual(
+            receivable.with_user(self.collector).mapped("balance"), receivable.mapped("balance")
+        )
+
+    def test_restricted_collector_reads_only_their_customers_entries(self):
+        self.restrict_portfolios()
+        books = self.make_books()
+        acme = self.acme_invoice | books["acme_payment"].move_id
+        bolt = self.bolt_invoice | books["bolt_payment"].move_id
+        self.assertEqual(self.visible(self.collector, "account.move", acme | bolt), acme)
+        with self.assertRaises(AccessError):
+            self.bolt_invoice.with_user(self.collector).read(["name", "amount_residual"])
+        self.assertEqual(
+            self.visible(self.collector, "account.move.line", (acme | bolt).line_ids),
+            self.visible(self.collector, "account.move.line", acme.line_ids),
+        )
+        self.assertFalse(self.visible(self.collector, "account.move.line", bolt.line_ids))
+        self.assertEqual(
+            self.visible(
+                self.collector, "account.payment", books["acme_payment"] | books["bolt_payment"]
+            ),
+            books["acme_payment"],
+        )
+        with self.assertRaises(AccessError):
+            books["bolt_payment"].with_user(self.collector).read(["amount"])
+        # Cody, whose customer Bolt is, reads Bolt's entries; a collection manager
+        # reads every customer's but no vendor bill.
+        self.assertEqual(self.visible(self.collector_2, "account.move", acme | bolt), bolt)
+        self.assertEqual(
+            self.visible(self.collection_manager, "account.move", acme | bolt | books["bill"]),
+            acme | bolt,
+        )
+
+    def test_accountants_still_read_every_entry(self):
+        self.restrict_portfolios()
+        books = self.make_books()
+        moves = books["bill"] | books["payroll"] | books["bank_line"].move_id | self.bolt_invoice
+        accountant = self.make_user("bookkeeper", "account.group_account_user")
+        auditor = self.make_user("auditor", "account.group_account_readonly")
+        # Billing users and bookkeepers who also collect keep reading the whole ledger.
+        collecting_biller = self.make_user(
+            "collecting_biller",
+            "account.group_account_invoice,account_collection.group_collection_user",
+        )
+        for user in (self.billing_user, accountant, auditor, collecting_biller):
+            with self.subTest(user=user.login):
+                self.assertEqual(self.visible(user, "account.move", moves), moves)
+                self.assertEqual(
+                    self.visible(user, "account.move.line", moves.line_ids), moves.line_ids
+                )
+                self.assertEqual(
+                    self.visible(user, "account.payment", books["vendor_payment"]),
+                    books["vendor_payment"],
+                )
+                self.assertEqual(
+                    self.visible(user, "account.bank.statement.line", books["bank_line"]),
+                    books["bank_line"],
+                )
+
+    # ------------------------------------------------------------------
+    # 12. The names of records a user cannot read
+    # ------------------------------------------------------------------
+
+    def test_collector_reads_no_email_or_sms_through_a_delivery(self):
+        """An email's subject (or an SMS's number) is not read through the delivery
+        that sent it by someone who cannot read emails: its id and name used to come
+        back with the delivery."""
+        mail = self.env["mail.mail"].create(
+            {"email_to": "acme@example.com", "subject": "Private subject", "body_html": "x"}
+        )
+        sms = self.env["sms.sms"].create({"number": "+34600000001", "body": "Private"})
+        self.email.sudo().mail_id = mail
+        self.sms.sudo().sms_id = sms
+        for user in (self.collector, self.collection_manager, self.billing_user):
+            with self.subTest(user=user.login):
+                with self.assertRaises(AccessError):
+                    self.email.with_user(user).read(["mail_id"])
+                with self.assertRaises(AccessError):
+                    self.sms.with_user(user).read(["sms_id"])
+                with self.assertRaises(AccessError):
+                    self.email.with_user(user).web_read(
+                        {"mail_id": {"fields": {"display_name": {}}}}
+                    )
+        # The delivery itself, collectors still read (its state, recipient, error).
+        [values] = self.email.with_user(self.collector).read()
+        self.assertNotIn("mail_id", values)
+        self.assertEqual(values["recipient"], "acme.customer@example.com")
+        # Administrators, who read emails and SMS, still see which one it was.
+        admin = self.make_user(
+            "administrator", "base.group_system,account_collection.group_collection_manager"
+        )
+        self.assertEqual(self.email.with_user(admin).read(["mail_id"])[0]["mail_id"][0], mail.id)
+
+    def test_collector_cannot_point_a_reminder_at_another_attachment(self):
+        """Pointing the reminder's letter at a file the collector cannot read (here a
+        vendor's bill) would give away its name through the reminder."""
+        bill = self.invoice(
+            self.env["res.partner"].create({"name": "Vendor"}), 80.0, day(5), "in_invoice"
+        )
+        private = self.env["ir.attachment"].create(
+            {
+                "name": "Salary slips.pdf",
+                "raw": b"%PDF",
+                "res_model": "account.move",
+                "res_id": bill.id,
+            }
+        )
+        with self.assertRaises(AccessError):
+            private.with_user(self.collector).read(["name"])
+        self.assert_refused(self.reminder, {"letter_attachment_id": private.id})

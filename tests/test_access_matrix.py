@@ -39,7 +39,9 @@ MATRIX = {
     "collection.agreement.instalment": ("", "", "", "RCWU", "R", "R", "RCWU", "", ""),
     "collection.communication": ("", "", "", "RW", "R", "R", "RWU", "", ""),
     "collection.communication.delivery": ("", "", "", "R", "", "", "R", "", ""),
-    "collection.invoice.dunning": ("", "", "R", "R", "R", "R", "R", "", ""),
+    # A reply of Bolt: W corrects its suggestion; replies come from the channels only.
+    "collection.reply": ("", "", "", "RW", "R", "R", "RWU", "", ""),
+    "collection.invoice.dunning": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.policy": ("", "", "R", "R", "", "", "RCW", "", ""),
     "collection.level": ("", "", "R", "R", "", "", "RCW", "", ""),
     "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", ""),
@@ -48,7 +50,11 @@ MATRIX = {
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
-    "account.move": ("", "", "R", "R", "R", "R", "R", "", ""),
+    "account.move": ("", "", "", "R", "R", "R", "R", "", ""),
+    # The ledger beyond the collection fields: Bolt's payment (W: its memo), a vendor
+    # bill of the company (W: its reference).
+    "account.payment": ("", "", "", "R", "RW", "RW", "R", "", ""),
+    "account.move/vendor bill": ("", "", "", "", "RW", "RW", "", "", ""),
 }
 
 
@@ -129,6 +135,13 @@ class TestCollectionAccessMatrix(CollectionCommon):
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
+            "account.payment": cls.customer_payment(cls.bolt, 50.0, TODAY),
+            "account.move/vendor bill": cls.invoice(
+                env["res.partner"].create({"name": "Victor Vendor"}),
+                800.0,
+                TODAY + timedelta(days=10),
+                move_type="in_invoice",
+            ),
         }
         agreement = env["collection.agreement"].create(
             {
@@ -140,6 +153,9 @@ class TestCollectionAccessMatrix(CollectionCommon):
             }
         )
         cls.records["collection.agreement"] = agreement
+        cls.records["collection.reply"] = env["collection.reply"]._collection_receive(
+            "sms", cls.company, "+15005550001", "hola", partner=cls.bolt
+        )
         cls.records["collection.agreement.instalment"] = agreement.instalment_ids[:1]
         cls.records["collection.communication.delivery"] = (
             env["collection.communication.delivery"]
@@ -217,6 +233,11 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 {"communication_id": self.records["collection.communication"].id, "channel": "sms"},
                 {"recipient": "x@example.com"},
             ),
+            "collection.reply": (
+                ["text"],
+                {"partner_id": self.bolt.id, "company_id": self.company.id, "channel": "sms"},
+                {"kind": "other"},
+            ),
             "collection.invoice.dunning": (
                 ["level_id"],
                 {"move_id": self.bolt_invoice_4.id},
@@ -253,20 +274,23 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 None,
                 {"collection_level_id": False},
             ),
+            "account.payment": (["amount", "partner_id"], None, {"memo": "x"}),
+            "account.move/vendor bill": (["amount_total", "ref"], None, {"ref": "x"}),
         }[model]
         return record, *values
 
     def allowed(self, user, model):
         """The operations ``user`` may do on ``model`` (each tried, then rolled back)."""
         record, read_fields, create_vals, write_vals = self.operations(model)
-        Model = self.env[model].with_user(user)
+        # "model/what": a record of ``model`` other than the collection one.
+        Model = self.env[model.split("/")[0]].with_user(user)
         attempts = {
             "R": lambda: record.with_user(user).read(read_fields),
             "C": (lambda: Model.create(create_vals)) if create_vals is not None else None,
             "W": lambda: record.with_user(user).write(write_vals),
-            # Deleting the partner or the invoice is not a collection matter.
+            # Deleting the partner, an invoice or a payment is not a collection matter.
             "U": (lambda: record.with_user(user).unlink())
-            if model not in ("res.partner", "account.move")
+            if model.split("/")[0] not in ("res.partner", "account.move", "account.payment")
             else None,
         }
         result = ""

@@ -124,6 +124,7 @@ class TestCollectionDashboard(CollectionCommon):
                 "next_action_due": (1, None),
                 "broken_promise": (1, None),
                 "dispute": (0, None),
+                "replies_to_read": (0, None),
             },
         )
 
@@ -172,6 +173,7 @@ class TestCollectionDashboard(CollectionCommon):
                 "next_action_due": (1, None),
                 "broken_promise": (1, None),
                 "dispute": (1, None),
+                "replies_to_read": (0, None),
             },
         )
         # 1-30 days: Beta 700 - 100 and Delta 200; 31-60 days: Gamma 2,000.
@@ -217,7 +219,15 @@ class TestCollectionDashboard(CollectionCommon):
         self.assertEqual(
             {card["key"]: card["count"] for card in data["customers"]},
             dict.fromkeys(
-                ("due", "overdue", "over_90_days", "next_action_due", "broken_promise", "dispute"),
+                (
+                    "due",
+                    "overdue",
+                    "over_90_days",
+                    "next_action_due",
+                    "broken_promise",
+                    "dispute",
+                    "replies_to_read",
+                ),
                 0,
             ),
         )

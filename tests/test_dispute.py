@@ -249,6 +249,8 @@ class TestCollectionDispute(CollectionCommon):
                 "Damaged",
                 "Duplicate invoice",
                 "Already paid",
+                "Goods returned",
+                "Not ordered",
                 "Other",
             ],
         )

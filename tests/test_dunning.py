@@ -219,6 +219,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                     continue
                 self.assertRecordValues(new, [{"level_id": level.id, "move_ids": old.ids}])
                 new.with_user(self.collector).action_approve()
+                with self.sms_gateway():
+                    self.run_queue(datetime.combine(date, time(13)))
                 self.assertEqual(old.collection_level_id, level)
                 if level != self.level_call:
                     self.assertNotEqual(customer.collection_stage_id, self.stage_delinquent)
@@ -761,6 +763,7 @@ class TestCollectionDunning(DunningCadenceCommon):
             queries_two,
             f"Reminding ten customers took {queries_ten} queries, two took {queries_two}.",
         )
+        first_stage = self.env.ref("account_collection.collection_stage_preventive")
         for partner in ten:
             reminder = self.reminders(partner)
             self.assertRecordValues(reminder, [{"level_id": self.level_late.id, "state": "queued"}])
@@ -775,7 +778,8 @@ class TestCollectionDunning(DunningCadenceCommon):
                 lambda t: t.field_id.name == "collection_stage_id"
             )
             self.assertEqual(change.new_value_char, self.stage_administrative.name)
-            self.assertEqual(change.old_value_char, "Preventive")  # the first stage
+            # From the first stage, where customers start.
+            self.assertEqual(change.old_value_char, first_stage.name)
 
     # ------------------------------------------------------------------
     # Run now, with a preview
@@ -913,7 +917,8 @@ class TestCollectionDunning(DunningCadenceCommon):
 
         journey = [
             # day, level, channels sent, stage after
-            (day(-1), None, None, "collection_stage_preventive"),  # every customer starts there
+            # Customers start in the first stage.
+            (day(-1), None, None, "collection_stage_preventive"),
             (day(0), "collection_level_before_due", ["email"], "collection_stage_preventive"),
             (day(1), None, None, "collection_stage_preventive"),
             (day(2), "collection_level_due_date", ["email"], "collection_stage_preventive"),
@@ -941,10 +946,12 @@ class TestCollectionDunning(DunningCadenceCommon):
                     if not level:
                         self.assertFalse(new)
                         continue
+                    # A letter waits to be printed and posted: its reminder is not done.
+                    state = "queued" if "letter" in channels else "done"
                     self.assertRecordValues(
-                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": "done"}]
+                        new, [{"level_id": ref(level).id, "move_ids": invoice.ids, "state": state}]
                     )
-                    sent = new.delivery_ids.filtered(lambda d: d.state == "sent")
+                    sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
             # Only this customer's (demo customers may get theirs in the same run).
@@ -971,13 +978,22 @@ class TestCollectionDunning(DunningCadenceCommon):
             ],
         )
 
-        # In the Legal stage automatic reminders stop, even for a new invoice.
+        # In the Legal stage automatic reminders stop for the debt that reached it; a
+        # new invoice is reminded from its first level, and claims only itself.
         with on_day(day(93)):
             new_invoice = self.invoice(self.customer, 300.0, day(95))
         self.run_dunning(day(93))
         self.run_dunning(day(95))
-        self.assertEqual(self.reminders(self.customer), reminders)
-        self.assertFalse(new_invoice.collection_level_id)
+        self.assertRecordValues(
+            self.reminders(self.customer) - reminders,
+            [
+                {"level_id": ref("collection_level_before_due").id, "due_amount": 300.0},
+                {"level_id": ref("collection_level_due_date").id, "due_amount": 300.0},
+            ],
+        )
+        self.assertEqual((self.reminders(self.customer) - reminders).move_ids, new_invoice)
+        self.assertEqual(invoice.collection_level_id, ref("collection_level_90"))
+        self.assertEqual(partner.collection_stage_id, ref("collection_stage_legal"))
 
 
 @tagged("post_install", "-at_install")

@@ -792,6 +792,10 @@ class TestCollectionDunningSending(DunningCadenceCommon):
         # Tests render reports as HTML instead of calling wkhtmltopdf: the letter's text.
         self.assertIn(invoice.name.encode(), letter.raw)
         self.assertIn(b"Dear", letter.raw)
+        # Rendered is not sent: it waits to be printed and posted.
+        self.assertEqual(self.delivery(reminder, "letter").state, "to_print")
+        self.assertEqual(reminder.state, "queued")
+        self.delivery(reminder, "letter").with_user(self.collector).action_mark_posted()
         self.assertEqual(self.delivery(reminder, "letter").state, "sent")
         self.assertEqual(reminder.state, "done")
         self.assertRecordValues(

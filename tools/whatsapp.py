@@ -12,7 +12,11 @@ Accepted: HTTP 200 with ``{"messages": [{"id": "wamid...."}], ...}``. Refused: a
 error status with ``{"error": {"message": ..., "type": ..., "code": ..., "fbtrace_id": ...}}``.
 """
 
+import hashlib
+import hmac
 import logging
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import requests
 
@@ -20,6 +24,13 @@ _logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://graph.facebook.com/v21.0"
 TIMEOUT = 15
+
+# Hosts an address may reach over plain http (a local test server); the token never
+# travels in clear to any other.
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+# Largest media file downloaded from a webhook message (the Cloud API's own limit
+# for documents is 100 MB).
+MAX_MEDIA_BYTES = 100 * 1024 * 1024
 
 # Cloud API error codes meaning this recipient cannot get WhatsApp messages: retrying
 # will not help, another channel may.
@@ -99,3 +110,65 @@ def send_template(
         retryable=status == 429 or status >= 500,
         recipient_error=code in RECIPIENT_ERROR_CODES,
     )
+
+
+def signature_valid(app_secret, raw_body, header):
+    """Whether ``header`` (``X-Hub-Signature-256``: ``sha256=<hex>``) is the HMAC-SHA256
+    of the request's ``raw_body`` (bytes) with the Meta app's ``app_secret``, compared in
+    constant time."""
+    if not app_secret or not header or not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), raw_body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, header[len("sha256=") :].strip().lower())
+
+
+def safe_url(url):
+    """Whether a bearer token may be sent to ``url``: https, or the local machine."""
+    parts = urlsplit(url or "")
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOCAL_HOSTS)
+
+
+def download_media(api_url, token, media_id, timeout=TIMEOUT):
+    """The content of a media a customer sent (image, document), by the Cloud API's
+    two steps: ``GET {api_url}/{media_id}`` gives its ``url`` and ``mime_type``, then
+    ``GET url`` with the same bearer token gives its bytes. Returns ``(bytes,
+    mime_type)``; raises ``WhatsAppError``."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{(api_url or DEFAULT_API_URL).rstrip('/')}/{media_id}"
+    try:
+        response = requests.get(url, headers=headers, timeout=timeout)
+        info = response.json() if response.ok else {}
+        if not info.get("url"):
+            raise WhatsAppError(
+                f"HTTP {response.status_code}: no address for media {media_id}",
+                status=response.status_code,
+            )
+        if not safe_url(info["url"]):
+            raise WhatsAppError(f"Media address refused (not https): {info['url']}")
+        response = requests.get(info["url"], headers=headers, timeout=timeout, stream=True)
+        if not response.ok:
+            raise WhatsAppError(
+                f"HTTP {response.status_code}: media {media_id} not downloaded",
+                status=response.status_code,
+            )
+        content = bytearray()
+        for chunk in response.iter_content(64 * 1024):
+            content += chunk
+            if len(content) > MAX_MEDIA_BYTES:
+                raise WhatsAppError(f"Media {media_id} larger than {MAX_MEDIA_BYTES} bytes")
+    except requests.exceptions.RequestException as e:
+        raise WhatsAppError(f"Connection error: {e}", retryable=True) from e
+    except ValueError as e:
+        raise WhatsAppError(f"Unexpected answer for media {media_id}: {e}") from e
+    mime_type = info.get("mime_type") or response.headers.get("Content-Type")
+    return bytes(content), (mime_type or "application/octet-stream").split(";")[0].strip()
+
+
+def event_moment(timestamp):
+    """A Cloud API event's timestamp (Unix seconds, as text) as a naive UTC datetime;
+    now when it is missing or not a number."""
+    try:
+        moment = datetime.fromtimestamp(int(timestamp), tz=UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        moment = datetime.now(UTC)
+    return moment.replace(tzinfo=None, microsecond=0)

@@ -61,6 +61,12 @@ class CollectionInteractionLog(models.TransientModel):
         help="Schedules (or moves) the collector's follow-up activity on the customer.",
     )
     note = fields.Text()
+    activity_id = fields.Many2one(
+        "mail.activity",
+        string="Marks Done",
+        readonly=True,
+        help="The planned activity whose outcome this is: logging marks it done.",
+    )
 
     @api.depends("partner_id", "company_id")
     def _compute_status_before(self):
@@ -184,6 +190,27 @@ class CollectionInteractionLog(models.TransientModel):
         # sudo: the facts (status before the promise, the ledger's figures) are set by
         # this wizard itself, after _collection_check_access() above. The interaction
         # does what logging it does (status, next action, chatter), as over the API.
+        activity = self.activity_id
+        if activity and (
+            activity.res_model != "res.partner"
+            or activity.activity_type_id not in activity._collection_activity_types()
+            or self.env["res.partner"].browse(activity.res_id).commercial_partner_id != partner
+        ):
+            raise ValidationError(
+                self.env._(
+                    "The activity %(activity)s is not one of %(partner)s.",
+                    activity=activity.display_name,
+                    partner=partner.display_name,
+                )
+            )
+        if activity.active:
+            # Done before the interaction is logged, which may plan the next follow-up.
+            # sudo: the activity of this customer (checked above, after the access and
+            # portfolio checks) is done with the outcome logged, whoever it was for.
+            outcomes = dict(self._fields["outcome"]._description_selection(self.env))
+            activity.sudo().action_feedback(
+                feedback=" - ".join(filter(None, [outcomes[self.outcome], self.note]))
+            )
         self.env["collection.interaction"].sudo().with_context(
             collection_interaction_effects=True
         ).create(
@@ -202,4 +229,16 @@ class CollectionInteractionLog(models.TransientModel):
                 "note": self.note,
             }
         )
+        self._collection_close_reply(promise, dispute)
         return {"type": "ir.actions.act_window_close"}
+
+    def _collection_close_reply(self, promise, dispute):
+        """The customer's reply the dialog was opened from (context
+        ``collection_reply_id``) is handled by what was logged."""
+        reply_id = self.env.context.get("collection_reply_id")
+        if not reply_id:
+            return
+        reply = self.env["collection.reply"].browse(reply_id).exists()
+        if reply and reply.partner_id == self.partner_id.commercial_partner_id:
+            reply.check_access("write")
+            reply._collection_done(promise_id=promise.id, dispute_id=dispute.id)
