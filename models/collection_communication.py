@@ -154,11 +154,22 @@ class CollectionCommunication(models.Model):
     @api.depends("partner_id", "level_id")
     def _compute_name(self):
         for communication in self:
-            communication.name = self.env._(
-                "%(level)s - %(partner)s",
-                level=communication.level_id.name or "",
-                partner=communication.partner_id.display_name or "",
-            )
+            communication.name = communication._collection_name()
+
+    @api.depends("partner_id", "level_id")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        """The level in the reader's language (the stored name is the run's)."""
+        for communication in self:
+            communication.display_name = communication._collection_name()
+
+    def _collection_name(self):
+        self.ensure_one()
+        return self.env._(
+            "%(level)s - %(partner)s",
+            level=self.level_id.name or "",
+            partner=self.partner_id.display_name or "",
+        )
 
     @api.depends("move_ids.invoice_date_due", "date")
     def _compute_coming_move_ids(self):
