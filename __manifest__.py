@@ -57,6 +57,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_aged_receivable_report_views.xml",
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_partner_risk_views.xml",
         "views/collection_dashboard_views.xml",
         "views/collection_portal_templates.xml",
         "views/account_collection_menus.xml",

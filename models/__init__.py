@@ -6,6 +6,7 @@ from . import res_company
 from . import res_config_settings
 from . import account_account
 from . import res_partner
+from . import res_partner_risk
 from . import account_move
 from . import collection_invoice_dunning
 from . import account_partial_reconcile

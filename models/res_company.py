@@ -290,3 +290,10 @@ class ResCompany(models.Model):
             }
             for bucket in buckets:
                 bucket.with_context(lang=lang).name = names[bucket.days_from]
+
+    # Risk
+    collection_priority_risk = fields.Boolean(
+        string="Risk Raises the Priority",
+        help="The worklist's priority counts the customer's risk score too: a score of 100 "
+        "doubles it.",
+    )

@@ -110,3 +110,5 @@ class ResConfigSettings(models.TransientModel):
         return self.env["ir.actions.act_window"]._for_xml_id(
             "account_collection.collection_aging_bucket_action"
         )
+
+    collection_priority_risk = company_setting(fields.Boolean, "collection_priority_risk")

@@ -23,3 +23,4 @@ from . import test_access_matrix
 from . import test_dunning_first_run
 from . import test_review
 from . import test_receipts
+from . import test_risk
