@@ -8,6 +8,8 @@ from . import account_account
 from . import res_partner
 from . import res_partner_risk
 from . import account_move
+from . import account_move_prediction
+from . import collection_prediction
 from . import collection_invoice_dunning
 from . import account_partial_reconcile
 from . import collection_promise

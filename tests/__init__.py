@@ -24,3 +24,4 @@ from . import test_dunning_first_run
 from . import test_review
 from . import test_receipts
 from . import test_risk
+from . import test_prediction
