@@ -28,3 +28,4 @@ from . import collection_dispute
 from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
+from . import res_partner_credit_hold

@@ -25,3 +25,4 @@ from . import test_review
 from . import test_receipts
 from . import test_risk
 from . import test_prediction
+from . import test_credit_hold
