@@ -49,6 +49,7 @@ MATRIX = {
     "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "R", ""),
     "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "R", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
+    "collection.cash.forecast": ("", "", "", "R", "R", "R", "R", "", ""),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
@@ -137,6 +138,9 @@ class TestCollectionAccessMatrix(CollectionCommon):
             "collection.dispute.reason": cls.reason,
             "collection.aging.bucket": env["collection.aging.bucket"].search(
                 [("company_id", "=", cls.company.id)], limit=1
+            ),
+            "collection.cash.forecast": env["collection.cash.forecast"].search(
+                [("move_id", "=", cls.bolt_invoice.id)]
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
@@ -269,6 +273,11 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 {"name": "New", "company_id": self.company.id, "days_from": 500},
                 {"name": "Renamed"},
             ),
+            "collection.cash.forecast": (
+                ["predicted_date", "amount_residual"],
+                {"move_id": self.bolt_invoice.id},
+                {"amount_residual": 1.0},
+            ),
             "res.partner": (
                 ["collection_status", "collection_user_id", "collection_overdue_amount"],
                 None,
@@ -289,8 +298,15 @@ class TestCollectionAccessMatrix(CollectionCommon):
         record, read_fields, create_vals, write_vals = self.operations(model)
         # "model/what": a record of ``model`` other than the collection one.
         Model = self.env[model.split("/")[0]].with_user(user)
+
+        def read():
+            # A read that returns nothing (a row of another company's forecast, which
+            # does not exist in the user's company) is no read.
+            if not record.with_user(user).read(read_fields):
+                raise UserError("nothing read")
+
         attempts = {
-            "R": lambda: record.with_user(user).read(read_fields),
+            "R": read,
             "C": (lambda: Model.create(create_vals)) if create_vals is not None else None,
             "W": lambda: record.with_user(user).write(write_vals),
             # Deleting the partner, an invoice or a payment is not a collection matter.
