@@ -2,9 +2,11 @@
 warnings on invoices and sales orders, released when nothing is overdue any more, each
 change logged as an interaction (README, "Credit hold")."""
 
+import psycopg2
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, mute_logger
 
 # The suggested credit limit: CREDIT_LIMIT_MONTHS months of the customer's sales of the
 # last 12 months, less its risk score in percent (a score of 100 suggests nothing).
@@ -185,9 +187,18 @@ class CollectionDunning(models.AbstractModel):
     def _release_settled_stages(self, company):
         super()._release_settled_stages(company)
         Partner = self.env["res.partner"].with_company(company).sudo()
-        Partner.search(
-            [("collection_credit_hold", "=", True)]
-        )._collection_release_credit_hold_when_settled()
+        held = Partner.search([("collection_credit_hold", "=", True)])
+        if not held:
+            return
+        try:
+            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                # Customers another worker holds, or released since this transaction
+                # began, are that worker's.
+                held.try_lock_for_update(
+                    allow_referencing=True
+                )._collection_release_credit_hold_when_settled()
+        except psycopg2.errors.SerializationFailure:
+            pass
 
 
 class AccountMove(models.Model):
