@@ -220,7 +220,7 @@ class TestCollectionReview(DunningCadenceCommon):
         self.assertEqual(reminder.state, "done")
         self.assertEqual(len(self.smtp_messages), 1)
         self.assertIn("as agreed on the phone", self.smtp_messages[0]["message"])
-        mail = self.delivery(reminder, "email").mail_id.sudo()
+        mail = self.delivery(reminder.sudo(), "email").mail_id
         self.assertIn("as agreed on the phone", str(mail.body_html))
         self.assertEqual(mail.email_to, "acme.customer@example.com")
 
@@ -237,7 +237,7 @@ class TestCollectionReview(DunningCadenceCommon):
         self.assertEqual(len(self.smtp_messages), 1)
         message = self.smtp_messages[0]["message"]
         self.assertNotIn("Kindly settle", message)
-        self.assertIn(kept.name, str(self.delivery(reminder, "email").mail_id.sudo().body_html))
+        self.assertIn(kept.name, str(self.delivery(reminder.sudo(), "email").mail_id.body_html))
         self.assertIn("edited email was set aside", reminder.note)
 
     def test_edit_email_only_before_it_goes_and_in_the_portfolio(self):
