@@ -21,6 +21,16 @@ const COLLECTOR_MENUS = [
     ["collection_interaction_menu", null, `.o_view_controller:contains('${CUSTOMER}')`],
     ["collection_dispute_menu", null, `.o_view_controller:contains('${CUSTOMER}')`],
     [
+        "collection_reply_menu_all",
+        "collection_reply_menu",
+        ".o_last_breadcrumb_item:contains('Customer Replies')",
+    ],
+    [
+        "collection_reply_menu_unmatched",
+        "collection_reply_menu",
+        ".o_last_breadcrumb_item:contains('Unknown Senders')",
+    ],
+    [
         "collection_communication_menu_review",
         "collection_communication_menu",
         ".o_last_breadcrumb_item:contains('Reminders to Review')",
@@ -34,6 +44,11 @@ const COLLECTOR_MENUS = [
         "collection_communication_delivery_menu_failed",
         "collection_communication_menu",
         ".o_last_breadcrumb_item:contains('Failed Deliveries')",
+    ],
+    [
+        "collection_communication_delivery_menu_letters",
+        "collection_communication_menu",
+        ".o_last_breadcrumb_item:contains('Letters to Print')",
     ],
     [
         "collection_aged_receivable_report_menu",
@@ -59,6 +74,11 @@ const COLLECTOR_MENUS = [
         "collection_collector_report_menu",
         "account_collection_menu_reporting",
         ".o_last_breadcrumb_item:contains('Collectors')",
+    ],
+    [
+        "collection_cash_forecast_menu",
+        "account_collection_menu_reporting",
+        ".o_last_breadcrumb_item:contains('Cash-in Forecast')",
     ],
 ];
 
