@@ -52,6 +52,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_promise_views.xml",
         "views/collection_agreement_views.xml",
         "views/collection_policy_views.xml",
+        "views/collection_segment_views.xml",
         "views/collection_communication_views.xml",
         "views/collection_dispute_views.xml",
         "views/res_partner_views.xml",
@@ -68,6 +69,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/res_partner_demo.xml",
         "demo/account_move_demo.xml",
         "demo/collection_demo.xml",
+        "demo/collection_segment_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

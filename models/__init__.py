@@ -29,3 +29,4 @@ from . import ir_module_module
 from . import collection_dashboard
 from . import collection_kpi
 from . import res_partner_credit_hold
+from . import collection_segment

@@ -26,3 +26,4 @@ from . import test_receipts
 from . import test_risk
 from . import test_prediction
 from . import test_credit_hold
+from . import test_segment
