@@ -54,6 +54,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_promise_views.xml",
         "views/collection_agreement_views.xml",
         "views/collection_policy_views.xml",
+        "views/collection_segment_views.xml",
         "views/collection_communication_views.xml",
         "views/collection_dispute_views.xml",
         "views/collection_reply_views.xml",
@@ -74,6 +75,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_reminder_demo.xml",
         "demo/collection_letter_demo.xml",
         "demo/collection_reply_demo.xml",
+        "demo/collection_segment_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -31,3 +31,4 @@ from . import res_partner_risk
 from . import account_move_prediction
 from . import collection_prediction
 from . import res_partner_credit_hold
+from . import collection_segment

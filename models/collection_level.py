@@ -203,7 +203,7 @@ class CollectionLevel(models.Model):
         self.env["collection.policy"].flush_model(["active", "entry_level_id"])
         self.env["collection.invoice.dunning"].flush_model(["level_id", "level_date"])
         Partner = self.env["res.partner"].with_company(company)
-        Partner.flush_model(["collection_policy_id"])
+        Partner.flush_model(["collection_policy_id", "collection_segment_id"])
         state = SQL.identifier(state_alias)
         days = SQL("(%s::date - %s)", today, due_date_sql)
         # At no level yet: the levels reached by today come first, the highest one.
@@ -253,9 +253,7 @@ class CollectionLevel(models.Model):
             due=due_date_sql,
             days=days,
             start_reached=start_reached,
-            policy=self.env["collection.ledger"]._company_dependent_sql(
-                Partner, partner_alias, "collection_policy_id"
-            ),
+            policy=self.env["collection.segment"]._policy_sql(Partner, partner_alias),
             default_policy=company.collection_policy_id.id or None,
         )
 

@@ -8,7 +8,8 @@ which the Kaplan-Meier estimator of the survival curve S(t) = P(delay > t) count
 (an item open that long is at risk up to 40 days, then leaves the count without an
 event). The predicted delay of an open item already ``e`` days past due is the median of
 the delay *given* it is more than ``e``: the first t > e where S(t) <= S(e) / 2. A
-customer with fewer than MIN_HISTORY items paid uses the curve of the whole company.
+customer with fewer than MIN_HISTORY items paid uses the curve of its segment's customers
+together when they paid that many, else the curve of the whole company.
 """
 
 from collections import defaultdict
@@ -71,10 +72,13 @@ class DelayModel:
     ``predict(partner_id, due_date)`` and, for comparison, ``baseline(partner_id,
     due_date)`` (the due date plus the customer's average delay)."""
 
-    def __init__(self, as_of, counts):
-        """``counts``: {partner id: {delay: (paid, open)}}."""
+    def __init__(self, as_of, counts, segments=None):
+        """``counts``: {partner id: {delay: (paid, open)}}; ``segments``: {partner id:
+        segment id} of the customers in a segment."""
         self.as_of = as_of
+        self.segments = segments or {}
         company = defaultdict(lambda: [0, 0])
+        per_segment = defaultdict(lambda: defaultdict(lambda: [0, 0]))
         self.curves = {}
         self.paid = {}
         self.means = {}
@@ -89,19 +93,38 @@ class DelayModel:
                 self.means[partner_id] = days / paid
                 total_days += days
                 total_paid += paid
+            segment = self.segments.get(partner_id)
             for delay, (p, o) in partner_counts.items():
                 company[delay][0] += p
                 company[delay][1] += o
+                if segment:
+                    per_segment[segment][delay][0] += p
+                    per_segment[segment][delay][1] += o
         self.company_curve = kaplan_meier(company)
+        self.segment_curves = {
+            segment: kaplan_meier(segment_counts)
+            for segment, segment_counts in per_segment.items()
+            if sum(p for p, _o in segment_counts.values()) >= MIN_HISTORY
+        }
         self.company_mean = total_days / total_paid if total_paid else 0.0
 
     def source(self, partner_id):
-        """'customer' when the customer's own history is used, else 'company'."""
-        return "customer" if partner_id in self.curves else "company"
+        """Whose history the customer's predictions come from: 'customer' (its own),
+        'segment' (its segment's customers together) or 'company'."""
+        if partner_id in self.curves:
+            return "customer"
+        if self.segments.get(partner_id) in self.segment_curves:
+            return "segment"
+        return "company"
 
     def predict_delay(self, partner_id, due_date):
         elapsed = (self.as_of - due_date).days
-        for curve in (self.curves.get(partner_id), self.company_curve):
+        curves = (
+            self.curves.get(partner_id),
+            self.segment_curves.get(self.segments.get(partner_id)),
+            self.company_curve,
+        )
+        for curve in curves:
             if curve:
                 delay = conditional_median(curve, elapsed)
                 if delay is not None:
@@ -189,8 +212,12 @@ class CollectionPrediction(models.AbstractModel):
     @api.model
     def _model(self, company, as_of):
         """The DelayModel of ``company``'s customers fitted on the ledger as it was on
-        ``as_of``."""
-        return DelayModel(as_of, self._delay_counts(company, as_of))
+        ``as_of``, with their segments (today's)."""
+        counts = self._delay_counts(company, as_of)
+        # sudo: the segments of the customers whose ledger is read, a fitting detail.
+        partners = self.env["res.partner"].with_company(company).sudo().browse(list(counts))
+        segments = {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
+        return DelayModel(as_of, counts, segments)
 
     @api.model
     def _open_items(self, company, as_of, restrict=None):

@@ -40,11 +40,16 @@ class CollectionCashForecast(models.Model):
         string="After 13 Weeks", readonly=True, help="Predicted after the forecast's 13 weeks."
     )
     source = fields.Selection(
-        [("customer", "Customer's history"), ("company", "Company's history")],
+        [
+            ("customer", "Customer's history"),
+            ("segment", "Segment's history"),
+            ("company", "Company's history"),
+        ],
         string="Learnt From",
         readonly=True,
-        help="Whose payment history the prediction comes from: the customer's own, or the "
-        "company's customers' when the customer paid fewer than five invoices.",
+        help="Whose payment history the prediction comes from: the customer's own, else its "
+        "segment's customers' or the company's customers' when the customer paid fewer than "
+        "five invoices.",
     )
     amount_residual = fields.Monetary(
         string="Expected", readonly=True, help="Open amount of the item, in company currency."

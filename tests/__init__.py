@@ -34,3 +34,4 @@ from . import test_reply_tour
 from . import test_risk
 from . import test_prediction
 from . import test_credit_hold
+from . import test_segment

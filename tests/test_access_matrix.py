@@ -50,6 +50,7 @@ MATRIX = {
     "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "R", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     "collection.cash.forecast": ("", "", "", "R", "R", "R", "R", "", ""),
+    "collection.segment": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
@@ -141,6 +142,13 @@ class TestCollectionAccessMatrix(CollectionCommon):
             ),
             "collection.cash.forecast": env["collection.cash.forecast"].search(
                 [("move_id", "=", cls.bolt_invoice.id)]
+            ),
+            "collection.segment": env["collection.segment"].create(
+                {
+                    "name": "Matrix segment",
+                    "domain": "[('id', '=', 0)]",
+                    "policy_id": level.policy_id.id,
+                }
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
@@ -277,6 +285,16 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 ["predicted_date", "amount_residual"],
                 {"move_id": self.bolt_invoice.id},
                 {"amount_residual": 1.0},
+            ),
+            "collection.segment": (
+                ["name", "policy_id"],
+                {
+                    "name": "New",
+                    "domain": "[('id', '=', 0)]",
+                    "policy_id": self.level.policy_id.id,
+                    "company_id": self.company.id,
+                },
+                {"name": "Renamed"},
             ),
             "res.partner": (
                 ["collection_status", "collection_user_id", "collection_overdue_amount"],

@@ -92,3 +92,43 @@ class TestCollectionPrediction(CollectionCommon):
         monday = day(15) - timedelta(days=day(15).weekday())
         self.assertEqual(row.week_start, monday)
         self.assertFalse(row.later)
+
+    def test_customer_without_history_falls_back_to_its_segment(self):
+        spain = self.env.ref("base.es")
+        self.customer_history.country_id = spain
+        # A customer outside the segment who always pays 100 days late pulls the
+        # company's curve away from the segment's.
+        slow = self.env["res.partner"].create({"name": "Slow Payer", "is_company": True})
+        for index in range(5):
+            due = day(-300 + 20 * index)
+            invoice = self.invoice(slow, 100.0, due)
+            with on_day(due + timedelta(days=100)):
+                self.pay(invoice, pay_date=due + timedelta(days=100))
+        newcomer = self.env["res.partner"].create(
+            {"name": "Newcomer", "is_company": True, "country_id": spain.id}
+        )
+        invoice = self.invoice(newcomer, 500.0, day(10))
+        policy = self.env["collection.policy"].create(
+            {"name": "Spain", "company_id": self.company.id, "mode": "review"}
+        )
+        self.env["collection.segment"].create(
+            {"name": "Spain", "domain": "[('country_id.code', '=', 'ES')]", "policy_id": policy.id}
+        )
+        # The segment's curve is the steady payer's and the newcomer's: median 30 days.
+        self.assertEqual(
+            invoice.with_user(self.collector).collection_predicted_date,
+            day(10) + timedelta(days=30),
+        )
+        row = (
+            self.env["collection.cash.forecast"]
+            .with_user(self.collector)
+            .search([("move_id", "=", invoice.id)])
+        )
+        self.assertEqual(row.source, "segment")
+        other = self.env["res.partner"].create({"name": "Elsewhere", "is_company": True})
+        elsewhere = self.invoice(other, 500.0, day(10))
+        # Outside the segment, the company's curve: half paid within 100 days.
+        self.assertEqual(
+            elsewhere.with_user(self.collector).collection_predicted_date,
+            day(10) + timedelta(days=100),
+        )

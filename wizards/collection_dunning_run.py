@@ -156,3 +156,31 @@ class CollectionDunningRunLine(models.TransientModel):
     first_reminder = fields.Boolean(
         readonly=True, help="The customer's first reminder: it starts at the policy's entry level."
     )
+
+
+class CollectionDunningRunSegment(models.TransientModel):
+    """The preview says which segment put each customer on the policy of its reminder."""
+
+    _inherit = "collection.dunning.run"
+
+    def _preview_lines(self, company):
+        lines = super()._preview_lines(company)
+        Partner = self.env["res.partner"].with_company(company)
+        for line in lines:
+            partner = Partner.browse(line["partner_id"])
+            if not partner.collection_policy_id and partner.collection_segment_id:
+                line["segment_id"] = partner.collection_segment_id.id
+        return lines
+
+
+class CollectionDunningRunLineSegment(models.TransientModel):
+    _inherit = "collection.dunning.run.line"
+
+    policy_id = fields.Many2one(related="level_id.policy_id", string="Policy")
+    segment_id = fields.Many2one(
+        "collection.segment",
+        string="Segment",
+        readonly=True,
+        help="The segment that put the customer on this policy (empty: the customer's own "
+        "policy or the company's default).",
+    )
