@@ -116,15 +116,18 @@ class CollectionDunning(models.AbstractModel):
         or an invoice cancelled)."""
         Partner = self.env["res.partner"].with_company(company).sudo()
         held = Partner.search([("collection_stage_id.stop_dunning", "=", True)])
-        if not held:
+        self._with_unlocked(held, lambda free: free._collection_reset_stage_when_settled())
+
+    @api.model
+    def _with_unlocked(self, partners, act):
+        """Call ``act`` with those of ``partners`` no other worker holds: customers
+        another worker holds, or changed since this transaction began, are that
+        worker's (nothing is done with them here)."""
+        if not partners:
             return
         try:
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                # Customers another worker holds, or released since this transaction
-                # began, are that worker's.
-                held.try_lock_for_update(
-                    allow_referencing=True
-                )._collection_reset_stage_when_settled()
+                act(partners.try_lock_for_update(allow_referencing=True))
         except psycopg2.errors.SerializationFailure:
             pass
 

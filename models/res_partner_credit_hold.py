@@ -2,11 +2,9 @@
 warnings on invoices and sales orders, released when nothing is overdue any more, each
 change logged as an interaction (README, "Credit hold")."""
 
-import psycopg2
-
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, mute_logger
+from odoo.tools import SQL
 
 # The suggested credit limit: CREDIT_LIMIT_MONTHS months of the customer's sales of the
 # last 12 months, less its risk score in percent (a score of 100 suggests nothing).
@@ -188,17 +186,7 @@ class CollectionDunning(models.AbstractModel):
         super()._release_settled_stages(company)
         Partner = self.env["res.partner"].with_company(company).sudo()
         held = Partner.search([("collection_credit_hold", "=", True)])
-        if not held:
-            return
-        try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                # Customers another worker holds, or released since this transaction
-                # began, are that worker's.
-                held.try_lock_for_update(
-                    allow_referencing=True
-                )._collection_release_credit_hold_when_settled()
-        except psycopg2.errors.SerializationFailure:
-            pass
+        self._with_unlocked(held, lambda free: free._collection_release_credit_hold_when_settled())
 
 
 class AccountMove(models.Model):
