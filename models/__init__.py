@@ -27,3 +27,4 @@ from . import collection_dashboard
 from . import collection_kpi
 from . import mail_activity
 from . import collection_reply
+from . import collection_interest

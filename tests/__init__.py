@@ -31,3 +31,4 @@ from . import test_dunning_letters
 from . import test_screens
 from . import test_reply
 from . import test_reply_tour
+from . import test_interest

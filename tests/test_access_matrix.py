@@ -47,6 +47,8 @@ MATRIX = {
     "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", ""),
     "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "RW", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
+    # The statutory interest rates: one table for every company, kept by managers.
+    "collection.interest.rate": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", "R"),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
@@ -132,6 +134,9 @@ class TestCollectionAccessMatrix(CollectionCommon):
             "collection.dispute.reason": cls.reason,
             "collection.aging.bucket": env["collection.aging.bucket"].search(
                 [("company_id", "=", cls.company.id)], limit=1
+            ),
+            "collection.interest.rate": env.ref(
+                "account_collection.collection_interest_rate_2025_2"
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
@@ -263,6 +268,11 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 ["name"],
                 {"name": "New", "company_id": self.company.id, "days_from": 500},
                 {"name": "Renamed"},
+            ),
+            "collection.interest.rate": (
+                ["rate"],
+                {"date_from": "2030-01-01", "rate": 5.0},
+                {"note": "Corrected"},
             ),
             "res.partner": (
                 ["collection_status", "collection_user_id", "collection_overdue_amount"],
