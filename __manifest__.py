@@ -65,6 +65,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_portal_templates.xml",
         "views/account_collection_menus.xml",
         "views/collection_interest_rate_views.xml",
+        "views/collection_interaction_chain_views.xml",
     ],
     "demo": [
         "demo/res_users_demo.xml",

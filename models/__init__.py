@@ -28,3 +28,4 @@ from . import collection_kpi
 from . import mail_activity
 from . import collection_reply
 from . import collection_interest
+from . import collection_interaction_chain

@@ -32,3 +32,4 @@ from . import test_screens
 from . import test_reply
 from . import test_reply_tour
 from . import test_interest
+from . import test_interaction_chain
