@@ -124,3 +124,20 @@ class TestCollectionInterest(CollectionCommon):
         with on_day(date(2026, 7, 2)):
             # 2026-07-01 and 2026-07-02 at the new 11% on 1000 = 22000 / 36500 = 0.60
             self.assertAlmostEqual(move.collection_interest_amount, 0.60)
+
+    def test_statement_says_claimable(self):
+        """The statement of account adds the claimable interest and compensation under
+        its total due."""
+        self.policy.interest_mode = "statutory"
+        self.invoice(self.customer, 1000.0, day(-30))
+        content, _type = (
+            self.env["ir.actions.report"]
+            .with_user(self.collector)
+            ._render_qweb_html(
+                "account_collection.action_report_collection_statement", self.customer.ids
+            )
+        )
+        text = " ".join(content.decode().split())
+        self.assertIn("Late-payment interest claimable", text)
+        self.assertIn("9.86", text)
+        self.assertIn("Compensation for recovery costs claimable", text)
