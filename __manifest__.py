@@ -32,6 +32,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "report/collection_dossier_reports.xml",
         "report/collection_dossier_templates.xml",
         "report/collection_kpi_report_views.xml",
+        "report/collection_cash_forecast_report_views.xml",
         "report/collection_agreement_reports.xml",
         "report/collection_agreement_templates.xml",
         "data/collection_stage_data.xml",
@@ -54,6 +55,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_promise_views.xml",
         "views/collection_agreement_views.xml",
         "views/collection_policy_views.xml",
+        "views/collection_segment_views.xml",
         "views/collection_communication_views.xml",
         "views/collection_dispute_views.xml",
         "views/collection_reply_views.xml",
@@ -61,6 +63,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_aged_receivable_report_views.xml",
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
+        "views/res_partner_risk_views.xml",
         "views/collection_dashboard_views.xml",
         "views/collection_portal_templates.xml",
         "views/account_collection_menus.xml",
@@ -75,6 +78,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_reminder_demo.xml",
         "demo/collection_letter_demo.xml",
         "demo/collection_reply_demo.xml",
+        "demo/collection_segment_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -27,5 +27,10 @@ from . import collection_dashboard
 from . import collection_kpi
 from . import mail_activity
 from . import collection_reply
+from . import res_partner_risk
+from . import account_move_prediction
+from . import collection_prediction
+from . import res_partner_credit_hold
+from . import collection_segment
 from . import collection_interest
 from . import collection_interaction_chain

@@ -328,6 +328,7 @@ class AccountMove(models.Model):
             "name": self.env._("Hold Reminders"),
             "res_model": "collection.invoice.hold",
             "view_mode": "form",
+            "views": [(False, "form")],
             "target": "new",
             "context": {"default_move_ids": [fields.Command.set(self.ids)]},
         }

@@ -391,6 +391,13 @@ class CollectionAgreement(models.Model):
         replacing the current ones (drafts only)."""
         if any(a.state != "draft" for a in self):
             raise UserError(self.env._("Instalments can only be computed on a draft agreement."))
+        if any(not agreement.move_ids for agreement in self):
+            raise UserError(
+                self.env._(
+                    "Choose the invoices the agreement settles (the Invoices tab) first: "
+                    "the instalments split what is left to pay on them."
+                )
+            )
         for agreement in self:
             # What is left to pay on the invoices now.
             agreement.amount = agreement._collection_open_residual_of_moves(agreement.move_ids)
@@ -1133,3 +1140,42 @@ class CollectionAgreement(models.Model):
                    AND (arel.account_move_id IS NOT NULL OR ag.charges_move_id = %(move)s))""",
             move=move_sql,
         )
+
+    # === DATA ENTRY === #
+
+    @api.onchange("partner_id")
+    def _onchange_partner_id_propose(self):
+        """A new agreement proposes what it settles: the customer's open invoices that
+        no other live agreement holds, oldest due first, and the customer's collector."""
+        if self.state != "draft" or not self.partner_id:
+            return
+        partner = self.partner_id.commercial_partner_id
+        company = self.company_id or self.env.company
+        held = (
+            self.env["collection.agreement"]
+            .sudo()  # sudo: an agreement the user cannot see still holds its invoices.
+            .search(
+                [
+                    ("partner_id", "=", partner.id),
+                    ("state", "in", LIVE_STATES),
+                    ("id", "not in", self._origin.ids),
+                ]
+            )
+            .move_ids
+        )
+        invoices = self.env["account.move"].search(
+            [
+                ("commercial_partner_id", "=", partner.id),
+                ("company_id", "=", company.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", OPEN_PAYMENT_STATES),
+                ("id", "not in", held.ids),
+            ],
+            order="invoice_date_due, id",
+        )
+        if self.move_ids.commercial_partner_id != partner or not self.move_ids:
+            self.move_ids = invoices
+        collector = partner.with_company(company).collection_user_id
+        if collector:
+            self.user_id = collector

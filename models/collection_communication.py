@@ -154,11 +154,22 @@ class CollectionCommunication(models.Model):
     @api.depends("partner_id", "level_id")
     def _compute_name(self):
         for communication in self:
-            communication.name = self.env._(
-                "%(level)s - %(partner)s",
-                level=communication.level_id.name or "",
-                partner=communication.partner_id.display_name or "",
-            )
+            communication.name = communication._collection_name()
+
+    @api.depends("partner_id", "level_id")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        """The level in the reader's language (the stored name is the run's)."""
+        for communication in self:
+            communication.display_name = communication._collection_name()
+
+    def _collection_name(self):
+        self.ensure_one()
+        return self.env._(
+            "%(level)s - %(partner)s",
+            level=self.level_id.name or "",
+            partner=self.partner_id.display_name or "",
+        )
 
     @api.depends("move_ids.invoice_date_due", "date")
     def _compute_coming_move_ids(self):
@@ -735,22 +746,22 @@ class CollectionCommunication(models.Model):
 
     def _collection_last_day(self, due_dates):
         """The last day the message of this reminder is true, False when it has none.
-        A message gives way to the next level of its policy: it is true until the day
-        before the gap between the two levels' delays has passed since the reminder's
-        day (the day the next level is due). A message before the due date ("due soon")
-        is true until the day before the first due date of its invoices, one on the due
-        date ("due today") on that day only."""
+        A message before the due date ("due soon") is true until the day before the
+        first due date of its invoices, one on the due date ("due today") on that day
+        only, and either gives way to the next level of its policy: until the day before
+        the gap between the two levels' delays has passed since the reminder's day. A
+        message about overdue invoices stays true until it leaves: the invoices' next
+        level waits for it (``collection.level._dunning_next_step_sql``)."""
         self.ensure_one()
         level = self.level_id
-        last = False
+        due_dates = [due for due in due_dates if due]
+        if level.delay > 0 or not due_dates:
+            return False
+        last = min(due_dates) - timedelta(days=1 if level.delay < 0 else 0)
         later = level.policy_id.level_ids.filtered(lambda lv: lv.delay > level.delay)
         if later:
             gap = min(later.mapped("delay")) - level.delay
-            last = self.date + timedelta(days=gap - 1)
-        due_dates = [due for due in due_dates if due]
-        if level.delay <= 0 and due_dates:
-            bound = min(due_dates) - timedelta(days=1 if level.delay < 0 else 0)
-            last = min(last, bound) if last else bound
+            last = min(last, self.date + timedelta(days=gap - 1))
         return last
 
     def _collection_local_day(self, moment):
@@ -926,6 +937,7 @@ class CollectionCommunication(models.Model):
             "name": self.env._("Postpone Reminders"),
             "res_model": "collection.communication.postpone",
             "view_mode": "form",
+            "views": [(False, "form")],
             "target": "new",
             "context": {"default_communication_ids": [Command.set(self.ids)]},
         }

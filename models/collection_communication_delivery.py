@@ -739,7 +739,10 @@ class CollectionCommunicationDelivery(models.Model):
         communication = self.communication_id
         others = communication.delivery_ids - self
         if others.filtered(
-            lambda d: d.channel != "activity" and d.state in ("draft", "queued", "sending", "sent")
+            lambda d: (
+                d.channel != "activity"
+                and d.state in ("draft", "queued", "sending", "to_print", "sent")
+            )
         ):
             return
         Dunning = self.env["collection.dunning"]
@@ -747,16 +750,16 @@ class CollectionCommunicationDelivery(models.Model):
         for channel in MESSAGE_CHANNELS:
             if channel in tried or not Dunning._channel_configured(communication, channel):
                 continue
-            recipient, problem = Dunning._recipient(communication, channel)
-            if problem:
+            recipients = Dunning._recipients(communication, channel)
+            if recipients["problem"]:
                 continue
             self.with_context(collection_engine=ENGINE).create(
                 {
                     "communication_id": communication.id,
                     "channel": channel,
-                    "recipient": recipient,
                     "state": "queued",
                     "fallback_of_id": self.id,
+                    **Dunning._recipient_values(recipients),
                 }
             )
             note = self.env._(

@@ -149,8 +149,19 @@ class CollectionDispute(models.Model):
     @api.depends("reason_id", "invoice_names", "partner_id")
     def _compute_name(self):
         for dispute in self:
-            parts = [dispute.reason_id.name, dispute.invoice_names]
-            dispute.name = " - ".join(p for p in parts if p) or self.env._("New dispute")
+            dispute.name = dispute._collection_name()
+
+    @api.depends("reason_id", "invoice_names", "partner_id")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        """The reason in the reader's language (the stored name is the opener's)."""
+        for dispute in self:
+            dispute.display_name = dispute._collection_name()
+
+    def _collection_name(self):
+        self.ensure_one()
+        parts = [self.reason_id.name, self.invoice_names]
+        return " - ".join(p for p in parts if p) or self.env._("New dispute")
 
     @api.depends("date_open", "reason_id.sla_days")
     def _compute_sla_deadline(self):

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
+
+from .collection_stage import may_change_shared
 
 RESPONSIBLE_TYPES = [
     ("salesperson", "Invoice Salesperson"),
@@ -66,3 +68,55 @@ class CollectionDisputeReason(models.Model):
         """The active reasons a customer of ``company`` may choose on the portal."""
         # sudo: portal visitors only get the reasons' names, which they choose from.
         return self.sudo().search([("company_id", "in", (False, company.id))])
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A reason disputes were given for stays, with them: it can be archived."""
+        # sudo: only whether the reason is given by a dispute is read, in any company.
+        used = (
+            self.env["collection.dispute"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("reason_id", "in", self.ids)])
+            .reason_id
+        )
+        for reason in self & used:
+            raise UserError(
+                self.env._(
+                    "The dispute reason “%(reason)s” is given by disputes: archive it instead.",
+                    reason=reason.name,
+                )
+            )
+
+    # === SHARED BY EVERY COMPANY === #
+
+    def _check_shared_access(self):
+        """A reason without a company is every company's: only a user who may change
+        what they share changes it (see ``may_change_shared``)."""
+        shared = self.filtered(lambda reason: not reason.company_id)
+        if shared and not may_change_shared(self.env):
+            raise AccessError(
+                self.env._(
+                    "The dispute reason “%(reason)s” is shared by every company: only a "
+                    "collection manager of every company, or an administrator, can add, "
+                    "change or delete it. Add a reason of your company instead.",
+                    reason=shared[0].name,
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        reasons = super().create(vals_list)
+        reasons._check_shared_access()
+        return reasons
+
+    def write(self, vals):
+        self._check_shared_access()
+        result = super().write(vals)
+        if "company_id" in vals:
+            self._check_shared_access()
+        return result
+
+    def unlink(self):
+        self._check_shared_access()
+        return super().unlink()

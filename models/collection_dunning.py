@@ -815,7 +815,7 @@ class CollectionDunning(models.AbstractModel):
     # === DEMO DATA === #
 
     @api.model
-    def _demo_replay_day(self, company, days_ago, refused=None, hour=9):
+    def _demo_replay_day(self, company, days_ago, refused=None, hour=9, partner_ids=None):
         """The demo data's history, built by the engine: the daily run of the day
         ``days_ago`` days before today (``_create_from_plan`` on that day's plan), and
         the queue at ``hour`` o'clock that day (the company's time): the reminders
@@ -826,9 +826,11 @@ class CollectionDunning(models.AbstractModel):
         the provider's answer}), which fail with it. The quiet hours, rest days and
         the contact limit hold messages back (until a later replayed day's queue) and
         drop those no longer true, as the queue does. With ``days_ago`` 0, today's
-        reminders are created and left to the queue."""
+        reminders are created and left to the queue. ``partner_ids``: of these customers
+        only."""
         today = company._collection_today() - timedelta(days=days_ago)
-        communications = self._create_from_plan(company, today, self._dunning_plan(company, today))
+        plan = self._dunning_plan(company, today, partner_ids)
+        communications = self._create_from_plan(company, today, plan)
         if not days_ago:
             return communications
         tz = company._collection_tz()
@@ -875,6 +877,8 @@ class CollectionDunning(models.AbstractModel):
             if error:
                 delivery._failed(error, moment, retry=False)
             else:
+                if delivery.channel == "letter":
+                    delivery._set_to_print()  # printed and posted that day
                 delivery._sent(moment)
             communication._update_state()
         return communications

@@ -9,6 +9,9 @@ import bisect
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import AccessError
+
+from .collection_stage import may_change_shared
 
 INTEREST_MODES = [
     ("none", "No Interest"),
@@ -58,6 +61,31 @@ class CollectionInterestRate(models.Model):
                 rate=rate.rate,
                 date=fields.Date.to_string(rate.date_from) if rate.date_from else "",
             )
+
+    def _check_shared_access(self):
+        if not may_change_shared(self.env):
+            raise AccessError(
+                self.env._(
+                    "The statutory interest rates are shared by every company: only a "
+                    "collection manager of every company, or an administrator, can add, "
+                    "change or delete them."
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_shared_access()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if self:
+            self._check_shared_access()
+        return super().write(vals)
+
+    def unlink(self):
+        if self:
+            self._check_shared_access()
+        return super().unlink()
 
     @api.model
     def _collection_rate_function(self):

@@ -19,8 +19,9 @@ class CollectionInvoiceDunning(models.Model):
     )
     level_date = fields.Date(
         string="Level Reached On",
-        help="The day the dunning run moved the invoice to its level: the next level comes "
-        "at least the gap between the two levels' delays later.",
+        help="The day the invoice's reminder at its level was sent (for a level without "
+        "message, the day the run moved it there): the next level comes at least the gap "
+        "between the two levels' delays later.",
     )
     last_reminder_date = fields.Date(string="Last Reminder")
 

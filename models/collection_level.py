@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 from odoo.tools.translate import html_translate
 
@@ -192,7 +192,8 @@ class CollectionLevel(models.Model):
           row), it gets the next level once it is that level's delay old and the level
           it is at was reached at least the gap between the two delays earlier
           (``level_date``; a level set by hand counts from the day it would have been
-          reached);
+          reached), and no reminder of the (overdue) level it is at still waits to
+          leave;
         - at no level yet (or one of another policy), it starts at the level of the
           day it is at, never beyond the policy's entry level, and an invoice already
           overdue does not start at a level before the due date (those speak of an
@@ -202,7 +203,7 @@ class CollectionLevel(models.Model):
         self.env["collection.policy"].flush_model(["active", "entry_level_id"])
         self.env["collection.invoice.dunning"].flush_model(["level_id", "level_date"])
         Partner = self.env["res.partner"].with_company(company)
-        Partner.flush_model(["collection_policy_id"])
+        Partner.flush_model(["collection_policy_id", "collection_segment_id"])
         state = SQL.identifier(state_alias)
         days = SQL("(%s::date - %s)", today, due_date_sql)
         # At no level yet: the levels reached by today come first, the highest one.
@@ -227,6 +228,18 @@ class CollectionLevel(models.Model):
                              ORDER BY fl.delay LIMIT 1))
                  WHERE pol.id = COALESCE(%(policy)s, %(default_policy)s)
                    AND pol.active
+                   -- An invoice whose reminder of its level still waits to leave (to
+                   -- review, postponed, a letter to print...) waits with it: the next
+                   -- level never comes before the customer received this one. A
+                   -- message before or on the due date is true until then only, and
+                   -- dropped after: it does not hold the invoice.
+                   AND (cur.id IS NULL OR cur.delay <= 0 OR NOT EXISTS (
+                           SELECT 1
+                             FROM collection_communication_account_move_rel wr
+                             JOIN collection_communication wc ON wc.id = wr.communication_id
+                            WHERE wr.move_id = %(state)s.move_id
+                              AND wc.level_id = cur.id
+                              AND wc.state IN ('draft', 'queued')))
                    AND CASE WHEN cur.id IS NOT NULL THEN lv.delay > cur.delay
                             ELSE lv.delay <= COALESCE(ent.delay, lv.delay)
                                  AND (lv.delay > %(days)s OR lv.delay > 0 OR %(days)s <= 0
@@ -240,8 +253,36 @@ class CollectionLevel(models.Model):
             due=due_date_sql,
             days=days,
             start_reached=start_reached,
-            policy=self.env["collection.ledger"]._company_dependent_sql(
-                Partner, partner_alias, "collection_policy_id"
-            ),
+            policy=self.env["collection.segment"]._policy_sql(Partner, partner_alias),
             default_policy=company.collection_policy_id.id or None,
         )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A level reminders were created at, or that invoices or customers are at, is
+        their history: it stays (its policy can be archived and replaced)."""
+        # sudo: only whether the level is referenced anywhere is read, in any company.
+        used = set(
+            self.env["collection.communication"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("level_id", "in", self.ids)])
+            .level_id.ids
+        )
+        used |= set(
+            self.env["collection.invoice.dunning"]
+            .sudo()
+            .search([("level_id", "in", self.ids)])
+            .level_id.ids
+        )
+        used |= self.env["res.partner"]._collection_ids_in_use("collection_level_id", self.ids)
+        for level in self.filtered(lambda level: level.id in used):
+            raise UserError(
+                self.env._(
+                    "The level “%(level)s” is in use: reminders were created at it, or "
+                    "invoices or customers are at it. Archive its policy “%(policy)s” and "
+                    "make a new one instead.",
+                    level=level.name,
+                    policy=level.policy_id.name,
+                )
+            )

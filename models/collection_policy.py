@@ -1,4 +1,5 @@
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class CollectionPolicy(models.Model):
@@ -69,3 +70,36 @@ class CollectionPolicyThanks(models.Model):
         "customer gets a short confirmation by email, on its chatter with the rest of the "
         "conversation. Off by default.",
     )
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A policy reminders were created by, or that customers or companies follow,
+        stays: it can be archived instead."""
+        # sudo: only whether the policy is referenced anywhere is read, in any company.
+        Reminder = self.env["collection.communication"].sudo().with_context(active_test=False)
+        used = set(Reminder.search([("policy_id", "in", self.ids)]).policy_id.ids)
+        used |= set(Reminder.search([("level_id.policy_id", "in", self.ids)]).policy_id.ids)
+        used |= set(
+            self.env["collection.invoice.dunning"]
+            .sudo()
+            .search([("level_id.policy_id", "in", self.ids)])
+            .level_id.policy_id.ids
+        )
+        used |= set(
+            self.env["res.company"]
+            .sudo()
+            .search([("collection_policy_id", "in", self.ids)])
+            .collection_policy_id.ids
+        )
+        Partner = self.env["res.partner"]
+        used |= Partner._collection_ids_in_use("collection_policy_id", self.ids)
+        levels = Partner._collection_ids_in_use("collection_level_id", self.level_ids.ids)
+        used |= set(self.env["collection.level"].browse(levels).policy_id.ids)
+        for policy in self.filtered(lambda policy: policy.id in used):
+            raise UserError(
+                self.env._(
+                    "The policy “%(policy)s” is in use: reminders were created by it, or "
+                    "customers or companies follow it. Archive it instead.",
+                    policy=policy.name,
+                )
+            )

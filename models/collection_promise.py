@@ -73,15 +73,26 @@ class CollectionPromise(models.Model):
     @api.depends("partner_id", "amount", "date")
     def _compute_name(self):
         for promise in self:
-            if not promise.partner_id or not promise.date:
-                promise.name = self.env._("New promise")
-                continue
-            promise.name = self.env._(
-                "%(partner)s: %(amount)s by %(date)s",
-                partner=promise.partner_id.display_name,
-                amount=format_amount(self.env, promise.amount, promise.currency_id),
-                date=format_date(self.env, promise.date),
-            )
+            promise.name = promise._collection_name()
+
+    @api.depends("partner_id", "amount", "date")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        """The name in the reader's language, its amount and date in the reader's
+        formats (the stored name is in the language of who made the promise)."""
+        for promise in self:
+            promise.display_name = promise._collection_name()
+
+    def _collection_name(self):
+        self.ensure_one()
+        if not self.partner_id or not self.date:
+            return self.env._("New promise")
+        return self.env._(
+            "%(partner)s: %(amount)s by %(date)s",
+            partner=self.partner_id.display_name,
+            amount=format_amount(self.env, self.amount, self.currency_id),
+            date=format_date(self.env, self.date),
+        )
 
     # ------------------------------------------------------------------
     # Constraints

@@ -1,5 +1,16 @@
 from odoo import api, fields, models
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+
+
+def may_change_shared(env):
+    """Whether the current user may change the collection configuration every company
+    shares (the stages, the dispute reasons without a company): a user of every
+    company, or an administrator. A user of some companies would change the others'."""
+    if env.su or env.user.has_group("base.group_system"):
+        return True
+    # sudo: only which companies exist is read, to compare with the user's.
+    return not (env["res.company"].sudo().search([]) - env.user.company_ids)
 
 
 class CollectionStage(models.Model):
@@ -59,3 +70,44 @@ class CollectionStage(models.Model):
         first = self.sudo().search([], limit=1)
         if first:
             IrDefault.set("res.partner", "collection_stage_id", first.id)
+
+    @api.ondelete(at_uninstall=False)
+    def _unlink_except_in_use(self):
+        """A stage customers are in (in any company) stays: they are moved out of it
+        first, or it is archived."""
+        used = self.env["res.partner"]._collection_ids_in_use("collection_stage_id", self.ids)
+        for stage in self.filtered(lambda stage: stage.id in used):
+            raise UserError(
+                self.env._(
+                    "The stage “%(stage)s” holds customers: move them to another stage "
+                    "first, or archive it.",
+                    stage=stage.name,
+                )
+            )
+
+    # === SHARED BY EVERY COMPANY === #
+
+    def _check_shared_access(self):
+        if not may_change_shared(self.env):
+            raise AccessError(
+                self.env._(
+                    "Collection stages are shared by every company: only a collection "
+                    "manager of every company, or an administrator, can add, change or "
+                    "delete them."
+                )
+            )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        self._check_shared_access()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if self:
+            self._check_shared_access()
+        return super().write(vals)
+
+    def unlink(self):
+        if self:
+            self._check_shared_access()
+        return super().unlink()

@@ -39,6 +39,7 @@ class MailActivity(models.Model):
         partner = self.env["res.partner"].browse(self.res_id).commercial_partner_id
         action = partner.action_collection_log_interaction()
         category = self.activity_type_id.category
+        action["views"] = [(False, "form")]
         action["context"] = dict(
             action["context"],
             default_activity_id=self.id,

@@ -298,3 +298,10 @@ class ResCompany(models.Model):
         "without waiting for a collector (with the same checks). Off: a collector applies "
         "each suggestion in one click.",
     )
+
+    # Risk
+    collection_priority_risk = fields.Boolean(
+        string="Risk Raises the Priority",
+        help="The worklist's priority counts the customer's risk score too: a score of 100 "
+        "doubles it.",
+    )

@@ -112,3 +112,5 @@ class ResConfigSettings(models.TransientModel):
         )
 
     collection_reply_auto_promise = company_setting(fields.Boolean, "collection_reply_auto_promise")
+
+    collection_priority_risk = company_setting(fields.Boolean, "collection_priority_risk")

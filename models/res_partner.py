@@ -1535,9 +1535,9 @@ class ResPartner(models.Model):
         are its other invoice addresses. The customer itself comes after both."""
         self.ensure_one()
         invoice_contacts = self.child_ids.filtered(lambda c: c.type == "invoice")
-        addressees = (
-            self.with_company(company).collection_contact_id.with_env(self.env) or invoice_contacts
-        )
+        contact = self.with_company(company).collection_contact_id.with_env(self.env)
+        # An archived collection contact left the customer: the invoice addresses again.
+        addressees = contact.filtered("active") or invoice_contacts
         return addressees, invoice_contacts - addressees
 
 
@@ -1601,3 +1601,21 @@ class ResPartnerReplies(models.Model):
                     invoices=", ".join(invoices.mapped("name")),
                 ),
             )
+
+    @api.model
+    def _collection_ids_in_use(self, fname, ids):
+        """The ids among ``ids`` that a customer holds in its company-dependent field
+        ``fname`` (a stage, a policy, a level), in any company."""
+        if not ids:
+            return set()
+        self.flush_model([fname])
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT DISTINCT e.value::int
+                     FROM res_partner p, jsonb_each_text(p.%(fname)s) e
+                    WHERE p.%(fname)s IS NOT NULL AND e.value = ANY(%(ids)s)""",
+                fname=SQL.identifier(fname),
+                ids=[str(record_id) for record_id in ids],
+            )
+        )
+        return {row[0] for row in rows}

@@ -1,4 +1,5 @@
 from . import collection_kpi_report
 from . import collection_aged_receivable_report
+from . import collection_cash_forecast_report
 from . import collection_statement
 from . import collection_dossier

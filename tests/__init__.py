@@ -31,5 +31,9 @@ from . import test_dunning_letters
 from . import test_screens
 from . import test_reply
 from . import test_reply_tour
+from . import test_risk
+from . import test_prediction
+from . import test_credit_hold
+from . import test_segment
 from . import test_interest
 from . import test_interaction_chain

@@ -686,3 +686,107 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
         with self.assertRaises(AccessError):
             private.with_user(self.collector).read(["name"])
         self.assert_refused(self.reminder, {"letter_attachment_id": private.id})
+
+    # ------------------------------------------------------------------
+    # Deleting configuration in use
+    # ------------------------------------------------------------------
+
+    def assert_kept(self, records, message):
+        """A collection manager deleting ``records`` is told ``message`` and nothing is
+        deleted."""
+        with self.assertRaises(UserError) as caught, self.env.cr.savepoint():
+            records.with_user(self.collection_manager).unlink()
+        self.assertNotIsInstance(caught.exception, AccessError)
+        self.assertIn(message, str(caught.exception))
+        self.assertEqual(records.exists(), records)
+
+    def test_manager_cannot_delete_a_level_or_policy_in_use(self):
+        # Reminders were created at the level; Acme's invoice is at it.
+        self.assertEqual(self.reminder.level_id, self.level_late)
+        self.assert_kept(self.level_late, f"The level “{self.level_late.name}” is in use")
+        self.assert_kept(self.policy, f"The policy “{self.policy.name}” is in use")
+        self.assert_kept(self.policy.level_ids, "is in use")
+        self.assertEqual(self.acme_invoice.collection_level_id, self.level_late)
+        # A policy only a customer follows is in use too; one nobody uses goes.
+        unused = self.env["collection.policy"].create(
+            {"name": "Spare", "level_ids": [Command.create({"name": "Spare", "delay": 3})]}
+        )
+        self.other.with_company(self.company).collection_policy_id = unused
+        self.assert_kept(unused, "The policy “Spare” is in use")
+        self.other.with_company(self.company).collection_policy_id = False
+        unused.level_ids.with_user(self.collection_manager).unlink()
+        unused.with_user(self.collection_manager).unlink()
+        self.assertFalse(unused.exists())
+
+    def test_manager_cannot_delete_a_stage_holding_customers(self):
+        # Stages are every company's: a manager of every company manages them.
+        self.collection_manager.company_ids = self.env["res.company"].search([])
+        stage = self.env["collection.stage"].create({"name": "Lawyer"})
+        self.customer.with_company(self.company).collection_stage_id = stage
+        self.assert_kept(stage, "The stage “Lawyer” holds customers")
+        self.assertEqual(self.customer.with_company(self.company).collection_stage_id, stage)
+        self.customer.with_company(self.company).collection_stage_id = False
+        stage.with_user(self.collection_manager).unlink()
+        self.assertFalse(stage.exists())
+
+    def test_manager_cannot_delete_a_dispute_reason_in_use(self):
+        reason = self.env["collection.dispute.reason"].create(
+            {"name": "Late delivery", "company_id": self.company.id}
+        )
+        self.env["collection.dispute"].create(
+            {
+                "partner_id": self.customer.id,
+                "move_ids": [Command.set(self.acme_invoice.ids)],
+                "reason_id": reason.id,
+            }
+        )
+        self.assert_kept(reason, "The dispute reason “Late delivery” is given by disputes")
+
+    # ------------------------------------------------------------------
+    # Shared configuration: stages and company-less dispute reasons
+    # ------------------------------------------------------------------
+
+    def test_manager_of_another_company_cannot_change_shared_configuration(self):
+        company_2 = self.setup_other_company(name="Other Company")["company"]
+        manager_2 = self.make_user(
+            "manager_2", "account_collection.group_collection_manager", company_2
+        )
+        legal = self.env.ref("account_collection.collection_stage_legal")
+        shared_reason = self.env.ref("account_collection.collection_dispute_reason_wrong_price")
+        self.assertFalse(shared_reason.company_id)
+        spare = self.env["collection.stage"].create({"name": "Spare"})
+        Stage = self.env["collection.stage"].with_user(manager_2)
+        Reason = self.env["collection.dispute.reason"].with_user(manager_2)
+        attacks = {
+            "rename a stage": lambda: legal.with_user(manager_2).write({"name": "Closed"}),
+            "stop a stage's reminders": lambda: legal.with_user(manager_2).write(
+                {"stop_dunning": False}
+            ),
+            "archive a stage": lambda: legal.with_user(manager_2).action_archive(),
+            "add a stage": lambda: Stage.create({"name": "Other's stage"}),
+            "delete a stage": lambda: spare.with_user(manager_2).unlink(),
+            "reroute a shared reason": lambda: shared_reason.with_user(manager_2).write(
+                {"responsible_type": "collector", "sla_days": 90}
+            ),
+            "delete a shared reason": lambda: shared_reason.with_user(manager_2).unlink(),
+            "add a shared reason": lambda: Reason.create({"name": "Shared", "company_id": False}),
+        }
+        for attack, request in attacks.items():
+            with self.subTest(attack=attack):
+                with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
+                    request()
+                self.assertIn("shared by every company", str(caught.exception))
+        self.assertRecordValues(legal, [{"name": "Legal", "stop_dunning": True, "active": True}])
+        self.assertTrue(spare.exists())
+        self.assertEqual(shared_reason.sla_days, 5)
+        self.assertFalse(self.env["collection.stage"].search([("name", "=", "Other's stage")]))
+        # Reasons of their own company, they add and change.
+        reason = Reason.create({"name": "Wrong size", "company_id": company_2.id})
+        self.assertEqual(reason.sudo().company_id, company_2)
+        reason.write({"sla_days": 3})
+        # A collection manager of every company changes what they all share.
+        everywhere = self.make_user("manager_all", "account_collection.group_collection_manager")
+        everywhere.company_ids = self.env["res.company"].search([])
+        legal.with_user(everywhere).write({"name": "Court"})
+        shared_reason.with_user(everywhere).write({"sla_days": 7})
+        self.assertEqual(legal.name, "Court")

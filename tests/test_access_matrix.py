@@ -15,10 +15,12 @@ from .common import TODAY, CollectionCommon, on_day
 # visitor: the statement link works through the portal controller only), restricted
 # (Carla, a collector the company restricts to her portfolio), collector (Carla,
 # unrestricted), billing (Billing), accountant (Bookkeeper), manager (Collections /
-# Manager), other (a collection manager of another company), employee (an internal
-# user with no collections or accounting group). Another company's users work the
-# shared contact Bolt in their own company (its records there are theirs); evidence in
-# use (a dispute, a policy or level that reminders refer to) is not deleted.
+# Manager, working in every company as in a database of one company), other (a
+# collection manager of another company only), employee (an internal user with no
+# collections or accounting group). Another company's users work the shared contact
+# Bolt in their own company (its records there are theirs), and do not change what
+# every company shares (stages, dispute reasons without a company); evidence in use (a
+# dispute, a policy or level that reminders refer to) is not deleted.
 ROLES = (
     "portal",
     "public",
@@ -44,11 +46,13 @@ MATRIX = {
     "collection.invoice.dunning": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.policy": ("", "", "R", "R", "", "", "RCW", "", ""),
     "collection.level": ("", "", "R", "R", "", "", "RCW", "", ""),
-    "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", ""),
-    "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "RW", "R"),
+    "collection.stage": ("", "", "R", "R", "R", "R", "RCWU", "R", ""),
+    "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "R", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
-    # The statutory interest rates: one table for every company, kept by managers.
-    "collection.interest.rate": ("", "", "R", "R", "R", "R", "RCWU", "RCWU", "R"),
+    "collection.cash.forecast": ("", "", "", "R", "R", "R", "R", "", ""),
+    "collection.segment": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
+    # The statutory interest rates: one table for every company, kept by its managers.
+    "collection.interest.rate": ("", "", "R", "R", "R", "R", "RCWU", "R", "R"),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
@@ -86,6 +90,8 @@ class TestCollectionAccessMatrix(CollectionCommon):
         company_2 = cls.setup_other_company(name="Other Company")["company"]
         portal = cls.make_user("bolt_portal", "base.group_portal", name="Pat Portal")
         portal.partner_id.parent_id = cls.bolt
+        # Works in company 1, and may act in every company.
+        cls.collection_manager.company_ids = env["res.company"].search([])
         cls.users = {
             "portal": portal,
             "public": env.ref("base.public_user"),
@@ -130,10 +136,21 @@ class TestCollectionAccessMatrix(CollectionCommon):
             ),
             "collection.policy": level.policy_id,
             "collection.level": level,
-            "collection.stage": env.ref("account_collection.collection_stage_legal"),
+            # A stage no customer is in (one holding customers is not deleted).
+            "collection.stage": env["collection.stage"].create({"name": "Matrix stage"}),
             "collection.dispute.reason": cls.reason,
             "collection.aging.bucket": env["collection.aging.bucket"].search(
                 [("company_id", "=", cls.company.id)], limit=1
+            ),
+            "collection.cash.forecast": env["collection.cash.forecast"].search(
+                [("move_id", "=", cls.bolt_invoice.id)]
+            ),
+            "collection.segment": env["collection.segment"].create(
+                {
+                    "name": "Matrix segment",
+                    "domain": "[('id', '=', 0)]",
+                    "policy_id": level.policy_id.id,
+                }
             ),
             "collection.interest.rate": env.ref(
                 "account_collection.collection_interest_rate_2025_2"
@@ -269,6 +286,21 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 {"name": "New", "company_id": self.company.id, "days_from": 500},
                 {"name": "Renamed"},
             ),
+            "collection.cash.forecast": (
+                ["predicted_date", "amount_residual"],
+                {"move_id": self.bolt_invoice.id},
+                {"amount_residual": 1.0},
+            ),
+            "collection.segment": (
+                ["name", "policy_id"],
+                {
+                    "name": "New",
+                    "domain": "[('id', '=', 0)]",
+                    "policy_id": self.level.policy_id.id,
+                    "company_id": self.company.id,
+                },
+                {"name": "Renamed"},
+            ),
             "collection.interest.rate": (
                 ["rate"],
                 {"date_from": "2030-01-01", "rate": 5.0},
@@ -294,8 +326,15 @@ class TestCollectionAccessMatrix(CollectionCommon):
         record, read_fields, create_vals, write_vals = self.operations(model)
         # "model/what": a record of ``model`` other than the collection one.
         Model = self.env[model.split("/")[0]].with_user(user)
+
+        def read():
+            # A read that returns nothing (a row of another company's forecast, which
+            # does not exist in the user's company) is no read.
+            if not record.with_user(user).read(read_fields):
+                raise UserError("nothing read")
+
         attempts = {
-            "R": lambda: record.with_user(user).read(read_fields),
+            "R": read,
             "C": (lambda: Model.create(create_vals)) if create_vals is not None else None,
             "W": lambda: record.with_user(user).write(write_vals),
             # Deleting the partner, an invoice or a payment is not a collection matter.

@@ -1,7 +1,10 @@
-from odoo.exceptions import AccessError, ValidationError
-from odoo.tests import Form, tagged
+from datetime import timedelta
 
-from .common import TODAY, CollectionCommon, day, on_day
+from odoo import fields
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import Form, HttpCase, tagged
+
+from .common import TODAY, CollectionCommon, CollectionTourMixin, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -92,3 +95,30 @@ class TestCollectionActivityLog(CollectionCommon):
             wizard.action_confirm()
         self.assertEqual(self.open_activities(stranger), activity)
         self.assertFalse(self.env["collection.interaction"].search([]))
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionActivityDoneTour(CollectionTourMixin, CollectionCommon, HttpCase):
+    """In the browser: the chatter's Mark Done of a collection activity opens the Log
+    dialog, and logging marks the activity done."""
+
+    def test_mark_done_in_the_chatter_logs_the_outcome(self):
+        # The browser runs on the real date.
+        today = fields.Date.context_today(self.customer.with_user(self.collector))
+        self.customer.with_company(self.company).collection_user_id = self.collector
+        self.invoice(self.customer, 1000.0, today - timedelta(days=20))
+        activity = self.customer.sudo().activity_schedule(
+            "account_collection.mail_activity_type_collection_follow_up",
+            date_deadline=today,
+            summary="Call about the overdue invoices",
+            user_id=self.collector.id,
+        )
+        self.start_tour(
+            f"/odoo/res.partner/{self.customer.id}",
+            "collection_activity_done_tour",
+            login=self.collector.login,
+        )
+        self.assertFalse(activity.exists().filtered("active"))
+        logged = self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)])
+        self.assertEqual(logged.mapped("outcome"), ["no_answer"])
+        self.assertEqual(logged.user_id, self.collector)

@@ -60,6 +60,30 @@ class TestCollectionDunning(DunningCadenceCommon):
                 )
                 self.assertEqual(invoice.collection_level_id, level)
                 self.assertEqual(self.level_of(self.customer), level)
+                # Reviewed and sent the same day: the next level counts from today.
+                new.with_user(self.collector).action_approve()
+                with self.sms_gateway():
+                    self.run_queue(datetime.combine(date, time(13)))
+
+    def test_next_level_waits_for_the_reminder_to_leave(self):
+        """A reminder waiting for review holds its invoices at their level: the next
+        level comes once it was sent, the gap between the two levels later."""
+        invoice = self.invoice(self.customer, 1000.0, day(-5))  # at Text today
+        self.run_dunning(day(0))
+        text = self.reminders(self.customer)
+        self.run_dunning(day(5))  # Late is due, but Text has not left
+        self.assertEqual(self.reminders(self.customer), text)
+        with on_day(day(6)):
+            text.with_user(self.collector).action_approve()
+        with self.sms_gateway():
+            self.run_queue(at(6, 13))
+        self.run_dunning(day(10))
+        self.assertEqual(self.reminders(self.customer), text)
+        self.run_dunning(day(11))
+        self.assertRecordValues(
+            self.reminders(self.customer)[1:],
+            [{"level_id": self.level_late.id, "move_ids": invoice.ids, "date": day(11)}],
+        )
 
     def test_highest_level_once_grouping_the_invoices(self):
         contact = self.env["res.partner"].create(
@@ -302,6 +326,11 @@ class TestCollectionDunning(DunningCadenceCommon):
                     self.assertEqual(set(new.level_id), {ref(level)})
                     self.assertEqual(very_old.collection_level_id, ref(level))
                     self.assertEqual(old.collection_level_id, ref(level))
+                    # The letters are posted that afternoon.
+                    letters = new.delivery_ids.filtered(lambda d: d.state == "to_print")
+                    if letters:
+                        with freeze_time(datetime.combine(date, time(15))):
+                            letters.action_mark_posted()
                     if level != "collection_level_90":
                         self.assertNotEqual(
                             self.customer.with_company(self.company).collection_stage_id,
@@ -954,6 +983,11 @@ class TestCollectionDunning(DunningCadenceCommon):
                     sent = new.delivery_ids.filtered(lambda d: d.state in ("sent", "to_print"))
                     self.assertEqual(sent.mapped("channel"), channels)
                     self.assertEqual(invoice.collection_level_id, ref(level))
+                    # The letter is posted that afternoon: the next level counts from it.
+                    letters = new.delivery_ids.filtered(lambda d: d.state == "to_print")
+                    if letters:
+                        with freeze_time(datetime.combine(date, time(15))):
+                            letters.action_mark_posted()
             # Only this customer's (demo customers may get theirs in the same run).
             self.assertEqual(
                 [s["number"] for s in sms_sent if s["number"] == "+34612345678"],

@@ -100,6 +100,12 @@ class TestCollectionRecipients(DunningCadenceCommon):
         self.assertEqual(self.delivery(reminder, "sms").recipient, "+34633444555")
         self.assertEqual([message["number"] for message in self.sent_sms], ["+34633444555"])
 
+    def test_archived_collection_contact_gives_way_to_the_invoice_address(self):
+        self.customer.with_company(self.company).collection_contact_id = self.carl
+        self.carl.active = False
+        reminder = self.sent_reminder()
+        self.assertEqual(self.delivery(reminder, "email").recipient_partner_ids, self.ivy)
+
     def test_collection_contact_is_per_company(self):
         other_company = self.env["res.company"].create({"name": "Other Company"})
         self.customer.with_company(other_company).collection_contact_id = self.carl

@@ -316,30 +316,27 @@ class TestDunningCadenceHolds(DunningCadenceCommon):
         self.assertTrue(self.customer.activity_ids)
         self.assertEqual(invoice.collection_last_reminder_date, day(4))
 
-    def test_overdue_message_dropped_when_the_next_level_is_due(self):
-        """Another invoice's reminder went the day before: the +2 message would wait
-        until +4, after the next level (+3): dropped, not postponed."""
+    def test_overdue_message_waits_and_the_next_level_after_it(self):
+        """Another invoice's reminder went the day before: the +2 message waits for the
+        contact limit until +4 (an overdue message stays true), and the call, the next
+        level, comes the day after it left, not before it."""
         self.shipped_policy()
-        self.invoice(self.customer, 1000.0, day(0))
+        invoice = self.invoice(self.customer, 1000.0, day(0))
         self.invoice(self.customer, 500.0, day(3))  # "due soon" on day 1
         with self.sms_gateway() as sent:
-            for offset in range(-2, 3):
+            for offset in range(-2, 6):
                 self.run_dunning(day(offset))
                 self.run_queue(at(offset, 12, 30))
-            self.run_queue(at(4, 12, 30))
-        self.assertEqual(self.sent_on(self.customer), {day(-2): ["email"], day(1): ["email"]})
-        self.assertFalse(sent)
-        overdue = self.reminders(self.customer).filtered(lambda r: r.level_id.delay == 2)
-        self.assertRecordValues(
-            overdue,
-            [
-                {
-                    "state": "cancelled",
-                    "cancel_reason": "Dropped: it could not go by Mar 18, the last day its "
-                    "message is true",
-                }
-            ],
+        self.assertEqual(
+            self.sent_on(self.customer),
+            {day(-2): ["email"], day(1): ["email"], day(4): ["sms"]},
         )
+        self.assertEqual(len(sent), 1)
+        overdue = self.reminders(self.customer).filtered(lambda r: r.level_id.delay == 2)
+        self.assertRecordValues(overdue, [{"state": "done", "date": day(2)}])
+        call = self.reminders(self.customer).filtered(lambda r: r.level_id.delay == 3)
+        self.assertEqual(call.date, day(5))
+        self.assertIn(invoice, call.move_ids)
 
     def due_today_reminder(self):
         """The reminders of an invoice due today, from two days before: the one of

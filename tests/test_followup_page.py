@@ -1,3 +1,5 @@
+from datetime import datetime, time
+
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import freeze_time, tagged
 
@@ -42,6 +44,10 @@ class TestCollectionFollowUpPage(DunningCadenceCommon):
                 created = self.reminders() - before
                 if reminder_day == date:
                     self.assertEqual(created.level_id, level)
+                    # Reviewed and sent at once: the next level waits for it to leave.
+                    created.with_user(self.collector).action_approve()
+                    with self.sms_gateway():
+                        self.run_queue(datetime.combine(date, time(13)))
                 else:
                     self.assertFalse(created)
         self.assertEqual(invoice.collection_level_id, self.level_call)
@@ -110,6 +116,11 @@ class TestCollectionFollowUpPage(DunningCadenceCommon):
         )  # fmt: skip
         self.assertEqual(reminder.delivery_ids.mapped("state"), ["queued"])
         self.assertEqual(invoice.collection_level_id, self.level_text)
+        # The next level waits for this one to leave, then shows.
+        self.env.invalidate_all()
+        self.assertFalse(self.page(self.customer).collection_next_level_id)
+        with self.sms_gateway():
+            self.run_queue(at(0, 13))
         self.env.invalidate_all()
         self.assertEqual(self.page(self.customer).collection_next_level_id, self.level_late)
 

@@ -1,9 +1,10 @@
 from lxml import etree
 
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import Form, tagged
+from odoo.tests import Form, HttpCase, get_db_name, tagged
+from odoo.tools import mute_logger
 
-from .common import TODAY, DunningCadenceCommon, at, day, on_day
+from .common import TODAY, CollectionCommon, DunningCadenceCommon, at, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -98,6 +99,16 @@ class TestCollectionHold(DunningCadenceCommon):
             self.assertIn("Hold released by Carla Collector (Customer's audit)", interaction.note)
         self.run_dunning(day(1))
         self.assertEqual(self.reminders(self.customer).move_ids, first | second)
+
+    def test_billing_user_holds_any_invoice(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-12))
+        self.company.collection_portfolio_restricted = True
+        billing = self.make_user("billing", "account.group_account_invoice")
+        self.hold(invoice, "Duplicate of another invoice", user=billing)
+        self.assertTrue(self.receivable_lines(invoice).no_followup)
+        self.assertEqual(self.interactions(self.customer).user_id, billing)
+        invoice.with_user(billing).action_collection_release_hold()
+        self.assertFalse(self.receivable_lines(invoice).no_followup)
 
     def test_hold_refuses_bad_input_and_other_portfolios(self):
         invoice = self.invoice(self.customer, 1000.0, day(-12))
@@ -213,3 +224,62 @@ class TestCollectionWorklistEdit(DunningCadenceCommon):
         )
         with self.assertRaises(AccessError):
             self.customer.with_user(self.collector).write({"collection_policy_id": foreign.id})
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionHoldOverApi(CollectionCommon, HttpCase):
+    """The attacks over JSON-2: a collector restricted to a portfolio writes the stage of
+    another collector's customer, or holds one of its invoices."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company.collection_portfolio_restricted = True
+        cls.other = cls.make_user("other_collector", "account_collection.group_collection_user")
+        cls.customer.with_company(cls.company).collection_user_id = cls.other
+        cls.customer_invoice = cls.invoice(cls.customer, 1000.0, day(-12))
+        cls.legal = cls.env.ref("account_collection.collection_stage_legal")
+
+    def json2(self, model, method, **params):
+        """POST /json/2/<model>/<method> with the restricted collector's API key."""
+        # sudo: a key without expiry (the database clock is not the frozen one).
+        key = (
+            self.env["res.users.apikeys"]
+            .with_user(self.collector)
+            .sudo()
+            ._generate(scope="rpc", name="integration", expiration_date=None)
+        )
+        with mute_logger("odoo.http"):
+            return self.url_open(
+                f"/json/2/{model}/{method}",
+                json=params,
+                headers={"Authorization": f"Bearer {key}", "X-Odoo-Database": get_db_name()},
+            )
+
+    def test_stage_of_another_portfolio_is_refused(self):
+        response = self.json2(
+            "res.partner",
+            "write",
+            ids=self.customer.ids,
+            vals={"collection_stage_id": self.legal.id, "collection_excluded": True},
+        )
+        self.assertNotEqual(response.status_code, 200)
+        self.assertIn("another collector's portfolio", response.text)
+        customer = self.customer.with_company(self.company)
+        self.assertNotEqual(customer.collection_stage_id, self.legal)
+        self.assertFalse(customer.collection_excluded)
+
+    def test_hold_of_another_portfolio_is_refused(self):
+        response = self.json2(
+            "collection.invoice.hold",
+            "create",
+            vals_list=[{"move_ids": self.customer_invoice.ids, "reason": "Mine now"}],
+        )
+        if response.status_code == 200:
+            # The dialog may be created (the invoices readable): confirming it is refused.
+            response = self.json2("collection.invoice.hold", "action_confirm", ids=response.json())
+            self.assertIn("another collector's portfolio", response.text)
+        self.assertEqual(response.status_code, 403, response.text)
+        self.assertFalse(self.customer_invoice.line_ids.filtered("no_followup"))
+        self.assertFalse(self.customer_invoice.collection_hold_reason)

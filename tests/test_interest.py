@@ -116,6 +116,10 @@ class TestCollectionInterest(CollectionCommon):
             self.env["collection.interest.rate"].with_user(self.collector).create(
                 {"date_from": date(2026, 7, 1), "rate": 1.0}
             )
+        # The table is every company's: a manager of one company of several cannot change it.
+        with self.assertRaises(AccessError):
+            rate.with_user(self.collection_manager).write({"rate": 1.0})
+        self.collection_manager.company_ids = self.env["res.company"].search([])
         self.env["collection.interest.rate"].with_user(self.collection_manager).create(
             {"date_from": date(2026, 7, 1), "rate": 11.0}
         )

@@ -693,6 +693,10 @@ class TestCollectionReceipts(DunningCommon, MockSmtplibCase, HttpCase):
             self.bounce(delivery, number=number)
         self.assertEqual(len(self.deliveries(self.customer, "sms")), 1, "one fallback")
         self.assertTrue(self.customer.collection_email_bouncing)
+        # The SMS sent instead reaches the customer: the level was received, the next
+        # one may come.
+        self.run_queue(NOON + timedelta(minutes=10))
+        self.assertEqual(self.deliveries(self.customer, "sms").state, "sent")
 
         self.run_dunning(day(7))
         reminder = self.reminders(self.customer)[-1]

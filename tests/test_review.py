@@ -120,6 +120,22 @@ class TestCollectionReview(DunningCadenceCommon):
         Postpone.create({"communication_ids": reminder.ids, "date": day(1)}).action_confirm()
         self.assertEqual(reminder.date, day(1))
 
+    def test_restricted_collector_cannot_postpone_another_portfolio(self):
+        """The attack: a collector restricted to a portfolio postpones, through the
+        dialog's server call, a reminder of another collector's customer."""
+        self.invoice(self.customer, 1000.0, day(-12))
+        self.run_dunning(day(0))
+        reminder = self.reminders(self.customer)
+        self.company.collection_portfolio_restricted = True
+        other = self.make_user("other_collector", "account_collection.group_collection_user")
+        Postpone = self.env["collection.communication.postpone"].with_user(other)
+        with self.assertRaises(AccessError):
+            Postpone.create({"communication_ids": reminder.ids, "date": day(3)}).action_confirm()
+        with self.assertRaises(AccessError):
+            reminder.with_user(other)._collection_postpone(day(3))
+        self.assertEqual(reminder.date, day(0))
+        self.assertEqual(reminder.move_ids.collection_level_id, self.level_late)
+
     def test_skip_this_level_moves_the_ladder_on(self):
         self.invoice(self.customer, 1000.0, day(-12))
         self.run_dunning(day(0))
@@ -204,7 +220,7 @@ class TestCollectionReview(DunningCadenceCommon):
         self.assertEqual(reminder.state, "done")
         self.assertEqual(len(self.smtp_messages), 1)
         self.assertIn("as agreed on the phone", self.smtp_messages[0]["message"])
-        mail = self.delivery(reminder, "email").mail_id.sudo()
+        mail = self.delivery(reminder.sudo(), "email").mail_id
         self.assertIn("as agreed on the phone", str(mail.body_html))
         self.assertEqual(mail.email_to, "acme.customer@example.com")
 
@@ -221,7 +237,7 @@ class TestCollectionReview(DunningCadenceCommon):
         self.assertEqual(len(self.smtp_messages), 1)
         message = self.smtp_messages[0]["message"]
         self.assertNotIn("Kindly settle", message)
-        self.assertIn(kept.name, str(self.delivery(reminder, "email").mail_id.sudo().body_html))
+        self.assertIn(kept.name, str(self.delivery(reminder.sudo(), "email").mail_id.body_html))
         self.assertIn("edited email was set aside", reminder.note)
 
     def test_edit_email_only_before_it_goes_and_in_the_portfolio(self):

@@ -84,8 +84,11 @@ class CollectionDunningRun(models.TransientModel):
     @api.model
     def _preview_lines(self, company):
         Dunning = self.env["collection.dunning"].with_company(company)
-        plan = Dunning._dunning_plan(company, company._collection_today())
+        today = company._collection_today()
+        plan = Dunning._dunning_plan(company, today)
         partners = self.env["res.partner"].with_company(company).browse(list(plan))
+        # What each reminder will claim (disputed debt left out).
+        figures = Dunning._claimable_figures(company, today, partners.ids)
         lines = []
         for partner in partners.sorted("name"):
             entry = plan[partner.id]
@@ -100,7 +103,7 @@ class CollectionDunningRun(models.TransientModel):
                     "level_id": level.id,
                     "move_ids": [fields.Command.set(list(entry["moves"]))],
                     "channels": ", ".join(channels),
-                    "overdue_amount": partner.collection_overdue_amount,
+                    "overdue_amount": figures[partner.id]["overdue_amount"],
                     # The customer starts the ladder: none of its invoices got a level
                     # of the policy yet.
                     "first_reminder": not moves.collection_level_id.filtered(
@@ -152,4 +155,32 @@ class CollectionDunningRunLine(models.TransientModel):
     overdue_amount = fields.Monetary(string="Overdue", readonly=True)
     first_reminder = fields.Boolean(
         readonly=True, help="The customer's first reminder: it starts at the policy's entry level."
+    )
+
+
+class CollectionDunningRunSegment(models.TransientModel):
+    """The preview says which segment put each customer on the policy of its reminder."""
+
+    _inherit = "collection.dunning.run"
+
+    def _preview_lines(self, company):
+        lines = super()._preview_lines(company)
+        Partner = self.env["res.partner"].with_company(company)
+        for line in lines:
+            partner = Partner.browse(line["partner_id"])
+            if not partner.collection_policy_id and partner.collection_segment_id:
+                line["segment_id"] = partner.collection_segment_id.id
+        return lines
+
+
+class CollectionDunningRunLineSegment(models.TransientModel):
+    _inherit = "collection.dunning.run.line"
+
+    policy_id = fields.Many2one(related="level_id.policy_id", string="Policy")
+    segment_id = fields.Many2one(
+        "collection.segment",
+        string="Segment",
+        readonly=True,
+        help="The segment that put the customer on this policy (empty: the customer's own "
+        "policy or the company's default).",
     )

@@ -38,7 +38,15 @@ class CollectionInteractionLog(models.TransientModel):
     overdue_amount = fields.Monetary(related="partner_id.collection_overdue_amount")
     days_overdue = fields.Integer(related="partner_id.collection_days_overdue")
     promise = fields.Boolean(string="Promise to Pay")
-    promise_amount = fields.Monetary(string="Promised Amount")
+    promise_amount = fields.Monetary(
+        string="Promised Amount",
+        compute="_compute_promise_amount",
+        store=True,
+        readonly=False,
+        precompute=True,
+        help="What the customer promised: what is left to pay on the invoices picked "
+        "(without invoices, the overdue amount), which can be lowered.",
+    )
     promise_date = fields.Date(string="Promised Date")
     dispute_reason_id = fields.Many2one(
         "collection.dispute.reason",
@@ -117,14 +125,17 @@ class CollectionInteractionLog(models.TransientModel):
         if self.outcome == "promise":
             self.promise = True
 
-    @api.onchange("promise", "move_ids")
-    def _onchange_promise(self):
-        if self.promise and not self.promise_amount:
-            if self.move_ids:
-                self.promise_amount = sum(self.move_ids.mapped("amount_residual"))
+    @api.depends("promise", "move_ids")
+    def _compute_promise_amount(self):
+        """The promised amount follows the invoices picked."""
+        for wizard in self:
+            if not wizard.promise:
+                wizard.promise_amount = wizard.promise_amount or 0.0
+            elif wizard.move_ids:
+                wizard.promise_amount = sum(wizard.move_ids.mapped("amount_residual_signed"))
             else:
-                self.promise_amount = self.partner_id.with_company(
-                    self.company_id
+                wizard.promise_amount = wizard.partner_id.with_company(
+                    wizard.company_id
                 ).collection_overdue_amount
 
     def action_confirm(self):

@@ -16,10 +16,20 @@ const COLLECTOR_MENUS = [
         null,
         `.o_view_controller:contains('${CUSTOMER}')`,
     ],
-    ["collection_promise_menu", null, `.o_data_row:contains('${CUSTOMER}')`],
+    ["collection_promise_menu", null, `.o_view_controller:contains('${CUSTOMER}')`],
     ["collection_agreement_menu", null, ".o_last_breadcrumb_item:contains('Payment Agreements')"],
-    ["collection_interaction_menu", null, `.o_data_row:contains('${CUSTOMER}')`],
-    ["collection_dispute_menu", null, `.o_data_row:contains('${CUSTOMER}')`],
+    ["collection_interaction_menu", null, `.o_view_controller:contains('${CUSTOMER}')`],
+    ["collection_dispute_menu", null, `.o_view_controller:contains('${CUSTOMER}')`],
+    [
+        "collection_reply_menu_all",
+        "collection_reply_menu",
+        ".o_last_breadcrumb_item:contains('Customer Replies')",
+    ],
+    [
+        "collection_reply_menu_unmatched",
+        "collection_reply_menu",
+        ".o_last_breadcrumb_item:contains('Unknown Senders')",
+    ],
     [
         "collection_communication_menu_review",
         "collection_communication_menu",
@@ -28,12 +38,17 @@ const COLLECTOR_MENUS = [
     [
         "collection_communication_menu_all",
         "collection_communication_menu",
-        `.o_data_row:contains('${CUSTOMER}')`,
+        `.o_view_controller:contains('${CUSTOMER}')`,
     ],
     [
         "collection_communication_delivery_menu_failed",
         "collection_communication_menu",
         ".o_last_breadcrumb_item:contains('Failed Deliveries')",
+    ],
+    [
+        "collection_communication_delivery_menu_letters",
+        "collection_communication_menu",
+        ".o_last_breadcrumb_item:contains('Letters to Print')",
     ],
     [
         "collection_aged_receivable_report_menu",
@@ -59,6 +74,11 @@ const COLLECTOR_MENUS = [
         "collection_collector_report_menu",
         "account_collection_menu_reporting",
         ".o_last_breadcrumb_item:contains('Collectors')",
+    ],
+    [
+        "collection_cash_forecast_menu",
+        "account_collection_menu_reporting",
+        ".o_last_breadcrumb_item:contains('Cash-in Forecast')",
     ],
 ];
 
@@ -229,6 +249,14 @@ function worklistSteps() {
         {
             content: "The cards show the customer with its Log button",
             trigger: `.o_kanban_view .o_kanban_record:contains('${CUSTOMER}') button.o_collection_kanban_log`,
+        },
+        {
+            content: "Its column counts its customers",
+            trigger: `.o_kanban_group:has(.o_kanban_record:contains('${CUSTOMER}')) .o_collection_column_count:contains('(1)')`,
+        },
+        {
+            content: "And totals what they owe overdue",
+            trigger: `.o_kanban_group:has(.o_kanban_record:contains('${CUSTOMER}')) .o_kanban_counter:contains('1,500')`,
         },
         ...switchView("pivot", "oi-view-pivot"),
         {

@@ -1,2 +1,3 @@
+from . import backtest
 from . import benchmark
 from . import book_generator

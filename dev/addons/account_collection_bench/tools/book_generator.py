@@ -165,6 +165,24 @@ PRODUCTS = [
 ]
 # status: share of customers
 STATUSES = {"dispute": 0.03, "negotiating": 0.05, "refusal": 0.02}
+# Payment habits (plan_book(habits=True)): kind: (share of customers, range of the
+# customer's median days late). Each customer keeps its habit for all its invoices:
+#   punctual   pays around the due date (a couple of days either side)
+#   steady     pays its median days late, give or take a fifth
+#   erratic    right-skewed: usually near its median, sometimes months later
+#   slow       pays two to four months late, give or take two weeks
+HABITS = {
+    "punctual": (0.3, (0, 2)),
+    "steady": (0.35, (5, 45)),
+    "erratic": (0.25, (10, 40)),
+    "slow": (0.1, (60, 120)),
+}
+# Share of a customer's invoices that stay unpaid whatever its habit.
+HABIT_NEVER_PAID = 0.03
+# Share of a customer's invoices that run into a problem (a dispute, a lost invoice, a
+# missing purchase order number) and are paid HABIT_PROBLEM_DAYS later than its habit.
+HABIT_PROBLEM = 0.12
+HABIT_PROBLEM_DAYS = (30, 120)
 
 
 # ----------------------------------------------------------------------
@@ -182,6 +200,7 @@ class Customer:
     phone: str | None
     status: str
     contact: str | None  # name of a billing contact, if any
+    habit: tuple | None = None  # (kind, median days late) with habits, see _plan_habit
 
 
 @dataclass
@@ -303,14 +322,41 @@ def _round(amount):
     return float_round(amount, precision_digits=2)
 
 
-def plan_book(customers, invoices, seed=DEFAULT_SEED, today=None):
-    """The book to write, drawn from ``seed``: the same arguments give the same book."""
+def _plan_habit(rng):
+    """A customer's payment habit: (kind, median days late), see HABITS."""
+    kinds = list(HABITS)
+    kind = rng.choices(kinds, [HABITS[k][0] for k in kinds])[0]
+    low, high = HABITS[kind][1]
+    return kind, rng.uniform(low, high)
+
+
+def _habit_delay(rng, habit):
+    """Days after the due date an invoice of a customer of ``habit`` is paid."""
+    kind, median = habit
+    if kind == "punctual":
+        return round(rng.gauss(0, 2))
+    if kind == "steady":
+        return round(rng.gauss(median, median / 5 + 1))
+    if kind == "erratic":
+        return round(median * rng.lognormvariate(0, 0.8))
+    return round(rng.gauss(median, 14))
+
+
+def plan_book(customers, invoices, seed=DEFAULT_SEED, today=None, habits=False):
+    """The book to write, drawn from ``seed``: the same arguments give the same book.
+    With ``habits``, every customer has a payment habit (HABITS) it keeps: each invoice
+    is paid in full that many days after its due date, or stays open when that day is
+    still to come (or, for a few, never), which is the history the payment date
+    predictions learn from (dev/backtest)."""
     if customers < 1 or invoices < 1:
         raise ValueError("a book needs at least one customer and one invoice")
     today = today or date.today()
     rng = random.Random(seed)
     plan = BookPlan(seed=seed, today=today)
     plan.customers = _plan_customers(rng, customers)
+    if habits:
+        for customer in plan.customers:
+            customer.habit = _plan_habit(rng)
     # A few customers hold many invoices, most a handful.
     weights = [rng.lognormvariate(0, 1.0) for _ in plan.customers]
     owners = rng.choices(plan.customers, weights, k=invoices)
@@ -348,7 +394,17 @@ def plan_book(customers, invoices, seed=DEFAULT_SEED, today=None):
     # open; older invoices are more often paid. Most of the book stays open: it is a
     # receivable book, what is paid is its history.
     outcomes = {}
+    paid_on = {}
     for invoice in plan.invoices:
+        if habits:
+            delay = _habit_delay(rng, invoice.customer.habit)
+            if rng.random() < HABIT_PROBLEM:
+                delay += rng.randint(*HABIT_PROBLEM_DAYS)
+            paid_day = max(invoice.due_date + timedelta(days=delay), invoice.invoice_date)
+            never = rng.random() < HABIT_NEVER_PAID
+            outcomes[invoice.key] = "open" if never or paid_day > today else "habit"
+            paid_on[invoice.key] = paid_day
+            continue
         age = (today - invoice.due_date).days
         paid, partial = (0.1, 0.15) if age > 60 else (0.06, 0.12) if age > 0 else (0.02, 0.04)
         roll = rng.random()
@@ -361,7 +417,11 @@ def plan_book(customers, invoices, seed=DEFAULT_SEED, today=None):
 
     # Credit notes on invoices not paid in full; most are matched with their invoice.
     residual = {invoice.key: invoice.total for invoice in plan.invoices}
-    candidates = [inv for inv in plan.invoices if not inv.foreign and outcomes[inv.key] != "paid"]
+    candidates = [
+        inv
+        for inv in plan.invoices
+        if not inv.foreign and outcomes[inv.key] not in ("paid", "habit")
+    ]
     refunds = []
     for key, invoice in enumerate(
         rng.sample(candidates, min(len(candidates), math.ceil(invoices * 0.03)))
@@ -399,6 +459,9 @@ def plan_book(customers, invoices, seed=DEFAULT_SEED, today=None):
         if outcome == "open":
             continue
         left = residual[invoice.key]
+        if outcome == "habit":
+            add_payment(invoice.customer, paid_on[invoice.key], left, invoice)
+            continue
         first = pay_date(invoice.invoice_date)
         if outcome == "paid" and (invoice.foreign or rng.random() < 0.6):
             add_payment(invoice.customer, first, left, invoice)
@@ -1395,17 +1458,26 @@ def book_statistics(env, company, today):
 
 
 def generate_book(
-    env, customers, invoices, *, seed=DEFAULT_SEED, method="sql", today=None, commit=None, log=None
+    env,
+    customers,
+    invoices,
+    *,
+    seed=DEFAULT_SEED,
+    method="sql",
+    today=None,
+    commit=None,
+    log=None,
+    habits=False,
 ):
     """Fill the current company with a book of ``customers`` and ``invoices`` drawn from
     ``seed`` (see ``plan_book``), through the ORM or set-based (``method``). ``commit``,
     when given, is called after each batch. Returns what was written and how long it
-    took, in seconds."""
+    took, in seconds. ``habits``: customers with payment habits (see ``plan_book``)."""
     if method not in ("sql", "orm"):
         raise ValueError(f"unknown method {method!r}: 'sql' or 'orm'")
     log = log or _logger.info
     started = time.monotonic()
-    plan = plan_book(customers, invoices, seed=seed, today=today)
+    plan = plan_book(customers, invoices, seed=seed, today=today, habits=habits)
     log(
         f"plan: {len(plan.customers)} customers, {len(plan.invoices)} invoices, "
         f"{len(plan.refunds)} credit notes, {len(plan.payments)} payments "
@@ -1464,6 +1536,11 @@ def main(env, argv):
     parser.add_argument(
         "--date", type=date.fromisoformat, help="today of the book (default: today)"
     )
+    parser.add_argument(
+        "--habits",
+        action="store_true",
+        help="customers with persistent payment habits (the book dev/backtest measures on)",
+    )
     args = parser.parse_args(argv)
     customers, invoices = SIZES[args.size]
     customers = args.customers or customers
@@ -1479,6 +1556,7 @@ def main(env, argv):
         today=args.date,
         commit=env.cr.commit,
         log=print,
+        habits=args.habits,
     )
     env.cr.commit()
     stats = book_statistics(env, env.company, args.date or fields.Date.context_today(env.user))

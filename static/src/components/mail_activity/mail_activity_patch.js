@@ -4,16 +4,22 @@ import { patch } from "@web/core/utils/patch";
 /**
  * Marking a collection activity done (a call, a follow-up, a broken promise planned on a
  * customer) opens the Log dialog, prefilled, so that its outcome is recorded: logging
- * marks the activity done. Any other activity is marked done as usual.
+ * marks the activity done, and its next action date plans the next one ("Done & Schedule
+ * Next" opens the same dialog). Any other activity is marked done as usual.
  */
 patch(Activity.prototype, {
+    /** @returns {Promise<Object|false>} the Log dialog's action, for a collection activity */
+    async collectionLogAction() {
+        if (this.res_model !== "res.partner") {
+            return false;
+        }
+        return this.store.env.services.orm.call("mail.activity", "action_collection_log", [
+            [this.id],
+        ]);
+    },
     async markAsDone(attachmentIds = []) {
-        if (this.res_model === "res.partner" && !attachmentIds.length) {
-            const action = await this.store.env.services.orm.call(
-                "mail.activity",
-                "action_collection_log",
-                [[this.id]]
-            );
+        if (!attachmentIds.length) {
+            const action = await this.collectionLogAction();
             if (action) {
                 await new Promise((resolve) =>
                     this.store.env.services.action.doAction(action, { onClose: resolve })
@@ -26,5 +32,9 @@ patch(Activity.prototype, {
             }
         }
         return super.markAsDone(...arguments);
+    },
+    async markAsDoneAndScheduleNext() {
+        const action = await this.collectionLogAction();
+        return action || super.markAsDoneAndScheduleNext(...arguments);
     },
 });

@@ -1,0 +1,249 @@
+"""When each open invoice will be paid: every customer's payment delay distribution
+learnt from its own history (README, "Predicted payment dates").
+
+The delay of a receivable item is the number of days from its due date to the day it was
+fully paid (its last reconciliation). Paid items are observations; items still open are
+*censored* observations: an item 40 days past due and unpaid says "more than 40 days",
+which the Kaplan-Meier estimator of the survival curve S(t) = P(delay > t) counts as such
+(an item open that long is at risk up to 40 days, then leaves the count without an
+event). The predicted delay of an open item already ``e`` days past due is the median of
+the delay *given* it is more than ``e``: the first t > e where S(t) <= S(e) / 2. A
+customer with fewer than MIN_HISTORY items paid uses the curve of its segment's customers
+together when they paid that many, else the curve of the whole company.
+"""
+
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import api, models
+from odoo.tools import SQL
+
+# Items a customer must have paid for its own curve to be used; with fewer, the curve of
+# the company's customers together.
+MIN_HISTORY = 5
+# Items due in the last HISTORY_DAYS days are the history.
+HISTORY_DAYS = 730
+# When no curve reaches half of the survival left (the history never saw an item paid
+# that late), the item is predicted paid UNKNOWN_DELAY_DAYS days after the day of the
+# prediction.
+UNKNOWN_DELAY_DAYS = 30
+
+
+def kaplan_meier(counts):
+    """The Kaplan-Meier survival curve of delays: ``counts`` is {delay: (paid, open)},
+    the numbers of items paid after ``delay`` days and of items still open after
+    ``delay`` days (censored). Returns [(t, S(t))] at each delay where an item was paid,
+    ascending, S(t) the estimated share of items not paid after t days. An item censored
+    at t is still at risk at t (it was not paid by then)."""
+    at_risk = sum(paid + open_ for paid, open_ in counts.values())
+    survival = 1.0
+    curve = []
+    for delay in sorted(counts):
+        paid, open_ = counts[delay]
+        if paid and at_risk:
+            survival *= 1.0 - paid / at_risk
+            curve.append((delay, survival))
+        at_risk -= paid + open_
+    return curve
+
+
+def survival_at(curve, delay):
+    """S(delay) from a Kaplan-Meier ``curve``: 1 before the first payment."""
+    survival = 1.0
+    for t, s in curve:
+        if t > delay:
+            break
+        survival = s
+    return survival
+
+
+def conditional_median(curve, elapsed):
+    """The median delay of an item not paid after ``elapsed`` days: the first delay t
+    after ``elapsed`` where S(t) <= S(elapsed) / 2; None when the curve never gets there."""
+    half = survival_at(curve, elapsed) / 2.0
+    for t, s in curve:
+        if t > elapsed and s <= half + 1e-12:
+            return t
+    return None
+
+
+class DelayModel:
+    """The fitted delay distributions of a company's customers at a day (``as_of``):
+    ``predict(partner_id, due_date)`` and, for comparison, ``baseline(partner_id,
+    due_date)`` (the due date plus the customer's average delay)."""
+
+    def __init__(self, as_of, counts, segments=None):
+        """``counts``: {partner id: {delay: (paid, open)}}; ``segments``: {partner id:
+        segment id} of the customers in a segment."""
+        self.as_of = as_of
+        self.segments = segments or {}
+        company = defaultdict(lambda: [0, 0])
+        per_segment = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+        self.curves = {}
+        self.paid = {}
+        self.means = {}
+        total_days = total_paid = 0
+        for partner_id, partner_counts in counts.items():
+            paid = sum(p for p, _o in partner_counts.values())
+            self.paid[partner_id] = paid
+            if paid >= MIN_HISTORY:
+                self.curves[partner_id] = kaplan_meier(partner_counts)
+            if paid:
+                days = sum(delay * p for delay, (p, _o) in partner_counts.items())
+                self.means[partner_id] = days / paid
+                total_days += days
+                total_paid += paid
+            segment = self.segments.get(partner_id)
+            for delay, (p, o) in partner_counts.items():
+                company[delay][0] += p
+                company[delay][1] += o
+                if segment:
+                    per_segment[segment][delay][0] += p
+                    per_segment[segment][delay][1] += o
+        self.company_curve = kaplan_meier(company)
+        self.segment_curves = {
+            segment: kaplan_meier(segment_counts)
+            for segment, segment_counts in per_segment.items()
+            if sum(p for p, _o in segment_counts.values()) >= MIN_HISTORY
+        }
+        self.company_mean = total_days / total_paid if total_paid else 0.0
+
+    def source(self, partner_id):
+        """Whose history the customer's predictions come from: 'customer' (its own),
+        'segment' (its segment's customers together) or 'company'."""
+        if partner_id in self.curves:
+            return "customer"
+        if self.segments.get(partner_id) in self.segment_curves:
+            return "segment"
+        return "company"
+
+    def predict_delay(self, partner_id, due_date):
+        elapsed = (self.as_of - due_date).days
+        curves = (
+            self.curves.get(partner_id),
+            self.segment_curves.get(self.segments.get(partner_id)),
+            self.company_curve,
+        )
+        for curve in curves:
+            if curve:
+                delay = conditional_median(curve, elapsed)
+                if delay is not None:
+                    return delay
+        return elapsed + UNKNOWN_DELAY_DAYS
+
+    def predict(self, partner_id, due_date):
+        """The predicted payment day of an item of ``partner_id`` due on ``due_date`` and
+        open on ``as_of``: never before ``as_of``."""
+        return max(due_date + timedelta(days=self.predict_delay(partner_id, due_date)), self.as_of)
+
+    def baseline(self, partner_id, due_date):
+        """The naive prediction the benchmark compares with: the due date plus the
+        customer's average delay (the company's when it never paid)."""
+        mean = self.means.get(partner_id, self.company_mean)
+        return due_date + timedelta(days=round(mean))
+
+
+class CollectionPrediction(models.AbstractModel):
+    """The payment date predictions of the current company, a service reading the
+    ledger in SQL (the history, the open items) and fitting the curves in Python."""
+
+    _name = "collection.prediction"
+    _description = "Collection Payment Predictions"
+
+    @api.model
+    def _items_sql(self, company, as_of, restrict=None, history=True):
+        """The receivable items the customers owed (debits) of ``company``, entered by
+        ``as_of`` and (with ``history``) due in the HISTORY_DAYS days before it or later, with their
+        commercial partner, due date, delay and whether they were paid by ``as_of``
+        (``paid``): the delay of a paid item is from its due date to its last
+        reconciliation, that of an item open then from its due date to ``as_of``."""
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
+        due_date = Ledger._due_date_sql()
+        return SQL(
+            """
+            SELECT aml.id AS line_id, aml.move_id, p.commercial_partner_id AS partner_id,
+                   %(due_date)s AS due_date, aml.amount_residual, aml.balance,
+                   (aml.reconciled AND paid.day <= %(as_of)s) AS paid,
+                   paid.day AS paid_date,
+                   (CASE WHEN aml.reconciled AND paid.day <= %(as_of)s THEN paid.day
+                         ELSE %(as_of)s::date END) - %(due_date)s AS delay
+              FROM account_move_line aml
+              JOIN res_partner p ON p.id = aml.partner_id
+              LEFT JOIN LATERAL (
+                    SELECT MAX(apr.max_date) AS day
+                      FROM account_partial_reconcile apr
+                     WHERE apr.debit_move_id = aml.id
+              ) paid ON aml.reconciled
+             WHERE %(receivable)s
+               AND aml.balance > 0
+               AND aml.date <= %(as_of)s
+               %(history)s
+               %(restrict)s
+            """,
+            due_date=due_date,
+            as_of=as_of,
+            receivable=Ledger._receivable_condition(company),
+            history=SQL("AND %s > %s::date - %s", due_date, as_of, HISTORY_DAYS)
+            if history
+            else SQL(),
+            restrict=SQL("AND %s", restrict) if restrict is not None else SQL(),
+        )
+
+    @api.model
+    def _delay_counts(self, company, as_of, restrict=None):
+        """{partner id: {delay: (paid, open)}} of the items of _items_sql."""
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT items.partner_id, items.delay,
+                          COUNT(*) FILTER (WHERE items.paid),
+                          COUNT(*) FILTER (WHERE NOT items.paid)
+                     FROM (%s) items
+                    GROUP BY 1, 2""",
+                self._items_sql(company, as_of, restrict),
+            )
+        )
+        counts = defaultdict(dict)
+        for partner_id, delay, paid, open_ in rows:
+            counts[partner_id][delay] = (paid, open_)
+        return counts
+
+    @api.model
+    def _model(self, company, as_of):
+        """The DelayModel of ``company``'s customers fitted on the ledger as it was on
+        ``as_of``, with their segments (today's)."""
+        counts = self._delay_counts(company, as_of)
+        # sudo: the segments of the customers whose ledger is read, a fitting detail.
+        partners = self.env["res.partner"].with_company(company).sudo().browse(list(counts))
+        segments = {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
+        return DelayModel(as_of, counts, segments)
+
+    @api.model
+    def _open_items(self, company, as_of, restrict=None):
+        """[(line id, move id, partner id, due date, amount residual, balance, day paid
+        in full or None)] of the debits open on ``as_of`` (not paid in full by then)."""
+        return self.env.execute_query(
+            SQL(
+                """SELECT items.line_id, items.move_id, items.partner_id, items.due_date,
+                          items.amount_residual, items.balance, items.paid_date
+                     FROM (%s) items
+                    WHERE NOT items.paid
+                    ORDER BY items.line_id""",
+                self._items_sql(company, as_of, restrict, history=False),
+            )
+        )
+
+    @api.model
+    def _predict_open_items(self, company, today, restrict=None):
+        """{line id: (move id, partner id, predicted date, source)} of the debits of
+        ``company`` open today (``restrict``: an SQL condition on their item ``aml`` and
+        partner ``p``)."""
+        model = self._model(company, today)
+        return {
+            line_id: (move_id, partner_id, model.predict(partner_id, due), model.source(partner_id))
+            for line_id, move_id, partner_id, due, residual, _balance, _paid in self._open_items(
+                company, today, restrict
+            )
+            if residual > 0
+        }

@@ -1,0 +1,386 @@
+"""The customer's collection risk: a score from 0 (safe) to 100 (riskiest), per company,
+computed in SQL from the customer's own ledger and cases, each factor's share of it
+explained in words (README, "Risk score")."""
+
+from markupsafe import Markup
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+from .collection_case_mixin import DISPUTE_OPEN_STATES
+from .collection_ledger import figure_search
+from .res_partner import LEDGER_DEPENDS
+
+# The factors of the risk score, in the order they are explained: name -> (weight,
+# saturation). A factor adds ``weight * min(value / saturation, 1)`` points (values below
+# zero add nothing); the weights add up to 100, the score is their sum, rounded.
+#   lateness     average days late of the invoices paid in the last 12 months, weighted
+#                by their amounts
+#   late_share   share of the invoices paid in the last 12 months that were paid late
+#   trend        days later the customer pays now (invoices paid in the last 6 months)
+#                than before (paid 6 to 12 months ago)
+#   commitments  promises and agreements broken in the last 12 months
+#   disputes     disputes still open
+#   exposure     total due against the credit limit (none without a credit limit)
+#   oldest       days overdue of the oldest open item
+RISK_FACTORS = {
+    "lateness": (30, 60.0),
+    "late_share": (15, 1.0),
+    "trend": (10, 30.0),
+    "commitments": (15, 3.0),
+    "disputes": (10, 2.0),
+    "exposure": (10, 1.0),
+    "oldest": (10, 180.0),
+}
+# Days back the paid history counts, and where "recent" starts for the trend.
+RISK_HISTORY_DAYS = 365
+RISK_RECENT_DAYS = 182
+
+# Risk bands: a score from the band's lower bound up to the next band's.
+RISK_BANDS = [
+    ("low", "Low"),
+    ("medium", "Medium"),
+    ("high", "High"),
+    ("critical", "Critical"),
+]
+RISK_BAND_FLOORS = {"low": 0, "medium": 25, "high": 50, "critical": 75}
+
+RISK_FIELDS = ("collection_risk_score", "collection_risk_band")
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    collection_risk_score = fields.Integer(
+        string="Risk Score",
+        compute="_compute_collection_risk",
+        search=figure_search("collection_risk_score"),
+        aggregator="avg",
+        help="From 0 (pays on time, nothing open) to 100 (riskiest): how late the customer "
+        "paid over the last 12 months, how often, whether it is getting worse, broken "
+        "promises and agreements, open disputes, what it owes against its credit limit and "
+        "the age of its oldest overdue item.",
+        groups="base.group_user",
+    )
+    collection_risk_band = fields.Selection(
+        RISK_BANDS,
+        string="Risk",
+        compute="_compute_collection_risk",
+        search=figure_search("collection_risk_band"),
+        help="Low (score under 25), Medium (under 50), High (under 75) or Critical.",
+        groups="base.group_user",
+    )
+    collection_risk_html = fields.Html(
+        string="Risk Factors",
+        compute="_compute_collection_risk",
+        sanitize=False,
+        groups="base.group_user",
+    )
+
+    # ------------------------------------------------------------------
+    # SQL
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _collection_risk_paid_sql(self, company, today, partner_ids=None):
+        """Per commercial partner, the invoices of ``company`` paid (fully matched) in the
+        last RISK_HISTORY_DAYS days: count, count paid late, average days late weighted
+        by amount, over all, over the recent ones and the older ones."""
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
+        restrict = SQL()
+        if partner_ids is not None:
+            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+        recent = SQL("paid.paid_date >= %s::date - %s", today, RISK_RECENT_DAYS)
+        return SQL(
+            """(
+            SELECT paid.partner_id,
+                   COUNT(*) AS paid_count,
+                   COUNT(*) FILTER (WHERE paid.late > 0) AS late_count,
+                   SUM(paid.amount * paid.late) / NULLIF(SUM(paid.amount), 0) AS late_days,
+                   SUM(paid.amount * paid.late) FILTER (WHERE %(recent)s)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE %(recent)s), 0) AS recent_days,
+                   SUM(paid.amount * paid.late) FILTER (WHERE NOT %(recent)s)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE NOT %(recent)s), 0) AS older_days
+              FROM (
+                SELECT p.commercial_partner_id AS partner_id,
+                       aml.balance AS amount,
+                       MAX(apr.max_date) AS paid_date,
+                       GREATEST(MAX(apr.max_date) - %(due_date)s, 0) AS late
+                  FROM account_partial_reconcile apr
+                  JOIN account_move_line aml ON aml.id = apr.debit_move_id
+                  JOIN res_partner p ON p.id = aml.partner_id
+                 WHERE %(receivable)s
+                   AND aml.reconciled
+                   AND aml.balance > 0
+                   AND apr.max_date > %(today)s::date - %(history)s
+                   AND apr.max_date <= %(today)s
+                   %(restrict)s
+                 GROUP BY aml.id, p.commercial_partner_id
+              ) paid
+             GROUP BY paid.partner_id
+            )""",
+            recent=recent,
+            due_date=Ledger._due_date_sql(),
+            receivable=Ledger._receivable_condition(company),
+            today=today,
+            history=RISK_HISTORY_DAYS,
+            restrict=restrict,
+        )
+
+    @api.model
+    def _collection_risk_cases_sql(self, company, today):
+        """Per customer of ``company``: agreements broken in the last RISK_HISTORY_DAYS
+        days and disputes still open."""
+        self.env["collection.agreement"].flush_model(
+            ["partner_id", "company_id", "state", "date_closed"]
+        )
+        self.env["collection.dispute"].flush_model(["partner_id", "company_id", "state"])
+        return SQL(
+            """(
+            SELECT partner_id, SUM(broken) AS broken_agreements, SUM(disputes) AS open_disputes
+              FROM (
+                SELECT partner_id, 1 AS broken, 0 AS disputes
+                  FROM collection_agreement
+                 WHERE company_id = %(company)s AND state = 'broken'
+                   AND COALESCE(date_closed, date_start) > %(today)s::date - %(history)s
+                 UNION ALL
+                SELECT partner_id, 0, 1
+                  FROM collection_dispute
+                 WHERE company_id = %(company)s AND state IN %(open)s
+              ) cases
+             GROUP BY partner_id
+            )""",
+            company=company.id,
+            today=today,
+            history=RISK_HISTORY_DAYS,
+            open=DISPUTE_OPEN_STATES,
+        )
+
+    def _collection_risk_columns(self, alias, query, partner_ids=None):
+        """SQL expressions for the partner row ``alias`` of ``query``: each factor's value
+        (``<factor>``) and points (``<factor>_points``), the facts the explanation cites
+        (``paid_count``, ``late_count``, ``recent_days``, ``older_days``,
+        ``credit_limit``), and ``score``. The ledger aggregates are joined once per
+        query, those of the figures shared with them."""
+        company = self.env.company
+        today = self._collection_today()
+
+        def join(name, subquery):
+            table = query.make_alias(alias, name)
+            query.add_join(
+                "LEFT JOIN",
+                table,
+                subquery,
+                SQL("%s = %s", SQL.identifier(table, "partner_id"), SQL.identifier(alias, "id")),
+            )
+            return lambda column: SQL.identifier(table, column)
+
+        paid = join(
+            "collection_risk_paid", self._collection_risk_paid_sql(company, today, partner_ids)
+        )
+        cases = join("collection_risk_cases", self._collection_risk_cases_sql(company, today))
+        figure = super()._collection_field_sql
+        due = figure(alias, "collection_due_amount", query, partner_ids)
+        days = figure(alias, "collection_days_overdue", query, partner_ids)
+        broken = figure(alias, "collection_broken_promise_count", query, partner_ids)
+        # The credit limit as the ORM reads it (the company's fallback when the customer has
+        # none); the score is shown to collectors who may not read the limit itself.
+        credit_limit = self.env["collection.ledger"]._company_dependent_sql(
+            self, alias, "credit_limit"
+        )
+        paid_count = SQL("COALESCE(%s, 0)", paid("paid_count"))
+        columns = {
+            "paid_count": paid_count,
+            "late_count": SQL("COALESCE(%s, 0)", paid("late_count")),
+            "recent_days": paid("recent_days"),
+            "older_days": paid("older_days"),
+            "credit_limit": SQL("COALESCE(%s, 0)", credit_limit),
+            "lateness": SQL("COALESCE(%s, 0)", paid("late_days")),
+            "late_share": SQL(
+                "COALESCE(%s::float / NULLIF(%s, 0), 0)", paid("late_count"), paid_count
+            ),
+            "trend": SQL("COALESCE(%s - %s, 0)", paid("recent_days"), paid("older_days")),
+            "commitments": SQL("(%s + COALESCE(%s, 0))", broken, cases("broken_agreements")),
+            "disputes": SQL("COALESCE(%s, 0)", cases("open_disputes")),
+            "exposure": SQL("COALESCE(%s / NULLIF(GREATEST(%s, 0), 0), 0)", due, credit_limit),
+            "oldest": days,
+        }
+        for factor, (weight, saturation) in RISK_FACTORS.items():
+            columns[f"{factor}_points"] = SQL(
+                "(%s * LEAST(GREATEST(%s::float, 0) / %s, 1))",
+                weight,
+                columns[factor],
+                saturation,
+            )
+        columns["score"] = SQL(
+            "ROUND((%s)::numeric, 0)::int",
+            SQL(" + ").join(columns[f"{factor}_points"] for factor in RISK_FACTORS),
+        )
+        return columns
+
+    @api.model
+    def _collection_risk_band_sql(self, score):
+        bands = sorted(RISK_BAND_FLOORS.items(), key=lambda item: -item[1])
+        return SQL(
+            "(CASE %s END)",
+            SQL(" ").join(
+                SQL("WHEN %s >= %s THEN %s", score, floor, band) for band, floor in bands
+            ),
+        )
+
+    def _collection_field_sql(self, alias, fname, query, partner_ids=None):
+        if fname in RISK_FIELDS:
+            score = self._collection_risk_columns(alias, query, partner_ids)["score"]
+            if fname == "collection_risk_score":
+                return score
+            return self._collection_risk_band_sql(score)
+        expr = super()._collection_field_sql(alias, fname, query, partner_ids)
+        if fname == "collection_priority" and self.env.company.collection_priority_risk:
+            # The riskiest customers come first: a score of 100 doubles the priority.
+            score = self._collection_risk_columns(alias, query, partner_ids)["score"]
+            return SQL("ROUND((%s * (1 + %s / 100.0))::numeric, 0)", expr, score)
+        return expr
+
+    def _field_to_sql(self, alias, field_expr, query=None):
+        if field_expr in RISK_FIELDS:
+            if query is None:
+                raise ValueError(f"{field_expr} can only be converted to SQL within a query")
+            self._check_field_access(self._fields[field_expr], "read")
+            return self._collection_field_sql(alias, field_expr, query)
+        return super()._field_to_sql(alias, field_expr, query)
+
+    # ------------------------------------------------------------------
+    # Compute
+    # ------------------------------------------------------------------
+
+    def _collection_risk_factors(self):
+        """{partner id: {column: value}} of _collection_risk_columns, in one query for
+        all these partners (current company)."""
+        partners = self.filtered("id")
+        if not partners:
+            return {}
+        query = partners.with_context(active_test=False)._search(
+            [("id", "in", partners.ids)], bypass_access=True
+        )
+        columns = partners._collection_risk_columns(
+            partners._table, query, partner_ids=partners.commercial_partner_id.ids
+        )
+        names = list(columns)
+        rows = self.env.execute_query(
+            query.select(SQL.identifier(partners._table, "id"), *columns.values())
+        )
+        return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
+
+    @api.depends(
+        *LEDGER_DEPENDS,
+        "credit_limit",
+        "collection_promise_ids.state",
+        "collection_agreement_ids.state",
+        "collection_dispute_ids.state",
+    )
+    @api.depends_context("company", "tz", "lang")
+    def _compute_collection_risk(self):
+        factors = self._collection_risk_factors()
+        for partner in self:
+            values = factors.get(partner.id)
+            if not values:
+                partner.collection_risk_score = 0
+                partner.collection_risk_band = "low"
+                partner.collection_risk_html = False
+                continue
+            score = values["score"]
+            partner.collection_risk_score = score
+            partner.collection_risk_band = next(
+                band
+                for band, floor in sorted(RISK_BAND_FLOORS.items(), key=lambda i: -i[1])
+                if score >= floor
+            )
+            partner.collection_risk_html = partner._collection_risk_explain(values)
+
+    def _collection_risk_reasons(self, values):
+        """[(points, sentence)] explaining the factors of ``values`` (a row of
+        _collection_risk_factors) that add to the score, highest first, and, when the
+        customer paid nothing in the period, a sentence saying so."""
+        _ = self.env._
+        reasons = []
+        points = {factor: values[f"{factor}_points"] for factor in RISK_FACTORS}
+        paid = values["paid_count"]
+        if not paid:
+            reasons.append((0.0, _("No invoice paid in the last 12 months.")))
+        else:
+            lateness = round(values["lateness"])
+            if lateness:
+                sentence = _("Pays %(days)s days late on average", days=lateness)
+            else:
+                sentence = _("Pays on time")
+            trend = round(values["trend"])
+            if values["recent_days"] is not None and values["older_days"] is not None and trend:
+                if trend > 0:
+                    sentence = _(
+                        "%(sentence)s, %(days)s days later than six months before",
+                        sentence=sentence,
+                        days=trend,
+                    )
+                else:
+                    sentence = _(
+                        "%(sentence)s, %(days)s days earlier than six months before",
+                        sentence=sentence,
+                        days=-trend,
+                    )
+            reasons.append((points["lateness"] + points["trend"], sentence + "."))
+            reasons.append(
+                (
+                    points["late_share"],
+                    _(
+                        "%(late)s of %(paid)s invoices paid in the last 12 months were paid late.",
+                        late=values["late_count"],
+                        paid=paid,
+                    ),
+                )
+            )
+        if values["commitments"]:
+            reasons.append(
+                (
+                    points["commitments"],
+                    _(
+                        "%(count)s promises or agreements broken in the last 12 months.",
+                        count=int(values["commitments"]),
+                    ),
+                )
+            )
+        if values["disputes"]:
+            reasons.append(
+                (
+                    points["disputes"],
+                    _("%(count)s disputes still open.", count=int(values["disputes"])),
+                )
+            )
+        if values["credit_limit"] > 0:
+            reasons.append(
+                (
+                    points["exposure"],
+                    _(
+                        "Owes %(share)s%% of its credit limit.",
+                        share=round(values["exposure"] * 100),
+                    ),
+                )
+            )
+        if values["oldest"]:
+            reasons.append(
+                (
+                    points["oldest"],
+                    _("Oldest overdue item %(days)s days past due.", days=values["oldest"]),
+                )
+            )
+        return sorted(reasons, key=lambda reason: -reason[0])
+
+    def _collection_risk_explain(self, values):
+        _ = self.env._
+        items = Markup("").join(
+            Markup("<li>%s <span class='text-muted'>(%s)</span></li>")
+            % (sentence, _("+%(points)s points", points=round(points)))
+            for points, sentence in self._collection_risk_reasons(values)
+        )
+        return Markup("<ul class='mb-0 o_collection_risk'>%s</ul>") % items

@@ -1,0 +1,134 @@
+from datetime import timedelta
+
+from odoo.tests import tagged
+
+from odoo.addons.account_collection.models.collection_prediction import (
+    conditional_median,
+    kaplan_meier,
+)
+
+from .common import TODAY, CollectionCommon, day, on_day
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionPrediction(CollectionCommon):
+    """Every open invoice gets a predicted payment date learnt from its customer's paid
+    history, still-open invoices counting as "not paid yet after so many days", and the
+    cash-in forecast spreads the open invoices over the weeks of their predictions."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.customer_history = cls.env["res.partner"].create(
+            {"name": "Steady Payer", "is_company": True}
+        )
+        # Five invoices paid 10, 20, 30, 40 and 50 days after their due date.
+        for index, delay in enumerate((10, 20, 30, 40, 50)):
+            due = day(-100 + 10 * index)
+            invoice = cls.invoice(cls.customer_history, 1000.0, due)
+            with on_day(due + timedelta(days=delay)):
+                cls.pay(invoice, pay_date=due + timedelta(days=delay))
+        # Open: one 25 days past due, one due in 10 days.
+        cls.open_late = cls.invoice(cls.customer_history, 700.0, day(-25))
+        cls.open_not_due = cls.invoice(cls.customer_history, 300.0, day(10))
+
+    def test_kaplan_meier_against_a_hand_computation(self):
+        # Paid after 10, 20, 30 days; open after 15 and 40 days. Five at risk at 10:
+        # S = 4/5; the one open at 15 leaves; three at risk at 20: S = 4/5 * 2/3; two at
+        # 30: S = 4/5 * 2/3 * 1/2.
+        curve = kaplan_meier({10: (1, 0), 15: (0, 1), 20: (1, 0), 30: (1, 0), 40: (0, 1)})
+        self.assertEqual([t for t, _s in curve], [10, 20, 30])
+        for (_t, survival), expected in zip(curve, (0.8, 0.8 * 2 / 3, 0.8 / 3), strict=True):
+            self.assertAlmostEqual(survival, expected)
+        # Half of the items are paid by 30 days; of those open after 25 days (S = 8/15),
+        # half are paid by 30 days too (S = 4/15).
+        self.assertEqual(conditional_median(curve, 0), 30)
+        self.assertEqual(conditional_median(curve, 25), 30)
+        # Nothing in the history was paid after 30 days: no median after that.
+        self.assertIsNone(conditional_median(curve, 30))
+
+    def test_open_invoices_count_as_censored_history(self):
+        # Seven items: the one due in 10 days leaves the count unpaid at -10 days; paid
+        # at 10 (S = 5/6), 20 (S = 2/3); the one 25 days late leaves unpaid at 25; paid at
+        # 30 (S = 2/3 * 2/3 = 4/9), 40 (S = 2/9), 50 (S = 0).
+        # 25 days late and unpaid: S(25) = 2/3, half of it (1/3) is reached at 40 days.
+        moves = (self.open_late + self.open_not_due).with_user(self.collector)
+        self.assertEqual(moves[0].collection_predicted_date, day(-25) + timedelta(days=40))
+        # Not due yet: the median delay, 30 days (S = 4/9 <= 1/2).
+        self.assertEqual(moves[1].collection_predicted_date, day(10) + timedelta(days=30))
+
+    def test_paid_invoice_has_no_prediction(self):
+        self.pay(self.open_late)
+        self.assertFalse(self.open_late.with_user(self.collector).collection_predicted_date)
+
+    def test_customer_without_history_falls_back_to_the_company(self):
+        newcomer = self.env["res.partner"].create({"name": "Newcomer", "is_company": True})
+        invoice = self.invoice(newcomer, 500.0, day(10))
+        # The company's curve: the history above plus this invoice, open 10 days before
+        # its due date like the other one: the same median, 30 days.
+        self.assertEqual(
+            invoice.with_user(self.collector).collection_predicted_date,
+            day(10) + timedelta(days=30),
+        )
+        forecast = self.env["collection.cash.forecast"].with_user(self.collector)
+        row = forecast.search([("move_id", "=", invoice.id)])
+        self.assertEqual(row.source, "company")
+        self.assertEqual(forecast.search([("move_id", "=", self.open_late.id)]).source, "customer")
+
+    def test_forecast_adds_up_to_the_open_invoices(self):
+        other = self.env["res.partner"].create({"name": "Other", "is_company": True})
+        partly_paid = self.invoice(other, 900.0, day(-400))
+        self.pay(partly_paid, 400.0)
+        forecast = self.env["collection.cash.forecast"].with_user(self.collector)
+        total = sum(row["amount_residual"] for row in forecast.search_read([], ["amount_residual"]))
+        # 700 + 300 + the 500 still open on the partly paid invoice.
+        self.assertEqual(total, 1500.0)
+        weeks = dict(forecast._read_group([], ["week_start:day"], ["amount_residual:sum"]))
+        self.assertEqual(sum(weeks.values()), 1500.0)
+        # The late one is predicted on day +15, in that day's week.
+        row = forecast.search([("move_id", "=", self.open_late.id)])
+        self.assertEqual(row.predicted_date, day(15))
+        monday = day(15) - timedelta(days=day(15).weekday())
+        self.assertEqual(row.week_start, monday)
+        self.assertFalse(row.later)
+
+    def test_customer_without_history_falls_back_to_its_segment(self):
+        spain = self.env.ref("base.es")
+        self.customer_history.country_id = spain
+        # A customer outside the segment who always pays 100 days late pulls the
+        # company's curve away from the segment's.
+        slow = self.env["res.partner"].create({"name": "Slow Payer", "is_company": True})
+        for index in range(5):
+            due = day(-300 + 20 * index)
+            invoice = self.invoice(slow, 100.0, due)
+            with on_day(due + timedelta(days=100)):
+                self.pay(invoice, pay_date=due + timedelta(days=100))
+        newcomer = self.env["res.partner"].create(
+            {"name": "Newcomer", "is_company": True, "country_id": spain.id}
+        )
+        invoice = self.invoice(newcomer, 500.0, day(10))
+        policy = self.env["collection.policy"].create(
+            {"name": "Spain", "company_id": self.company.id, "mode": "review"}
+        )
+        self.env["collection.segment"].create(
+            {"name": "Spain", "domain": "[('country_id.code', '=', 'ES')]", "policy_id": policy.id}
+        )
+        # The segment's curve is the steady payer's and the newcomer's: median 30 days.
+        self.assertEqual(
+            invoice.with_user(self.collector).collection_predicted_date,
+            day(10) + timedelta(days=30),
+        )
+        row = (
+            self.env["collection.cash.forecast"]
+            .with_user(self.collector)
+            .search([("move_id", "=", invoice.id)])
+        )
+        self.assertEqual(row.source, "segment")
+        other = self.env["res.partner"].create({"name": "Elsewhere", "is_company": True})
+        elsewhere = self.invoice(other, 500.0, day(10))
+        # Outside the segment, the company's curve: half paid within 100 days.
+        self.assertEqual(
+            elsewhere.with_user(self.collector).collection_predicted_date,
+            day(10) + timedelta(days=100),
+        )

@@ -1,0 +1,114 @@
+from odoo.tests import tagged
+
+from .common import TODAY, CollectionCommon, day, on_day
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionRisk(CollectionCommon):
+    """A customer's risk score follows its own paid history and open cases, each factor
+    explained in words, and the worklist filters, sorts and groups by it."""
+
+    @classmethod
+    def new_customer(cls, name, **vals):
+        return cls.env["res.partner"].create({"name": name, "is_company": True, **vals})
+
+    def history(self, customer, lateness):
+        """Invoices of 1000 due on the days of ``lateness`` (offsets from today), each
+        paid the given number of days after its due date."""
+        for due, late in lateness.items():
+            invoice = self.invoice(customer, 1000.0, day(due))
+            self.pay_on(due + late, invoice)
+
+    def risk(self, customer):
+        customer = customer.with_user(self.collector)
+        return customer.collection_risk_score, customer.collection_risk_band
+
+    def test_always_thirty_days_late(self):
+        customer = self.new_customer("Always Late")
+        self.history(customer, {-300: 30, -200: 30, -100: 30, -50: 30})
+        # 30 of 60 days' lateness: 15 points; every invoice late: 15 points.
+        self.assertEqual(self.risk(customer), (30, "medium"))
+        html = str(customer.with_user(self.collector).collection_risk_html)
+        self.assertIn("Pays 30 days late on average.", html)
+        self.assertIn("4 of 4 invoices paid in the last 12 months were paid late.", html)
+
+    def test_always_on_time(self):
+        customer = self.new_customer("On Time")
+        self.history(customer, {-300: 0, -200: 0, -100: 0, -50: 0})
+        self.assertEqual(self.risk(customer), (0, "low"))
+        self.assertIn("Pays on time.", str(customer.with_user(self.collector).collection_risk_html))
+
+    def test_got_worse(self):
+        customer = self.new_customer("Got Worse")
+        self.history(customer, {-300: 0, -250: 0, -120: 40, -60: 40})
+        # 20 days late on average: 10 points; half late: 7.5; 40 days later than
+        # before (saturates at 30): 10.
+        self.assertEqual(self.risk(customer), (28, "medium"))
+        self.assertIn(
+            "Pays 20 days late on average, 40 days later than six months before.",
+            str(customer.with_user(self.collector).collection_risk_html),
+        )
+
+    def test_paid_before_the_year_does_not_count(self):
+        customer = self.new_customer("Long Ago")
+        self.history(customer, {-500: 60})
+        self.assertEqual(self.risk(customer), (0, "low"))
+        self.assertIn(
+            "No invoice paid in the last 12 months.",
+            str(customer.with_user(self.collector).collection_risk_html),
+        )
+
+    def test_exposure_oldest_item_and_cases(self):
+        customer = self.new_customer("Over Limit")
+        customer.credit_limit = 1000.0
+        invoice = self.invoice(customer, 2000.0, day(-90))
+        # Twice the credit limit: 10 points; 90 of 180 days overdue: 5 points.
+        self.assertEqual(self.risk(customer), (15, "low"))
+        self.env["collection.dispute"].with_user(self.collector).create(
+            {
+                "partner_id": customer.id,
+                "move_ids": [(6, 0, invoice.ids)],
+                "reason_id": self.env.ref(
+                    "account_collection.collection_dispute_reason_wrong_price"
+                ).id,
+                "description": "The price is not the one agreed.",
+            }
+        )
+        # One open dispute of two that saturate: 5 points.
+        self.assertEqual(self.risk(customer), (20, "low"))
+        html = str(customer.with_user(self.collector).collection_risk_html)
+        self.assertIn("Owes 200% of its credit limit.", html)
+        self.assertIn("1 disputes still open.", html)
+        self.assertIn("Oldest overdue item 90 days past due.", html)
+
+    def test_worklist_filters_sorts_and_groups_by_risk(self):
+        late = self.new_customer("Always Late")
+        self.history(late, {-300: 30, -200: 30, -100: 30, -50: 30})
+        worse = self.new_customer("Got Worse")
+        self.history(worse, {-300: 0, -250: 0, -120: 40, -60: 40})
+        on_time = self.new_customer("On Time")
+        self.history(on_time, {-300: 0, -200: 0})
+        customers = late + worse + on_time
+        Partner = self.env["res.partner"].with_user(self.collector)
+        domain = [("id", "in", customers.ids)]
+        self.assertEqual(
+            Partner.search([*domain, ("collection_risk_band", "=", "medium")]), late + worse
+        )
+        self.assertEqual(
+            Partner.search(domain, order="collection_risk_score desc").ids,
+            [late.id, worse.id, on_time.id],
+        )
+        groups = dict(Partner._read_group(domain, ["collection_risk_band"], ["__count"]))
+        self.assertEqual(groups, {"medium": 2, "low": 1})
+
+    def test_risk_raises_the_priority_when_set(self):
+        customer = self.new_customer("Over Limit")
+        customer.credit_limit = 1000.0
+        self.invoice(customer, 2000.0, day(-90))
+        # 2000 overdue, 90 days: 2000 * (1 + 90 / 30).
+        self.assertEqual(customer.with_user(self.collector).collection_priority, 8000)
+        self.company.collection_priority_risk = True
+        customer.invalidate_recordset()
+        # Risk score 15: 15% more.
+        self.assertEqual(customer.with_user(self.collector).collection_priority, 9200)
