@@ -44,6 +44,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "data/collection_policy_data.xml",
         "data/collection_agreement_data.xml",
         "data/collection_dispute_data.xml",
+        "data/collection_interest_rate_data.xml",
         "wizards/collection_interaction_log_views.xml",
         "wizards/collection_dunning_run_views.xml",
         "wizards/collection_communication_postpone_views.xml",
@@ -66,6 +67,8 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_dashboard_views.xml",
         "views/collection_portal_templates.xml",
         "views/account_collection_menus.xml",
+        "views/collection_interest_rate_views.xml",
+        "views/collection_interaction_chain_views.xml",
     ],
     "demo": [
         "demo/res_users_demo.xml",

@@ -32,3 +32,5 @@ from . import account_move_prediction
 from . import collection_prediction
 from . import res_partner_credit_hold
 from . import collection_segment
+from . import collection_interest
+from . import collection_interaction_chain

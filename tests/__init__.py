@@ -35,3 +35,5 @@ from . import test_risk
 from . import test_prediction
 from . import test_credit_hold
 from . import test_segment
+from . import test_interest
+from . import test_interaction_chain

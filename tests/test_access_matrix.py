@@ -51,6 +51,8 @@ MATRIX = {
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     "collection.cash.forecast": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.segment": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
+    # The statutory interest rates: one table for every company, kept by its managers.
+    "collection.interest.rate": ("", "", "R", "R", "R", "R", "RCWU", "R", "R"),
     # Bolt's collection fields (status, collector, figures); W: its next action date.
     "res.partner": ("", "", "R", "R", "R", "R", "RW", "RW", "R"),
     # Bolt's invoice's collection fields (days overdue, promises); W: its reminder level.
@@ -149,6 +151,9 @@ class TestCollectionAccessMatrix(CollectionCommon):
                     "domain": "[('id', '=', 0)]",
                     "policy_id": level.policy_id.id,
                 }
+            ),
+            "collection.interest.rate": env.ref(
+                "account_collection.collection_interest_rate_2025_2"
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
@@ -295,6 +300,11 @@ class TestCollectionAccessMatrix(CollectionCommon):
                     "company_id": self.company.id,
                 },
                 {"name": "Renamed"},
+            ),
+            "collection.interest.rate": (
+                ["rate"],
+                {"date_from": "2030-01-01", "rate": 5.0},
+                {"note": "Corrected"},
             ),
             "res.partner": (
                 ["collection_status", "collection_user_id", "collection_overdue_amount"],
