@@ -14,9 +14,10 @@ from .res_partner import LEDGER_DEPENDS
 # The factors of the risk score, in the order they are explained: name -> (weight,
 # saturation). A factor adds ``weight * min(value / saturation, 1)`` points (values below
 # zero add nothing); the weights add up to 100, the score is their sum, rounded.
-#   lateness     average days late of the invoices paid in the last 12 months, weighted
-#                by their amounts
-#   late_share   share of the invoices paid in the last 12 months that were paid late
+#   lateness     average days late of the invoices paid in the last 12 months and of the
+#                open overdue ones (at least today - due date days late), weighted by
+#                their amounts (the open ones by what is left to pay)
+#   late_share   share of those invoices that were paid late or are still open overdue
 #   trend        days later the customer pays now (invoices paid in the last 6 months)
 #                than before (paid 6 to 12 months ago)
 #   commitments  promises and agreements broken in the last 12 months
@@ -85,7 +86,10 @@ class ResPartner(models.Model):
     def _collection_risk_paid_sql(self, company, today, partner_ids=None):
         """Per commercial partner, the invoices of ``company`` paid (fully matched) in the
         last RISK_HISTORY_DAYS days: count, count paid late, average days late weighted
-        by amount, over all, over the recent ones and the older ones."""
+        by amount, over all, over the recent ones and the older ones; and its open overdue
+        items, each at least ``today - due date`` days late (a payment not seen yet):
+        count, amount left to pay, average days late weighted by it, and the average days
+        late of paid and open items together (``all_days``)."""
         Ledger = self.env["collection.ledger"]
         Ledger._flush()
         self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
@@ -93,18 +97,29 @@ class ResPartner(models.Model):
         if partner_ids is not None:
             restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
         recent = SQL("paid.paid_date >= %s::date - %s", today, RISK_RECENT_DAYS)
+        closed = SQL("NOT paid.open")
         return SQL(
             """(
             SELECT paid.partner_id,
-                   COUNT(*) AS paid_count,
-                   COUNT(*) FILTER (WHERE paid.late > 0) AS late_count,
-                   SUM(paid.amount * paid.late) / NULLIF(SUM(paid.amount), 0) AS late_days,
-                   SUM(paid.amount * paid.late) FILTER (WHERE %(recent)s)
-                       / NULLIF(SUM(paid.amount) FILTER (WHERE %(recent)s), 0) AS recent_days,
-                   SUM(paid.amount * paid.late) FILTER (WHERE NOT %(recent)s)
-                       / NULLIF(SUM(paid.amount) FILTER (WHERE NOT %(recent)s), 0) AS older_days
+                   COUNT(*) FILTER (WHERE %(closed)s) AS paid_count,
+                   COUNT(*) FILTER (WHERE %(closed)s AND paid.late > 0) AS late_count,
+                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s), 0) AS late_days,
+                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s AND %(recent)s)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s AND %(recent)s), 0)
+                       AS recent_days,
+                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s AND NOT %(recent)s)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s AND NOT %(recent)s), 0)
+                       AS older_days,
+                   COUNT(*) FILTER (WHERE paid.open) AS open_count,
+                   SUM(paid.amount) FILTER (WHERE paid.open) AS open_amount,
+                   SUM(paid.amount * paid.late) FILTER (WHERE paid.open)
+                       / NULLIF(SUM(paid.amount) FILTER (WHERE paid.open), 0) AS open_days,
+                   SUM(paid.amount) FILTER (WHERE %(closed)s) AS paid_amount,
+                   SUM(paid.amount * paid.late) / NULLIF(SUM(paid.amount), 0) AS all_days
               FROM (
                 SELECT p.commercial_partner_id AS partner_id,
+                       FALSE AS open,
                        aml.balance AS amount,
                        MAX(apr.max_date) AS paid_date,
                        GREATEST(MAX(apr.max_date) - %(due_date)s, 0) AS late
@@ -118,12 +133,27 @@ class ResPartner(models.Model):
                    AND apr.max_date <= %(today)s
                    %(restrict)s
                  GROUP BY aml.id, p.commercial_partner_id
+                 UNION ALL
+                SELECT p.commercial_partner_id,
+                       TRUE,
+                       aml.amount_residual,
+                       NULL,
+                       %(today)s::date - %(due_date)s
+                  FROM account_move_line aml
+                  JOIN res_partner p ON p.id = aml.partner_id
+                 WHERE %(open_receivable)s
+                   AND %(open_debit)s
+                   AND %(due_date)s < %(today)s
+                   %(restrict)s
               ) paid
              GROUP BY paid.partner_id
             )""",
             recent=recent,
+            closed=closed,
             due_date=Ledger._due_date_sql(),
             receivable=Ledger._receivable_condition(company),
+            open_receivable=Ledger._open_receivable_condition(company),
+            open_debit=Ledger._open_debit_condition(),
             today=today,
             history=RISK_HISTORY_DAYS,
             restrict=restrict,
@@ -161,8 +191,9 @@ class ResPartner(models.Model):
     def _collection_risk_columns(self, alias, query, partner_ids=None):
         """SQL expressions for the partner row ``alias`` of ``query``: each factor's value
         (``<factor>``) and points (``<factor>_points``), the facts the explanation cites
-        (``paid_count``, ``late_count``, ``recent_days``, ``older_days``,
-        ``credit_limit``), and ``score``. The ledger aggregates are joined once per
+        (``paid_count``, ``late_count``, ``paid_days``, ``paid_amount``, ``recent_days``,
+        ``older_days``, ``open_count``, ``open_days``, ``open_amount``, ``credit_limit``),
+        and ``score``. The ledger aggregates are joined once per
         query, those of the figures shared with them."""
         company = self.env.company
         today = self._collection_today()
@@ -191,15 +222,26 @@ class ResPartner(models.Model):
             self, alias, "credit_limit"
         )
         paid_count = SQL("COALESCE(%s, 0)", paid("paid_count"))
+        open_count = SQL("COALESCE(%s, 0)", paid("open_count"))
         columns = {
             "paid_count": paid_count,
             "late_count": SQL("COALESCE(%s, 0)", paid("late_count")),
+            "paid_days": SQL("COALESCE(%s, 0)::float", paid("late_days")),
+            "paid_amount": SQL("COALESCE(%s, 0)::float", paid("paid_amount")),
             "recent_days": paid("recent_days"),
             "older_days": paid("older_days"),
+            "open_count": open_count,
+            "open_days": SQL("COALESCE(%s, 0)::float", paid("open_days")),
+            "open_amount": SQL("COALESCE(%s, 0)::float", paid("open_amount")),
             "credit_limit": SQL("COALESCE(%s, 0)", credit_limit),
-            "lateness": SQL("COALESCE(%s, 0)", paid("late_days")),
+            # Paid and open overdue invoices together, an open one late by its days overdue.
+            "lateness": SQL("COALESCE(%s, 0)", paid("all_days")),
             "late_share": SQL(
-                "COALESCE(%s::float / NULLIF(%s, 0), 0)", paid("late_count"), paid_count
+                "COALESCE((%s + %s)::float / NULLIF(%s + %s, 0), 0)",
+                paid("late_count"),
+                open_count,
+                paid_count,
+                open_count,
             ),
             "trend": SQL("COALESCE(%s - %s, 0)", paid("recent_days"), paid("older_days")),
             "commitments": SQL("(%s + COALESCE(%s, 0))", broken, cases("broken_agreements")),
@@ -302,17 +344,28 @@ class ResPartner(models.Model):
     def _collection_risk_reasons(self, values):
         """[(points, sentence)] explaining the factors of ``values`` (a row of
         _collection_risk_factors) that add to the score, highest first, and, when the
-        customer paid nothing in the period, a sentence saying so."""
+        customer paid nothing in the period, a sentence saying so. The points of lateness
+        and late share are split between the paid invoices and the open overdue ones in
+        proportion to what each adds to them (days late times amount, late invoices)."""
         _ = self.env._
         reasons = []
         points = {factor: values[f"{factor}_points"] for factor in RISK_FACTORS}
         paid = values["paid_count"]
+        unpaid = values["open_count"]
+        paid_late_days = values["paid_amount"] * values["paid_days"]
+        open_late_days = values["open_amount"] * values["open_days"]
+        late_days = paid_late_days + open_late_days
+        paid_lateness = points["lateness"] * paid_late_days / late_days if late_days else 0.0
+        late = values["late_count"] + unpaid
+        paid_late_share = points["late_share"] * values["late_count"] / late if late else 0.0
         if not paid:
             reasons.append((0.0, _("No invoice paid in the last 12 months.")))
         else:
-            lateness = round(values["lateness"])
+            lateness = round(values["paid_days"])
             if lateness:
                 sentence = _("Pays %(days)s days late on average", days=lateness)
+            elif unpaid:
+                sentence = _("Paid on time in the last 12 months")
             else:
                 sentence = _("Pays on time")
             trend = round(values["trend"])
@@ -329,14 +382,25 @@ class ResPartner(models.Model):
                         sentence=sentence,
                         days=-trend,
                     )
-            reasons.append((points["lateness"] + points["trend"], sentence + "."))
+            reasons.append((paid_lateness + points["trend"], sentence + "."))
             reasons.append(
                 (
-                    points["late_share"],
+                    paid_late_share,
                     _(
                         "%(late)s of %(paid)s invoices paid in the last 12 months were paid late.",
                         late=values["late_count"],
                         paid=paid,
+                    ),
+                )
+            )
+        if unpaid:
+            reasons.append(
+                (
+                    points["lateness"] - paid_lateness + points["late_share"] - paid_late_share,
+                    _(
+                        "%(count)s invoices still unpaid, %(days)s days late on average.",
+                        count=unpaid,
+                        days=round(values["open_days"]),
                     ),
                 )
             )

@@ -63,8 +63,10 @@ class TestCollectionRisk(CollectionCommon):
         customer = self.new_customer("Over Limit")
         customer.credit_limit = 1000.0
         invoice = self.invoice(customer, 2000.0, day(-90))
-        # Twice the credit limit: 10 points; 90 of 180 days overdue: 5 points.
-        self.assertEqual(self.risk(customer), (15, "low"))
+        # Twice the credit limit: 10 points; 90 of 180 days overdue: 5 points. The open
+        # invoice is at least 90 days late: lateness 90 of 60 days (saturates), 30 points;
+        # the only invoice, late: 15 points.
+        self.assertEqual(self.risk(customer), (60, "high"))
         self.env["collection.dispute"].with_user(self.collector).create(
             {
                 "partner_id": customer.id,
@@ -76,11 +78,12 @@ class TestCollectionRisk(CollectionCommon):
             }
         )
         # One open dispute of two that saturate: 5 points.
-        self.assertEqual(self.risk(customer), (20, "low"))
+        self.assertEqual(self.risk(customer), (65, "high"))
         html = str(customer.with_user(self.collector).collection_risk_html)
         self.assertIn("Owes 200% of its credit limit.", html)
         self.assertIn("1 disputes still open.", html)
         self.assertIn("Oldest overdue item 90 days past due.", html)
+        self.assertIn("1 invoices still unpaid, 90 days late on average.", html)
 
     def test_worklist_filters_sorts_and_groups_by_risk(self):
         late = self.new_customer("Always Late")
@@ -110,5 +113,41 @@ class TestCollectionRisk(CollectionCommon):
         self.assertEqual(customer.with_user(self.collector).collection_priority, 8000)
         self.company.collection_priority_risk = True
         customer.invalidate_recordset()
-        # Risk score 15: 15% more.
-        self.assertEqual(customer.with_user(self.collector).collection_priority, 9200)
+        # Risk score 60 (exposure 10, oldest item 5, the open invoice 90 days late 30 and
+        # late 15): 60% more.
+        self.assertEqual(customer.with_user(self.collector).collection_priority, 12800)
+
+    def test_unpaid_overdue_debt_counts_as_late(self):
+        # Nothing paid, one invoice 200 days overdue: it is at least 200 days late.
+        # Lateness 200 of 60 days (saturates): 30 points; every invoice late: 15; oldest
+        # item 200 of 180 days (saturates): 10.
+        customer = self.new_customer("Never Pays")
+        self.invoice(customer, 1000.0, day(-200))
+        self.assertEqual(self.risk(customer), (55, "high"))
+        html = str(customer.with_user(self.collector).collection_risk_html)
+        self.assertIn("No invoice paid in the last 12 months.", html)
+        self.assertIn("1 invoices still unpaid, 200 days late on average.", html)
+        self.assertNotIn("Pays", html)
+
+    def test_paid_late_and_unpaid_overdue_explained_apart(self):
+        # Paid 1000 ten days late; 1000 still open 50 days after its due date. Lateness
+        # (1000 * 10 + 1000 * 50) / 2000 = 30 of 60 days: 15 points; both late: 15 points;
+        # oldest item 50 of 180 days: 2.8 points.
+        customer = self.new_customer("Late And Unpaid")
+        self.history(customer, {-100: 10})
+        self.invoice(customer, 1000.0, day(-50))
+        self.assertEqual(self.risk(customer), (33, "medium"))
+        html = str(customer.with_user(self.collector).collection_risk_html)
+        self.assertIn("Pays 10 days late on average.", html)
+        self.assertIn("1 of 1 invoices paid in the last 12 months were paid late.", html)
+        self.assertIn("1 invoices still unpaid, 50 days late on average.", html)
+
+    def test_on_time_with_nothing_overdue_stays_low(self):
+        # Paid on time, the open invoice not yet due: nothing late, nothing overdue.
+        customer = self.new_customer("On Time, Open")
+        self.history(customer, {-100: 0})
+        self.invoice(customer, 1000.0, day(20))
+        self.assertEqual(self.risk(customer), (0, "low"))
+        html = str(customer.with_user(self.collector).collection_risk_html)
+        self.assertIn("Pays on time.", html)
+        self.assertNotIn("still unpaid", html)
