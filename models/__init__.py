@@ -1,6 +1,7 @@
 from . import collection_case_mixin
 from . import collection_aging_bucket
 from . import collection_ledger
+from . import collection_shared_mixin
 from . import collection_stage
 from . import res_company
 from . import res_config_settings

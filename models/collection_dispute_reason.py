@@ -1,7 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
-
-from .collection_stage import may_change_shared
+from odoo.exceptions import UserError, ValidationError
 
 RESPONSIBLE_TYPES = [
     ("salesperson", "Invoice Salesperson"),
@@ -13,6 +11,7 @@ RESPONSIBLE_TYPES = [
 
 class CollectionDisputeReason(models.Model):
     _name = "collection.dispute.reason"
+    _inherit = ["collection.shared.mixin"]
     _description = "Dispute Reason"
     _order = "sequence, id"
 
@@ -90,33 +89,14 @@ class CollectionDisputeReason(models.Model):
 
     # === SHARED BY EVERY COMPANY === #
 
-    def _check_shared_access(self):
-        """A reason without a company is every company's: only a user who may change
-        what they share changes it (see ``may_change_shared``)."""
-        shared = self.filtered(lambda reason: not reason.company_id)
-        if shared and not may_change_shared(self.env):
-            raise AccessError(
-                self.env._(
-                    "The dispute reason “%(reason)s” is shared by every company: only a "
-                    "collection manager of every company, or an administrator, can add, "
-                    "change or delete it. Add a reason of your company instead.",
-                    reason=shared[0].name,
-                )
-            )
+    def _collection_shared_records(self):
+        """A reason without a company is every company's."""
+        return self.filtered(lambda reason: not reason.company_id)
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        reasons = super().create(vals_list)
-        reasons._check_shared_access()
-        return reasons
-
-    def write(self, vals):
-        self._check_shared_access()
-        result = super().write(vals)
-        if "company_id" in vals:
-            self._check_shared_access()
-        return result
-
-    def unlink(self):
-        self._check_shared_access()
-        return super().unlink()
+    def _collection_shared_denied_message(self, shared):
+        return self.env._(
+            "The dispute reason “%(reason)s” is shared by every company: only a "
+            "collection manager of every company, or an administrator, can add, "
+            "change or delete it. Add a reason of your company instead.",
+            reason=shared[0].name,
+        )

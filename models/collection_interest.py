@@ -9,9 +9,6 @@ import bisect
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
-
-from .collection_stage import may_change_shared
 
 INTEREST_MODES = [
     ("none", "No Interest"),
@@ -29,6 +26,7 @@ class CollectionInterestRate(models.Model):
     one of the latest row starting on or before it (a row per half-year)."""
 
     _name = "collection.interest.rate"
+    _inherit = ["collection.shared.mixin"]
     _description = "Statutory Late-Payment Interest Rate"
     _order = "date_from desc"
 
@@ -62,30 +60,12 @@ class CollectionInterestRate(models.Model):
                 date=fields.Date.to_string(rate.date_from) if rate.date_from else "",
             )
 
-    def _check_shared_access(self):
-        if not may_change_shared(self.env):
-            raise AccessError(
-                self.env._(
-                    "The statutory interest rates are shared by every company: only a "
-                    "collection manager of every company, or an administrator, can add, "
-                    "change or delete them."
-                )
-            )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._check_shared_access()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        if self:
-            self._check_shared_access()
-        return super().write(vals)
-
-    def unlink(self):
-        if self:
-            self._check_shared_access()
-        return super().unlink()
+    def _collection_shared_denied_message(self, shared):
+        return self.env._(
+            "The statutory interest rates are shared by every company: only a "
+            "collection manager of every company, or an administrator, can add, "
+            "change or delete them."
+        )
 
     @api.model
     def _collection_rate_function(self):

@@ -1,20 +1,11 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 from odoo.tools import SQL
-
-
-def may_change_shared(env):
-    """Whether the current user may change the collection configuration every company
-    shares (the stages, the dispute reasons without a company): a user of every
-    company, or an administrator. A user of some companies would change the others'."""
-    if env.su or env.user.has_group("base.group_system"):
-        return True
-    # sudo: only which companies exist is read, to compare with the user's.
-    return not (env["res.company"].sudo().search([]) - env.user.company_ids)
 
 
 class CollectionStage(models.Model):
     _name = "collection.stage"
+    _inherit = ["collection.shared.mixin"]
     _description = "Collection Stage"
     _order = "sequence, id"
 
@@ -87,27 +78,9 @@ class CollectionStage(models.Model):
 
     # === SHARED BY EVERY COMPANY === #
 
-    def _check_shared_access(self):
-        if not may_change_shared(self.env):
-            raise AccessError(
-                self.env._(
-                    "Collection stages are shared by every company: only a collection "
-                    "manager of every company, or an administrator, can add, change or "
-                    "delete them."
-                )
-            )
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        self._check_shared_access()
-        return super().create(vals_list)
-
-    def write(self, vals):
-        if self:
-            self._check_shared_access()
-        return super().write(vals)
-
-    def unlink(self):
-        if self:
-            self._check_shared_access()
-        return super().unlink()
+    def _collection_shared_denied_message(self, shared):
+        return self.env._(
+            "Collection stages are shared by every company: only a collection "
+            "manager of every company, or an administrator, can add, change or "
+            "delete them."
+        )
