@@ -813,6 +813,20 @@ class CollectionCommunicationDelivery(models.Model):
             )
         return "; ".join(texts)
 
+    # === NAMES === #
+
+    @api.depends("communication_id", "channel")
+    @api.depends_context("lang")
+    def _compute_display_name(self):
+        """The reminder and the channel, in the reader's language."""
+        channels = dict(self._fields["channel"]._description_selection(self.env))
+        for delivery in self:
+            delivery.display_name = self.env._(
+                "%(reminder)s, by %(channel)s",
+                reminder=delivery.communication_id.display_name or "",
+                channel=channels.get(delivery.channel, ""),
+            )
+
     # === RECIPIENTS === #
 
     def _compute_snailmail_available(self):

@@ -75,6 +75,26 @@ class CollectionStage(models.Model):
                     stage=stage.name,
                 )
             )
+        # sudo: levels of every company may move customers to a shared stage.
+        levels = (
+            self.env["collection.level"]
+            .sudo()
+            .with_context(active_test=False)
+            .search([("stage_id", "in", self.ids)])
+        )
+        for stage in self:
+            level = levels.filtered(lambda level, stage=stage: level.stage_id == stage)[:1]
+            if level:
+                raise UserError(
+                    self.env._(
+                        "The stage “%(stage)s” is where the level “%(level)s” of the "
+                        "policy “%(policy)s” moves customers: choose another stage on "
+                        "that level first, or archive this one.",
+                        stage=stage.name,
+                        level=level.name,
+                        policy=level.policy_id.name,
+                    )
+                )
 
     # === SHARED BY EVERY COMPANY === #
 

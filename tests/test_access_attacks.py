@@ -729,6 +729,18 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
         stage.with_user(self.collection_manager).unlink()
         self.assertFalse(stage.exists())
 
+    def test_manager_cannot_delete_a_stage_a_level_moves_to(self):
+        """A level that moves customers to a stage would silently stop doing so if the
+        stage went: the stage stays until the level no longer names it."""
+        self.collection_manager.company_ids = self.env["res.company"].search([])
+        stage = self.env["collection.stage"].create({"name": "Agency"})
+        self.level_late.stage_id = stage
+        self.assert_kept(stage, "The stage “Agency” is where the level")
+        self.assertEqual(self.level_late.stage_id, stage)
+        self.level_late.stage_id = False
+        stage.with_user(self.collection_manager).unlink()
+        self.assertFalse(stage.exists())
+
     def test_manager_cannot_delete_a_dispute_reason_in_use(self):
         reason = self.env["collection.dispute.reason"].create(
             {"name": "Late delivery", "company_id": self.company.id}

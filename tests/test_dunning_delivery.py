@@ -261,6 +261,14 @@ class TestCollectionDelivery(DunningCommon):
         self.run_queue(NOON + timedelta(hours=1))
         self.assertEqual(len(self.whatsapp_requests()), 1)
 
+    def test_delivery_is_named_after_its_reminder_and_channel(self):
+        """A delivery opened from a failure list or a link says which reminder and
+        which channel it is."""
+        self.invoice(self.customer, 1000.0, day(-2))
+        self.run_dunning()
+        delivery = self.delivery(self.customer, "whatsapp")
+        self.assertEqual(delivery.display_name, "WhatsApp reminder - Acme Customer, by WhatsApp")
+
     def test_whatsapp_api_address_without_https_is_refused(self):
         """The access token is never sent in clear: an http:// address (but the local
         machine's) is refused, and the message fails with the reason."""
