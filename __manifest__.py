@@ -33,6 +33,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "report/collection_dossier_templates.xml",
         "report/collection_kpi_report_views.xml",
         "report/collection_cash_forecast_report_views.xml",
+        "report/collection_analytics_report_views.xml",
         "report/collection_agreement_reports.xml",
         "report/collection_agreement_templates.xml",
         "data/collection_stage_data.xml",

@@ -13,6 +13,8 @@ from ..models.res_partner import COLLECTION_STATUS
 OVER_90_DAYS = 90
 # A payment dated within this many days after a collector's contact counts for them.
 CONTACT_WINDOW_DAYS = 30
+# ... and within this many days, the collector's prompt effect (README, "Analytics").
+SHORT_CONTACT_WINDOW_DAYS = 7
 
 PAYMENT_MOVE_CONDITION = (
     "(%(move)s.origin_payment_id IS NOT NULL OR %(move)s.statement_line_id IS NOT NULL)"
@@ -515,6 +517,12 @@ class CollectionCollectorReport(models.Model):
         "an interaction of the collector with the customer. A payment counts once per "
         "collector, for every collector who contacted the customer in those 30 days.",
     )
+    collected_within_7_days = fields.Monetary(
+        string="Collected within 7 Days of a Contact",
+        readonly=True,
+        help="Payments matched with the customer's invoices and dated within 7 days after "
+        "an interaction of the collector with the customer (counted as the 30 days' are).",
+    )
 
     _depends = {
         "collection.interaction": [
@@ -567,24 +575,27 @@ class CollectionCollectorReport(models.Model):
                 SELECT 'interaction' AS kind, contact.id AS source_id, contact.company_id,
                        contact.partner_id, contact.user_id, contact.date,
                        1 AS interaction_count, 0 AS promise_count, 0.0 AS promise_amount,
-                       0 AS kept_count, 0.0 AS kept_amount, 0.0 AS collected_after_contact
+                       0 AS kept_count, 0.0 AS kept_amount, 0.0 AS collected_after_contact,
+                       0.0 AS collected_within_7_days
                   FROM contact
                 UNION ALL
                 SELECT 'promise', promise.id, promise.company_id, promise.partner_id,
                        promise.user_id, promise.date_made,
-                       0, 1, promise.amount, 0, 0.0, 0.0
+                       0, 1, promise.amount, 0, 0.0, 0.0, 0.0
                   FROM collection_promise promise
                  WHERE promise.state != 'cancelled' AND promise.user_id IS NOT NULL
                 UNION ALL
                 SELECT 'kept', promise.id, promise.company_id, promise.partner_id,
                        promise.user_id, promise.date,
-                       0, 0, 0.0, 1, promise.amount, 0.0
+                       0, 0, 0.0, 1, promise.amount, 0.0, 0.0
                   FROM collection_promise promise
                  WHERE promise.state = 'kept' AND promise.user_id IS NOT NULL
                 UNION ALL
                 SELECT 'collected', apr.id, invoice_line.company_id,
                        invoice_partner.commercial_partner_id, contact.user_id, payment_line.date,
-                       0, 0, 0.0, 0, 0.0, apr.amount
+                       0, 0, 0.0, 0, 0.0, apr.amount,
+                       CASE WHEN BOOL_OR(payment_line.date <= contact.date + %(window_7)s)
+                            THEN apr.amount ELSE 0.0 END
                   FROM account_partial_reconcile apr
                   JOIN account_move_line invoice_line ON invoice_line.id = apr.debit_move_id
                   JOIN res_partner invoice_partner ON invoice_partner.id = invoice_line.partner_id
@@ -611,12 +622,14 @@ class CollectionCollectorReport(models.Model):
                    activity.promise_amount,
                    activity.kept_count,
                    activity.kept_amount,
-                   activity.collected_after_contact
+                   activity.collected_after_contact,
+                   activity.collected_within_7_days
               FROM activity
               %(dimensions_join)s
             """,
             contact_date=contact_date,
             window=CONTACT_WINDOW_DAYS,
+            window_7=SHORT_CONTACT_WINDOW_DAYS,
             receivable=self.env["collection.ledger"]._receivable_condition(alias="invoice_line"),
             is_payment=payment_move_sql("payment_move"),
             dimensions=self._collection_dimensions_sql("activity"),
