@@ -39,6 +39,25 @@ class CollectionSegment(models.Model):
         domain="[('share', '=', False)]",
         help="Collector given to the segment's customers that have none yet.",
     )
+    user_ids = fields.Many2many(
+        "res.users",
+        "collection_segment_balanced_user_rel",
+        "segment_id",
+        "user_id",
+        string="Collectors to Balance",
+        domain="[('share', '=', False)]",
+        help="When the segment gives no single collector: each of its customers without a "
+        "collector goes to the one of these with the lightest open workload.",
+    )
+    balance_by = fields.Selection(
+        [("amount", "Overdue Amount"), ("count", "Number of Customers")],
+        string="Workload",
+        default="amount",
+        required=True,
+        help="How the workload of the collectors to balance is measured: the overdue amount "
+        "of their customers in the company (ties: fewer customers), or the number of their "
+        "customers (ties: the lower overdue amount).",
+    )
 
     def _customer_domain(self):
         self.ensure_one()
@@ -93,8 +112,66 @@ class CollectionSegment(models.Model):
                 matched.filtered(lambda p: not p.collection_user_id).write(
                     {"collection_user_id": segment.user_id.id}
                 )
+            elif segment.user_ids:
+                segment._balance_collectors(
+                    company, matched.filtered(lambda p: not p.collection_user_id)
+                )
         remaining.filtered("collection_segment_id").write({"collection_segment_id": False})
         return assigned
+
+    def _collector_workloads(self, company):
+        """{collector: [overdue amount, number of customers]} of the segment's collectors
+        to balance: over the customers (commercial partners) they are in charge of in
+        ``company``, one query."""
+        self.ensure_one()
+        Partner = self.env["res.partner"].with_company(company)
+        Ledger = self.env["collection.ledger"]
+        Partner.flush_model(["collection_user_id", "commercial_partner_id"])
+        collector = Ledger._company_dependent_sql(Partner, "p", "collection_user_id")
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT %(collector)s, COALESCE(SUM(figures.overdue_amount), 0), COUNT(*)
+                  FROM res_partner p
+                  LEFT JOIN %(figures)s figures ON figures.partner_id = p.id
+                 WHERE p.id = p.commercial_partner_id
+                   AND %(collector)s IN %(user_ids)s
+                 GROUP BY 1
+                """,
+                collector=collector,
+                figures=Ledger._figures_sql(company, Partner._collection_today()),
+                user_ids=tuple(self.user_ids.ids),
+            )
+        )
+        loads = {user: [0.0, 0] for user in self.user_ids}
+        for user_id, amount, count in rows:
+            loads[self.env["res.users"].browse(user_id)] = [amount, count]
+        return loads
+
+    def _balance_collectors(self, company, partners):
+        """Give each of ``partners`` (customers without a collector) the segment's
+        collector to balance with the lightest workload (balance_by), the largest debts
+        first, each assignment adding to its collector's workload."""
+        self.ensure_one()
+        if not partners:
+            return
+        loads = self._collector_workloads(company)
+        by_count = self.balance_by == "count"
+
+        def lightest(user):
+            amount, count = loads[user]
+            return (count, amount, user.id) if by_count else (amount, count, user.id)
+
+        partners = partners.with_company(company)
+        assigned = {}
+        for partner in partners.sorted(lambda p: (-p.collection_overdue_amount, p.id)):
+            user = min(loads, key=lightest)
+            loads[user][0] += partner.collection_overdue_amount
+            loads[user][1] += 1
+            assigned.setdefault(user, partners.browse())
+            assigned[user] |= partner
+        for user, customers in assigned.items():
+            customers.write({"collection_user_id": user.id})
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -104,7 +181,7 @@ class CollectionSegment(models.Model):
 
     def write(self, vals):
         result = super().write(vals)
-        if {"domain", "sequence", "active", "policy_id", "user_id"} & set(vals):
+        if {"domain", "sequence", "active", "policy_id", "user_id", "user_ids"} & set(vals):
             self._reassign()
         return result
 
