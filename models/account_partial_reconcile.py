@@ -17,6 +17,8 @@ class AccountPartialReconcile(models.Model):
         self.env["collection.promise"]._collection_follow_ledger(
             moves.exists(), states=("open", "kept")
         )
+        # Nor counts as collected by the agency the invoices are placed with.
+        self.env["collection.placement"]._collection_follow_ledger(moves.exists())
         return result
 
     def _collection_after_reconcile(self):
@@ -43,6 +45,8 @@ class AccountPartialReconcile(models.Model):
             )
         )
         agreements._collection_evaluate()
+        # What the agency the invoices are placed with collected, and its commission.
+        self.env["collection.placement"]._collection_follow_ledger(receivable_moves)
         partners = receivable_moves.commercial_partner_id
         for company in receivable_moves.company_id:
             partners.with_company(company)._collection_reset_status_when_settled()

@@ -586,6 +586,7 @@ class CollectionCommunication(models.Model):
             "disputed": self.env._("Disputed before sending"),
             "promised": self.env._("Promised before sending"),
             "agreement": self.env._("Covered by a payment agreement before sending"),
+            "placed": self.env._("Placed with an agency before sending"),
             "excluded": self.env._("Customer excluded from reminders before sending"),
         }
 
@@ -616,7 +617,7 @@ class CollectionCommunication(models.Model):
                        EXISTS (SELECT 1 %(lines)s),
                        (SELECT MIN(%(due_date)s) %(lines)s),
                        %(disputed)s, %(promised)s, %(agreement)s,
-                       %(excluded)s IS TRUE
+                       %(excluded)s IS TRUE, %(placed)s
                   FROM collection_communication_account_move_rel rel
                   JOIN collection_communication c ON c.id = rel.communication_id
                   JOIN res_partner p ON p.id = c.partner_id
@@ -629,13 +630,14 @@ class CollectionCommunication(models.Model):
                 promised=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
                 agreement=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
                 excluded=Ledger._company_dependent_sql(Partner, "p", "collection_excluded"),
+                placed=self.env["collection.placement"]._dunning_exclusion_sql(move, today),
                 ids=tuple(self.ids) or (0,),
             )
         )
         claims = {}
         for row in rows:
             (communication_id, move_id, state, payment_state, claimable, open_, due_date,
-             disputed, promised, agreement, excluded) = row  # fmt: skip
+             disputed, promised, agreement, excluded, placed) = row  # fmt: skip
             if state != "posted":
                 why = "cancelled"
             elif not open_:
@@ -644,6 +646,8 @@ class CollectionCommunication(models.Model):
                 why = "held"
             elif excluded:
                 why = "excluded"
+            elif placed:
+                why = "placed"
             elif disputed:
                 why = "disputed"
             elif promised:

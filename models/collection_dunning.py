@@ -29,7 +29,8 @@ class CollectionDunning(models.AbstractModel):
     - ``collection.stage._dunning_exclusion_sql``: the customer's stage stops reminders;
     - ``collection.promise._dunning_exclusion_sql``: an open promise covers the invoice;
     - ``collection.dispute._dunning_exclusion_sql``: the invoice is in an open dispute;
-    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it.
+    - ``collection.agreement._dunning_exclusion_sql``: an active agreement covers it;
+    - ``collection.placement._dunning_exclusion_sql``: it is placed with an agency.
 
     ``collection.communication`` is the reminder the run creates; sending it is
     ``collection.communication.delivery``'s."""
@@ -245,6 +246,7 @@ class CollectionDunning(models.AbstractModel):
                AND NOT %(promise_excluded)s
                AND NOT %(dispute_excluded)s
                AND NOT %(agreement_excluded)s
+               AND NOT %(placement_excluded)s
                %(reached)s
              ORDER BY om.move_id
             """,
@@ -266,6 +268,7 @@ class CollectionDunning(models.AbstractModel):
             promise_excluded=self.env["collection.promise"]._dunning_exclusion_sql(move, today),
             dispute_excluded=self.env["collection.dispute"]._dunning_exclusion_sql(move, today),
             agreement_excluded=self.env["collection.agreement"]._dunning_exclusion_sql(move, today),
+            placement_excluded=self.env["collection.placement"]._dunning_exclusion_sql(move, today),
         )
 
     @api.model
@@ -273,10 +276,11 @@ class CollectionDunning(models.AbstractModel):
         """{customer id: {overdue_amount, due_amount, days_overdue}} of ``partner_ids``
         in ``company`` on ``today``, in one query: what a reminder claims. The
         customer's figures (``collection.ledger._figures_sql``) without the invoices in
-        an open dispute, nor the debt a stage that stops reminders holds (see
-        ``collection.stage._dunning_exclusion_sql``). ``stage_before``, {customer id:
-        day}: only a stage entered before that day holds debt (a reminder whose own
-        level took the customer to such a stage still claims what it speaks of)."""
+        an open dispute or placed with an agency, nor the debt a stage that stops
+        reminders holds (see ``collection.stage._dunning_exclusion_sql``).
+        ``stage_before``, {customer id: day}: only a stage entered before that day holds
+        debt (a reminder whose own level took the customer to such a stage still claims
+        what it speaks of)."""
         Partner = self.env["res.partner"].with_company(company)
         Partner.flush_model(["collection_stage_id", "collection_stage_date"])
         Ledger = self.env["collection.ledger"]
@@ -291,12 +295,16 @@ class CollectionDunning(models.AbstractModel):
         since = Ledger._company_dependent_sql(Partner, "cp", "collection_stage_date")
         restrict = SQL(
             """NOT %(disputed)s
+               AND NOT %(placed)s
                AND NOT (aml.amount_residual > 0 AND EXISTS (
                    SELECT 1 FROM res_partner cp
                     WHERE cp.id = p.commercial_partner_id
                       AND %(stage_held)s
                       AND (%(cutoff)s IS NULL OR %(since)s IS NULL OR %(since)s < %(cutoff)s)))""",
             disputed=self.env["collection.dispute"]._dunning_exclusion_sql(
+                SQL("aml.move_id"), today
+            ),
+            placed=self.env["collection.placement"]._dunning_exclusion_sql(
                 SQL("aml.move_id"), today
             ),
             stage_held=self.env["collection.stage"]._dunning_exclusion_sql(
