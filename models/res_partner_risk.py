@@ -57,10 +57,13 @@ class ResPartner(models.Model):
         compute="_compute_collection_risk",
         search=figure_search("collection_risk_score"),
         aggregator="avg",
-        help="From 0 (pays on time, nothing open) to 100 (riskiest): how late the customer "
-        "paid over the last 12 months, how often, whether it is getting worse, broken "
-        "promises and agreements, open disputes, what it owes against its credit limit and "
-        "the age of its oldest overdue item.",
+        help="From 0 (pays on time, nothing open) to 100 (riskiest), in the current company: "
+        "how many days late the customer paid its invoices of the last 12 months and how "
+        "late its open overdue invoices already are (weighted by amount), the share of them "
+        "paid late or still overdue, whether it pays later than 6 months before, promises "
+        "and agreements broken in the last 12 months, open disputes, what it owes against "
+        "its credit limit and the days overdue of its oldest open item. Each factor's points "
+        "are shown under Risk Factors.",
         groups="base.group_user",
     )
     collection_risk_band = fields.Selection(

@@ -39,11 +39,12 @@ LEDGER_DEPENDS = {
 }
 
 
-def matchings_sql(items):
+def matchings_sql(items, until=None):
     """SQL: the matchings (account.partial.reconcile) of the receivable items of the CTE
-    ``items`` (an identifier with an ``id`` column): the item, the matching's date (the
-    later of the two entries' dates), its amount, and whether it was money received
-    (``collected``) rather than a credit note or a write-off."""
+    ``items`` (an identifier with an ``id`` column), dated until ``until`` if given: the
+    item, the matching's date (the later of the two entries' dates), its amount, and
+    whether it was money received (``collected``) rather than a credit note or a
+    write-off."""
     return SQL(
         """
         SELECT apr.debit_move_id AS item_id, apr.max_date AS date, apr.amount,
@@ -52,9 +53,11 @@ def matchings_sql(items):
           JOIN account_move_line counterpart ON counterpart.id = apr.credit_move_id
           JOIN account_move counterpart_move ON counterpart_move.id = counterpart.move_id
          WHERE apr.debit_move_id IN (SELECT id FROM %(items)s)
+           %(until)s
         """,
         is_payment=payment_move_sql("counterpart_move"),
         items=SQL.identifier(items),
+        until=SQL("AND apr.max_date <= %s", until) if until else SQL(),
     )
 
 
@@ -155,11 +158,39 @@ class CollectionRecoveryReport(models.Model):
 
     @property
     def _table_query(self):
+        # One pass over the items and their matchings, a few sums per item and bucket
+        # (what was matched before the bucket, collected in it, collected from it on),
+        # then one row per bucket reached.
         today = fields.Date.context_today(self)
-        buckets = SQL(", ").join(
-            SQL("(%s, %s::int, %s::int)", code, first, last)
-            for code, __, first, last in RECOVERY_BUCKETS
-        )
+        sums, buckets = [], []
+        for sequence, (code, __, first, last) in enumerate(RECOVERY_BUCKETS, start=1):
+            start = SQL("item.due + %s", first)
+            in_bucket = SQL("matching.date <= item.due + %s", last) if last else SQL("TRUE")
+            sums.append(
+                SQL(
+                    """COALESCE(SUM(matching.amount) FILTER (
+                           WHERE matching.date < %(start)s), 0) AS before_%(n)s,
+                       COALESCE(SUM(matching.amount) FILTER (
+                           WHERE matching.collected AND matching.date >= %(start)s
+                             AND %(in_bucket)s), 0) AS collected_%(n)s,
+                       COALESCE(SUM(matching.amount) FILTER (
+                           WHERE matching.collected AND matching.date >= %(start)s), 0)
+                           AS recovered_%(n)s""",
+                    start=start,
+                    in_bucket=in_bucket,
+                    n=SQL(str(sequence)),
+                )
+            )
+            buckets.append(
+                SQL(
+                    "(%(sequence)s, %(code)s, %(first)s, p.before_%(n)s, p.collected_%(n)s,"
+                    " p.recovered_%(n)s)",
+                    sequence=sequence,
+                    code=code,
+                    first=first,
+                    n=SQL(str(sequence)),
+                )
+            )
         return SQL(
             """
             WITH item AS (
@@ -170,34 +201,28 @@ class CollectionRecoveryReport(models.Model):
                   JOIN res_partner partner ON partner.id = aml.partner_id
                  WHERE %(receivable)s
                    AND aml.balance > 0
+                   AND COALESCE(aml.date_maturity, aml.date) <= %(today)s
             ),
             matching AS (%(matchings)s),
-            bucket AS (
-                SELECT ROW_NUMBER() OVER () AS sequence, code, first_day, last_day
-                  FROM (VALUES %(buckets)s) AS b(code, first_day, last_day)
-            ),
-            reached AS (
-                SELECT item.id * 10 + bucket.sequence AS id,
-                       item.id AS item_id, item.move_id, item.company_id, item.partner_id,
-                       item.due, bucket.code AS bucket,
-                       item.due + bucket.first_day AS date_reached,
-                       item.balance - COALESCE(SUM(matching.amount) FILTER (
-                           WHERE matching.date < item.due + bucket.first_day), 0) AS amount_open,
-                       COALESCE(SUM(matching.amount) FILTER (
-                           WHERE matching.collected
-                             AND matching.date >= item.due + bucket.first_day
-                             AND (bucket.last_day IS NULL
-                                  OR matching.date <= item.due + bucket.last_day)
-                             AND matching.date <= %(today)s), 0) AS amount_collected,
-                       COALESCE(SUM(matching.amount) FILTER (
-                           WHERE matching.collected
-                             AND matching.date >= item.due + bucket.first_day
-                             AND matching.date <= %(today)s), 0) AS amount_recovered
+            per_item AS (
+                SELECT item.id, item.move_id, item.company_id, item.partner_id, item.due,
+                       item.balance, %(sums)s
                   FROM item
-                  JOIN bucket ON item.due + bucket.first_day <= %(today)s
                   LEFT JOIN matching ON matching.item_id = item.id
                  GROUP BY item.id, item.move_id, item.company_id, item.partner_id, item.due,
-                          item.balance, bucket.sequence, bucket.code, bucket.first_day
+                          item.balance
+            ),
+            reached AS (
+                SELECT p.id * 10 + b.sequence AS id, p.move_id, p.company_id, p.partner_id,
+                       p.due, b.code AS bucket, p.due + b.first_day AS date_reached,
+                       p.balance - b.matched_before AS amount_open,
+                       b.collected AS amount_collected,
+                       b.recovered AS amount_recovered
+                  FROM per_item p
+                 CROSS JOIN LATERAL (VALUES %(buckets)s)
+                       AS b(sequence, code, first_day, matched_before, collected, recovered)
+                 WHERE p.due + b.first_day <= %(today)s
+                   AND p.balance - b.matched_before > 0
             )
             SELECT r.id,
                    r.move_id,
@@ -212,11 +237,11 @@ class CollectionRecoveryReport(models.Model):
                    100.0 * r.amount_collected / r.amount_open AS collected_rate
               FROM reached r
               %(dimensions_join)s
-             WHERE r.amount_open > 0
             """,
             receivable=self.env["collection.ledger"]._receivable_condition(),
-            matchings=matchings_sql("item"),
-            buckets=buckets,
+            matchings=matchings_sql("item", until=today),
+            sums=SQL(", ").join(sums),
+            buckets=SQL(", ").join(buckets),
             today=today,
             dimensions=self._collection_dimensions_sql("r"),
             dimensions_join=self._collection_dimensions_join("r"),
