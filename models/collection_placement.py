@@ -1,5 +1,6 @@
 import csv
 import io
+from datetime import timedelta
 
 from markupsafe import Markup
 
@@ -660,6 +661,25 @@ class CollectionPlacement(models.Model):
         )
         self.message_post(body=text, subtype_xmlid="mail.mt_note")
         self._collection_log_interaction("note", text, automatic=True)
+
+    # === DEMO DATA === #
+
+    @api.model
+    def _demo_place(self, move_ids, agency_id, days_ago, state=ACTIVE_STATE, note=False):
+        """The demo's placements, placed as a manager places them (``_collection_place``)
+        and dated ``days_ago`` days before today, then recalled or closed when ``state``
+        says so."""
+        moves = self.env["account.move"].browse(move_ids)
+        placement = self._collection_place(
+            moves, self.env["res.partner"].browse(agency_id), note=note
+        )
+        today = placement.company_id._collection_today()
+        placement.sudo().write({"date_placed": today - timedelta(days=days_ago)})
+        if state == "recalled":
+            placement.action_recall()
+        elif state == "closed":
+            placement.action_close()
+        return placement
 
     # === DUNNING RULE === #
 
