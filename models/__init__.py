@@ -35,3 +35,6 @@ from . import res_partner_credit_hold
 from . import collection_segment
 from . import collection_interest
 from . import collection_interaction_chain
+from . import collection_write_off_config
+from . import res_partner_dossier
+from . import collection_kpi_write_off
