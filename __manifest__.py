@@ -53,6 +53,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "wizards/collection_communication_postpone_views.xml",
         "wizards/collection_invoice_hold_views.xml",
         "wizards/collection_placement_place_views.xml",
+        "wizards/collection_write_off_views.xml",
         "views/collection_aging_bucket_views.xml",
         "views/collection_stage_views.xml",
         "views/collection_interaction_views.xml",
@@ -74,6 +75,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "views/collection_interest_rate_views.xml",
         "views/collection_interaction_chain_views.xml",
         "views/collection_placement_views.xml",
+        "views/collection_write_off_views.xml",
     ],
     "demo": [
         "demo/res_users_demo.xml",
@@ -85,6 +87,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_reply_demo.xml",
         "demo/collection_segment_demo.xml",
         "demo/collection_placement_demo.xml",
+        "demo/collection_write_off_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

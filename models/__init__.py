@@ -38,3 +38,6 @@ from . import collection_interaction_chain
 from . import collection_placement
 from . import res_partner_agency
 from . import res_company_placement
+from . import collection_write_off_config
+from . import res_partner_dossier
+from . import collection_kpi_write_off

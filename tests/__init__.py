@@ -40,3 +40,4 @@ from . import test_interaction_chain
 from . import test_analytics
 from . import test_segment_workload
 from . import test_placement
+from . import test_write_off

@@ -5,3 +5,4 @@ from . import collection_communication_postpone
 from . import mail_compose_message
 from . import collection_invoice_hold
 from . import collection_placement_place
+from . import collection_write_off
