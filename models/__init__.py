@@ -41,3 +41,4 @@ from . import res_company_placement
 from . import collection_write_off_config
 from . import res_partner_dossier
 from . import collection_kpi_write_off
+from . import collection_charge

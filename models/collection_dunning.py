@@ -373,6 +373,7 @@ class CollectionDunning(models.AbstractModel):
         )
         communications = Communication.sudo().browse(sorted(communication_of.values()))
         self._write_invoice_levels(plan, today)
+        self._invoice_level_charges(plan, today)
 
         # The deliveries: queued at once for an automatic policy, else waiting for review.
         automatic = communications.filtered(lambda c: c.state == "queued")

@@ -10,6 +10,8 @@ from datetime import timedelta
 
 from odoo import api, fields, models
 
+from .collection_charge import CHARGE_KINDS
+
 INTEREST_MODES = [
     ("none", "No Interest"),
     ("fixed", "Fixed Annual Rate"),
@@ -142,15 +144,24 @@ class AccountMoveInterest(models.Model):
         compute="_compute_collection_claimable",
         currency_field="currency_id",
         help="Late-payment interest the company may claim on this invoice today under the "
-        "customer's dunning policy: simple interest from the day after the due date on the "
-        "amount unpaid each day, 365-day year. Not invoiced.",
+        "customer's dunning policy: simple interest from the day after the due date (or "
+        "after the last day already charged or waived) on the amount unpaid each day, "
+        "365-day year. Not invoiced until a manager or a level says so.",
     )
     collection_compensation_amount = fields.Monetary(
         string="Compensation Claimable",
         compute="_compute_collection_claimable",
         currency_field="currency_id",
         help="Fixed compensation for recovery costs the company may claim on this invoice, "
-        "paid late or still overdue, under the customer's dunning policy. Not invoiced.",
+        "paid late or still overdue, under the customer's dunning policy, unless already "
+        "charged or waived. Not invoiced until a manager or a level says so.",
+    )
+    collection_fee_amount = fields.Monetary(
+        string="Fees Claimable",
+        compute="_compute_collection_claimable",
+        currency_field="currency_id",
+        help="The fees of the dunning levels this invoice reached, not yet charged or "
+        "waived. Not invoiced until a manager or a level says so.",
     )
 
     @api.depends(
@@ -161,25 +172,130 @@ class AccountMoveInterest(models.Model):
         "amount_residual",
         "partner_id",
         "company_id",
+        "collection_charge_invoice",
+        "collection_charge_ids.state",
     )
     @api.depends_context("company", "tz")
     def _compute_collection_claimable(self):
-        rate_of = None
+        charged = self._collection_charged()
+        rates = _LazyRates(self.env)
         for move in self:
-            interest = compensation = 0.0
-            if (
-                move.id
-                and move.state == "posted"
-                and move.move_type == "out_invoice"
-                and move.invoice_date_due
-            ):
-                policy = move._collection_interest_policy()
-                if policy and (policy.interest_mode != "none" or policy.compensation_amount):
-                    if policy.interest_mode == "statutory" and rate_of is None:
-                        rate_of = self.env["collection.interest.rate"]._collection_rate_function()
-                    interest, compensation = move._collection_claimable(policy, rate_of)
-            move.collection_interest_amount = interest
-            move.collection_compensation_amount = compensation
+            totals = dict.fromkeys(CHARGE_KINDS, 0.0)
+            for item in move._collection_charge_items(charged=charged.get(move.id), rates=rates):
+                totals[item["kind"]] += item["amount"]
+            move.collection_interest_amount = totals["interest"]
+            move.collection_compensation_amount = totals["compensation"]
+            move.collection_fee_amount = totals["fee"]
+
+    def _collection_charged(self):
+        """{invoice id: {"interest": last day charged or waived, "compensation": bool,
+        "fee": levels}} of the charges invoiced or waived (not reversed) on these
+        invoices, in one query."""
+        ids = [move_id for move_id in self.ids if move_id]
+        if not ids:
+            return {}
+        # sudo: the charges are facts read to compute a figure of an invoice the user reads.
+        groups = (
+            self.env["collection.charge"]
+            .sudo()
+            ._read_group(
+                [("invoice_id", "in", ids), ("state", "in", ("invoiced", "waived"))],
+                ["invoice_id", "kind", "level_id"],
+                ["date_to:max"],
+            )
+        )
+        charged = {}
+        for invoice, kind, level, date_to in groups:
+            entry = charged.setdefault(
+                invoice.id,
+                {"interest": None, "compensation": False, "fee": self.env["collection.level"]},
+            )
+            if kind == "interest":
+                entry["interest"] = max(entry["interest"] or date_to, date_to)
+            elif kind == "compensation":
+                entry["compensation"] = True
+            elif kind == "fee":
+                entry["fee"] |= level
+        return charged
+
+    def _collection_charge_items(self, today=None, charged=None, rates=None):
+        """What may be charged on this invoice on ``today``, not yet charged or waived:
+        a list of ``{"kind", "amount", "date_from", "date_to", "level_id"}`` in the
+        invoice's currency (one per kind, a fee per level). None on the invoices of
+        charges themselves: no interest on interest, nor fees on fees."""
+        self.ensure_one()
+        if not (
+            self.id
+            and self.state == "posted"
+            and self.move_type == "out_invoice"
+            and self.invoice_date_due
+            and not self.collection_charge_invoice
+        ):
+            return []
+        if charged is None:
+            charged = self._collection_charged().get(self.id)
+        charged = charged or {}
+        company = self.company_id
+        today = today or company._collection_today()
+        currency = self.currency_id
+        items = []
+        policy = self._collection_interest_policy()
+        if policy and (policy.interest_mode != "none" or policy.compensation_amount):
+            rate_of = (
+                (rates or _LazyRates(self.env)) if policy.interest_mode == "statutory" else None
+            )
+            after = charged.get("interest")
+            interest, compensation = self._collection_claimable(
+                policy, rate_of, today, interest_after=after
+            )
+            if not currency.is_zero(interest):
+                first = max(self.invoice_date_due, after or self.invoice_date_due)
+                items.append(
+                    {
+                        "kind": "interest",
+                        "amount": interest,
+                        "date_from": first + timedelta(days=1),
+                        "date_to": today,
+                        "level_id": False,
+                    }
+                )
+            if not currency.is_zero(compensation) and not charged.get("compensation"):
+                items.append(
+                    {
+                        "kind": "compensation",
+                        "amount": compensation,
+                        "date_from": False,
+                        "date_to": today,
+                        "level_id": False,
+                    }
+                )
+        for level in self._collection_fee_levels() - charged.get(
+            "fee", self.env["collection.level"]
+        ):
+            amount = level.currency_id._convert(level.fee_amount, currency, company, today)
+            if not currency.is_zero(amount):
+                items.append(
+                    {
+                        "kind": "fee",
+                        "amount": amount,
+                        "date_from": False,
+                        "date_to": today,
+                        "level_id": level.id,
+                    }
+                )
+        return items
+
+    def _collection_fee_levels(self):
+        """The levels with a fee this invoice reached: its level and the levels before
+        it in the same policy."""
+        self.ensure_one()
+        # sudo: the levels are configuration, read to compute a figure of the invoice.
+        level = self.sudo().collection_level_id
+        if not level:
+            return self.env["collection.level"]
+        return level.policy_id.level_ids.filtered(
+            lambda lv: lv.fee_amount > 0 and lv.delay <= level.delay
+        ).sudo(False)
 
     def _collection_interest_policy(self):
         """The dunning policy of the invoice's customer in the invoice's company."""
@@ -206,12 +322,14 @@ class AccountMoveInterest(models.Model):
             changes.append((partial.debit_move_id.date, -partial.credit_amount_currency))
         return sorted(changes)
 
-    def _collection_claimable(self, policy, rate_of, today=None):
+    def _collection_claimable(self, policy, rate_of, today=None, interest_after=None):
         """``(interest, compensation)`` claimable on the invoice today, in its currency.
 
         Each day after the due date up to today bears interest on what was still unpaid
         that day (a payment lowers the unpaid amount from its own day on) at the annual
-        rate of that day, over 365 days; interest is simple, never on interest."""
+        rate of that day, over 365 days; interest is simple, never on interest. With
+        ``interest_after`` (the last day already charged or waived), only the days after
+        it bear interest."""
         self.ensure_one()
         company = self.company_id
         today = today or company._collection_today()
@@ -237,7 +355,7 @@ class AccountMoveInterest(models.Model):
                     index += 1
                 if unpaid <= 0 and index >= len(changes):
                     break
-                if unpaid > 0:
+                if unpaid > 0 and (not interest_after or day > interest_after):
                     rate = policy.interest_rate if policy.interest_mode == "fixed" else rate_of(day)
                     interest += unpaid * rate / 100.0 / 365.0
                 day += timedelta(days=1)
@@ -249,18 +367,33 @@ class AccountMoveInterest(models.Model):
         return self.currency_id.round(interest), compensation
 
 
+class _LazyRates:
+    """The statutory rate of a day, the rate table read on the first call only."""
+
+    def __init__(self, env):
+        self.env = env
+        self.rate_of = None
+
+    def __call__(self, day):
+        if self.rate_of is None:
+            self.rate_of = self.env["collection.interest.rate"]._collection_rate_function()
+        return self.rate_of(day)
+
+
 def _claimable_totals(moves, company):
-    """Interest and compensation claimable on ``moves``, in ``company``'s currency."""
+    """Interest, compensation and fees claimable on ``moves``, in ``company``'s currency."""
     today = company._collection_today()
-    interest = compensation = 0.0
+    totals = [0.0, 0.0, 0.0]
     for move in moves:
-        interest += move.currency_id._convert(
-            move.collection_interest_amount, company.currency_id, company, today
-        )
-        compensation += move.currency_id._convert(
-            move.collection_compensation_amount, company.currency_id, company, today
-        )
-    return interest, compensation
+        for index, amount in enumerate(
+            (
+                move.collection_interest_amount,
+                move.collection_compensation_amount,
+                move.collection_fee_amount,
+            )
+        ):
+            totals[index] += move.currency_id._convert(amount, company.currency_id, company, today)
+    return totals
 
 
 class ResPartnerInterest(models.Model):
@@ -282,6 +415,14 @@ class ResPartnerInterest(models.Model):
         help="Compensation for recovery costs the company may claim today on the customer's "
         "open overdue invoices, under its dunning policy. Not invoiced.",
     )
+    collection_fee_amount = fields.Monetary(
+        string="Fees Claimable",
+        compute="_compute_collection_claimable",
+        currency_field="collection_currency_id",
+        groups="base.group_user",
+        help="The fees of the dunning levels the customer's open invoices reached, not yet "
+        "charged or waived. Not invoiced.",
+    )
 
     @api.depends("collection_open_move_ids")
     @api.depends_context("company", "tz")
@@ -291,9 +432,10 @@ class ResPartnerInterest(models.Model):
             moves = partner.collection_open_move_ids.filtered(
                 lambda m: m.move_type == "out_invoice"
             )
-            interest, compensation = _claimable_totals(moves, company)
+            interest, compensation, fee = _claimable_totals(moves, company)
             partner.collection_interest_amount = interest
             partner.collection_compensation_amount = compensation
+            partner.collection_fee_amount = fee
 
 
 class CollectionCommunicationInterest(models.Model):
@@ -309,14 +451,21 @@ class CollectionCommunicationInterest(models.Model):
         compute="_compute_collection_claimable",
         help="Compensation for recovery costs claimable on the reminder's overdue invoices.",
     )
+    collection_fee_amount = fields.Monetary(
+        string="Fees Claimable",
+        compute="_compute_collection_claimable",
+        help="The fees of the dunning levels the reminder's overdue invoices reached, not yet "
+        "charged or waived.",
+    )
 
     @api.depends("due_move_ids")
     @api.depends_context("tz")
     def _compute_collection_claimable(self):
         for reminder in self:
-            interest, compensation = _claimable_totals(
+            interest, compensation, fee = _claimable_totals(
                 reminder.due_move_ids.filtered(lambda m: m.move_type == "out_invoice"),
                 reminder.company_id,
             )
             reminder.collection_interest_amount = interest
             reminder.collection_compensation_amount = compensation
+            reminder.collection_fee_amount = fee

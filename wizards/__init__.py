@@ -6,3 +6,4 @@ from . import mail_compose_message
 from . import collection_invoice_hold
 from . import collection_placement_place
 from . import collection_write_off
+from . import collection_charge_waive
