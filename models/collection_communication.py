@@ -165,10 +165,16 @@ class CollectionCommunication(models.Model):
 
     def _collection_name(self):
         self.ensure_one()
+        return self._collection_name_of(self.level_id, self.partner_id)
+
+    @api.model
+    def _collection_name_of(self, level, partner):
+        """The name of a reminder at ``level`` for ``partner`` (the run writes it with
+        the row, see ``collection.dunning._insert_reminders``)."""
         return self.env._(
             "%(level)s - %(partner)s",
-            level=self.level_id.name or "",
-            partner=self.partner_id.display_name or "",
+            level=level.name or "",
+            partner=partner.display_name or "",
         )
 
     @api.depends("move_ids.invoice_date_due", "date")

@@ -30,7 +30,15 @@ class CollectionInvoiceDunning(models.Model):
     @api.model
     def _set(self, fname, move_ids, values):
         """Set ``fname`` (``level_id``, ``level_date`` or ``last_reminder_date``) of the invoices
-        ``move_ids`` to ``values`` (one per invoice), with one statement.
+        ``move_ids`` to ``values`` (one per invoice), with one statement (see
+        ``_set_columns``)."""
+        self._set_columns(move_ids, {fname: values})
+
+    @api.model
+    def _set_columns(self, move_ids, columns):
+        """Set the columns of ``columns`` ({field name: one value per invoice}, among
+        ``level_id``, ``level_date`` and ``last_reminder_date``) of the invoices
+        ``move_ids``, with one statement.
 
         An upsert the ORM has no equivalent of (``create`` of the missing rows and
         ``write`` of the others, per value): the rows are those ``BaseModel._create``
@@ -40,22 +48,33 @@ class CollectionInvoiceDunning(models.Model):
         run")."""
         if not move_ids:
             return
-        assert fname in ("level_id", "level_date", "last_reminder_date")
-        self.flush_model([fname])
+        fnames = sorted(columns)
+        assert set(fnames) <= {"level_id", "level_date", "last_reminder_date"}
+        self.flush_model(fnames)
         self.env.cr.execute(
             SQL(
                 """
-                INSERT INTO collection_invoice_dunning (move_id, %(column)s)
-                SELECT * FROM unnest(%(move_ids)s::int[], %(values)s::%(type)s[])
-                    ON CONFLICT (move_id) DO UPDATE SET %(column)s = EXCLUDED.%(column)s
+                INSERT INTO collection_invoice_dunning (move_id, %(columns)s)
+                SELECT * FROM unnest(%(move_ids)s::int[], %(arrays)s)
+                    ON CONFLICT (move_id) DO UPDATE SET %(assignments)s
                 """,
-                column=SQL.identifier(fname),
+                columns=SQL(", ").join(SQL.identifier(fname) for fname in fnames),
                 move_ids=list(move_ids),
-                values=list(values),
-                type=SQL("int" if fname == "level_id" else "date"),
+                arrays=SQL(", ").join(
+                    SQL(
+                        "%s::%s[]",
+                        list(columns[fname]),
+                        SQL("int" if fname == "level_id" else "date"),
+                    )
+                    for fname in fnames
+                ),
+                assignments=SQL(", ").join(
+                    SQL("%s = EXCLUDED.%s", SQL.identifier(fname), SQL.identifier(fname))
+                    for fname in fnames
+                ),
             )
         )
-        self.invalidate_model([fname])
+        self.invalidate_model(fnames)
         self.env["account.move"].invalidate_model(
             ["collection_level_id", "collection_last_reminder_date"]
         )

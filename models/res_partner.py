@@ -1,3 +1,4 @@
+import json
 from datetime import datetime
 from urllib.parse import urlencode
 
@@ -43,6 +44,10 @@ LEDGER_DEPENDS = tuple(f"collection_move_line_ids.{fname}" for fname in LEDGER_F
 # A customer's collection fields a collector sets from the worklist (several customers
 # at once), for the customers of their portfolio: see ResPartner._collection_worklist_write.
 WORKLIST_FIELDS = ("collection_policy_id", "collection_excluded", "collection_stage_id")
+
+# The collection fields the engine writes on many customers at once with one statement
+# (ResPartner._collection_write_logged): no stored field depends on them.
+SET_BASED_FIELDS = ("collection_level_id", "collection_stage_id", "collection_status")
 
 # Figures computed from the ledger in SQL: readable, searchable, sortable, groupable.
 FIGURE_FIELDS = (
@@ -579,14 +584,17 @@ class ResPartner(models.Model):
             partners_sudo._collection_post_note(message)
 
     def _collection_write_portfolio(self, values_per_partners):
-        """The dunning run's writer of the status and the stage of many customers of the
-        current company at once: ``values_per_partners`` is {(field name, value):
-        partners} with ``collection_status`` or ``collection_stage_id`` as field names,
+        """The dunning run's writer of the status, the stage and the level of many
+        customers of the current company at once: ``values_per_partners`` is {(field
+        name, value): partners} with ``collection_status``, ``collection_stage_id`` or
+        ``collection_level_id`` as field names,
         one write each, the changes logged in one batch of messages (see
         ``_collection_write_logged``). ``self`` holds all the customers written."""
         fnames = {fname for fname, _value in values_per_partners}
-        if not fnames <= {"collection_status", "collection_stage_id"}:
-            raise ValueError(f"Only the collection status and stage are written here: {fnames}")
+        if not fnames <= set(SET_BASED_FIELDS):
+            raise ValueError(
+                f"Only the collection status, stage and level are written here: {fnames}"
+            )
         self._collection_check_access()
         # sudo: the reminders move customers through stages, whoever approved them; access
         # was checked above.
@@ -709,54 +717,185 @@ class ResPartner(models.Model):
 
     def _collection_write_logged(self, values_per_partners):
         """Write collection fields on many customers of the current company at once:
-        ``values_per_partners`` is {(field name, value): partners}, one write each. The
-        changes are logged on each customer's chatter as tracking logs them, in one
-        batch of messages instead of one message at a time."""
-        fnames = sorted({fname for fname, _value in values_per_partners})
-        initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in self}
+        ``values_per_partners`` is {(field name, value): partners}, the fields among
+        ``SET_BASED_FIELDS``. The customers are updated with one statement, with what
+        ``write()`` writes (the company's value of each field, merged as
+        ``BaseModel._write`` merges company-dependent values, the day a customer enters
+        a new stage, see ``_collection_write_stage_date``, the write date and user),
+        and the cache is invalidated as ``write()`` invalidates it (no stored field
+        depends on these). The changes are logged on each customer's chatter as
+        tracking logs them, with one statement for the messages and one for their
+        tracking values (see ``_collection_log_tracking``)."""
+        fnames = {fname for fname, _value in values_per_partners}
+        if not fnames <= set(SET_BASED_FIELDS):
+            raise ValueError(f"Not written set-based: {fnames - set(SET_BASED_FIELDS)}")
+        values = {}  # partner id: {field name: value}
         for (fname, value), partners in values_per_partners.items():
-            partners.with_context(tracking_disable=True).write({fname: value})
-        tracked_fnames = [
-            fname for fname in fnames if getattr(self._fields[fname], "tracking", None)
-        ]
+            for partner_id in partners.ids:
+                values.setdefault(partner_id, {})[fname] = value
+        if not values:
+            return
+        partners = self.browse(sorted(values))
+        fnames = sorted(fnames)
+        initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in partners}
+        if "collection_stage_id" in fnames:
+            today = self.env.company._collection_today()
+            for partner_id, new in values.items():
+                stage = initial[partner_id]["collection_stage_id"]
+                if (
+                    "collection_stage_id" in new
+                    and (new["collection_stage_id"] or False) != stage.id
+                ):
+                    new["collection_stage_date"] = today
+        self._collection_update_set_based(values)
+        partners._collection_log_tracking(initial)
+
+    def _collection_update_set_based(self, values):
+        """UPDATE the customers of ``values`` ({partner id: {field name: value}}, fields
+        among ``SET_BASED_FIELDS`` and ``collection_stage_date``) in the current
+        company with one statement, then invalidate the cache."""
+        company_id = self.env.company.id
+        columns = sorted({fname for new in values.values() for fname in new})
+        self.flush_model(columns)
+        ids = sorted(values)
+        Partner = self.browse(ids)
+        arrays = []
+        assignments = []
+        Default = self.env["ir.default"]
+        for fname in columns:
+            field = self._fields[fname]
+            assert field.company_dependent and field.store
+            arrays.append(
+                [
+                    json.dumps(
+                        {str(company_id): field.convert_to_column(values[pid][fname], Partner)}
+                    )
+                    if fname in values[pid]
+                    else None
+                    for pid in ids
+                ]
+            )
+            column = SQL.identifier(fname)
+            new = SQL.identifier("v", fname)
+            # The expression BaseModel._write merges a company's value with.
+            assignments.append(
+                SQL(
+                    """%(column)s = CASE WHEN %(new)s IS NULL THEN p.%(column)s ELSE
+                       (SELECT jsonb_object_agg(d.key, d.value)
+                          FROM jsonb_each(COALESCE(p.%(column)s, '{}'::jsonb) || %(new)s) d
+                          JOIN jsonb_each(%(fallbacks)s) f
+                            ON d.key = f.key AND d.value != f.value) END""",
+                    column=column,
+                    new=new,
+                    fallbacks=Default._get_field_column_fallbacks(self._name, fname),
+                )
+            )
+        self.env.execute_query(
+            SQL(
+                """UPDATE res_partner p
+                      SET %(assignments)s, write_uid = %(uid)s, write_date = %(now)s
+                     FROM unnest(%(ids)s::int[], %(arrays)s) AS v(id, %(columns)s)
+                    WHERE p.id = v.id""",
+                assignments=SQL(", ").join(assignments),
+                uid=self.env.uid,
+                now=self.env.cr.now(),
+                ids=ids,
+                arrays=SQL(", ").join(SQL("%s::jsonb[]", array) for array in arrays),
+                columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
+            )
+        )
+        Partner.invalidate_recordset([*columns, "write_uid", "write_date"])
+        Partner.modified(columns)
+
+    def _collection_log_tracking(self, initial):
+        """Log on each of these customers' chatter the changes of its tracked fields
+        since ``initial`` ({partner id: {field name: value}}): the message and the
+        tracking values Odoo's tracking writes (``mail.thread._message_track``, then
+        ``_message_log``), inserted with one statement each. The values of each
+        distinct change are computed once, by Odoo's ``_mail_track``."""
+        fnames = sorted({fname for values in initial.values() for fname in values})
+        tracked_fnames = [f for f in fnames if getattr(self._fields[f], "tracking", None)]
         if not tracked_fnames:
             return
         tracked = self.fields_get(
             tracked_fnames, attributes=("string", "type", "selection", "currency_field")
         )
-        author_id, email_from = self._message_compute_author()
-        base_values = {
-            "author_id": author_id,
-            "email_from": email_from,
-            "model": self._name,
-            "record_alias_domain_id": False,
-            "record_company_id": False,
-            "message_type": "notification",
-            "is_internal": True,
-            "subtype_id": self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
-            "body": "",
-            "email_add_signature": False,
-            "message_id": generate_tracking_message_id("message-notify"),
-            "reply_to": self.env["mail.thread"]._notify_get_reply_to(
-                default=email_from, author_id=author_id
-            )[False],
-        }
-        values_list, trackings = [], []
+        trackings = {}  # (initial values, new values): tracking values
+        logged = []  # (partner id, tracking values)
         for partner in self:
-            _changes, commands = partner._mail_track(tracked, initial[partner.id])
-            if commands:
-                values_list.append(dict(base_values, res_id=partner.id))
-                trackings.append([values for _command, _id, values in commands])
-        if not values_list:
+            before = {fname: initial[partner.id][fname] for fname in tracked_fnames}
+            key = tuple((fname, before[fname], partner[fname]) for fname in tracked_fnames)
+            if key not in trackings:
+                _changes, commands = partner._mail_track(tracked, before)
+                trackings[key] = [values for _command, _id, values in commands]
+            if trackings[key]:
+                logged.append((partner.id, trackings[key]))
+        if not logged:
             return
-        # The messages first, then all their tracking values in one create.
-        messages = self.sudo()._message_create(values_list)
-        self.env["mail.tracking.value"].sudo().create(
-            [
-                dict(values, mail_message_id=message.id)
-                for message, tracking in zip(messages, trackings, strict=True)
-                for values in tracking
-            ]
+        author_id, email_from = self._message_compute_author()
+        reply_to = self.env["mail.thread"]._notify_get_reply_to(
+            default=email_from, author_id=author_id
+        )[False]
+        now = self.env.cr.now()
+        rows = self.env.execute_query(
+            SQL(
+                """INSERT INTO mail_message
+                          (author_id, email_from, model, res_id, message_type, is_internal,
+                           subtype_id, body, email_add_signature, message_id, reply_to,
+                           date,
+                           create_uid, create_date, write_uid, write_date)
+                   SELECT %(author)s, %(email_from)s, %(model)s, v.res_id, 'notification', TRUE,
+                          %(subtype)s, '', FALSE, v.message_id, %(reply_to)s,
+                          %(date)s,
+                          %(uid)s, %(now)s, %(uid)s, %(now)s
+                     FROM unnest(%(res_ids)s::int[], %(message_ids)s::varchar[])
+                          WITH ORDINALITY AS v(res_id, message_id, n)
+                    ORDER BY v.n
+                RETURNING id, res_id""",
+                author=author_id,
+                email_from=email_from,
+                model=self._name,
+                res_ids=[partner_id for partner_id, _values in logged],
+                message_ids=[generate_tracking_message_id("message-notify") for _row in logged],
+                subtype=self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_note"),
+                reply_to=reply_to,
+                date=fields.Datetime.now(),
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        message_of = dict((res_id, message_id) for message_id, res_id in rows)
+        Tracking = self.env["mail.tracking.value"]
+        columns = sorted(
+            {fname for _pid, values_list in logged for values in values_list for fname in values}
+        )
+        tracking_rows = [
+            [message_of[partner_id], *(values.get(fname) for fname in columns)]
+            for partner_id, values_list in logged
+            for values in values_list
+        ]
+        self.env.execute_query(
+            SQL(
+                """INSERT INTO mail_tracking_value
+                          (mail_message_id, %(columns)s,
+                           create_uid, create_date, write_uid, write_date)
+                   SELECT v.*, %(uid)s, %(now)s, %(uid)s, %(now)s
+                     FROM unnest(%(arrays)s) AS v(mail_message_id, %(columns)s)""",
+                columns=SQL(", ").join(SQL.identifier(fname) for fname in columns),
+                arrays=SQL(", ").join(
+                    SQL(
+                        "%s::%s[]",
+                        [row[index] for row in tracking_rows],
+                        SQL(Tracking._fields[fname].column_type[1]),
+                    )
+                    for index, fname in enumerate(["mail_message_id", *columns])
+                ),
+                uid=self.env.uid,
+                now=now,
+            )
+        )
+        self.invalidate_recordset(
+            ["message_ids", "message_needaction", "message_needaction_counter"]
         )
 
     def _collection_reset_status_when_settled(self):

@@ -169,8 +169,8 @@ class CollectionDunning(models.AbstractModel):
     _inherit = "collection.dunning"
 
     @api.model
-    def _apply_portfolio_changes(self, communications):
-        super()._apply_portfolio_changes(communications)
+    def _apply_portfolio_changes(self, communications, also=None):
+        super()._apply_portfolio_changes(communications, also=also)
         held = communications.filtered(lambda c: c.level_id.credit_hold)
         for company in held.company_id:
             company_held = held.filtered(lambda c, co=company: c.company_id == co)

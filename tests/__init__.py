@@ -42,3 +42,4 @@ from . import test_segment_workload
 from . import test_placement
 from . import test_write_off
 from . import test_charge
+from . import test_dunning_trail
