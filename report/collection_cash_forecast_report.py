@@ -61,11 +61,35 @@ class CollectionCashForecast(models.Model):
         "res.partner": ["commercial_partner_id", "collection_user_id"],
     }
 
+    def _ledger_written_in_transaction(self):
+        """Whether this transaction wrote to the database (pending ORM changes to the
+        ledger written first). One that did not sees the same ledger at every query: the
+        transactions are repeatable-read snapshots."""
+        self.env["collection.ledger"]._flush()
+        self.env["res.partner"].flush_model(["collection_segment_id"])
+        [[written]] = self.env.execute_query(
+            SQL("SELECT pg_current_xact_id_if_assigned() IS NOT NULL")
+        )
+        return written
+
+    def _forecast_predictions(self, company, today):
+        """The predictions of the open items of ``company`` (collection.prediction), fitted
+        once per read-only transaction: a list view counts and reads its rows, each query
+        reading the view, on the same fit. A transaction that wrote fits again."""
+        Prediction = self.env["collection.prediction"]
+        if self._ledger_written_in_transaction():
+            return Prediction._predict_open_items(company, today)
+        key = ("collection.cash.forecast", company.id, today)
+        cache = self.env.cr.cache
+        if key not in cache:
+            cache[key] = Prediction._predict_open_items(company, today)
+        return cache[key]
+
     @property
     def _table_query(self):
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
-        predictions = self.env["collection.prediction"]._predict_open_items(company, today)
+        predictions = self._forecast_predictions(company, today)
         first_week = today - timedelta(days=today.weekday())
         later_week = first_week + timedelta(weeks=FORECAST_WEEKS)
         line_ids = list(predictions) or [0]

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from unittest.mock import patch
 
 from odoo.tests import tagged
 
@@ -132,3 +133,33 @@ class TestCollectionPrediction(CollectionCommon):
             elsewhere.with_user(self.collector).collection_predicted_date,
             day(10) + timedelta(days=100),
         )
+
+    def test_forecast_fits_once_per_read_only_transaction(self):
+        """Counting and reading the forecast's rows in a transaction that wrote nothing
+        fits the predictions once; after a write, they are fitted again."""
+        Prediction = type(self.env["collection.prediction"])
+        Forecast = type(self.env["collection.cash.forecast"])
+        forecast = self.env["collection.cash.forecast"].with_user(self.collector)
+        fits = []
+        predict = Prediction._predict_open_items
+        cache = self.env.cr.cache
+        self.addCleanup(
+            lambda: [cache.pop(key) for key in list(cache) if key[0] == "collection.cash.forecast"]
+        )
+
+        def counted(prediction, company, today, restrict=None):
+            fits.append(company)
+            return predict(prediction, company, today, restrict)
+
+        with (
+            patch.object(Prediction, "_predict_open_items", counted),
+            patch.object(Forecast, "_ledger_written_in_transaction", return_value=False),
+        ):
+            self.assertEqual(forecast.search_count([]), 2)
+            self.assertEqual(sum(forecast.search([]).mapped("amount_residual")), 1000.0)
+            forecast._read_group([], ["week_start:week"], ["amount_residual:sum"])
+        self.assertEqual(len(fits), 1)
+        with patch.object(Prediction, "_predict_open_items", counted):
+            self.pay(self.open_late, 700.0)
+            self.assertEqual(sum(forecast.search([]).mapped("amount_residual")), 300.0)
+        self.assertEqual(len(fits), 2)
