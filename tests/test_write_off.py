@@ -1,6 +1,7 @@
 import hashlib
 import io
 import json
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
@@ -59,6 +60,8 @@ class TestCollectionWriteOff(WriteOffCommon):
 
     def test_write_off_entry_is_balanced_and_reconciled(self):
         self.pay(self.old, 300.0)
+        legal = self.env.ref("account_collection.collection_stage_legal")
+        self.customer.with_company(self.company).collection_stage_id = legal
         action = self.wizard().action_write_off()
         entry = self.env["account.move"].browse(action["res_id"])
         self.assertEqual(entry.state, "posted")
@@ -79,6 +82,26 @@ class TestCollectionWriteOff(WriteOffCommon):
         self.assertEqual(customer.collection_overdue_amount, 0.0)
         self.assertEqual(customer.collection_due_amount, 250.0)
         self.assertEqual(self.status(), "uncollectible")
+        # Nothing overdue because it was written off, not paid: the stage stays.
+        self.assertEqual(customer.collection_stage_id, legal)
+
+    def test_failure_leaves_nothing_written(self):
+        """The dossier cannot be printed (or the entry is refused): no entry, no log,
+        the invoices and the status as they were, even for a caller that goes on."""
+        wizard = self.wizard()
+        Wizard = type(self.env["collection.write.off"])
+        with patch.object(
+            Wizard, "_collection_attach_dossier", side_effect=UserError("wkhtmltopdf missing")
+        ):
+            with self.assertRaisesRegex(UserError, "wkhtmltopdf"):
+                wizard.action_write_off()
+        self.assertFalse(self.write_offs())
+        self.assertFalse(
+            self.env["collection.interaction"].search([("partner_id", "=", self.customer.id)])
+        )
+        self.assertEqual(self.status(), "current")
+        self.assertEqual(self.old.payment_state, "not_paid")
+        self.assertEqual(self.old.amount_residual, 1000.0)
 
     def test_write_off_is_logged_with_the_dossier(self):
         entry = self.env["account.move"].browse(self.wizard().action_write_off()["res_id"])

@@ -214,6 +214,20 @@ class CollectionWriteOff(models.TransientModel):
         partner = self.partner_id.commercial_partner_id.with_company(company)
         moves = self.move_ids.with_company(company)
         reason = self.reason.strip()
+        # All or nothing, also for a caller that catches the error (a lock date refusing
+        # the entry, a dossier that cannot be printed): nothing is left half-written.
+        with self.env.cr.savepoint():
+            entry = self._collection_write_off(partner, moves, reason)
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "account.move",
+            "res_id": entry.id,
+            "views": [(False, "form")],
+            "target": "current",
+        }
+
+    def _collection_write_off(self, partner, moves, reason):
+        company = self.company_id
         # The write-off logged first, so that its snapshot holds what was overdue and the
         # dossier holds the entry; the customer becomes Uncollectible there.
         interaction = (
@@ -234,13 +248,7 @@ class CollectionWriteOff(models.TransientModel):
         )
         entry = self._collection_create_entry(moves, reason)
         self._collection_attach_dossier(entry, interaction)
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "account.move",
-            "res_id": entry.id,
-            "views": [(False, "form")],
-            "target": "current",
-        }
+        return entry
 
     def _collection_create_entry(self, moves, reason):
         """Post the write-off entry of ``moves`` and match it with them."""
