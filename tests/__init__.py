@@ -37,3 +37,4 @@ from . import test_credit_hold
 from . import test_segment
 from . import test_interest
 from . import test_interaction_chain
+from . import test_ledger_sums
