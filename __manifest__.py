@@ -102,6 +102,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         ],
     },
     "post_init_hook": "post_init_hook",
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": True,
 }

@@ -1,3 +1,12 @@
+from .models.collection_ledger import LEDGER_SUMS_DROP
+
+
 def post_init_hook(env):
     """Give every existing company its default aging buckets."""
     env["res.company"].search([])._collection_ensure_aging_buckets()
+
+
+def uninstall_hook(env):
+    """Remove the sums behind the figures and the triggers on the journal items that
+    keep them: accounting goes on without them."""
+    env.cr.execute(LEDGER_SUMS_DROP)

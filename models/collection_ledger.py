@@ -9,6 +9,250 @@ from odoo import api, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+# The sums the figures are made of, kept per customer (commercial partner) and company by
+# PostgreSQL triggers on the journal items, in the same statement that changes them
+# (README, "How figures are computed", "The sums behind the figures"):
+# - BALANCE_TABLE, one row per customer and company: the open items' residual
+#   (``due_amount``), the residual of the open debits that may be reminded (positive, not
+#   'No follow-up': ``debit_amount``), the oldest due date of those debits
+#   (``oldest_due_date``) and the number of open items (``open_count``);
+# - DUE_TABLE, one row per customer, company and due date of open items: their residual
+#   (``residual``) and that of their open debits (``debit_amount``). The overdue amount
+#   on any day is ``debit_amount`` less the debits due from that day on, read from the few
+#   rows not due yet.
+# The day-dependent figures (overdue, days overdue, bucket, priority) are computed from
+# them when read, so they never go stale.
+BALANCE_TABLE = "collection_ledger_balance"
+DUE_TABLE = "collection_ledger_due"
+
+# The tables, the refresh of a set of (customer, company) keys and the triggers that call
+# it. Every refresh recomputes its keys from the journal items and writes every key's
+# balance row (even unchanged, even with nothing open): two transactions changing the
+# items of the same customer always write the same row, so the second waits for the first
+# and, under Odoo's REPEATABLE READ, fails with a serialization error that Odoo retries
+# (never a lost update).
+LEDGER_SUMS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {BALANCE_TABLE} (
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    due_amount numeric NOT NULL DEFAULT 0,
+    debit_amount numeric NOT NULL DEFAULT 0,
+    oldest_due_date date,
+    open_count integer NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, partner_id)
+);
+CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_partner_idx ON {BALANCE_TABLE} (partner_id);
+CREATE TABLE IF NOT EXISTS {DUE_TABLE} (
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    due_date date NOT NULL,
+    residual numeric NOT NULL DEFAULT 0,
+    debit_amount numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, due_date, partner_id) INCLUDE (debit_amount)
+);
+CREATE INDEX IF NOT EXISTS {DUE_TABLE}_partner_idx ON {DUE_TABLE} (partner_id, company_id);
+
+CREATE OR REPLACE FUNCTION collection_ledger_refresh(partner_ids integer[], company_ids integer[])
+RETURNS void LANGUAGE sql AS $fn$
+WITH keys AS MATERIALIZED (
+    SELECT DISTINCT k.partner_id, k.company_id
+      FROM unnest(partner_ids, company_ids) AS k (partner_id, company_id)
+      JOIN res_partner rp ON rp.id = k.partner_id
+      JOIN res_company rc ON rc.id = k.company_id
+), lines AS MATERIALIZED (
+    SELECT k.partner_id, k.company_id, aml.amount_residual AS residual,
+           (aml.amount_residual > 0 AND aml.no_followup IS NOT TRUE) AS debit,
+           COALESCE(aml.date_maturity, aml.date) AS due_date
+      FROM keys k
+      JOIN res_partner p ON p.commercial_partner_id = k.partner_id
+      JOIN account_move_line aml ON aml.partner_id = p.id AND aml.company_id = k.company_id
+      JOIN account_account acc ON acc.id = aml.account_id
+     WHERE acc.account_type = 'asset_receivable'
+       AND aml.parent_state = 'posted'
+       AND aml.reconciled IS NOT TRUE
+       AND aml.amount_residual != 0
+), per_due AS MATERIALIZED (
+    SELECT partner_id, company_id, due_date, SUM(residual) AS residual,
+           COALESCE(SUM(residual) FILTER (WHERE debit), 0) AS debit_amount,
+           COUNT(*) AS open_count, BOOL_OR(debit) AS has_debit
+      FROM lines
+     GROUP BY partner_id, company_id, due_date
+), balance AS (
+    INSERT INTO {BALANCE_TABLE} AS b
+           (partner_id, company_id, due_amount, debit_amount, oldest_due_date, open_count)
+    SELECT k.partner_id, k.company_id, COALESCE(SUM(d.residual), 0),
+           COALESCE(SUM(d.debit_amount), 0), MIN(d.due_date) FILTER (WHERE d.has_debit),
+           COALESCE(SUM(d.open_count), 0)
+      FROM keys k
+      LEFT JOIN per_due d ON d.partner_id = k.partner_id AND d.company_id = k.company_id
+     GROUP BY k.company_id, k.partner_id
+     ORDER BY k.company_id, k.partner_id
+    ON CONFLICT (company_id, partner_id) DO UPDATE
+       SET due_amount = EXCLUDED.due_amount,
+           debit_amount = EXCLUDED.debit_amount,
+           oldest_due_date = EXCLUDED.oldest_due_date,
+           open_count = EXCLUDED.open_count
+    RETURNING 1
+), removed AS (
+    DELETE FROM {DUE_TABLE} d
+     USING keys k
+     WHERE d.partner_id = k.partner_id AND d.company_id = k.company_id
+       AND NOT EXISTS (
+           SELECT 1 FROM per_due n
+            WHERE n.partner_id = d.partner_id AND n.company_id = d.company_id
+              AND n.due_date = d.due_date)
+    RETURNING 1
+)
+INSERT INTO {DUE_TABLE} AS d (partner_id, company_id, due_date, residual, debit_amount)
+SELECT partner_id, company_id, due_date, residual, debit_amount
+  FROM per_due
+ ORDER BY company_id, due_date, partner_id
+ON CONFLICT (company_id, due_date, partner_id) DO UPDATE
+   SET residual = EXCLUDED.residual, debit_amount = EXCLUDED.debit_amount
+ WHERE (d.residual, d.debit_amount) IS DISTINCT FROM (EXCLUDED.residual, EXCLUDED.debit_amount)
+$fn$;
+
+-- The keys of journal items as they are (or were) counted: open posted receivables.
+CREATE OR REPLACE FUNCTION collection_ledger_refresh_lines(lines_partner integer[],
+                                                            lines_company integer[])
+RETURNS void LANGUAGE sql AS $fn$
+SELECT collection_ledger_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+  FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, l.company_id
+          FROM unnest(lines_partner, lines_company) AS l (partner_id, company_id)
+          JOIN res_partner p ON p.id = l.partner_id) k
+HAVING COUNT(*) > 0
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_ledger_aml_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(n.partner_id), array_agg(n.company_id))
+       FROM collection_new_lines n
+       JOIN account_account acc ON acc.id = n.account_id
+      WHERE n.partner_id IS NOT NULL AND n.parent_state = 'posted'
+        AND acc.account_type = 'asset_receivable'
+        AND n.reconciled IS NOT TRUE AND n.amount_residual != 0
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_ledger_aml_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(o.partner_id), array_agg(o.company_id))
+       FROM collection_old_lines o
+       JOIN account_account acc ON acc.id = o.account_id
+      WHERE o.partner_id IS NOT NULL AND o.parent_state = 'posted'
+        AND acc.account_type = 'asset_receivable'
+        AND o.reconciled IS NOT TRUE AND o.amount_residual != 0
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_ledger_aml_updated() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(v.partner_id), array_agg(v.company_id))
+       FROM (SELECT o.partner_id, o.company_id, o.account_id, o.parent_state, o.reconciled,
+                    o.amount_residual, n.partner_id AS new_partner_id,
+                    n.company_id AS new_company_id
+               FROM collection_old_lines o
+               JOIN collection_new_lines n ON n.id = o.id
+              WHERE (o.partner_id, o.company_id, o.account_id, o.parent_state, o.reconciled,
+                     o.amount_residual, o.date_maturity, o.date, o.no_followup)
+                    IS DISTINCT FROM
+                    (n.partner_id, n.company_id, n.account_id, n.parent_state, n.reconciled,
+                     n.amount_residual, n.date_maturity, n.date, n.no_followup)
+                AND ((o.partner_id IS NOT NULL AND o.parent_state = 'posted'
+                      AND o.reconciled IS NOT TRUE AND o.amount_residual != 0
+                      AND o.account_id IN (SELECT id FROM account_account
+                                            WHERE account_type = 'asset_receivable'))
+                  OR (n.partner_id IS NOT NULL AND n.parent_state = 'posted'
+                      AND n.reconciled IS NOT TRUE AND n.amount_residual != 0
+                      AND n.account_id IN (SELECT id FROM account_account
+                                            WHERE account_type = 'asset_receivable')))
+            ) c
+      CROSS JOIN LATERAL (VALUES (c.partner_id, c.company_id),
+                                 (c.new_partner_id, c.new_company_id)) AS v (partner_id, company_id)
+      WHERE v.partner_id IS NOT NULL
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- A contact moved to another company: its items count for another customer.
+CREATE OR REPLACE FUNCTION collection_ledger_partner_moved() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+       FROM (SELECT DISTINCT cp.partner_id, aml.company_id
+               FROM account_move_line aml
+              CROSS JOIN (VALUES (OLD.commercial_partner_id), (NEW.commercial_partner_id))
+                         AS cp (partner_id)
+              WHERE aml.partner_id = NEW.id AND cp.partner_id IS NOT NULL) k
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- An account that becomes, or stops being, a receivable account.
+CREATE OR REPLACE FUNCTION collection_ledger_account_retyped() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+       FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, aml.company_id
+               FROM account_move_line aml
+               JOIN res_partner p ON p.id = aml.partner_id
+              WHERE aml.account_id = NEW.id) k
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS collection_ledger_aml_inserted ON account_move_line;
+CREATE TRIGGER collection_ledger_aml_inserted AFTER INSERT ON account_move_line
+    REFERENCING NEW TABLE AS collection_new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_inserted();
+DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
+CREATE TRIGGER collection_ledger_aml_deleted AFTER DELETE ON account_move_line
+    REFERENCING OLD TABLE AS collection_old_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_deleted();
+DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
+CREATE TRIGGER collection_ledger_aml_updated AFTER UPDATE ON account_move_line
+    REFERENCING OLD TABLE AS collection_old_lines NEW TABLE AS collection_new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_updated();
+DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
+CREATE TRIGGER collection_ledger_partner_moved AFTER UPDATE OF commercial_partner_id
+    ON res_partner FOR EACH ROW
+    WHEN (OLD.commercial_partner_id IS DISTINCT FROM NEW.commercial_partner_id)
+    EXECUTE FUNCTION collection_ledger_partner_moved();
+DROP TRIGGER IF EXISTS collection_ledger_account_retyped ON account_account;
+CREATE TRIGGER collection_ledger_account_retyped AFTER UPDATE OF account_type
+    ON account_account FOR EACH ROW
+    WHEN (OLD.account_type IS DISTINCT FROM NEW.account_type)
+    EXECUTE FUNCTION collection_ledger_account_retyped();
+"""
+
+# What uninstalling the module removes (hooks.uninstall_hook).
+LEDGER_SUMS_DROP = f"""
+DROP TRIGGER IF EXISTS collection_ledger_aml_inserted ON account_move_line;
+DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
+DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
+DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
+DROP TRIGGER IF EXISTS collection_ledger_account_retyped ON account_account;
+DROP FUNCTION IF EXISTS collection_ledger_aml_inserted();
+DROP FUNCTION IF EXISTS collection_ledger_aml_deleted();
+DROP FUNCTION IF EXISTS collection_ledger_aml_updated();
+DROP FUNCTION IF EXISTS collection_ledger_partner_moved();
+DROP FUNCTION IF EXISTS collection_ledger_account_retyped();
+DROP FUNCTION IF EXISTS collection_ledger_refresh_lines(integer[], integer[]);
+DROP FUNCTION IF EXISTS collection_ledger_refresh(integer[], integer[]);
+DROP TABLE IF EXISTS {DUE_TABLE};
+DROP TABLE IF EXISTS {BALANCE_TABLE};
+"""
+
 # Journal item fields the open-receivable rule and the figures read: flushed before every
 # ledger query, and the dependencies of the figures (a posting, a payment, a
 # reconciliation, a credit note changes one of them).
@@ -176,13 +420,92 @@ class CollectionLedger(models.AbstractModel):
     # Figures
     # ------------------------------------------------------------------
 
+    def init(self):
+        super().init()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT to_regclass(%s)", BALANCE_TABLE))
+        created = cr.fetchone()[0] is None
+        cr.execute(LEDGER_SUMS_DDL)
+        if created:
+            # Installed, or upgraded from a version without the sums: fill them from the
+            # journal items already there.
+            self._sums_rebuild()
+
+    @api.model
+    def _sums_rebuild(self):
+        """Recompute the sums behind the figures (BALANCE_TABLE, DUE_TABLE) of every
+        customer and company from the journal items: what the triggers keep up to date,
+        from scratch. Returns the number of customer and company rows written."""
+        self._flush()
+        cr = self.env.cr
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(DUE_TABLE)))
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(BALANCE_TABLE)))
+        cr.execute(
+            SQL(
+                """
+                SELECT collection_ledger_refresh(array_agg(partner_id), array_agg(company_id))
+                  FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, aml.company_id
+                          FROM account_move_line aml
+                          JOIN res_partner p ON p.id = aml.partner_id
+                         WHERE %s) k
+                """,
+                self._open_receivable_condition(),
+            )
+        )
+        # Statistics for the planner at once (the worklist's join depends on them).
+        cr.execute(SQL("ANALYZE %s, %s", SQL.identifier(BALANCE_TABLE), SQL.identifier(DUE_TABLE)))
+        cr.execute(SQL("SELECT COUNT(*) FROM %s", SQL.identifier(BALANCE_TABLE)))
+        return cr.fetchone()[0]
+
     @api.model
     def _figures_sql(self, company, today, partner_ids=None, restrict=None):
-        """One aggregate over the open receivable items of ``company``, per commercial
+        """The figures of the customers of ``company`` on ``today``, per commercial
         partner (``partner_id``): total due net of credits (``due_amount``), overdue amount
-        (``overdue_amount``) and oldest overdue due date (``oldest_due_date``).
-        ``partner_ids`` restricts it to these commercial partners, ``restrict`` (an SQL
-        condition on the item ``aml`` and its partner ``p``) to some items."""
+        (``overdue_amount``) and oldest overdue due date (``oldest_due_date``), one row
+        per customer with open items. ``partner_ids`` restricts it to these commercial
+        partners. Read from the sums the triggers keep (BALANCE_TABLE, DUE_TABLE): the
+        debits due from ``today`` on are the only rows aggregated. ``restrict`` (an SQL
+        condition on the item ``aml`` and its partner ``p``) leaves some items out: the
+        figures are then aggregated from the journal items (``_figures_live_sql``)."""
+        if restrict is not None:
+            return self._figures_live_sql(company, today, partner_ids, restrict)
+        self._flush()
+        balance_restrict = future_restrict = SQL()
+        if partner_ids is not None:
+            ids = tuple(partner_ids) or (0,)
+            balance_restrict = SQL("AND b.partner_id IN %s", ids)
+            future_restrict = SQL("AND d.partner_id IN %s", ids)
+        return SQL(
+            """(
+            SELECT b.partner_id,
+                   b.due_amount,
+                   b.debit_amount - COALESCE(f.future_amount, 0) AS overdue_amount,
+                   CASE WHEN b.oldest_due_date < %(today)s THEN b.oldest_due_date END
+                       AS oldest_due_date
+              FROM %(balance)s b
+              LEFT JOIN (
+                  SELECT d.partner_id, SUM(d.debit_amount) AS future_amount
+                    FROM %(due)s d
+                   WHERE d.company_id = %(company)s AND d.due_date >= %(today)s
+                     AND d.debit_amount != 0 %(future_restrict)s
+                   GROUP BY d.partner_id
+              ) f ON f.partner_id = b.partner_id
+             WHERE b.company_id = %(company)s AND b.open_count > 0 %(balance_restrict)s
+            )""",
+            today=today,
+            company=company.id,
+            balance=SQL.identifier(BALANCE_TABLE),
+            due=SQL.identifier(DUE_TABLE),
+            balance_restrict=balance_restrict,
+            future_restrict=future_restrict,
+        )
+
+    @api.model
+    def _figures_live_sql(self, company, today, partner_ids=None, restrict=None):
+        """The figures of ``_figures_sql`` aggregated from the open receivable items of
+        ``company`` themselves, per commercial partner; ``restrict`` (an SQL condition on
+        the item ``aml`` and its partner ``p``) restricts it to some items. What the sums
+        must always equal."""
         self._flush()
         due_date = self._due_date_sql()
         overdue = SQL("%s AND %s < %s", self._open_debit_condition(), due_date, today)

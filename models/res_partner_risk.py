@@ -98,7 +98,21 @@ class ResPartner(models.Model):
         self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
         restrict = SQL()
         if partner_ids is not None:
-            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+            # The items of these customers and their contacts, found through the journal
+            # items' index by partner: a page of customers reads their own items only,
+            # not every receivable item of the company.
+            ids = tuple(partner_ids) or (0,)
+            contact_ids = [
+                row[0]
+                for row in self.env.execute_query(
+                    SQL("SELECT id FROM res_partner WHERE commercial_partner_id IN %s", ids)
+                )
+            ]
+            restrict = SQL(
+                "AND aml.partner_id = ANY(%s) AND p.commercial_partner_id IN %s",
+                contact_ids or [0],
+                ids,
+            )
         recent = SQL("paid.paid_date >= %s::date - %s", today, RISK_RECENT_DAYS)
         closed = SQL("NOT paid.open")
         return SQL(

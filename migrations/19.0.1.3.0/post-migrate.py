@@ -4,7 +4,10 @@ due" section) keeps the old text. The templates nobody edited since they were in
 (written when created, never after) get the shipped body; edited ones are left alone.
 
 A customer already in a stage that stops reminders is dated as entering it on the day
-of the upgrade: the debt due by then stays held, invoices due later are reminded."""
+of the upgrade: the debt due by then stays held, invoices due later are reminded.
+
+The sums behind the customers' figures (``collection.ledger``'s tables, kept by triggers on
+the journal items from now on) are computed from the journal items already there."""
 
 from lxml import etree
 
@@ -65,7 +68,14 @@ def date_stopped_stages(env):
         )
 
 
+def fill_ledger_sums(env):
+    """Compute the sums behind the figures of every customer and company from the
+    journal items (the tables and triggers exist: the module's update created them)."""
+    return env["collection.ledger"]._sums_rebuild()
+
+
 def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
     update_unedited_templates(env)
     date_stopped_stages(env)
+    fill_ledger_sums(env)

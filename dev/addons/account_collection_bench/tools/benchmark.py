@@ -23,6 +23,7 @@ import gc
 import statistics
 import time
 from contextlib import closing, contextmanager
+from datetime import timedelta
 from unittest.mock import patch
 
 from lxml import etree
@@ -212,6 +213,162 @@ def _worklist(user_env, extra_domain):
     return run
 
 
+def _read_page_baseline(user_env):
+    """80 stored rows read as the web client reads a list page: ``web_search_read`` of
+    the customers sorted by a stored field, with the count of rows, reading the stored
+    fields of the worklist's list view (its figures left out). What the worklist's page
+    cannot cost less than."""
+    Partner = user_env["res.partner"]
+    view = user_env.ref("account_collection.res_partner_view_list_collection")
+    arch = etree.fromstring(Partner.get_views([(view.id, "list")])["views"]["list"]["arch"])
+    specification = {}
+    for fname in (node.get("name") for node in arch.iterchildren("field")):
+        field = Partner._fields[fname]
+        if not field.store:
+            continue
+        specification[fname] = {"fields": {"display_name": {}}} if field.type == "many2one" else {}
+    domain = [("parent_id", "=", False), ("customer_rank", ">", 0)]
+
+    def run():
+        result = Partner.web_search_read(
+            domain,
+            specification,
+            offset=0,
+            limit=WORKLIST_PAGE,
+            order="name, id",
+            count_limit=10001,
+        )
+        return result["length"]
+
+    return run
+
+
+def _pivot(user_env, model, grouping_sets, aggregates, domain=()):
+    """A pivot view's request: its groupings (rows by columns, rows, columns, total)
+    with their measures, in one ``formatted_read_grouping_sets``."""
+    Model = user_env[model]
+
+    def run():
+        groups = Model.formatted_read_grouping_sets(list(domain), grouping_sets, aggregates)
+        return sum(len(rows) for rows in groups)
+
+    return run
+
+
+def _export(user_env, customers, fnames):
+    """The export of every customer with ``fnames`` (the list view's *Export*)."""
+    partners = customers.with_env(user_env)
+
+    def run():
+        return len(partners.export_data(fnames)["datas"])
+
+    return run
+
+
+def _dashboard(user_env):
+    def run():
+        data = user_env["collection.dashboard"].get_dashboard_data("last_30_days")
+        return f"{len(data['top_overdue'])} top overdue"
+
+    return run
+
+
+def _kpis(user_env, today):
+    def run():
+        kpis = user_env["collection.kpi"].get_kpis(today - timedelta(days=29), today)
+        return f"DSO {kpis['dso']:.1f}" if kpis.get("dso") is not None else "DSO n/a"
+
+    return run
+
+
+def _aged_receivables_pdf(user_env):
+    """The data of the aged receivables' PDF and spreadsheet, for every customer."""
+
+    def run():
+        data = user_env["collection.aged.receivable.report"]._aged_receivable_data([])
+        return f"{len(data['rows'])} customers"
+
+    return run
+
+
+def _screens_measures(measure, env, user_env, company, today, customers, repeat):
+    """The measures of the screens that read every customer or the whole book (pivot,
+    graph, export, risk score, dashboard, KPIs, aged receivables, cash-in forecast) and
+    of the baseline of a list page."""
+    measure("read_page_baseline", _read_page_baseline(user_env), repeat)
+    worklist = list(user_env["res.partner"].action_collection_worklist()["domain"])
+    measure(
+        "figures_pivot",
+        _pivot(
+            user_env,
+            "res.partner",
+            [["collection_stage_id", "collection_bucket_id"], ["collection_stage_id"], []],
+            [
+                "collection_overdue_amount:sum",
+                "collection_due_amount:sum",
+                "collection_priority:sum",
+                "__count",
+            ],
+            worklist,
+        ),
+        repeat,
+    )
+    measure(
+        "figures_export",
+        _export(user_env, customers, ["name", *FIGURE_FIELDS]),
+        repeat,
+    )
+    measure(
+        "risk_read",
+        _read(user_env, customers, ["collection_risk_score", "collection_risk_band"]),
+        repeat,
+    )
+    measure(
+        "risk_pivot",
+        _pivot(
+            user_env,
+            "res.partner",
+            [["collection_risk_band"], []],
+            ["collection_risk_score:avg", "collection_overdue_amount:sum", "__count"],
+            worklist,
+        ),
+        repeat,
+    )
+    measure("dashboard", _dashboard(user_env), repeat)
+    measure("kpis", _kpis(user_env, today), repeat)
+    measure(
+        "aged_receivables",
+        _pivot(
+            user_env,
+            "collection.aged.receivable.report",
+            [["partner_id", "bucket_id"], ["partner_id"], ["bucket_id"], []],
+            ["amount_residual:sum"],
+        ),
+        repeat,
+    )
+    measure("aged_receivables_pdf", _aged_receivables_pdf(user_env), repeat)
+    measure(
+        "cash_forecast",
+        _pivot(
+            user_env,
+            "collection.cash.forecast",
+            [["partner_id", "week_start:week"], ["partner_id"], ["week_start:week"], []],
+            ["amount_residual:sum"],
+        ),
+        repeat,
+    )
+
+
+SCREENS_RATIOS = {
+    "worklist / read_page_baseline": ("worklist", "read_page_baseline"),
+    "worklist_90 / read_page_baseline": ("worklist_90", "read_page_baseline"),
+    "figures_pivot / floor": ("figures_pivot", "floor"),
+    "figures_export / floor": ("figures_export", "floor"),
+    "risk_read / floor": ("risk_read", "floor"),
+    "risk_pivot / floor": ("risk_pivot", "floor"),
+}
+
+
 def _dunning(env, company, today):
     """The run of the company's default policy; a company without one gets the shipped
     policy (a copy of it for a company other than the first), inside the rolled back
@@ -307,6 +464,16 @@ MEASURES = (
     "worklist_90",
     "dunning",
     "oca",
+    "read_page_baseline",
+    "figures_pivot",
+    "figures_export",
+    "risk_read",
+    "risk_pivot",
+    "dashboard",
+    "kpis",
+    "aged_receivables",
+    "aged_receivables_pdf",
+    "cash_forecast",
 )
 
 
@@ -347,6 +514,7 @@ def run_benchmark(
     measure("read_baseline", _read(user_env, customers, BASELINE_FIELDS), repeat)
     measure("worklist", _worklist(user_env, []), repeat)
     measure("worklist_90", _worklist(user_env, [("collection_days_overdue", ">", 90)]), repeat)
+    _screens_measures(measure, env, user_env, company, today, customers, repeat)
     measure("dunning", _dunning(env, company, today), slow_repeat)
     if oca is False or "oca" not in only:
         results["oca"] = "not run (disabled)"
@@ -371,6 +539,7 @@ def run_benchmark(
         "figures / read_baseline": ratio("figures", "read_baseline"),
         "dunning / oca": ratio("dunning", "oca"),
     }
+    results["ratios"].update({name: ratio(*pair) for name, pair in SCREENS_RATIOS.items()})
     return results
 
 
