@@ -591,8 +591,11 @@ def main(env, argv):
     parser.add_argument("--no-oca", action="store_true", help="leave OCA out")
     parser.add_argument("--json", help="also write the results in this file")
     parser.add_argument(
-        "--only", help=f"comma-separated measures to take, among {', '.join(MEASURES)}"
+        "--only",
+        help=f"comma-separated measures to take, among {', '.join(MEASURES)}, sending, two_servers",
     )
+    # Sending and two servers are measured by tools/sending.py, after these.
+    parser.add_argument("--sending-customers", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     results = run_benchmark(
         env,
