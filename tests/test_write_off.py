@@ -1,3 +1,4 @@
+import base64
 import hashlib
 import io
 import json
@@ -10,6 +11,11 @@ from odoo.tools import mute_logger
 from odoo.tools.pdf import PdfReader
 
 from .common import TODAY, CollectionCommon, day, on_day
+
+# A signature as the portal sends it: a 1x1 PNG, base64.
+SIGNATURE_PNG = (
+    b"iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII="
+)
 
 
 class WriteOffCommon(CollectionCommon):
@@ -337,6 +343,28 @@ class TestCollectionDossierSeal(WriteOffCommon):
                 "res_id": dispute.id,
             }
         )
+        agreement = (
+            self.env["collection.agreement"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "move_ids": [Command.set(self.old.ids)],
+                    "instalment_count": 2,
+                    "date_first": day(30),
+                }
+            )
+        )
+        agreement.with_user(self.collector).action_propose()
+        agreement._accept_from_portal("Ann Buyer", signature=SIGNATURE_PNG)
+        signature = self.env["ir.attachment"].search(
+            [
+                ("res_model", "=", "collection.agreement"),
+                ("res_id", "=", agreement.id),
+                ("res_field", "=", "signature"),
+            ]
+        )
+        self.assertTrue(signature)
         first = (
             self.env["collection.interaction"]
             .with_user(self.collector)
@@ -344,12 +372,17 @@ class TestCollectionDossierSeal(WriteOffCommon):
         )
         values = self.dossier_values()
         self.assertEqual(values["disputes"], dispute)
+        self.assertEqual(values["agreements"], agreement)
         manifest = {doc["attachment"]: doc for doc in values["manifest"]}
         self.assertIn(photo, manifest)
         self.assertEqual(
             manifest[photo]["sha256"], hashlib.sha256(b"a photo of broken goods").hexdigest()
         )
         self.assertEqual(manifest[photo]["record"], dispute.display_name)
+        self.assertEqual(
+            manifest[signature]["sha256"],
+            hashlib.sha256(base64.b64decode(agreement.signature)).hexdigest(),
+        )
         head = self.env["collection.interaction"].search(
             [("company_id", "=", self.company.id)], order="id desc", limit=1
         )
@@ -368,6 +401,7 @@ class TestCollectionDossierSeal(WriteOffCommon):
             manifest[photo]["sha256"][:24],
             customer_head.chain_hash[:24],
             "Goods arrived broken",
+            "Ann Buyer",
             "Invoices and Payments",
             self.old.name,
         ):
