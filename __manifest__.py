@@ -83,6 +83,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_letter_demo.xml",
         "demo/collection_reply_demo.xml",
         "demo/collection_segment_demo.xml",
+        "demo/collection_charge_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
 from odoo.tools import format_amount, format_date
 
 CHARGE_KINDS = ("interest", "compensation", "fee")
@@ -321,6 +322,14 @@ class CollectionCharge(models.Model):
         moves.invalidate_recordset()
         return charges
 
+    @api.model
+    def _demo_charges(self, invoiced_ids, waived_ids, reason):
+        """Demo data: the charges of ``invoiced_ids`` invoiced, those of ``waived_ids``
+        waived for ``reason``."""
+        Move = self.env["account.move"]
+        self._collection_invoice(Move.browse(invoiced_ids))
+        self._collection_waive(Move.browse(waived_ids), reason)
+
     def _collection_log(self, title, automatic=False):
         """Log these charges (of one customer) as an interaction on their invoices: the
         evidence of what was invoiced or waived, by whom and why."""
@@ -454,14 +463,13 @@ class AccountMoveCharge(models.Model):
 
     def action_collection_open_charges(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Charges"),
-            "res_model": "collection.charge",
-            "view_mode": "list,form",
-            "domain": ["|", ("invoice_id", "=", self.id), ("charge_move_id", "=", self.id)],
-            "context": {"create": False},
-        }
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.collection_charge_action"
+        )
+        mine = Domain("invoice_id", "=", self.id) | Domain("charge_move_id", "=", self.id)
+        action["domain"] = list(mine)
+        action["context"] = {"create": False}
+        return action
 
     def _collection_open_charge_invoices(self):
         """The window of the charge invoices ``self`` just created, or a notice that
