@@ -212,7 +212,7 @@ class CollectionCharge(models.Model):
             charge_moves |= self._collection_invoice_group(
                 company, partner, currency, charged_moves, items_of, today, automatic
             )
-        return charge_moves
+        return charge_moves.with_env(self.env)
 
     def _collection_invoice_group(
         self, company, partner, currency, charged_moves, items_of, today, automatic
@@ -442,6 +442,26 @@ class AccountMoveCharge(models.Model):
     collection_charge_count = fields.Integer(
         string="Charge Count", compute="_compute_collection_charge_count"
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any("collection_charge_invoice" in vals for vals in vals_list):
+            self._collection_check_charge_invoice_written()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "collection_charge_invoice" in vals:
+            self._collection_check_charge_invoice_written()
+        return super().write(vals)
+
+    @api.model
+    def _collection_check_charge_invoice_written(self):
+        """Only the charges service marks an invoice as a charge invoice (it then bears no
+        interest): nobody takes an invoice out of the interest by writing the flag."""
+        if not self.env.su:
+            raise UserError(
+                self.env._("Only the late-payment charges make an invoice a charge invoice.")
+            )
 
     @api.depends("collection_charge_ids", "collection_invoiced_charge_ids")
     def _compute_collection_charge_count(self):
