@@ -92,6 +92,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "demo/collection_segment_demo.xml",
         "demo/collection_placement_demo.xml",
         "demo/collection_write_off_demo.xml",
+        "demo/collection_charge_demo.xml",
     ],
     "assets": {
         "web.assets_backend": [

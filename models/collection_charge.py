@@ -12,6 +12,7 @@ from collections import defaultdict
 
 from odoo import Command, api, fields, models
 from odoo.exceptions import AccessError, UserError
+from odoo.fields import Domain
 from odoo.tools import format_amount, format_date
 
 CHARGE_KINDS = ("interest", "compensation", "fee")
@@ -211,7 +212,7 @@ class CollectionCharge(models.Model):
             charge_moves |= self._collection_invoice_group(
                 company, partner, currency, charged_moves, items_of, today, automatic
             )
-        return charge_moves
+        return charge_moves.with_env(self.env)
 
     def _collection_invoice_group(
         self, company, partner, currency, charged_moves, items_of, today, automatic
@@ -320,6 +321,14 @@ class CollectionCharge(models.Model):
             )
         moves.invalidate_recordset()
         return charges
+
+    @api.model
+    def _demo_charges(self, invoiced_ids, waived_ids, reason):
+        """Demo data: the charges of ``invoiced_ids`` invoiced, those of ``waived_ids``
+        waived for ``reason``."""
+        Move = self.env["account.move"]
+        self._collection_invoice(Move.browse(invoiced_ids))
+        self._collection_waive(Move.browse(waived_ids), reason)
 
     def _collection_log(self, title, automatic=False):
         """Log these charges (of one customer) as an interaction on their invoices: the
@@ -434,6 +443,26 @@ class AccountMoveCharge(models.Model):
         string="Charge Count", compute="_compute_collection_charge_count"
     )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        if any("collection_charge_invoice" in vals for vals in vals_list):
+            self._collection_check_charge_invoice_written()
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "collection_charge_invoice" in vals:
+            self._collection_check_charge_invoice_written()
+        return super().write(vals)
+
+    @api.model
+    def _collection_check_charge_invoice_written(self):
+        """Only the charges service marks an invoice as a charge invoice (it then bears no
+        interest): nobody takes an invoice out of the interest by writing the flag."""
+        if not self.env.su:
+            raise UserError(
+                self.env._("Only the late-payment charges make an invoice a charge invoice.")
+            )
+
     @api.depends("collection_charge_ids", "collection_invoiced_charge_ids")
     def _compute_collection_charge_count(self):
         for move in self:
@@ -454,14 +483,13 @@ class AccountMoveCharge(models.Model):
 
     def action_collection_open_charges(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "name": self.env._("Charges"),
-            "res_model": "collection.charge",
-            "view_mode": "list,form",
-            "domain": ["|", ("invoice_id", "=", self.id), ("charge_move_id", "=", self.id)],
-            "context": {"create": False},
-        }
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "account_collection.collection_charge_action"
+        )
+        mine = Domain("invoice_id", "=", self.id) | Domain("charge_move_id", "=", self.id)
+        action["domain"] = list(mine)
+        action["context"] = {"create": False}
+        return action
 
     def _collection_open_charge_invoices(self):
         """The window of the charge invoices ``self`` just created, or a notice that

@@ -233,7 +233,7 @@ class TestCollectionCharge(ChargeCommon):
     def test_reversed_charge_invoice_is_claimable_again(self):
         """Reversing the charge invoice with a credit note (Odoo's Credit Note, full
         refund) or cancelling it makes its charges reversed and the amounts claimable
-        again; a partial credit note leaves them invoiced."""
+        again; a credit note not posted yet leaves them invoiced."""
         move = self.invoice(self.customer, 1000.0, day(-30))
         self.reach(move, self.level_late)
         charge_move = self.env["collection.charge"]._collection_invoice(move)
@@ -318,6 +318,10 @@ class TestCollectionCharge(ChargeCommon):
         for name, attack in attacks.items():
             with self.subTest(name), self.assertRaises(AccessError):
                 attack()
+        # A billing user cannot take an invoice out of the interest by flagging it.
+        billing = self.make_user("billing", "account.group_account_invoice")
+        with self.assertRaisesRegex(UserError, "Only the late-payment charges"):
+            move.with_user(billing).write({"collection_charge_invoice": True})
         self.assertFalse(self.charges())
         self.assertFalse(self.charge_invoices())
         self.assertEqual(self.claimable(move), (9.86, 40.0, 15.0))
