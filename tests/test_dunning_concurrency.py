@@ -275,8 +275,8 @@ class TestDunningConcurrency(TransactionCase):
         planned = threading.Barrier(2, timeout=30)
         first_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None):
-            result = dunning_plan(model, company, today, partner_ids)
+        def plan(model, company, today, partner_ids=None, **kwargs):
+            result = dunning_plan(model, company, today, partner_ids, **kwargs)
             if partner_ids is None:
                 planned.wait()
                 if threading.current_thread().name == "second":
@@ -310,10 +310,10 @@ class TestDunningConcurrency(TransactionCase):
         first_locked = threading.Event()
         second_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None):
+        def plan(model, company, today, partner_ids=None, **kwargs):
             if partner_ids is None and threading.current_thread().name == "second":
                 first_locked.wait(30)
-            return dunning_plan(model, company, today, partner_ids)
+            return dunning_plan(model, company, today, partner_ids, **kwargs)
 
         def create(model, company, today, plan):
             if plan and threading.current_thread().name == "first":
