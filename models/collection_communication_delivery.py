@@ -28,6 +28,9 @@ SENDING_TIMEOUT = timedelta(minutes=15)
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 # Deliveries the queue reads at a time (each is then locked on its own).
 QUEUE_BATCH_SIZE = 50
+# First key of the advisory locks by which a worker holds a customer while it sends
+# one of its messages (the second is the customer's id).
+CUSTOMER_LOCK_NAMESPACE = 0x0C011EC7
 
 
 class _DeliveryError(Exception):
@@ -38,6 +41,10 @@ class _DeliveryError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.fallback = fallback
+
+
+class _CustomerBusy(Exception):
+    """Another worker is sending a message of the same customer."""
 
 
 class CollectionCommunicationDelivery(models.Model):
@@ -248,6 +255,7 @@ class CollectionCommunicationDelivery(models.Model):
         Cron = self.env["ir.cron"]
         done = 0
         seen = set()
+        held = []
         while limit is None or done < limit:
             candidates = self.search(
                 domain & Domain("id", "not in", list(seen)), limit=QUEUE_BATCH_SIZE, order="id"
@@ -257,21 +265,42 @@ class CollectionCommunicationDelivery(models.Model):
             seen.update(candidates.ids)
             processed = 0
             for delivery in candidates:
-                # Sending an SMS or a WhatsApp message commits, which releases the
-                # locks: each delivery is locked on its own when its turn comes.
-                if not delivery._lock_if_due(domain):
+                # Sending a message commits, which releases the row locks: each
+                # delivery is locked on its own when its turn comes.
+                locked = delivery._lock_if_due(domain)
+                if locked is None:
+                    held.append(delivery.id)
+                if not locked:
                     continue
-                try:
-                    delivery._send_one(now)
-                except Exception as e:  # the other deliveries still go
-                    self.env.cr.rollback()
-                    _logger.exception("Collection reminder delivery %s failed", delivery.id)
-                    delivery._write_unexpected_error(str(e))
-                    Cron._commit_progress(0)
+                delivery._send_locked(now)
                 processed += 1
             done += processed
             Cron._commit_progress(processed, remaining=self.search_count(domain))
+        # Messages of customers another worker was busy with: tried once more, now
+        # that it most likely moved on (else the next run sends them).
+        for delivery in self.browse(held):
+            if limit is not None and done >= limit:
+                break
+            if delivery._lock_if_due(domain):
+                delivery._send_locked(now)
+                done += 1
         return done
+
+    def _send_locked(self, now):
+        """Send this delivery, locked by ``_lock_if_due``, and commit what became of
+        it before the customer is released."""
+        Cron = self.env["ir.cron"]
+        try:
+            try:
+                self._send_one(now)
+                Cron._commit_progress(0)
+            except Exception as e:  # the other deliveries still go
+                self.env.cr.rollback()
+                _logger.exception("Collection reminder delivery %s failed", self.id)
+                self._write_unexpected_error(str(e))
+                Cron._commit_progress(0)
+        finally:
+            self._release_customer()
 
     def _write_unexpected_error(self, error):
         """Keep ``error`` on the delivery after its work was rolled back. One left
@@ -282,19 +311,46 @@ class CollectionCommunicationDelivery(models.Model):
             self._engine_write({"last_error": error})
 
     def _lock_if_due(self, domain):
-        """Lock the delivery for this worker if it still matches ``domain``. Another
-        worker may be sending it (locked), or have sent or postponed it since this
-        transaction began (PostgreSQL then refuses the lock): it is left to that
-        worker."""
+        """Lock the delivery for this worker if it still matches ``domain``, and its
+        customer with it (``_lock_customer``). Another worker may be sending it
+        (locked), or have sent or postponed it since this transaction began
+        (PostgreSQL then refuses the lock): it is left to that worker, False. None
+        when another worker is busy with a message of the same customer."""
         self.ensure_one()
         try:
             with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
                 if not self.try_lock_for_update():
                     return False
+                self.invalidate_recordset()
+                if not self.filtered_domain(domain):
+                    return False
+                if not self._lock_customer():
+                    # Rolled back to the savepoint: the delivery is not held either,
+                    # the worker busy with the customer may take it.
+                    raise _CustomerBusy
         except psycopg2.errors.SerializationFailure:
             return False
-        self.invalidate_recordset()
-        return bool(self.filtered_domain(domain))
+        except _CustomerBusy:
+            self.invalidate_recordset()
+            return None
+        return True
+
+    def _customer_lock_key(self):
+        return (CUSTOMER_LOCK_NAMESPACE, self.partner_id.id)
+
+    def _lock_customer(self):
+        """Hold the customer of this delivery for this worker until
+        ``_release_customer``, through the commits in between (a session-level
+        advisory lock, released by PostgreSQL if the worker dies): what sending a
+        message writes besides the delivery (the reminder, its invoices' last
+        reminder date, the interaction, the chatter) is the customer's, and two
+        workers writing it at once would make one of them fail after its provider
+        took the message. False when another worker holds it."""
+        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._customer_lock_key())
+        return self.env.cr.fetchone()[0]
+
+    def _release_customer(self):
+        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._customer_lock_key())
 
     def _recover_interrupted(self, now):
         """Fail the deliveries left "sending" longer than SENDING_TIMEOUT."""

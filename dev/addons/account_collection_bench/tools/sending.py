@@ -561,7 +561,8 @@ class Conductor:
         waiting = self.query(
             name,
             "SELECT COUNT(*) FROM collection_communication_delivery "
-            "WHERE state = 'queued' AND attempts > 0 AND next_attempt > now() at time zone 'UTC'",
+            "WHERE state = 'queued' AND attempts > 0 AND last_error IS NOT NULL "
+            "AND next_attempt IS NOT NULL",
         )[0][0]
         left = {
             f"{channel} {state}": count
@@ -625,6 +626,11 @@ def format_results(results):
                 f"  {LARGE_DAILY:,} deliveries (the large book's day) at this rate: "
                 f"{projected / 60:.1f} min ({verdict} the 15 min target)"
             )
+        lines.append(
+            f"  not sent: {one['cancelled']:,} cancelled (no valid address, nothing left to "
+            f"claim), {one['retrying']:,} refused by the server and waiting for their next "
+            f"attempt, {one['failed']:,} failed"
+        )
         if one["problems"]:
             lines.append(f"  PROBLEMS: {'; '.join(one['problems'])}")
     if two:
