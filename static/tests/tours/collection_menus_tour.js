@@ -80,6 +80,16 @@ const COLLECTOR_MENUS = [
         "account_collection_menu_reporting",
         ".o_last_breadcrumb_item:contains('Cash-in Forecast')",
     ],
+    [
+        "collection_recovery_report_menu",
+        "account_collection_menu_reporting",
+        ".o_last_breadcrumb_item:contains('Recovery Curve')",
+    ],
+    [
+        "collection_effectiveness_report_menu",
+        "account_collection_menu_reporting",
+        ".o_last_breadcrumb_item:contains('Reminder Effectiveness')",
+    ],
 ];
 
 const MANAGER_MENUS = [
