@@ -662,6 +662,12 @@ class CollectionPlacement(models.Model):
         self.message_post(body=text, subtype_xmlid="mail.mt_note")
         self._collection_log_interaction("note", text, automatic=True)
 
+    @api.model
+    def _collection_placed_move_ids(self):
+        """The ids of the invoices placed with an agency now (any company)."""
+        # sudo: another portfolio's placement still holds its invoices.
+        return self.sudo().search([("state", "=", ACTIVE_STATE)]).move_ids.ids
+
     # === DEMO DATA === #
 
     @api.model

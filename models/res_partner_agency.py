@@ -58,6 +58,7 @@ class ResPartner(models.Model):
                 ("state", "=", "posted"),
                 ("payment_state", "in", ("not_paid", "partial")),
                 ("collection_days_overdue", ">", 0),
+                ("id", "not in", self.env["collection.placement"]._collection_placed_move_ids()),
             ]
         )
         return self.env["collection.placement.place"]._collection_action(partner, moves)

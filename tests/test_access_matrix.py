@@ -61,6 +61,8 @@ MATRIX = {
     # bill of the company (W: its reference).
     "account.payment": ("", "", "", "R", "RW", "RW", "R", "", ""),
     "account.move/vendor bill": ("", "", "", "", "RW", "RW", "", "", ""),
+    # Bolt's invoice placed with an agency: placed by its button only; W: its instructions.
+    "collection.placement": ("", "", "", "R", "R", "R", "RW", "", ""),
 }
 
 
@@ -108,6 +110,10 @@ class TestCollectionAccessMatrix(CollectionCommon):
         cls.reason = env.ref("account_collection.collection_dispute_reason_wrong_price")
         level = cls.make_policy("Matrix policy", [{"name": "Late", "delay": 5}])
         cls.level = level
+        cls.agency = env["res.partner"].create(
+            {"name": "Matrix Agency", "email": "agency@example.com", "collection_is_agency": True}
+        )
+        placement = env["collection.placement"]._collection_place(cls.bolt_invoice_4, cls.agency)
         cls.records = {
             "collection.interaction": env["collection.interaction"].create(
                 {"partner_id": cls.bolt.id, "channel": "call", "outcome": "no_answer"}
@@ -157,6 +163,7 @@ class TestCollectionAccessMatrix(CollectionCommon):
             ),
             "res.partner": cls.bolt,
             "account.move": cls.bolt_invoice,
+            "collection.placement": placement,
             "account.payment": cls.customer_payment(cls.bolt, 50.0, TODAY),
             "account.move/vendor bill": cls.invoice(
                 env["res.partner"].create({"name": "Victor Vendor"}),
@@ -315,6 +322,15 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 ["collection_days_overdue", "collection_promise_ids"],
                 None,
                 {"collection_level_id": False},
+            ),
+            "collection.placement": (
+                ["state", "amount_collected"],
+                {
+                    "partner_id": self.bolt.id,
+                    "agency_id": self.agency.id,
+                    "move_ids": [Command.set(self.bolt_invoice_2.ids)],
+                },
+                {"note": "x"},
             ),
             "account.payment": (["amount", "partner_id"], None, {"memo": "x"}),
             "account.move/vendor bill": (["amount_total", "ref"], None, {"ref": "x"}),

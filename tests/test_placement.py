@@ -101,6 +101,9 @@ class TestCollectionPlacement(DunningCadenceCommon):
 
         self.run_dunning(day(0))
         self.assertEqual(self.reminders(self.customer).move_ids, other)
+        # Placing again from the customer offers the invoices not placed yet.
+        action = self.customer.with_user(self.collection_manager).action_collection_place()
+        self.assertEqual(action["context"]["default_move_ids"], [Command.set(other.ids)])
 
         placement.with_user(self.collection_manager).action_recall()
         self.assertRecordValues(placement, [{"state": "recalled", "date_recalled": TODAY}])

@@ -60,6 +60,7 @@ class CollectionPlacementPlace(models.TransientModel):
             "target": "new",
             "context": {
                 "default_partner_id": partner.id,
+                "default_company_id": (moves.company_id[:1] or self.env.company).id,
                 "default_move_ids": [fields.Command.set(moves.ids)],
             },
         }
