@@ -233,10 +233,18 @@ class TestCollectionCharge(ChargeCommon):
     def test_reversed_charge_invoice_is_claimable_again(self):
         """Reversing the charge invoice with a credit note (Odoo's Credit Note, full
         refund) or cancelling it makes its charges reversed and the amounts claimable
-        again; a credit note not posted yet leaves them invoiced."""
+        again; a credit note of part of it, or one not posted yet, leaves them invoiced."""
         move = self.invoice(self.customer, 1000.0, day(-30))
         self.reach(move, self.level_late)
         charge_move = self.env["collection.charge"]._collection_invoice(move)
+        self.assertEqual(self.claimable(move), (0.0, 0.0, 0.0))
+        # A credit note of part of it: still invoiced.
+        partial = self.invoice(self.customer, 10.0, TODAY, move_type="out_refund")
+        (charge_move | partial).line_ids.filtered(
+            lambda line: line.account_id.account_type == "asset_receivable"
+        ).reconcile()
+        self.assertEqual(charge_move.payment_state, "partial")
+        self.assertEqual(set(self.charges(move).mapped("state")), {"invoiced"})
         self.assertEqual(self.claimable(move), (0.0, 0.0, 0.0))
         reversal = (
             self.env["account.move.reversal"]
