@@ -307,8 +307,14 @@ class CollectionWriteOff(models.TransientModel):
         # The lines were created in the order of ``line_values``: each invoice's open
         # line, then the expense.
         counterparts = entry.line_ids.sorted("id")[: len(lines)]
-        for line, counterpart in zip(lines, counterparts, strict=True):
-            (line.sudo() | counterpart).reconcile()
+        # One plan, one matching per pair: what follows the ledger (promises, statuses)
+        # runs once for all of them.
+        self.env["account.move.line"].sudo()._reconcile_plan(
+            [
+                line.sudo() | counterpart
+                for line, counterpart in zip(lines, counterparts, strict=True)
+            ]
+        )
         return entry
 
     def _collection_attach_dossier(self, entry, interaction):
