@@ -320,15 +320,15 @@ class CollectionDashboard(models.AbstractModel):
         Partner = self.env["res.partner"]
         Bucket = self.env["collection.aging.bucket"]
         buckets = Bucket.search([("company_id", "=", company.id)])
-        restrict = None
+        partners = None
         if portfolio_only:
             portfolio = Partner.with_context(active_test=False)._search(
                 [("collection_user_id", "=", self.env.uid)]
             )
-            restrict = SQL("p.commercial_partner_id IN %s", portfolio.subselect())
+            partners = portfolio.subselect()
         amounts = dict(
             self.env.execute_query(
-                self.env["collection.ledger"]._aging_sql(company, today, restrict=restrict)
+                self.env["collection.ledger"]._aging_sql(company, today, partners=partners)
             )
         )
         bars = [

@@ -52,11 +52,15 @@ CREATE TABLE IF NOT EXISTS {DUE_TABLE} (
 );
 CREATE INDEX IF NOT EXISTS {DUE_TABLE}_partner_idx ON {DUE_TABLE} (partner_id, company_id);
 
+-- Planned on each call with the keys known (EXECUTE ... USING): a payment's refresh reads
+-- one customer's items through their index, a whole book's one pass over the table.
 CREATE OR REPLACE FUNCTION collection_ledger_refresh(partner_ids integer[], company_ids integer[])
-RETURNS void LANGUAGE sql AS $fn$
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+EXECUTE $query$
 WITH keys AS MATERIALIZED (
     SELECT DISTINCT k.partner_id, k.company_id
-      FROM unnest(partner_ids, company_ids) AS k (partner_id, company_id)
+      FROM unnest($1::integer[], $2::integer[]) AS k (partner_id, company_id)
       JOIN res_partner rp ON rp.id = k.partner_id
       JOIN res_company rc ON rc.id = k.company_id
 ), lines AS MATERIALIZED (
@@ -110,6 +114,8 @@ SELECT partner_id, company_id, due_date, residual, debit_amount
 ON CONFLICT (company_id, due_date, partner_id) DO UPDATE
    SET residual = EXCLUDED.residual, debit_amount = EXCLUDED.debit_amount
  WHERE (d.residual, d.debit_amount) IS DISTINCT FROM (EXCLUDED.residual, EXCLUDED.debit_amount)
+$query$ USING partner_ids, company_ids;
+END
 $fn$;
 
 -- The keys of journal items as they are (or were) counted: open posted receivables.
@@ -534,12 +540,17 @@ class CollectionLedger(models.AbstractModel):
         )
 
     @api.model
-    def _aging_sql(self, company, today, restrict=None, per_partner=False):
+    def _aging_sql(self, company, today, restrict=None, per_partner=False, partners=None):
         """Query: the open receivable items of ``company`` summed per aging bucket of their
         own due date, credits included, so that the buckets add up to the total due. Rows
         (bucket id, amount), or (commercial partner id, bucket id, amount) when
-        ``per_partner``. ``restrict``: an SQL condition on the item ``aml`` and its partner
-        ``p``."""
+        ``per_partner``. ``partners`` (a tuple of commercial partner ids, or an SQL query
+        selecting them) restricts it to these customers; the amounts are then read from
+        the residuals kept per customer and due date (DUE_TABLE). ``restrict`` (an SQL
+        condition on the item ``aml`` and its partner ``p``) leaves some items out: the
+        journal items themselves are then aggregated."""
+        if restrict is None:
+            return self._aging_sums_sql(company, today, per_partner, partners)
         self._flush()
         days = SQL("(%s::date - %s)", today, self._due_date_sql())
         columns = [
@@ -550,6 +561,8 @@ class CollectionLedger(models.AbstractModel):
         if per_partner:
             columns.insert(0, SQL("p.commercial_partner_id"))
             group_by = SQL("1, 2")
+        if partners is not None:
+            restrict = SQL("%s AND p.commercial_partner_id IN %s", restrict, partners or (0,))
         return SQL(
             """
             SELECT %(columns)s
@@ -561,7 +574,38 @@ class CollectionLedger(models.AbstractModel):
             """,
             columns=SQL(", ").join(columns),
             open_receivable=self._open_receivable_condition(company),
-            restrict=SQL("AND %s", restrict) if restrict is not None else SQL(),
+            restrict=SQL("AND %s", restrict),
+            group_by=group_by,
+        )
+
+    @api.model
+    def _aging_sums_sql(self, company, today, per_partner=False, partners=None):
+        """``_aging_sql`` read from the residuals kept per customer and due date."""
+        self._flush()
+        days = SQL("(%s::date - d.due_date)", today)
+        columns = [
+            self.env["collection.aging.bucket"]._bucket_case_sql(company, days),
+            SQL("SUM(d.residual)"),
+        ]
+        group_by = SQL("1")
+        if per_partner:
+            columns.insert(0, SQL("d.partner_id"))
+            group_by = SQL("1, 2")
+        restrict = SQL()
+        if partners is not None:
+            restrict = SQL("AND d.partner_id IN %s", partners or (0,))
+        return SQL(
+            """
+            SELECT %(columns)s
+              FROM %(due)s d
+             WHERE d.company_id = %(company)s AND d.residual != 0
+               %(restrict)s
+             GROUP BY %(group_by)s
+            """,
+            columns=SQL(", ").join(columns),
+            due=SQL.identifier(DUE_TABLE),
+            company=company.id,
+            restrict=restrict,
             group_by=group_by,
         )
 

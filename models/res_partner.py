@@ -377,8 +377,8 @@ class ResPartner(models.Model):
             self.env["collection.ledger"]._aging_sql(
                 company,
                 today,
-                restrict=SQL("p.commercial_partner_id IN %s", tuple(partners.ids)),
                 per_partner=True,
+                partners=tuple(partners.ids),
             )
         )
         Bucket = self.env["collection.aging.bucket"]

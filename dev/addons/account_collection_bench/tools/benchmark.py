@@ -551,13 +551,13 @@ def format_results(results):
         f"{book['invoices']:,} posted customer invoices, {book['open_lines']:,} open receivable "
         f"lines ({book['overdue_lines']:,} overdue), {book['journal_items']:,} journal items",
         "",
-        f"{'measure':<14}{'median ms':>11}{'min ms':>10}{'max ms':>10}{'runs':>6}"
+        f"{'measure':<22}{'median ms':>11}{'min ms':>10}{'max ms':>10}{'runs':>6}"
         f"{'queries':>9}{'peak MiB':>10}  result",
     ]
     for name, m in results["measures"].items():
         memory = f"{m['memory_mib']:.1f}" if m["memory_mib"] is not None else "n/a"
         lines.append(
-            f"{name:<14}{m['median_ms']:>11.1f}{m['min_ms']:>10.1f}{m['max_ms']:>10.1f}"
+            f"{name:<22}{m['median_ms']:>11.1f}{m['min_ms']:>10.1f}{m['max_ms']:>10.1f}"
             f"{m['runs']:>6}{m['queries']:>9}{memory:>10}  {m['result']}"
         )
     lines.append("")
