@@ -271,16 +271,15 @@ class TestDunningConcurrency(TransactionCase):
         """The second worker found every customer to do, but locks them only once the
         first has created and committed their reminders."""
         Dunning = type(self.env["collection.dunning"])
-        dunning_plan = Dunning._dunning_plan
+        customer_ids = Dunning._dunning_customer_ids
         planned = threading.Barrier(2, timeout=30)
         first_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None):
-            result = dunning_plan(model, company, today, partner_ids)
-            if partner_ids is None:
-                planned.wait()
-                if threading.current_thread().name == "second":
-                    first_done.wait(30)
+        def listed(model, company):
+            result = customer_ids(model, company)
+            planned.wait()
+            if threading.current_thread().name == "second":
+                first_done.wait(30)
             return result
 
         def run(env, name):
@@ -290,7 +289,7 @@ class TestDunningConcurrency(TransactionCase):
                 if name == "first":
                     first_done.set()
 
-        with patch.object(Dunning, "_dunning_plan", plan):
+        with patch.object(Dunning, "_dunning_customer_ids", listed):
             created = self.in_workers(run)
         self.assertEqual(len(created["first"]), CUSTOMERS)
         self.assertEqual(created["second"], [])
@@ -305,15 +304,15 @@ class TestDunningConcurrency(TransactionCase):
         """The second worker runs while the first holds its customers, before it
         commits their reminders."""
         Dunning = type(self.env["collection.dunning"])
-        dunning_plan = Dunning._dunning_plan
+        customer_ids = Dunning._dunning_customer_ids
         create_from_plan = Dunning._create_from_plan
         first_locked = threading.Event()
         second_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None):
-            if partner_ids is None and threading.current_thread().name == "second":
+        def listed(model, company):
+            if threading.current_thread().name == "second":
                 first_locked.wait(30)
-            return dunning_plan(model, company, today, partner_ids)
+            return customer_ids(model, company)
 
         def create(model, company, today, plan):
             if plan and threading.current_thread().name == "first":
@@ -329,7 +328,7 @@ class TestDunningConcurrency(TransactionCase):
                     second_done.set()
 
         with (
-            patch.object(Dunning, "_dunning_plan", plan),
+            patch.object(Dunning, "_dunning_customer_ids", listed),
             patch.object(Dunning, "_create_from_plan", create),
         ):
             created = self.in_workers(run)
