@@ -14,6 +14,8 @@ memory growth):
 5. ``oca``: OCA's credit-line generation for the same day, with a policy of comparable
    levels, rolled back after each repetition (only when ``account_credit_control`` is
    installed in the database).
+6. ``dunning_cold``: the dunning run twice in a row on cold statistics (as a freshly
+   restored book at worst) and an empty plan cache, both times printed.
 
 Timings on a shared machine are noisy: compare the ratios, measured in the same run.
 Run it with ``dev/benchmark`` (see ``--help``).
