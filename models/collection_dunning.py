@@ -100,6 +100,7 @@ class CollectionDunning(models.AbstractModel):
         Cron._commit_progress(0, remaining=len(partner_ids))
         for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
             batch = Partner.browse(partner_ids[start : start + RUN_BATCH_SIZE])
+            dunning._forget_cached_plans()
             locked = batch.try_lock_for_update(allow_referencing=True)
             batch_plan = locked and dunning._dunning_plan(company, today, locked.ids, claims=True)
             if batch_plan:
@@ -234,7 +235,14 @@ class CollectionDunning(models.AbstractModel):
 
         With ``next_level``, the invoices the rules leave in on ``today`` with the
         level they get next, due or not, and a fifth column: the day they get it (see
-        ``_dunning_next_reminders``)."""
+        ``_dunning_next_reminders``).
+
+        The invoices' reminder states are read one invoice at a time through their
+        unique index (a ``LATERAL`` subquery, kept from being flattened by its ``LIMIT``
+        on a unique key): no plan can scan all of them, however wrong PostgreSQL's
+        statistics of that table are, while a run adds thousands of rows to it per batch
+        (a merge join through all of them for each batch made a large run minutes
+        slower, BENCHMARKS.md "Dunning run")."""
         Partner = self.env["res.partner"].with_company(company)
         Ledger = self.env["collection.ledger"]
         Ledger._flush()
@@ -270,7 +278,12 @@ class CollectionDunning(models.AbstractModel):
             SELECT om.move_id, om.partner_id, nx.id, nx.delay %(next_day)s
               FROM open_moves om
               JOIN res_partner p ON p.id = om.partner_id
-              LEFT JOIN collection_invoice_dunning inv ON inv.move_id = om.move_id
+              LEFT JOIN LATERAL (
+                    SELECT d.move_id, d.level_id, d.level_date, d.last_reminder_date
+                      FROM collection_invoice_dunning d
+                     WHERE d.move_id = om.move_id
+                     LIMIT 1
+              ) inv ON TRUE
               JOIN %(next_step)s nx ON TRUE
              WHERE NOT %(partner_excluded)s
                AND NOT %(stage_excluded)s
@@ -317,15 +330,21 @@ class CollectionDunning(models.AbstractModel):
         Ledger = self.env["collection.ledger"]
         stage_before = stage_before or {}
         ids = list(partner_ids)
-        cutoff = SQL(
-            """(SELECT v.day FROM unnest(%s::int[], %s::date[]) AS v(id, day)
-                 WHERE v.id = cp.id)""",
-            ids,
-            [stage_before.get(pid) for pid in ids],
-        )
+        cutoff = SQL("NULL::date")
+        if stage_before:
+            cutoff = SQL(
+                """(SELECT v.day FROM unnest(%s::int[], %s::date[]) AS v(id, day)
+                     WHERE v.id = cp.id)""",
+                ids,
+                [stage_before.get(pid) for pid in ids],
+            )
         since = Ledger._company_dependent_sql(Partner, "cp", "collection_stage_date")
+        # Through the journal items' partner, indexed (see _dunning_candidates_sql):
+        # the items of these customers only, not every open item of the company.
         restrict = SQL(
-            """NOT %(disputed)s
+            """aml.partner_id IN (
+                   SELECT id FROM res_partner WHERE commercial_partner_id IN %(ids)s)
+               AND NOT %(disputed)s
                AND NOT %(placed)s
                AND NOT (aml.amount_residual > 0 AND EXISTS (
                    SELECT 1 FROM res_partner cp
@@ -345,6 +364,7 @@ class CollectionDunning(models.AbstractModel):
             ),
             cutoff=cutoff,
             since=since,
+            ids=tuple(ids) or (0,),
         )
         rows = self.env.execute_query(
             SQL(
@@ -380,6 +400,17 @@ class CollectionDunning(models.AbstractModel):
         if not plan:
             return Communication
         partners = self.env["res.partner"].with_company(company).browse(sorted(plan))
+        # The company's values the run reads of its customers, at once: reading one of
+        # them would fetch every company-dependent field of a contact (prices, accounts).
+        partners.fetch(
+            [
+                "collection_user_id",
+                "collection_stage_id",
+                "collection_status",
+                "collection_level_id",
+                "collection_contact_id",
+            ]
+        )
         columns = {
             "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
             "overdue_amount": [], "due_amount": [], "days_overdue": [], "name": [],
@@ -687,6 +718,20 @@ class CollectionDunning(models.AbstractModel):
         return dict(result, problem=False)
 
     # === DATABASE INTERNALS (each wrapped once) === #
+
+    @api.model
+    def _forget_cached_plans(self):
+        """Drop the plans PostgreSQL cached in this session before a batch is written.
+
+        The only cached plans are PostgreSQL's own: those of the foreign key checks of
+        the rows a batch inserts (one query per row and key, a shape we cannot change).
+        Planned while the reminders' tables were nearly empty (the first batch of a
+        first run, in a worker that then lives on), they scan those tables row by row
+        as they grow, making a large run 3 to 4 times slower. Dropped here, each check
+        is planned again once per batch, for the tables as they are then (BENCHMARKS.md,
+        "Dunning run"); planning every check of every row instead
+        (``plan_cache_mode = force_custom_plan``) cost 40% of the run."""
+        self.env.cr.execute("DISCARD PLANS")
 
     @api.model
     def _insert_reminders(self, company, today, columns):

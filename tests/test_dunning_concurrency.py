@@ -11,8 +11,6 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, freeze_time, tagged
 
-from odoo.addons.base.tests.common import MockSmtplibCase
-
 from .common import TODAY
 from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
@@ -20,7 +18,7 @@ CUSTOMERS = 8
 
 
 @tagged("post_install", "-at_install")
-class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
+class TestDunningConcurrency(TransactionCase):
     """Two workers (the crons of two Odoo servers) run the reminders at the same
     moment: each customer gets exactly one reminder per level, and each message is
     sent once.
@@ -273,16 +271,15 @@ class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
         """The second worker found every customer to do, but locks them only once the
         first has created and committed their reminders."""
         Dunning = type(self.env["collection.dunning"])
-        dunning_plan = Dunning._dunning_plan
+        customer_ids = Dunning._dunning_customer_ids
         planned = threading.Barrier(2, timeout=30)
         first_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None, **kwargs):
-            result = dunning_plan(model, company, today, partner_ids, **kwargs)
-            if partner_ids is None:
-                planned.wait()
-                if threading.current_thread().name == "second":
-                    first_done.wait(30)
+        def listed(model, company):
+            result = customer_ids(model, company)
+            planned.wait()
+            if threading.current_thread().name == "second":
+                first_done.wait(30)
             return result
 
         def run(env, name):
@@ -292,7 +289,7 @@ class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
                 if name == "first":
                     first_done.set()
 
-        with patch.object(Dunning, "_dunning_plan", plan):
+        with patch.object(Dunning, "_dunning_customer_ids", listed):
             created = self.in_workers(run)
         self.assertEqual(len(created["first"]), CUSTOMERS)
         self.assertEqual(created["second"], [])
@@ -307,15 +304,15 @@ class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
         """The second worker runs while the first holds its customers, before it
         commits their reminders."""
         Dunning = type(self.env["collection.dunning"])
-        dunning_plan = Dunning._dunning_plan
+        customer_ids = Dunning._dunning_customer_ids
         create_from_plan = Dunning._create_from_plan
         first_locked = threading.Event()
         second_done = threading.Event()
 
-        def plan(model, company, today, partner_ids=None, **kwargs):
-            if partner_ids is None and threading.current_thread().name == "second":
+        def listed(model, company):
+            if threading.current_thread().name == "second":
                 first_locked.wait(30)
-            return dunning_plan(model, company, today, partner_ids, **kwargs)
+            return customer_ids(model, company)
 
         def create(model, company, today, plan):
             if plan and threading.current_thread().name == "first":
@@ -331,7 +328,7 @@ class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
                     second_done.set()
 
         with (
-            patch.object(Dunning, "_dunning_plan", plan),
+            patch.object(Dunning, "_dunning_customer_ids", listed),
             patch.object(Dunning, "_create_from_plan", create),
         ):
             created = self.in_workers(run)
@@ -376,78 +373,3 @@ class TestDunningConcurrency(TransactionCase, MockSmtplibCase):
             tuple(self.fixture["partner_ids"]),
         )
         self.assertEqual(rows, [(CUSTOMERS,)])
-
-    def test_two_workers_send_the_channels_of_one_reminder_once(self):
-        """Each reminder goes by email and WhatsApp. The first worker has sent a
-        reminder's email, not committed yet, when the second finds the same reminder's
-        WhatsApp message due: every message goes once, every delivery ends sent (none
-        left "sending", which would be failed as interrupted), each logged once."""
-        partner_ids = self.fixture["partner_ids"]
-        with self.registry.cursor() as cr:
-            env = api.Environment(cr, SUPERUSER_ID, {})
-            template = env.ref("account_collection.mail_template_reminder_overdue")
-            policy = env["collection.policy"].browse(self.fixture["policy_ids"][1])
-            policy.level_ids.write({"send_email": True, "mail_template_id": template.id})
-            for index, partner in enumerate(env["res.partner"].browse(partner_ids)):
-                partner.email = f"customer{index}.{self.tag}@example.com"
-        self.addCleanup(self._delete_mails)
-        with self.registry.cursor() as cr, freeze_time(self.now):
-            self.run_dunning(api.Environment(cr, SUPERUSER_ID, {}))
-
-        Delivery = type(self.env["collection.communication.delivery"])
-        sent = Delivery._sent
-        waited = threading.Event()
-
-        def slow_bookkeeping(delivery, now):
-            result = sent(delivery, now)
-            if threading.current_thread().name == "first" and not waited.is_set():
-                # The email's trail is written, not committed: the second worker runs.
-                waited.set()
-                for _wait in range(1000):
-                    if self.server.sent("whatsapp"):
-                        break
-                    time.sleep(0.01)
-            return result
-
-        with patch.object(Delivery, "_sent", slow_bookkeeping), self.mock_smtplib_connection():
-            self.in_workers(
-                lambda env, name: env["collection.communication.delivery"]._process_queue()
-            )
-        self.assertEqual(
-            Counter(email["msg_to"] for email in self.emails),
-            Counter({f"customer{index}.{self.tag}@example.com": 1 for index in range(CUSTOMERS)}),
-        )
-        phones = Counter(r["json"]["to"] for r in self.server.sent("whatsapp"))
-        self.assertEqual(
-            phones, Counter({f"+346120000{index:02d}": 1 for index in range(CUSTOMERS)})
-        )
-        rows = self.read(
-            "SELECT d.channel, d.state, COUNT(*) FROM collection_communication_delivery d "
-            "JOIN collection_communication c ON c.id = d.communication_id "
-            "WHERE c.partner_id IN %s GROUP BY d.channel, d.state ORDER BY d.channel",
-            tuple(partner_ids),
-        )
-        errors = self.read(
-            "SELECT DISTINCT d.last_error FROM collection_communication_delivery d "
-            "JOIN collection_communication c ON c.id = d.communication_id "
-            "WHERE c.partner_id IN %s AND d.last_error IS NOT NULL",
-            tuple(partner_ids),
-        )
-        self.assertEqual(
-            rows, [("email", "sent", CUSTOMERS), ("whatsapp", "sent", CUSTOMERS)], errors
-        )
-        rows = self.read(
-            "SELECT channel, COUNT(*) FROM collection_interaction "
-            "WHERE partner_id IN %s AND automatic GROUP BY channel ORDER BY channel",
-            tuple(partner_ids),
-        )
-        self.assertEqual(rows, [("email", CUSTOMERS), ("whatsapp", CUSTOMERS)])
-
-    def _delete_mails(self):
-        with self.registry.cursor() as cr:
-            cr.execute(
-                "DELETE FROM mail_mail m USING mail_message msg WHERE msg.id = m.mail_message_id "
-                "AND msg.model = 'collection.communication' AND msg.res_id IN "
-                "(SELECT id FROM collection_communication WHERE partner_id IN %s)",
-                [tuple(self.fixture["partner_ids"])],
-            )

@@ -14,6 +14,8 @@ memory growth):
 5. ``oca``: OCA's credit-line generation for the same day, with a policy of comparable
    levels, rolled back after each repetition (only when ``account_credit_control`` is
    installed in the database).
+6. ``dunning_cold``: the dunning run twice in a row on cold statistics (as a freshly
+   restored book at worst) and an empty plan cache, both times printed.
 
 Timings on a shared machine are noisy: compare the ratios, measured in the same run.
 Run it with ``dev/benchmark`` (see ``--help``).
@@ -397,6 +399,65 @@ def _dunning(env, company, today):
     return run
 
 
+def _reset_statistics(env):
+    """What PostgreSQL knows of the book at worst after a restore: no statistics of any
+    table (``pg_restore`` writes none: relpages 0, reltuples -1, no ``pg_statistic``
+    rows), and the tables the run writes seen with pages but no row (relpages 1,
+    reltuples 0: an autovacuum while their rows were not committed yet, or deleted,
+    leaves them so), which the planner takes for empty whatever their size; and the
+    empty plan cache of a new session. Inside the caller's transaction: rolled back
+    with it. False when the statistics could not be reset (only a superuser can)."""
+    [(superuser,)] = env.execute_query(
+        SQL("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    )
+    env.cr.execute("DISCARD PLANS")
+    if not superuser:
+        return False  # the catalog is the superuser's
+    written = [
+        "collection_communication",
+        "collection_communication_account_move_rel",
+        "collection_communication_delivery",
+        "collection_delivery_recipient_partner_rel",
+        "collection_delivery_cc_partner_rel",
+        "collection_invoice_dunning",
+    ]
+    env.cr.execute(
+        """UPDATE pg_class
+              SET relpages = CASE WHEN relname = ANY(%(written)s) THEN 1 ELSE 0 END,
+                  reltuples = CASE WHEN relname = ANY(%(written)s) THEN 0 ELSE -1 END,
+                  relallvisible = 0
+            WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p', 'm')""",
+        {"written": written},
+    )
+    env.cr.execute(
+        """DELETE FROM pg_statistic WHERE starelid IN (
+               SELECT oid FROM pg_class WHERE relnamespace = 'public'::regnamespace)"""
+    )
+    return True
+
+
+def _dunning_cold(env, company, today):
+    """The dunning run twice in a row on the book as freshly restored (see
+    ``_reset_statistics``), each rolled back as in ``_dunning``: the times of both, to
+    show that the first run on cold statistics does not jump, nor the second, which
+    reuses the plans PostgreSQL cached in the session while the first run's tables
+    were still empty."""
+    dunning = _dunning(env, company, today)
+
+    def run():
+        with _rolled_back(env):
+            reset = _reset_statistics(env)
+            times, result = [], None
+            for _run in range(2):
+                env.invalidate_all()
+                start = time.perf_counter()
+                result = dunning()
+                times.append(round((time.perf_counter() - start) * 1000))
+        return {"first_ms": times[0], "second_ms": times[1], "statistics_reset": reset, **result}
+
+    return run
+
+
 def _commit_progress_without_commit(self, processed=0, *, remaining=None, deactivate=False):
     """``ir.cron._commit_progress`` outside a cron, without the commit: flush, and clear
     the cache as a commit does."""
@@ -474,6 +535,7 @@ MEASURES = (
     "aged_receivables",
     "aged_receivables_pdf",
     "cash_forecast",
+    "dunning_cold",
 )
 
 
@@ -526,6 +588,7 @@ def run_benchmark(
     else:
         results["oca"] = "run"
         measure("oca", _oca(env, company, today), slow_repeat)
+    measure("dunning_cold", _dunning_cold(env, company, today), 1)
 
     def ratio(numerator, denominator):
         if numerator in measures and denominator in measures:
