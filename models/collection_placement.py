@@ -610,7 +610,8 @@ class CollectionPlacement(models.Model):
     def _collection_evaluate(self):
         """Bring these placements in line with the ledger: what they collected (a
         payment received while placed is noted with the commission it owes), *Collected*
-        once every invoice is paid, *Placed* again when a payment is unmatched."""
+        once every invoice is paid (*Closed* when none of it was paid while placed: a
+        credit note, a write-off), *Placed* again when a payment is unmatched."""
         collected = {}
         for placement_id, _line_id, amount in self._collection_collected_rows():
             collected[placement_id] = collected.get(placement_id, 0.0) + float(amount)
@@ -638,7 +639,10 @@ class CollectionPlacement(models.Model):
                     )
             paid = not placement.move_ids.filtered(is_open_invoice)
             if placement.state == ACTIVE_STATE and paid:
-                placement._collection_set_collected()
+                if currency.is_zero(placement.amount_collected):
+                    placement._collection_set_settled()
+                else:
+                    placement._collection_set_collected()
             elif placement.state == "collected" and not paid:
                 placement.write({"state": ACTIVE_STATE, "date_closed": False})
                 placement.message_post(
@@ -667,6 +671,20 @@ class CollectionPlacement(models.Model):
         """The ids of the invoices placed with an agency now (any company)."""
         # sudo: another portfolio's placement still holds its invoices.
         return self.sudo().search([("state", "=", ACTIVE_STATE)]).move_ids.ids
+
+    def _collection_set_settled(self):
+        """Every placed invoice is settled, none by a payment while placed (a credit
+        note, a write-off): the placement is *Closed*, no commission is owed (as
+        superuser, by the ledger)."""
+        self.ensure_one()
+        self.write({"state": "closed", "date_closed": self.company_id._collection_today()})
+        text = self.env._(
+            "The invoices placed with %(agency)s were settled without a payment (a credit "
+            "note or a write-off): placement closed, no commission owed.",
+            agency=self.agency_id.display_name,
+        )
+        self.message_post(body=text, subtype_xmlid="mail.mt_note")
+        self._collection_log_interaction("note", text, automatic=True)
 
     # === DEMO DATA === #
 

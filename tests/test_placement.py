@@ -273,6 +273,31 @@ class TestCollectionPlacement(DunningCadenceCommon):
         self.assertTrue(collected.automatic)
         self.assertIn("Collected by Recobros Legales SL", collected.note)
 
+    def test_invoice_credited_while_placed_closes_without_commission(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-30))
+        placement = self.place(invoice)
+        with on_day(day(2)):
+            refund = self.invoice(self.customer, 1000.0, day(2), move_type="out_refund")
+            (invoice | refund).line_ids.filtered(
+                lambda line: line.account_type == "asset_receivable"
+            ).reconcile()
+        self.assertRecordValues(
+            placement,
+            [
+                {
+                    "state": "closed",
+                    "amount_collected": 0.0,
+                    "commission_amount": 0.0,
+                    "date_closed": day(2),
+                }
+            ],
+        )
+        self.assertTrue(
+            self.interactions(self.customer).filtered(
+                lambda i: "settled without a payment" in (i.note or "")
+            )
+        )
+
     def test_payment_after_recall_owes_no_commission(self):
         invoice = self.invoice(self.customer, 1000.0, day(-30))
         placement = self.place(invoice)
