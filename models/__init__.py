@@ -35,3 +35,4 @@ from . import res_partner_credit_hold
 from . import collection_segment
 from . import collection_interest
 from . import collection_interaction_chain
+from . import collection_whatsapp_status

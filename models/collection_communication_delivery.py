@@ -261,8 +261,9 @@ class CollectionCommunicationDelivery(models.Model):
                 # locks: each delivery is locked on its own when its turn comes.
                 if not delivery._lock_if_due(domain):
                     continue
+                lang = delivery.company_id._collection_lang()
                 try:
-                    delivery._send_one(now)
+                    (delivery.with_context(lang=lang) if lang else delivery)._send_one(now)
                 except Exception as e:  # the other deliveries still go
                     self.env.cr.rollback()
                     _logger.exception("Collection reminder delivery %s failed", delivery.id)
@@ -271,6 +272,8 @@ class CollectionCommunicationDelivery(models.Model):
                 processed += 1
             done += processed
             Cron._commit_progress(processed, remaining=self.search_count(domain))
+        # sudo: the engine applies the WhatsApp statuses that came before their message.
+        self.env["collection.whatsapp.status"].sudo()._collection_apply()
         return done
 
     def _write_unexpected_error(self, error):
@@ -356,6 +359,9 @@ class CollectionCommunicationDelivery(models.Model):
         else:
             if self.state == "sending":
                 self._sent(now)
+                if self.channel == "whatsapp":
+                    # A status WhatsApp reported before this id was known applies now.
+                    self.env["collection.whatsapp.status"].sudo()._collection_apply(self)
         communication._update_state()
 
     def _drop_untrue(self, last_day):
@@ -778,8 +784,13 @@ class CollectionCommunicationDelivery(models.Model):
         """Apply the ``statuses`` of a Cloud API webhook call for ``company``
         (``{"id": wamid, "status": "sent" | "delivered" | "read" | "failed",
         "timestamp": ..., "errors": [{"code", "title", "error_data": {"details"}}]}``)
-        to the WhatsApp deliveries they name; unknown message ids are ignored."""
+        to the WhatsApp deliveries they name. A status naming no delivery is kept
+        (``collection.whatsapp.status``): its message may not be committed yet."""
         statuses = [s for s in statuses if isinstance(s, dict) and s.get("id")]
+        lang = company._collection_lang()
+        if lang and self.env.lang != lang:
+            # The notes of what became of a reminder are in the company's language.
+            return self.with_context(lang=lang)._collection_whatsapp_statuses(company, statuses)
         deliveries = self.search(
             [
                 ("channel", "=", "whatsapp"),
@@ -787,6 +798,15 @@ class CollectionCommunicationDelivery(models.Model):
                 ("provider_ref", "in", [s["id"] for s in statuses]),
             ]
         ).grouped("provider_ref")
+        unknown = [
+            s
+            for s in statuses
+            if s["id"] not in deliveries
+            and s.get("status") in ("sent", "delivered", "read", "failed")
+        ]
+        if unknown:
+            # sudo: the webhook keeps what it cannot apply yet, whoever calls it.
+            self.env["collection.whatsapp.status"].sudo()._collection_keep(company, unknown)
         for status in statuses:
             delivery = deliveries.get(status["id"])
             kind = status.get("status")

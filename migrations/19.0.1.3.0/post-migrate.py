@@ -4,7 +4,10 @@ due" section) keeps the old text. The templates nobody edited since they were in
 (written when created, never after) get the shipped body; edited ones are left alone.
 
 A customer already in a stage that stops reminders is dated as entering it on the day
-of the upgrade: the debt due by then stays held, invoices due later are reminded."""
+of the upgrade: the debt due by then stays held, invoices due later are reminded.
+
+A customer with overdue debt whose status said *Current* (nobody worked it yet) reads
+*Overdue*, the status added in this version."""
 
 from lxml import etree
 
@@ -65,7 +68,14 @@ def date_stopped_stages(env):
         )
 
 
+def mark_overdue_statuses(env):
+    """Customers overdue that read *Current* read *Overdue*, in every company."""
+    for company in env["res.company"].search([]):
+        env["collection.dunning"].with_company(company)._mark_overdue_statuses(company)
+
+
 def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
     update_unedited_templates(env)
     date_stopped_stages(env)
+    mark_overdue_statuses(env)
