@@ -4,6 +4,7 @@ import uuid
 from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
 from lxml import etree, html
 
@@ -379,6 +380,75 @@ class TestCollectionReply(CollectionCommon):
         )
         self.assertFalse(on_reminder.filtered(lambda m: "viernes" in (m.body or "")))
         self.assertTrue(self.customer_notes().filtered(lambda m: "viernes" in (m.body or "")))
+
+    def new_email(
+        self, to, sender="Acme Accounts <acme@example.com>", text="Les pagaremos el viernes."
+    ):
+        """A customer writes a new email (it answers no message) to ``to``, received by
+        the mail gateway as it comes from the mail server."""
+        raw = (
+            f"From: {sender}\r\n"
+            f"To: {to}\r\n"
+            "Subject: Factura pendiente\r\n"
+            f"Message-ID: <new-{abs(hash((to, sender, text)))}@customer.example.com>\r\n"
+            "Date: Mon, 16 Mar 2026 10:00:00 +0000\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            f"{text}\r\n"
+        )
+        with mute_logger("odoo.addons.mail.models.mail_thread"):
+            self.env["mail.thread"].sudo().message_process(False, raw)
+        return self.env["collection.reply"].search([("channel", "=", "email")])
+
+    def alias_domain(self):
+        domain = self.env["mail.alias.domain"].create(
+            {"name": "ledger.example.com", "catchall_alias": "catchall", "bounce_alias": "bounce"}
+        )
+        self.company.alias_domain_id = domain
+        self.env.ref("account_collection.mail_alias_collection_reply").alias_domain_id = domain
+        return domain
+
+    def test_new_email_to_the_collections_alias_is_the_customers_reply(self):
+        self.alias_domain()
+        reply = self.new_email("collections@ledger.example.com")
+        self.assertRecordValues(
+            reply,
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "communication_id": False,
+                    "sender": "acme@example.com",
+                    "state": "new",
+                    "kind": "promise",
+                    "promise_date": date(2026, 3, 20),
+                }
+            ],
+        )
+        self.assertTrue(self.customer_notes().filtered(lambda m: "viernes" in (m.body or "")))
+        # Someone the company does not know: it waits for a collector to assign it.
+        unknown = (
+            self.new_email(
+                "collections@ledger.example.com", sender="stranger@elsewhere.example.com"
+            )
+            - reply
+        )
+        self.assertRecordValues(unknown, [{"partner_id": False, "state": "unmatched"}])
+
+    def test_new_email_to_the_catchall_from_a_customer_is_the_customers_reply(self):
+        self.alias_domain()
+        reply = self.new_email("catchall@ledger.example.com", text="Ya pagué la factura.")
+        self.assertRecordValues(
+            reply, [{"partner_id": self.customer.id, "kind": "paid", "state": "new"}]
+        )
+        # A stranger writing to the catchall is bounced as before, nothing recorded.
+        MailThread = self.registry["mail.thread"]
+        with patch.object(MailThread, "_routing_create_bounce_email", autospec=True) as bounce:
+            after = self.new_email(
+                "catchall@ledger.example.com", sender="stranger@elsewhere.example.com"
+            )
+        self.assertEqual(after, reply)
+        bounce.assert_called_once()
 
 
 @tagged("post_install", "-at_install")
