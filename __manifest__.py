@@ -50,6 +50,7 @@ and pay, collection KPIs, a dashboard and the documents that go with them.
         "data/collection_interest_rate_data.xml",
         "data/collection_placement_data.xml",
         "data/collection_charge_data.xml",
+        "data/mail_alias_data.xml",
         "wizards/collection_interaction_log_views.xml",
         "wizards/collection_dunning_run_views.xml",
         "wizards/collection_communication_postpone_views.xml",

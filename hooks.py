@@ -2,8 +2,11 @@ from .models.collection_ledger import LEDGER_SUMS_DROP
 
 
 def post_init_hook(env):
-    """Give every existing company its default aging buckets."""
+    """Give every existing company its default aging buckets; customers already
+    overdue read *Overdue*."""
     env["res.company"].search([])._collection_ensure_aging_buckets()
+    for company in env["res.company"].search([]):
+        env["collection.dunning"].with_company(company)._mark_overdue_statuses(company)
 
 
 def uninstall_hook(env):

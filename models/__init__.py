@@ -42,3 +42,4 @@ from . import collection_write_off_config
 from . import res_partner_dossier
 from . import collection_kpi_write_off
 from . import collection_charge
+from . import collection_whatsapp_status

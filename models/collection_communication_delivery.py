@@ -284,6 +284,8 @@ class CollectionCommunicationDelivery(models.Model):
             if delivery._lock_if_due(domain):
                 delivery._send_locked(now)
                 done += 1
+        # sudo: the engine applies the WhatsApp statuses that came before their message.
+        self.env["collection.whatsapp.status"].sudo()._collection_apply()
         return done
 
     def _send_locked(self, now):
@@ -292,7 +294,8 @@ class CollectionCommunicationDelivery(models.Model):
         Cron = self.env["ir.cron"]
         try:
             try:
-                self._send_one(now)
+                lang = self.company_id._collection_lang()
+                (self.with_context(lang=lang) if lang else self)._send_one(now)
                 Cron._commit_progress(0)
             except Exception as e:  # the other deliveries still go
                 self.env.cr.rollback()
@@ -412,6 +415,9 @@ class CollectionCommunicationDelivery(models.Model):
         else:
             if self.state == "sending":
                 self._sent(now)
+                if self.channel == "whatsapp":
+                    # A status WhatsApp reported before this id was known applies now.
+                    self.env["collection.whatsapp.status"].sudo()._collection_apply(self)
         communication._update_state()
 
     def _drop_untrue(self, last_day):
@@ -834,8 +840,13 @@ class CollectionCommunicationDelivery(models.Model):
         """Apply the ``statuses`` of a Cloud API webhook call for ``company``
         (``{"id": wamid, "status": "sent" | "delivered" | "read" | "failed",
         "timestamp": ..., "errors": [{"code", "title", "error_data": {"details"}}]}``)
-        to the WhatsApp deliveries they name; unknown message ids are ignored."""
+        to the WhatsApp deliveries they name. A status naming no delivery is kept
+        (``collection.whatsapp.status``): its message may not be committed yet."""
         statuses = [s for s in statuses if isinstance(s, dict) and s.get("id")]
+        lang = company._collection_lang()
+        if lang and self.env.lang != lang:
+            # The notes of what became of a reminder are in the company's language.
+            return self.with_context(lang=lang)._collection_whatsapp_statuses(company, statuses)
         deliveries = self.search(
             [
                 ("channel", "=", "whatsapp"),
@@ -843,6 +854,15 @@ class CollectionCommunicationDelivery(models.Model):
                 ("provider_ref", "in", [s["id"] for s in statuses]),
             ]
         ).grouped("provider_ref")
+        unknown = [
+            s
+            for s in statuses
+            if s["id"] not in deliveries
+            and s.get("status") in ("sent", "delivered", "read", "failed")
+        ]
+        if unknown:
+            # sudo: the webhook keeps what it cannot apply yet, whoever calls it.
+            self.env["collection.whatsapp.status"].sudo()._collection_keep(company, unknown)
         for status in statuses:
             delivery = deliveries.get(status["id"])
             kind = status.get("status")

@@ -56,7 +56,10 @@ class CollectionDunning(models.AbstractModel):
         failures = []
         for company in self.env["res.company"].search([]):
             try:
-                self.with_company(company)._run_dunning(company)
+                # The engine writes in the company's language, not the scheduler's.
+                lang = company._collection_lang()
+                dunning = self.with_company(company)
+                (dunning.with_context(lang=lang) if lang else dunning)._run_dunning(company)
             except Exception as e:  # the other companies still run
                 self.env.cr.rollback()
                 failures.append(e)
@@ -90,6 +93,7 @@ class CollectionDunning(models.AbstractModel):
         today = today or company._collection_today()
         dunning = self.with_company(company)
         dunning._release_settled_stages(company)
+        dunning._mark_overdue_statuses(company)
         partner_ids = dunning._dunning_customer_ids(company)
         created = dunning.env["collection.communication"]
         Partner = self.env["res.partner"].with_company(company)
@@ -118,6 +122,22 @@ class CollectionDunning(models.AbstractModel):
         Partner = self.env["res.partner"].with_company(company).sudo()
         held = Partner.search([("collection_stage_id.stop_dunning", "=", True)])
         self._with_unlocked(held, lambda free: free._collection_reset_stage_when_settled())
+
+    @api.model
+    def _mark_overdue_statuses(self, company=None):
+        """The customers of ``company`` (default: the current one) that time made
+        overdue read *Overdue* instead of *Current*, and back (see
+        ``res.partner._collection_mark_overdue``). Also run on install, on upgrade and
+        by the demo data."""
+        company = company or self.env.company
+        Partner = self.env["res.partner"].with_company(company).sudo()
+        partners = Partner.search(
+            [
+                ("collection_status", "in", ("current", "overdue")),
+                ("collection_overdue_amount", ">", 0),
+            ]
+        ) | Partner.search([("collection_status", "=", "overdue")])
+        self._with_unlocked(partners, lambda free: free._collection_mark_overdue())
 
     @api.model
     def _with_unlocked(self, partners, act):

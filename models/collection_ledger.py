@@ -288,6 +288,7 @@ BROKEN_PROMISE_WINDOW = 365
 # in dispute or in an agreement later, and one written off last. Any other status: 1.0.
 STATUS_PRIORITY_WEIGHT = {
     "current": 1.0,
+    "overdue": 1.0,
     "paying": 0.5,
     "negotiating": 1.2,
     "agreement": 0.5,

@@ -104,9 +104,13 @@ class CollectionLevel(models.Model):
         "collection.stage", string="Move to Stage", help="Move the customer to this stage."
     )
     # A dispute and a payment agreement are records of their own: a reminder does not
-    # claim them.
+    # claim them; time makes a customer overdue.
     status = fields.Selection(
-        [(key, label) for key, label in COLLECTION_STATUS if key not in ("dispute", "agreement")],
+        [
+            (key, label)
+            for key, label in COLLECTION_STATUS
+            if key not in ("dispute", "agreement", "overdue")
+        ],
         string="Set Status",
     )
 

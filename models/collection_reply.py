@@ -115,6 +115,13 @@ class CollectionReply(models.Model):
         domain="['|', ('is_company', '=', True), ('parent_id', '=', False)]",
         help="The customer a reply from an unknown sender comes from (then press Assign).",
     )
+    open_move_ids = fields.Many2many(
+        "account.move",
+        compute="_compute_open_move_ids",
+        string="Open Items",
+        help="The customer's open invoices and credit notes in the reply's company, to match "
+        "a payment the customer says it made.",
+    )
     promise_id = fields.Many2one("collection.promise", readonly=True, string="Promise Made")
     dispute_id = fields.Many2one("collection.dispute", readonly=True, string="Dispute Opened")
     done_user_id = fields.Many2one("res.users", string="Handled By", readonly=True)
@@ -135,6 +142,18 @@ class CollectionReply(models.Model):
                 "%(channel)s from %(sender)s",
                 channel=channels.get(reply.channel, ""),
                 sender=reply.partner_id.display_name or reply.sender or "",
+            )
+
+    @api.depends("partner_id", "company_id")
+    def _compute_open_move_ids(self):
+        Move = self.env["account.move"]
+        for reply in self:
+            if not reply.partner_id:
+                reply.open_move_ids = Move
+                continue
+            domain = reply.partner_id.action_collection_open_invoices()["domain"]
+            reply.open_move_ids = Move.search(
+                [*domain, ("company_id", "=", reply.company_id.id)], order="invoice_date_due, id"
             )
 
     # ------------------------------------------------------------------
@@ -623,18 +642,22 @@ class CollectionReply(models.Model):
         )
 
     def _collection_apply_paid(self):
-        """The customer's open items, to match the payment the customer says it made;
-        the reply (with the remittance) stays open beside them until marked done."""
-        action = self.partner_id.action_collection_open_invoices()
-        names = ", ".join(self.attachment_ids.mapped("name"))
-        action["name"] = (
-            self.env._("Open items of %(partner)s (remittance: %(files)s)",
-                       partner=self.partner_id.display_name, files=names)
-            if names
-            else self.env._("Open items of %(partner)s", partner=self.partner_id.display_name)
-        )  # fmt: skip
-        action["target"] = "new"
-        return action
+        """The reply in a dialog with the remittance beside the customer's open items,
+        to match the payment the customer says it made; the reply stays open until
+        marked done."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._(
+                "Match the payment of %(partner)s", partner=self.partner_id.display_name
+            ),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [
+                (self.env.ref("account_collection.collection_reply_view_form_paid").id, "form")
+            ],
+            "target": "new",
+        }
 
     def _collection_apply_invoice_copy(self):
         """The email of the statement of account to the customer, with the invoices

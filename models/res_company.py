@@ -158,6 +158,13 @@ class ResCompany(models.Model):
             if not company.collection_calendar_id:
                 company.collection_calendar_id = company.resource_calendar_id
 
+    def _collection_lang(self):
+        """The company's language (its partner's, when installed), in which the engine
+        writes what it records on its own (notes on the chatter, the changes of status
+        it tracks), whoever runs it; False when it has none."""
+        self.ensure_one()
+        return self.env["res.lang"]._get_code(self.partner_id.lang) or False
+
     def _collection_tz(self):
         """The company's time zone (its partner's, else UTC): the clock of its quiet
         hours and the calendar of its dunning days."""

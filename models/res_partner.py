@@ -16,6 +16,7 @@ from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_sear
 
 COLLECTION_STATUS = [
     ("current", "Current"),
+    ("overdue", "Overdue"),
     ("paying", "Paying"),
     ("negotiating", "Negotiating"),
     ("agreement", "In Payment Agreement"),
@@ -27,14 +28,14 @@ COLLECTION_STATUS = [
 # Statuses that a commitment (a promise to pay, a payment agreement) moves on from when
 # it ends; the others were set by something that still holds (a dispute, a refusal, a
 # write-off).
-COMMITMENT_STATUSES = ("agreement", "current", "paying", "negotiating")
+COMMITMENT_STATUSES = ("agreement", "current", "overdue", "paying", "negotiating")
 
 # The commitments a customer makes, with the state in which each still holds.
 COMMITMENTS = {"collection.promise": "open", "collection.agreement": "active"}
 
 # Statuses that still describe a customer after a dispute is resolved, when the customer
 # still owes something overdue.
-LASTING_STATUSES = ("paying", "negotiating", "refusal", "uncollectible")
+LASTING_STATUSES = ("overdue", "paying", "negotiating", "refusal", "uncollectible")
 
 # Journal item fields the figures read: when one changes (a posting, a payment, a
 # reconciliation, a credit note), the figures of its partner (the commercial partner on
@@ -95,7 +96,8 @@ class ResPartner(models.Model):
         tracking=True,
         default="current",
         help="Where the conversation with the customer stands. 'Current' means nothing "
-        "overdue, or not worked yet.",
+        "overdue; 'Overdue', debt past due that nobody has worked yet (reminders may have "
+        "been sent).",
         groups="base.group_user",
     )
     collection_policy_id = fields.Many2one(
@@ -912,6 +914,26 @@ class ResPartner(models.Model):
                 settled |= partner
         settled._collection_set_status("current")
         return settled
+
+    def _collection_mark_overdue(self):
+        """The daily run's, for these customers of the current company: those whose
+        status says nothing more than *Current* while debt is overdue read *Overdue*
+        (time made it overdue, no write did), and those *Overdue* with nothing overdue
+        any more (a credit note, an invoice cancelled) read *Current* again. The
+        changes are logged on their chatter. Returns the customers marked overdue."""
+        # sudo: time drives this status, whoever runs the daily job.
+        partners = self.sudo().filtered(lambda p: p.commercial_partner_id == p)
+        late = partners.filtered(
+            lambda p: (
+                (p.collection_status or "current") == "current" and p.collection_overdue_amount > 0
+            )
+        )
+        if late:
+            late._collection_write_logged({("collection_status", "overdue"): late})
+        (partners - late).filtered(
+            lambda p: p.collection_status == "overdue" and not p.collection_overdue_amount
+        )._collection_reset_status_when_settled()
+        return late
 
     def _collection_reset_stage_when_settled(self):
         """Customers with nothing overdue any more go back to the first stage (current

@@ -11,6 +11,7 @@ its bytes) and calls Odoo's webhook as WhatsApp does (``server.whatsapp_webhook`
 a Cloud API event, signed with the app secret).
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -100,7 +101,10 @@ class FakeProviders:
                     self._reply(404, {"error": {"message": "Unknown path", "code": 100}})
 
             def do_GET(self):
-                providers._answer_media(self)
+                if self.path.startswith(("/2010-04-01/", "/twilio-cdn/")):
+                    providers._answer_twilio_media(self)
+                else:
+                    providers._answer_media(self)
 
             def _reply(self, status, body):
                 data = json.dumps(body).encode()
@@ -233,6 +237,52 @@ class FakeProviders:
                 },
             )
             return
+        handler.send_response(200)
+        handler.send_header("Content-Type", mime_type)
+        handler.send_header("Content-Length", str(len(content)))
+        handler.end_headers()
+        handler.wfile.write(content)
+
+    # ------------------------------------------------------------------
+    # Twilio MMS media
+    # ------------------------------------------------------------------
+
+    def add_twilio_media(self, content, mime_type, account_sid, auth_token):
+        """A file a customer sent in an MMS: its MediaUrl, readable with the account's
+        SID and auth token (HTTP Basic), which redirects to the file's content, as
+        Twilio's media URLs do."""
+        media_id = "ME" + uuid.uuid4().hex
+        self.media[media_id] = (content, mime_type)
+        self.twilio_media_auth = (
+            "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        )
+        return (
+            f"{self.url}/2010-04-01/Accounts/{account_sid}/Messages/MM{'0' * 32}/Media/{media_id}"
+        )
+
+    def _answer_twilio_media(self, handler):
+        path = handler.path.split("?")[0]
+        media_id = path.rstrip("/").rsplit("/", 1)[-1]
+        self.requests.append(
+            {
+                "provider": "twilio_media",
+                "path": path,
+                "authorization": handler.headers.get("Authorization"),
+            }
+        )
+        if media_id not in self.media:
+            handler._reply(404, {"code": 20404, "message": "The requested resource was not found"})
+            return
+        if path.startswith("/2010-04-01/"):
+            if handler.headers.get("Authorization") != self.twilio_media_auth:
+                handler._reply(401, {"code": 20003, "message": "Authenticate"})
+                return
+            handler.send_response(307)
+            handler.send_header("Location", f"{self.url}/twilio-cdn/{media_id}")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        content, mime_type = self.media[media_id]
         handler.send_response(200)
         handler.send_header("Content-Type", mime_type)
         handler.send_header("Content-Length", str(len(content)))

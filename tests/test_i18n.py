@@ -46,6 +46,7 @@ INLINE_EXPRESSION = re.compile(r"\{\{.*?\}\}", re.S)
 # The statuses a Spanish-speaking collections team works with.
 STATUS_ES = {
     "current": "Al corriente",
+    "overdue": "Vencido",
     "paying": "Pagando",
     "negotiating": "Negociando",
     "agreement": "En convenio",

@@ -458,6 +458,59 @@ class TestCollectionReceipts(DunningCommon, MockSmtplibCase, HttpCase):
         self.assertEqual(self.post(self.statuses(other)).status_code, 200)
         self.assertEqual(delivery.state, "sent")
 
+    def test_status_before_the_message_id_is_kept_and_applied_later(self):
+        """WhatsApp may report a message before the transaction that sent it has
+        committed its id: the status is kept, applied once the delivery knows the id
+        (by the sending job), once, never moving the delivery backwards."""
+        delivery = self.sent_whatsapp(self.customer)
+        wamid = delivery.provider_ref
+        # The id is not committed yet when WhatsApp calls.
+        delivery.sudo().provider_ref = False
+        delivered_at, read_at = NOON + timedelta(minutes=1), NOON + timedelta(minutes=4)
+        early = self.statuses(
+            {"id": wamid, "status": "read", "timestamp": unix(read_at)},
+            {"id": wamid, "status": "delivered", "timestamp": unix(delivered_at)},
+        )
+        self.assertEqual(self.post(early).status_code, 200)
+        self.assertEqual(self.post(early).status_code, 200, "the same call twice")
+        Pending = self.env["collection.whatsapp.status"].sudo()
+        self.assertEqual(len(Pending.search([("message_ref", "=", wamid)])), 2)
+        self.assertFalse(delivery.date_read)
+        # The id is there now; the sending job applies what waited for it.
+        delivery.sudo().provider_ref = wamid
+        self.run_queue(NOON + timedelta(minutes=10))
+        self.assertRecordValues(
+            delivery,
+            [{"state": "sent", "date_delivered": delivered_at, "date_read": read_at}],
+        )
+        self.assertFalse(Pending.search([("message_ref", "=", wamid)]))
+        # A failure reported late for a message already read changes nothing.
+        late = self.undeliverable(delivery, NOON + timedelta(minutes=20))
+        self.assertEqual(self.post(self.statuses(late)).status_code, 200)
+        self.assertRecordValues(delivery, [{"state": "sent", "last_error": False}])
+
+    def test_status_applied_as_soon_as_the_delivery_is_sent(self):
+        """A failure reported before the sending transaction committed falls back as
+        soon as the delivery has its id."""
+        delivery = self.sent_whatsapp(self.customer)
+        failed = self.undeliverable(delivery, NOON + timedelta(minutes=1))
+        wamid = delivery.provider_ref
+        delivery.sudo().provider_ref = False
+        self.post(self.statuses(failed))
+        self.assertEqual(delivery.state, "sent")
+        delivery.sudo().provider_ref = wamid
+        self.env["collection.whatsapp.status"].sudo()._collection_apply(delivery)
+        self.assertEqual(delivery.state, "failed")
+        self.assertIn("131026", delivery.last_error)
+
+    def test_statuses_that_never_find_their_message_are_forgotten(self):
+        unknown = {"id": "wamid.never", "status": "delivered", "timestamp": unix(NOON)}
+        self.post(self.statuses(unknown))
+        Pending = self.env["collection.whatsapp.status"].sudo()
+        self.assertTrue(Pending.search([("message_ref", "=", "wamid.never")]))
+        self.run_queue(NOON + timedelta(days=3))
+        self.assertFalse(Pending.search([("message_ref", "=", "wamid.never")]))
+
     # ------------------------------------------------------------------
     # WhatsApp: messages customers send
     # ------------------------------------------------------------------

@@ -1,17 +1,24 @@
+import base64
 import csv
+import uuid
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
+from unittest.mock import patch
 
-from lxml import html
+from lxml import etree, html
 
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, tagged
+from odoo.tests.common import _super_send
 from odoo.tools import mute_logger
 
 from ..controllers.webhook_twilio import TWILIO_SMS_ROUTE, twilio_signature
+from ..models.collection_reply import MAX_ATTACHMENT_SIZE
 from ..tools import reply_classifier
 from .common import TODAY, CollectionCommon, on_day
+from .fake_providers import FakeProviders
 
 CORPUS = Path(__file__).parent / "data" / "replies_corpus.csv"
 # What the classifier must reach at least on the corpus, for every kind.
@@ -261,10 +268,32 @@ class TestCollectionReply(CollectionCommon):
             attachments=[("justificante.pdf", b"%PDF-1.4 remittance", "application/pdf")],
         )
         self.assertEqual(reply.attachment_ids.mapped("name"), ["justificante.pdf"])
+        # Another open invoice of the customer (not reminded) and a paid one.
+        later = self.invoice(self.customer, 250.0, TODAY + timedelta(days=5))
+        paid = self.invoice(self.customer, 80.0, TODAY - timedelta(days=3))
+        self.pay(paid)
         action = reply.with_user(self.collector).action_apply()
-        self.assertEqual(action["res_model"], "account.move")
-        self.assertIn("justificante.pdf", action["name"])
-        self.assertEqual(self.env["account.move"].search(action["domain"]), self.inv)
+        # The reply itself, in a dialog: the remittance beside the open items.
+        self.assertEqual((action["res_model"], action["res_id"]), ("collection.reply", reply.id))
+        self.assertEqual(action["target"], "new")
+        view = (
+            self.env["collection.reply"]
+            .with_user(self.collector)
+            .get_view(action["views"][0][0], "form")
+        )
+        arch = etree.fromstring(view["arch"])
+        [side_by_side] = arch.xpath("//div[hasclass('o_collection_reply_matching')]")
+        self.assertEqual(
+            side_by_side.xpath(".//field[not(ancestor::list)]/@name"),
+            ["attachment_ids", "open_move_ids"],
+        )
+        self.assertEqual(
+            reply.with_user(self.collector).open_move_ids.sorted("invoice_date_due"),
+            self.inv | later,
+        )
+        self.assertEqual(reply.state, "new", "open until the collector marks it done")
+        reply.with_user(self.collector).action_mark_done()
+        self.assertEqual(reply.state, "done")
         note = self.customer_notes().filtered(lambda m: "Ya pagu" in (m.body or ""))
         self.assertEqual(note.attachment_ids.mapped("name"), ["justificante.pdf"])
 
@@ -352,6 +381,75 @@ class TestCollectionReply(CollectionCommon):
         self.assertFalse(on_reminder.filtered(lambda m: "viernes" in (m.body or "")))
         self.assertTrue(self.customer_notes().filtered(lambda m: "viernes" in (m.body or "")))
 
+    def new_email(
+        self, to, sender="Acme Accounts <acme@example.com>", text="Les pagaremos el viernes."
+    ):
+        """A customer writes a new email (it answers no message) to ``to``, received by
+        the mail gateway as it comes from the mail server."""
+        raw = (
+            f"From: {sender}\r\n"
+            f"To: {to}\r\n"
+            "Subject: Factura pendiente\r\n"
+            f"Message-ID: <new-{abs(hash((to, sender, text)))}@customer.example.com>\r\n"
+            "Date: Mon, 16 Mar 2026 10:00:00 +0000\r\n"
+            "Content-Type: text/plain; charset=utf-8\r\n"
+            "\r\n"
+            f"{text}\r\n"
+        )
+        with mute_logger("odoo.addons.mail.models.mail_thread"):
+            self.env["mail.thread"].sudo().message_process(False, raw)
+        return self.env["collection.reply"].search([("channel", "=", "email")])
+
+    def alias_domain(self):
+        domain = self.env["mail.alias.domain"].create(
+            {"name": "ledger.example.com", "catchall_alias": "catchall", "bounce_alias": "bounce"}
+        )
+        self.company.alias_domain_id = domain
+        self.env.ref("account_collection.mail_alias_collection_reply").alias_domain_id = domain
+        return domain
+
+    def test_new_email_to_the_collections_alias_is_the_customers_reply(self):
+        self.alias_domain()
+        reply = self.new_email("collections@ledger.example.com")
+        self.assertRecordValues(
+            reply,
+            [
+                {
+                    "partner_id": self.customer.id,
+                    "company_id": self.company.id,
+                    "communication_id": False,
+                    "sender": "acme@example.com",
+                    "state": "new",
+                    "kind": "promise",
+                    "promise_date": date(2026, 3, 20),
+                }
+            ],
+        )
+        self.assertTrue(self.customer_notes().filtered(lambda m: "viernes" in (m.body or "")))
+        # Someone the company does not know: it waits for a collector to assign it.
+        unknown = (
+            self.new_email(
+                "collections@ledger.example.com", sender="stranger@elsewhere.example.com"
+            )
+            - reply
+        )
+        self.assertRecordValues(unknown, [{"partner_id": False, "state": "unmatched"}])
+
+    def test_new_email_to_the_catchall_from_a_customer_is_the_customers_reply(self):
+        self.alias_domain()
+        reply = self.new_email("catchall@ledger.example.com", text="Ya pagué la factura.")
+        self.assertRecordValues(
+            reply, [{"partner_id": self.customer.id, "kind": "paid", "state": "new"}]
+        )
+        # A stranger writing to the catchall is bounced as before, nothing recorded.
+        MailThread = self.registry["mail.thread"]
+        with patch.object(MailThread, "_routing_create_bounce_email", autospec=True) as bounce:
+            after = self.new_email(
+                "catchall@ledger.example.com", sender="stranger@elsewhere.example.com"
+            )
+        self.assertEqual(after, reply)
+        bounce.assert_called_once()
+
 
 @tagged("post_install", "-at_install")
 @on_day(TODAY)
@@ -370,6 +468,24 @@ class TestCollectionReplyTwilio(CollectionCommon, HttpCase):
         )
         cls.customer.phone = "+34 622 987 654"
         cls.url = cls.company.get_base_url().rstrip("/") + TWILIO_SMS_ROUTE
+
+    @classmethod
+    def _request_handler(cls, session, request, /, **kwargs):
+        """The media of an MMS are served by the local fake Twilio."""
+        server = getattr(cls, "twilio_server", None)
+        if server and request.url.startswith(server.url + "/"):
+            return _super_send(session, request, **kwargs)
+        return super()._request_handler(session, request, **kwargs)
+
+    @contextmanager
+    def fake_twilio(self):
+        server = FakeProviders().start()
+        type(self).twilio_server = server
+        try:
+            yield server
+        finally:
+            type(self).twilio_server = None
+            server.stop()
 
     def post(self, form, signature=None, token=TWILIO_TOKEN):
         headers = {}
@@ -390,6 +506,67 @@ class TestCollectionReplyTwilio(CollectionCommon, HttpCase):
 
     def replies(self):
         return self.env["collection.reply"].search([("channel", "=", "sms")])
+
+    def mms(self, body, *media):
+        """An MMS: the form Twilio posts, with ``media`` as (MediaUrl, content type)."""
+        form = dict(self.form(body, sid="MM" + uuid.uuid4().hex), NumMedia=str(len(media)))
+        for index, (url, mime_type) in enumerate(media):
+            form[f"MediaUrl{index}"] = url
+            form[f"MediaContentType{index}"] = mime_type
+        return form
+
+    def test_mms_media_are_kept_on_the_reply(self):
+        with self.fake_twilio() as server:
+            slip = server.add_twilio_media(
+                b"%PDF-1.4 remittance", "application/pdf", TWILIO_SID, TWILIO_TOKEN
+            )
+            photo = server.add_twilio_media(
+                b"\xff\xd8 photo", "image/jpeg", TWILIO_SID, TWILIO_TOKEN
+            )
+            response = self.post(
+                self.mms("ya pagué, adjunto justificante", (slip, "application/pdf"),
+                         (photo, "image/jpeg"))
+            )  # fmt: skip
+            self.assertEqual(response.status_code, 200)
+            media_requests = [r for r in server.requests if r["provider"] == "twilio_media"]
+        reply = self.replies()
+        self.assertEqual(reply.kind, "paid")
+        self.assertEqual(
+            sorted(reply.attachment_ids.mapped("mimetype")), ["application/pdf", "image/jpeg"]
+        )
+        self.assertEqual(
+            sorted(reply.attachment_ids.mapped("raw")), [b"%PDF-1.4 remittance", b"\xff\xd8 photo"]
+        )
+        # Authenticated with the account's SID and auth token, as Twilio requires.
+        signed = [r for r in media_requests if r["path"].startswith("/2010-04-01/")]
+        self.assertEqual(len(signed), 2)
+        expected = "Basic " + base64.b64encode(f"{TWILIO_SID}:{TWILIO_TOKEN}".encode()).decode()
+        self.assertTrue(all(r["authorization"] == expected for r in signed))
+
+    @mute_logger("odoo.addons.account_collection.controllers.webhook_twilio")
+    def test_mms_media_that_cannot_be_downloaded_keep_the_text(self):
+        with self.fake_twilio() as server:
+            good = server.add_twilio_media(
+                b"%PDF-1.4 ok", "application/pdf", TWILIO_SID, TWILIO_TOKEN
+            )
+            gone = good.rsplit("/", 1)[0] + "/ME" + "0" * 32
+            big = server.add_twilio_media(
+                b"x" * (MAX_ATTACHMENT_SIZE + 1), "image/png", TWILIO_SID, TWILIO_TOKEN
+            )
+            elsewhere = "https://media.example.com/steal-the-token.jpg"
+            response = self.post(
+                self.mms("les pago el 15", (good, "application/pdf"), (gone, "image/jpeg"),
+                         (big, "image/png"), (elsewhere, "image/jpeg"))
+            )  # fmt: skip
+            self.assertEqual(response.status_code, 200)
+            self.assertFalse(
+                [r for r in server.requests if "steal" in r["path"]], "no token sent elsewhere"
+            )
+        reply = self.replies()
+        self.assertEqual((reply.kind, reply.text), ("promise", "les pago el 15"))
+        self.assertEqual(reply.attachment_ids.mapped("raw"), [b"%PDF-1.4 ok"])
+        [note] = reply.message_ids.filtered(lambda m: "could not be downloaded" in (m.body or ""))
+        self.assertIn("3", note.body)
 
     def test_signed_sms_is_the_customers_reply(self):
         self.assertEqual(self.customer.phone_sanitized, "+34622987654")

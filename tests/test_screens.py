@@ -1,7 +1,8 @@
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from lxml import etree
+from lxml import etree, html
 
 from odoo import Command, fields
 from odoo.exceptions import UserError
@@ -255,3 +256,66 @@ class TestCollectionNamesFollowTheReader(CollectionCommon):
         self.assertFalse(dispute.name.startswith("Wrong price"), "stored in Spanish")
         self.assertTrue(dispute.with_context(lang="en_US").display_name.startswith("Wrong price"))
         self.assertFalse(dispute.with_context(lang="es_ES").display_name.startswith("Wrong price"))
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionDaysWording(CollectionCommon, HttpCase):
+    """A count of days reads "1 day" / "1 día" and "2 days" / "2 días", in both
+    languages, wherever the screens show one: the worklist cards, the dispute cards and
+    the customer's statement on the portal."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("es_ES")
+        cls.env["ir.module.module"]._load_module_terms(
+            ["account_collection"], ["es_ES"], overwrite=True
+        )
+
+    def statement_texts(self, partner, css_class):
+        token = partner._collection_portal_token(self.company)
+        path = f"/my/collections/{partner.id}?company_id={self.company.id}&access_token={token}"
+        response = self.url_open(path, allow_redirects=False)
+        self.assertEqual(response.status_code, 200, response.text[:2000])
+        page = html.fromstring(response.content)
+        return [
+            re.sub(r"\s+", " ", e.text_content().replace("\ufeff", "")).strip()
+            for e in page.xpath(f"//*[hasclass('{css_class}')]")
+        ]
+
+    def test_statement_says_one_day(self):
+        spanish = self.env["res.partner"].create(
+            {"name": "Cliente Uno", "is_company": True, "lang": "es_ES"}
+        )
+        self.invoice(spanish, 100.0, day(-1))
+        self.invoice(self.customer, 100.0, day(-1))
+        self.assertEqual(self.statement_texts(spanish, "o_collection_days_overdue"), ["1 día"])
+        self.assertEqual(
+            self.statement_texts(self.customer, "o_collection_days_overdue"), ["1 day"]
+        )
+        self.assertIn(
+            "· 1 día vencido", self.statement_texts(spanish, "o_collection_invoice_days_late")
+        )
+        self.assertIn(
+            "· 1 day overdue",
+            self.statement_texts(self.customer, "o_collection_invoice_days_late"),
+        )
+        self.invoice(spanish, 100.0, day(-2))
+        self.assertEqual(self.statement_texts(spanish, "o_collection_days_overdue"), ["2 días"])
+
+    def test_cards_say_day_or_days(self):
+        for view, fname in (
+            ("res_partner_view_kanban_collection", "collection_days_overdue"),
+            ("collection_dispute_view_kanban", "age_days"),
+        ):
+            for lang, one, many in (("en_US", "1 day", "days"), ("es_ES", "1 día", "días")):
+                with self.subTest(view=view, lang=lang):
+                    arch = etree.fromstring(
+                        self.env.ref(f"account_collection.{view}").with_context(lang=lang).arch
+                    )
+                    [singular] = arch.xpath(f"//*[@t-if='record.{fname}.raw_value === 1']")
+                    self.assertEqual(singular.text.strip(), one)
+                    plural = singular.getnext()
+                    self.assertEqual(plural.get("t-else"), "")
+                    self.assertEqual(plural.xpath("string(.)").strip(), many)

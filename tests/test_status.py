@@ -4,7 +4,7 @@ from odoo import Command
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 
-from .common import TODAY, CollectionCommon, day, on_day
+from .common import TODAY, CollectionCommon, DunningCommon, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -134,3 +134,94 @@ class TestCollectionStatusWords(CollectionCommon):
         self.assertNotIn("dispute", statuses)
         self.assertNotIn("agreement", statuses)
         self.assertIn("negotiating", statuses)
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionStatusOverdue(DunningCommon):
+    """A customer with overdue debt nobody has worked yet reads *Overdue*, not
+    *Current*: *Current* means nothing is overdue. The daily run marks them; a payment
+    that settles the debt brings them back."""
+
+    def status(self, partner=None):
+        return (partner or self.customer).with_company(self.company).collection_status
+
+    def test_overdue_customer_nobody_worked_reads_overdue(self):
+        on_time = self.env["res.partner"].create({"name": "On Time", "is_company": True})
+        late = self.invoice(self.customer, 1000.0, day(-15))
+        self.invoice(on_time, 500.0, day(10))
+        self.run_dunning()
+        self.assertEqual(self.status(), "overdue")
+        self.assertEqual(self.status(on_time), "current")
+        labels = dict(
+            self.env["res.partner"]._fields["collection_status"]._description_selection(self.env)
+        )
+        self.assertEqual(labels["overdue"], "Overdue")
+        self.assertEqual(labels["current"], "Current")
+        # The change is on the customer's chatter, as every change of the status.
+        tracked = self.customer.message_ids.sudo().tracking_value_ids.filtered(
+            lambda t: t.field_id.name == "collection_status"
+        )
+        self.assertIn("Overdue", tracked.mapped("new_value_char"))
+        # Paid: nothing overdue any more, current again.
+        self.pay(late)
+        self.assertEqual(self.status(), "current")
+
+    def test_worked_customer_keeps_its_status(self):
+        self.invoice(self.customer, 1000.0, day(-15))
+        self.customer.with_company(self.company).collection_status = "refusal"
+        self.run_dunning()
+        self.assertEqual(self.status(), "refusal")
+
+    def test_overdue_customer_settled_by_a_credit_note_reads_current(self):
+        late = self.invoice(self.customer, 1000.0, day(-15))
+        self.run_dunning()
+        self.assertEqual(self.status(), "overdue")
+        # A credit note reverses the invoice: the next run sees nothing overdue.
+        self.env["account.move.reversal"].with_context(
+            active_model="account.move", active_ids=late.ids
+        ).create({"journal_id": late.journal_id.id}).refund_moves()
+        credit = late.reversal_move_ids
+        credit.action_post()
+        self.run_dunning(day(1))
+        self.assertEqual(self.status(), "current")
+
+    def test_dispute_resolved_returns_to_overdue(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-15))
+        self.run_dunning()
+        dispute = (
+            self.env["collection.dispute"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "move_ids": [Command.set(invoice.ids)],
+                    "reason_id": self.env.ref(
+                        "account_collection.collection_dispute_reason_wrong_price"
+                    ).id,
+                }
+            )
+        )
+        self.assertEqual(self.status(), "dispute")
+        self.assertEqual(dispute.status_before, "overdue")
+        dispute.write({"resolution": "rejected", "resolution_note": "Price as agreed."})
+        dispute.action_resolve()
+        # Resolved with the debt still overdue: back to what it was, overdue.
+        self.assertEqual(self.status(), "overdue")
+
+    def test_the_daily_runs_notes_are_in_the_companys_language(self):
+        """What the engine writes on a customer's chatter (the change of status) is in
+        the company's language, not in the language of the scheduler's user."""
+        self.env["res.lang"]._activate_lang("es_ES")
+        self.env["ir.module.module"]._load_module_terms(
+            ["account_collection"], ["es_ES"], overwrite=True
+        )
+        self.company.partner_id.lang = "es_ES"
+        self.assertEqual(self.dunning_cron.user_id.lang, "en_US")
+        self.invoice(self.customer, 1000.0, day(-15))
+        self.run_dunning()
+        tracked = self.customer.message_ids.sudo().tracking_value_ids.filtered(
+            lambda t: t.field_id.name == "collection_status"
+        )
+        self.assertEqual(tracked.mapped("new_value_char"), ["Vencido"])
+        self.assertEqual(tracked.mapped("old_value_char"), ["Al corriente"])

@@ -7,7 +7,10 @@ A customer already in a stage that stops reminders is dated as entering it on th
 of the upgrade: the debt due by then stays held, invoices due later are reminded.
 
 The sums behind the customers' figures (``collection.ledger``'s tables, kept by triggers on
-the journal items from now on) are computed from the journal items already there."""
+the journal items from now on) are computed from the journal items already there.
+
+A customer with overdue debt whose status said *Current* (nobody worked it yet) reads
+*Overdue*, the status added in this version."""
 
 from lxml import etree
 
@@ -74,8 +77,15 @@ def fill_ledger_sums(env):
     return env["collection.ledger"]._sums_rebuild()
 
 
+def mark_overdue_statuses(env):
+    """Customers overdue that read *Current* read *Overdue*, in every company."""
+    for company in env["res.company"].search([]):
+        env["collection.dunning"].with_company(company)._mark_overdue_statuses(company)
+
+
 def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
     update_unedited_templates(env)
     date_stopped_stages(env)
     fill_ledger_sums(env)
+    mark_overdue_statuses(env)
