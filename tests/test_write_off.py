@@ -211,6 +211,37 @@ class TestCollectionWriteOff(WriteOffCommon):
         self.assertEqual(self.status(), "current")
         self.assertEqual(self.old.payment_state, "not_paid")
 
+    def test_invoices_placed_with_an_agency_are_not_written_off(self):
+        """An agency still works the invoices placed with it: they are not proposed,
+        and selecting one is refused until the placement is recalled (or collected)."""
+        agency = self.env["res.partner"].create(
+            {
+                "name": "Recovery Agency",
+                "is_company": True,
+                "email": "cases@agency.example.com",
+                "collection_is_agency": True,
+            }
+        )
+        placement = (
+            self.env["collection.placement"]
+            .with_user(self.collection_manager)
+            .with_context(force_report_rendering=True)
+            ._collection_place(self.old, agency)
+        )
+        self.assertEqual(placement.state, "placed")
+        wizard = self.wizard()
+        self.assertEqual(wizard.move_ids, self.late)
+        wizard.move_ids = self.old | self.late
+        with self.assertRaises(UserError) as caught:
+            wizard.action_write_off()
+        self.assertIn("is placed with Recovery Agency", str(caught.exception))
+        self.assertFalse(self.write_offs())
+        self.assertEqual(placement.state, "placed")
+        self.assertEqual(self.old.payment_state, "not_paid")
+        # Recalled, the invoice is the company's again: it can be written off.
+        placement.with_user(self.collection_manager).action_recall()
+        self.assertEqual(self.wizard().move_ids, self.old | self.late)
+
     def test_spanish_error(self):
         self.env["res.lang"]._activate_lang("es_ES")
         self.company.collection_bad_debt_account_id = False

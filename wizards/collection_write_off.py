@@ -88,11 +88,15 @@ class CollectionWriteOff(models.TransientModel):
     @api.depends("partner_id", "company_id")
     def _compute_move_ids(self):
         today = fields.Date.context_today(self)
+        placed = set(self.env["collection.placement"]._collection_placed_move_ids())
         for wizard in self:
             wizard.move_ids = wizard._collection_open_moves().filtered(
-                lambda move: any(
-                    (line.date_maturity or line.date) < today
-                    for line in move._collection_write_off_lines()
+                lambda move: (
+                    move.id not in placed
+                    and any(
+                        (line.date_maturity or line.date) < today
+                        for line in move._collection_write_off_lines()
+                    )
                 )
             )
 
@@ -174,7 +178,23 @@ class CollectionWriteOff(models.TransientModel):
             )
         if not self.move_ids:
             raise UserError(self.env._("Select the invoices to write off."))
+        # sudo: another portfolio's placement still holds its invoices.
+        placements = (
+            self.env["collection.placement"]
+            .sudo()
+            .search([("state", "=", "placed"), ("move_ids", "in", self.move_ids.ids)])
+        )
         for move in self.move_ids:
+            placement = placements.filtered(lambda p, move=move: move in p.move_ids)[:1]
+            if placement:
+                raise UserError(
+                    self.env._(
+                        "%(invoice)s is placed with %(agency)s, who still works it: recall "
+                        "the placement before writing the invoice off.",
+                        invoice=move.display_name,
+                        agency=placement.agency_id.display_name,
+                    )
+                )
             if move.company_id != company:
                 raise UserError(
                     self.env._(
