@@ -286,6 +286,8 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
 
     def test_restricted_collector_cannot_log_on_another_portfolio(self):
         self.restrict_portfolios()
+        status = self.other.with_company(self.company).collection_status
+        self.assertIn(status, ("current", "overdue"))
         Interaction = self.env["collection.interaction"].with_user(self.collector)
         with self.assertRaises(AccessError) as caught, self.env.cr.savepoint():
             Interaction.create(
@@ -302,7 +304,7 @@ class TestCollectionAttacks(DunningCadenceCommon, HttpCase):
                 [("partner_id", "=", self.other.id), ("channel", "=", "call")]
             )
         )
-        self.assertEqual(self.other.with_company(self.company).collection_status, "current")
+        self.assertEqual(self.other.with_company(self.company).collection_status, status)
 
     def test_restricted_collector_cannot_run_the_log_dialog_on_another_portfolio(self):
         self.restrict_portfolios()
