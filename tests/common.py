@@ -14,6 +14,11 @@ from odoo.addons.sms.tools.sms_api import SmsApi
 # Every test runs on this frozen day (freeze_time(TODAY)).
 TODAY = date(2026, 3, 16)
 
+# Where tests that print PDFs outside an HttpCase send wkhtmltopdf for the reports'
+# styles: nothing listens there (the test server would not answer while the test holds
+# it), so the PDF is printed without them, at once.
+UNSTYLED_REPORT_URL = "http://127.0.0.1:9"
+
 
 def day(offset):
     """The day ``offset`` days from the frozen today (negative: in the past)."""

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import Form, tagged
 from odoo.tools import mute_logger
 
-from .common import TODAY, DunningCadenceCommon, at, day, on_day
+from .common import TODAY, UNSTYLED_REPORT_URL, DunningCadenceCommon, at, day, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -31,6 +31,12 @@ class TestCollectionPlacement(DunningCadenceCommon):
                 "collection_agency_commission": 20.0,
             }
         )
+
+    def setUp(self):
+        super().setUp()
+        # wkhtmltopdf, printing the pack, would ask this server for the reports' styles
+        # while the test holds it: it is sent where nothing answers and prints without.
+        self.env["ir.config_parameter"].sudo().set_param("report.url", UNSTYLED_REPORT_URL)
 
     def place(self, moves, agency=None, user=None, commission=None, note=None, partner=None):
         """Place ``moves`` with ``agency`` through the dialog, as ``user`` (default: the
