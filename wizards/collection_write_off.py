@@ -88,11 +88,12 @@ class CollectionWriteOff(models.TransientModel):
     @api.depends("partner_id", "company_id")
     def _compute_move_ids(self):
         today = fields.Date.context_today(self)
-        placed = set(self.env["collection.placement"]._collection_placed_move_ids())
         for wizard in self:
-            wizard.move_ids = wizard._collection_open_moves().filtered(
-                lambda move: (
-                    move.id not in placed
+            moves = wizard._collection_open_moves()
+            placed = wizard._collection_placements(moves).move_ids
+            wizard.move_ids = moves.filtered(
+                lambda move, placed=placed: (
+                    move not in placed
                     and any(
                         (line.date_maturity or line.date) < today
                         for line in move._collection_write_off_lines()
@@ -133,6 +134,15 @@ class CollectionWriteOff(models.TransientModel):
                 ("amount_residual", ">", 0),
             ],
             order="invoice_date_due, id",
+        )
+
+    def _collection_placements(self, moves):
+        """The placements holding ``moves`` now: an agency still works those invoices."""
+        # sudo: another portfolio's placement still holds its invoices.
+        return (
+            self.env["collection.placement"]
+            .sudo()
+            .search([("state", "=", "placed"), ("move_ids", "in", moves.ids)])
         )
 
     def _collection_check(self):
@@ -178,12 +188,7 @@ class CollectionWriteOff(models.TransientModel):
             )
         if not self.move_ids:
             raise UserError(self.env._("Select the invoices to write off."))
-        # sudo: another portfolio's placement still holds its invoices.
-        placements = (
-            self.env["collection.placement"]
-            .sudo()
-            .search([("state", "=", "placed"), ("move_ids", "in", self.move_ids.ids)])
-        )
+        placements = self._collection_placements(self.move_ids)
         for move in self.move_ids:
             placement = placements.filtered(lambda p, move=move: move in p.move_ids)[:1]
             if placement:
