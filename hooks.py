@@ -1,3 +1,4 @@
+from .models.collection_kpi import KPI_SUMS_DROP
 from .models.collection_ledger import LEDGER_SUMS_DROP
 
 
@@ -10,6 +11,7 @@ def post_init_hook(env):
 
 
 def uninstall_hook(env):
-    """Remove the sums behind the figures and the triggers on the journal items that
-    keep them: accounting goes on without them."""
+    """Remove the sums behind the figures and the KPIs and the triggers on the journal
+    items that keep them: accounting goes on without them."""
     env.cr.execute(LEDGER_SUMS_DROP)
+    env.cr.execute(KPI_SUMS_DROP)

@@ -10,6 +10,386 @@ from odoo.tools import SQL, date_utils
 
 # The ledger's dated events (collection.receivable.report._ledger_events_sql).
 LEDGER_COLUMNS = ("ar", "credit_sales", "credit_notes", "collected", "overdue", "over_90")
+# Receivables more than this many days past due count as "over 90 days".
+OVER_90_DAYS = 90
+
+# The KPIs' ledger (collection.receivable.report._ledger_events_sql) summed per day, kept
+# by PostgreSQL triggers in the same statement as the journal items and matchings it comes
+# from (README, "Collection KPIs", "The sums behind the KPIs"):
+# - DAY_TABLE, one row per customer (commercial partner), company and day with events:
+#   their number (``event_count``) and the sums of each LEDGER_COLUMNS column;
+# - COMPANY_DAY_TABLE, the same per company and day as rows of changes: each refresh of
+#   a customer adds what it changed in DAY_TABLE, so that concurrent transactions never
+#   write the same row of it; a company's day is the sum of its rows (compacted daily).
+# A company's KPIs read COMPANY_DAY_TABLE (a few rows per day of the book), a portfolio's
+# DAY_TABLE (its customers' days), never the journal items.
+DAY_TABLE = "collection_kpi_day"
+COMPANY_DAY_TABLE = "collection_kpi_company_day"
+
+# The refresh of a set of (customer, company) keys recomputes their days from the journal
+# items and matchings, writes the days that changed (two transactions changing the same
+# customer's day write the same row: the second fails to serialize and Odoo retries it)
+# and adds the difference per company and day to COMPANY_DAY_TABLE. The events are those
+# of _ledger_events_sql, which the tests compare them with.
+KPI_SUMS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {DAY_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    event_date date NOT NULL,
+    event_count integer NOT NULL DEFAULT 0,
+    ar numeric NOT NULL DEFAULT 0,
+    credit_sales numeric NOT NULL DEFAULT 0,
+    credit_notes numeric NOT NULL DEFAULT 0,
+    collected numeric NOT NULL DEFAULT 0,
+    overdue numeric NOT NULL DEFAULT 0,
+    over_90 numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, partner_id, event_date)
+);
+CREATE INDEX IF NOT EXISTS {DAY_TABLE}_partner_idx ON {DAY_TABLE} (partner_id);
+CREATE TABLE IF NOT EXISTS {COMPANY_DAY_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    event_date date NOT NULL,
+    event_count integer NOT NULL DEFAULT 0,
+    ar numeric NOT NULL DEFAULT 0,
+    credit_sales numeric NOT NULL DEFAULT 0,
+    credit_notes numeric NOT NULL DEFAULT 0,
+    collected numeric NOT NULL DEFAULT 0,
+    overdue numeric NOT NULL DEFAULT 0,
+    over_90 numeric NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS {COMPANY_DAY_TABLE}_company_idx
+    ON {COMPANY_DAY_TABLE} (company_id, event_date);
+
+CREATE OR REPLACE FUNCTION collection_kpi_refresh(partner_ids integer[], company_ids integer[])
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+EXECUTE $query$
+WITH keys AS MATERIALIZED (
+    SELECT DISTINCT k.partner_id, k.company_id
+      FROM unnest($1::integer[], $2::integer[]) AS k (partner_id, company_id)
+      JOIN res_partner rp ON rp.id = k.partner_id
+      JOIN res_company rc ON rc.id = k.company_id
+), receivable AS MATERIALIZED (
+    SELECT aml.id, k.company_id, k.partner_id, aml.date,
+           COALESCE(aml.date_maturity, aml.date) AS due, aml.balance, move.move_type
+      FROM keys k
+      JOIN res_partner p ON p.commercial_partner_id = k.partner_id
+      JOIN account_move_line aml ON aml.partner_id = p.id AND aml.company_id = k.company_id
+      JOIN account_move move ON move.id = aml.move_id
+     WHERE aml.account_id IN (SELECT id FROM account_account
+                               WHERE account_type = 'asset_receivable')
+       AND aml.parent_state = 'posted'
+), events AS (
+    SELECT r.company_id, r.partner_id, event.*
+      FROM receivable r
+     CROSS JOIN LATERAL (VALUES
+           (r.date, r.balance,
+            CASE WHEN r.move_type IN ('out_invoice', 'out_receipt') THEN r.balance ELSE 0.0 END,
+            CASE WHEN r.move_type = 'out_refund' THEN -r.balance ELSE 0.0 END,
+            0.0, 0.0, 0.0),
+           (GREATEST(r.date, r.due + 1), 0.0, 0.0, 0.0, 0.0, GREATEST(r.balance, 0.0), 0.0),
+           (GREATEST(r.date, r.due + {OVER_90_DAYS + 1}), 0.0, 0.0, 0.0, 0.0, 0.0,
+            GREATEST(r.balance, 0.0))
+           ) AS event(event_date, ar, credit_sales, credit_notes, collected, overdue, over_90)
+    UNION ALL
+    SELECT r.company_id, r.partner_id, event.*
+      FROM receivable r
+      JOIN account_partial_reconcile apr ON apr.debit_move_id = r.id
+      JOIN account_move_line counterpart ON counterpart.id = apr.credit_move_id
+      JOIN account_move counterpart_move ON counterpart_move.id = counterpart.move_id
+     CROSS JOIN LATERAL (VALUES
+           (apr.max_date, 0.0, 0.0, 0.0,
+            CASE WHEN (counterpart_move.origin_payment_id IS NOT NULL
+                       OR counterpart_move.statement_line_id IS NOT NULL)
+                 THEN apr.amount ELSE 0.0 END, 0.0, 0.0),
+           (GREATEST(apr.max_date, r.due + 1), 0.0, 0.0, 0.0, 0.0, -apr.amount, 0.0),
+           (GREATEST(apr.max_date, r.due + {OVER_90_DAYS + 1}), 0.0, 0.0, 0.0, 0.0, 0.0,
+            -apr.amount)
+           ) AS event(event_date, ar, credit_sales, credit_notes, collected, overdue, over_90)
+     WHERE r.balance > 0
+), fresh AS MATERIALIZED (
+    SELECT company_id, partner_id, event_date, COUNT(*) AS event_count, SUM(ar) AS ar,
+           SUM(credit_sales) AS credit_sales, SUM(credit_notes) AS credit_notes,
+           SUM(collected) AS collected, SUM(overdue) AS overdue, SUM(over_90) AS over_90
+      FROM events
+     GROUP BY company_id, partner_id, event_date
+), stored AS MATERIALIZED (
+    SELECT d.*
+      FROM {DAY_TABLE} d
+      JOIN keys k ON k.company_id = d.company_id AND k.partner_id = d.partner_id
+), changes AS MATERIALIZED (
+    SELECT COALESCE(f.company_id, s.company_id) AS company_id,
+           COALESCE(f.partner_id, s.partner_id) AS partner_id,
+           COALESCE(f.event_date, s.event_date) AS event_date,
+           f.event_count, f.ar, f.credit_sales, f.credit_notes, f.collected, f.overdue,
+           f.over_90,
+           COALESCE(f.event_count, 0) - COALESCE(s.event_count, 0) AS delta_count,
+           COALESCE(f.ar, 0) - COALESCE(s.ar, 0) AS delta_ar,
+           COALESCE(f.credit_sales, 0) - COALESCE(s.credit_sales, 0) AS delta_credit_sales,
+           COALESCE(f.credit_notes, 0) - COALESCE(s.credit_notes, 0) AS delta_credit_notes,
+           COALESCE(f.collected, 0) - COALESCE(s.collected, 0) AS delta_collected,
+           COALESCE(f.overdue, 0) - COALESCE(s.overdue, 0) AS delta_overdue,
+           COALESCE(f.over_90, 0) - COALESCE(s.over_90, 0) AS delta_over_90
+      FROM fresh f
+      FULL JOIN stored s ON s.company_id = f.company_id AND s.partner_id = f.partner_id
+                        AND s.event_date = f.event_date
+     WHERE (f.event_count, f.ar, f.credit_sales, f.credit_notes, f.collected, f.overdue,
+            f.over_90)
+           IS DISTINCT FROM
+           (s.event_count, s.ar, s.credit_sales, s.credit_notes, s.collected, s.overdue,
+            s.over_90)
+), removed AS (
+    DELETE FROM {DAY_TABLE} d
+     USING changes c
+     WHERE c.event_count IS NULL
+       AND d.company_id = c.company_id AND d.partner_id = c.partner_id
+       AND d.event_date = c.event_date
+    RETURNING 1
+), written AS (
+    INSERT INTO {DAY_TABLE} AS d (company_id, partner_id, event_date, event_count, ar,
+                                  credit_sales, credit_notes, collected, overdue, over_90)
+    SELECT company_id, partner_id, event_date, event_count, ar, credit_sales, credit_notes,
+           collected, overdue, over_90
+      FROM changes
+     WHERE event_count IS NOT NULL
+     ORDER BY company_id, partner_id, event_date
+    ON CONFLICT (company_id, partner_id, event_date) DO UPDATE
+       SET event_count = EXCLUDED.event_count, ar = EXCLUDED.ar,
+           credit_sales = EXCLUDED.credit_sales, credit_notes = EXCLUDED.credit_notes,
+           collected = EXCLUDED.collected, overdue = EXCLUDED.overdue,
+           over_90 = EXCLUDED.over_90
+    RETURNING 1
+)
+INSERT INTO {COMPANY_DAY_TABLE} (company_id, event_date, event_count, ar, credit_sales,
+                                 credit_notes, collected, overdue, over_90)
+SELECT company_id, event_date, SUM(delta_count), SUM(delta_ar), SUM(delta_credit_sales),
+       SUM(delta_credit_notes), SUM(delta_collected), SUM(delta_overdue), SUM(delta_over_90)
+  FROM changes
+ GROUP BY company_id, event_date
+HAVING (SUM(delta_count), SUM(delta_ar), SUM(delta_credit_sales), SUM(delta_credit_notes),
+        SUM(delta_collected), SUM(delta_overdue), SUM(delta_over_90))
+       IS DISTINCT FROM (0, 0, 0, 0, 0, 0, 0)
+$query$ USING partner_ids, company_ids;
+END
+$fn$;
+
+-- The keys (commercial partner, company) of journal items given by partner and company.
+CREATE OR REPLACE FUNCTION collection_kpi_refresh_lines(lines_partner integer[],
+                                                         lines_company integer[])
+RETURNS void LANGUAGE sql AS $fn$
+SELECT collection_kpi_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+  FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, l.company_id
+          FROM unnest(lines_partner, lines_company) AS l (partner_id, company_id)
+          JOIN res_partner p ON p.id = l.partner_id) k
+HAVING COUNT(*) > 0
+$fn$;
+
+-- Posted receivable items added, removed or changed in what their events read.
+CREATE OR REPLACE FUNCTION collection_kpi_aml_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh_lines(array_agg(n.partner_id), array_agg(n.company_id))
+       FROM collection_kpi_new_lines n
+      WHERE n.partner_id IS NOT NULL AND n.parent_state = 'posted'
+        AND n.account_id IN (SELECT id FROM account_account
+                              WHERE account_type = 'asset_receivable')
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_kpi_aml_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh_lines(array_agg(o.partner_id), array_agg(o.company_id))
+       FROM collection_kpi_old_lines o
+      WHERE o.partner_id IS NOT NULL AND o.parent_state = 'posted'
+        AND o.account_id IN (SELECT id FROM account_account
+                              WHERE account_type = 'asset_receivable')
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_kpi_aml_updated() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh_lines(array_agg(v.partner_id), array_agg(v.company_id))
+       FROM (SELECT o.partner_id, o.company_id, n.partner_id AS new_partner_id,
+                    n.company_id AS new_company_id
+               FROM collection_kpi_old_lines o
+               JOIN collection_kpi_new_lines n ON n.id = o.id
+              WHERE (o.partner_id, o.company_id, o.account_id, o.parent_state, o.date,
+                     o.date_maturity, o.balance, o.move_id)
+                    IS DISTINCT FROM
+                    (n.partner_id, n.company_id, n.account_id, n.parent_state, n.date,
+                     n.date_maturity, n.balance, n.move_id)
+                AND ((o.partner_id IS NOT NULL AND o.parent_state = 'posted'
+                      AND o.account_id IN (SELECT id FROM account_account
+                                            WHERE account_type = 'asset_receivable'))
+                  OR (n.partner_id IS NOT NULL AND n.parent_state = 'posted'
+                      AND n.account_id IN (SELECT id FROM account_account
+                                            WHERE account_type = 'asset_receivable')))
+            ) c
+      CROSS JOIN LATERAL (VALUES (c.partner_id, c.company_id),
+                                 (c.new_partner_id, c.new_company_id)) AS v (partner_id, company_id)
+      WHERE v.partner_id IS NOT NULL
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- Matchings added, removed or changed: the events of the receivable debit they settle.
+CREATE OR REPLACE FUNCTION collection_kpi_apr_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM collection_kpi_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+           FROM collection_kpi_new_matchings n
+           JOIN account_move_line aml ON aml.id = n.debit_move_id
+          WHERE aml.partner_id IS NOT NULL
+         HAVING COUNT(*) > 0;
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM collection_kpi_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+           FROM collection_kpi_old_matchings o
+           JOIN account_move_line aml ON aml.id = o.debit_move_id
+          WHERE aml.partner_id IS NOT NULL
+         HAVING COUNT(*) > 0;
+    ELSE
+        PERFORM collection_kpi_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+           FROM collection_kpi_old_matchings o
+           JOIN collection_kpi_new_matchings n ON n.id = o.id
+          CROSS JOIN LATERAL (VALUES (o.debit_move_id), (n.debit_move_id)) AS v (line_id)
+           JOIN account_move_line aml ON aml.id = v.line_id
+          WHERE (o.amount, o.max_date, o.debit_move_id, o.credit_move_id)
+                IS DISTINCT FROM (n.amount, n.max_date, n.debit_move_id, n.credit_move_id)
+            AND aml.partner_id IS NOT NULL
+         HAVING COUNT(*) > 0;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+-- An entry that changes type, or becomes (or stops being) a payment's or a statement
+-- line's: its receivable items' sales and credit notes, the collections it settled.
+CREATE OR REPLACE FUNCTION collection_kpi_move_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+       FROM (SELECT n.id
+               FROM collection_kpi_old_moves o
+               JOIN collection_kpi_new_moves n ON n.id = o.id
+              WHERE (o.move_type, o.origin_payment_id, o.statement_line_id)
+                    IS DISTINCT FROM (n.move_type, n.origin_payment_id, n.statement_line_id)
+            ) m
+      CROSS JOIN LATERAL (
+            SELECT line.id FROM account_move_line line WHERE line.move_id = m.id
+            UNION
+            SELECT apr.debit_move_id
+              FROM account_move_line line
+              JOIN account_partial_reconcile apr ON apr.credit_move_id = line.id
+             WHERE line.move_id = m.id
+            ) l
+       JOIN account_move_line aml ON aml.id = l.id
+      WHERE aml.partner_id IS NOT NULL
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- A contact moved to another company: its items count for another customer.
+CREATE OR REPLACE FUNCTION collection_kpi_partner_moved() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+       FROM (SELECT DISTINCT cp.partner_id, aml.company_id
+               FROM account_move_line aml
+              CROSS JOIN (VALUES (OLD.commercial_partner_id), (NEW.commercial_partner_id))
+                         AS cp (partner_id)
+              WHERE aml.partner_id = NEW.id AND cp.partner_id IS NOT NULL) k
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- An account that becomes, or stops being, a receivable account.
+CREATE OR REPLACE FUNCTION collection_kpi_account_retyped() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_kpi_refresh(array_agg(k.partner_id), array_agg(k.company_id))
+       FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, aml.company_id
+               FROM account_move_line aml
+               JOIN res_partner p ON p.id = aml.partner_id
+              WHERE aml.account_id = NEW.id) k
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS collection_kpi_aml_inserted ON account_move_line;
+CREATE TRIGGER collection_kpi_aml_inserted AFTER INSERT ON account_move_line
+    REFERENCING NEW TABLE AS collection_kpi_new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_inserted();
+DROP TRIGGER IF EXISTS collection_kpi_aml_deleted ON account_move_line;
+CREATE TRIGGER collection_kpi_aml_deleted AFTER DELETE ON account_move_line
+    REFERENCING OLD TABLE AS collection_kpi_old_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_deleted();
+DROP TRIGGER IF EXISTS collection_kpi_aml_updated ON account_move_line;
+CREATE TRIGGER collection_kpi_aml_updated AFTER UPDATE ON account_move_line
+    REFERENCING OLD TABLE AS collection_kpi_old_lines NEW TABLE AS collection_kpi_new_lines
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_updated();
+DROP TRIGGER IF EXISTS collection_kpi_apr_inserted ON account_partial_reconcile;
+CREATE TRIGGER collection_kpi_apr_inserted AFTER INSERT ON account_partial_reconcile
+    REFERENCING NEW TABLE AS collection_kpi_new_matchings
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
+DROP TRIGGER IF EXISTS collection_kpi_apr_deleted ON account_partial_reconcile;
+CREATE TRIGGER collection_kpi_apr_deleted AFTER DELETE ON account_partial_reconcile
+    REFERENCING OLD TABLE AS collection_kpi_old_matchings
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
+DROP TRIGGER IF EXISTS collection_kpi_apr_updated ON account_partial_reconcile;
+CREATE TRIGGER collection_kpi_apr_updated AFTER UPDATE ON account_partial_reconcile
+    REFERENCING OLD TABLE AS collection_kpi_old_matchings
+                NEW TABLE AS collection_kpi_new_matchings
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
+DROP TRIGGER IF EXISTS collection_kpi_move_changed ON account_move;
+CREATE TRIGGER collection_kpi_move_changed AFTER UPDATE ON account_move
+    REFERENCING OLD TABLE AS collection_kpi_old_moves NEW TABLE AS collection_kpi_new_moves
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_move_changed();
+DROP TRIGGER IF EXISTS collection_kpi_partner_moved ON res_partner;
+CREATE TRIGGER collection_kpi_partner_moved AFTER UPDATE OF commercial_partner_id
+    ON res_partner FOR EACH ROW
+    WHEN (OLD.commercial_partner_id IS DISTINCT FROM NEW.commercial_partner_id)
+    EXECUTE FUNCTION collection_kpi_partner_moved();
+DROP TRIGGER IF EXISTS collection_kpi_account_retyped ON account_account;
+CREATE TRIGGER collection_kpi_account_retyped AFTER UPDATE OF account_type
+    ON account_account FOR EACH ROW
+    WHEN (OLD.account_type IS DISTINCT FROM NEW.account_type)
+    EXECUTE FUNCTION collection_kpi_account_retyped();
+"""
+
+# What uninstalling the module removes (hooks.uninstall_hook).
+KPI_SUMS_DROP = f"""
+DROP TRIGGER IF EXISTS collection_kpi_aml_inserted ON account_move_line;
+DROP TRIGGER IF EXISTS collection_kpi_aml_deleted ON account_move_line;
+DROP TRIGGER IF EXISTS collection_kpi_aml_updated ON account_move_line;
+DROP TRIGGER IF EXISTS collection_kpi_apr_inserted ON account_partial_reconcile;
+DROP TRIGGER IF EXISTS collection_kpi_apr_deleted ON account_partial_reconcile;
+DROP TRIGGER IF EXISTS collection_kpi_apr_updated ON account_partial_reconcile;
+DROP TRIGGER IF EXISTS collection_kpi_move_changed ON account_move;
+DROP TRIGGER IF EXISTS collection_kpi_partner_moved ON res_partner;
+DROP TRIGGER IF EXISTS collection_kpi_account_retyped ON account_account;
+DROP FUNCTION IF EXISTS collection_kpi_aml_inserted();
+DROP FUNCTION IF EXISTS collection_kpi_aml_deleted();
+DROP FUNCTION IF EXISTS collection_kpi_aml_updated();
+DROP FUNCTION IF EXISTS collection_kpi_apr_changed();
+DROP FUNCTION IF EXISTS collection_kpi_move_changed();
+DROP FUNCTION IF EXISTS collection_kpi_partner_moved();
+DROP FUNCTION IF EXISTS collection_kpi_account_retyped();
+DROP FUNCTION IF EXISTS collection_kpi_refresh_lines(integer[], integer[]);
+DROP FUNCTION IF EXISTS collection_kpi_refresh(integer[], integer[]);
+DROP TABLE IF EXISTS {COMPANY_DAY_TABLE};
+DROP TABLE IF EXISTS {DAY_TABLE};
+"""
 
 
 class LedgerDays:
@@ -198,12 +578,53 @@ class CollectionKpi(models.AbstractModel):
 
     @api.model
     def _kpi_ledger(self, date_to, partner_query):
-        """The company's ledger events until ``date_to``, summed per day (one query)."""
+        """The company's ledger events until ``date_to``, summed per day (one query), read
+        from the sums the triggers keep: per company and day for every customer, per
+        customer and day for the customers ``partner_query`` selects."""
+        self._kpi_flush()
+        company_id = self.env.company.id
+        sums = SQL(", ").join(SQL("SUM(%s)", SQL.identifier(column)) for column in LEDGER_COLUMNS)
+        if partner_query is None:
+            query = SQL(
+                """
+                SELECT event_date, %(sums)s
+                  FROM %(table)s
+                 WHERE company_id = %(company_id)s AND event_date <= %(date_to)s
+                 GROUP BY event_date
+                HAVING SUM(event_count) > 0
+                 ORDER BY event_date
+                """,
+                sums=sums,
+                table=SQL.identifier(COMPANY_DAY_TABLE),
+                company_id=company_id,
+                date_to=date_to,
+            )
+        else:
+            # The user may read the receivables analysis (checked by the caller); the
+            # days are those of the current company and of the customers selected above.
+            query = SQL(
+                """
+                SELECT event_date, %(sums)s
+                  FROM %(table)s
+                 WHERE company_id = %(company_id)s AND event_date <= %(date_to)s
+                   AND partner_id IN %(partners)s
+                 GROUP BY event_date
+                 ORDER BY event_date
+                """,
+                sums=sums,
+                table=SQL.identifier(DAY_TABLE),
+                company_id=company_id,
+                date_to=date_to,
+                partners=partner_query.subselect(),
+            )
+        return LedgerDays(self.env.execute_query(query))
+
+    @api.model
+    def _kpi_ledger_live(self, date_to, partner_query):
+        """``_kpi_ledger`` aggregated from the journal items and matchings themselves
+        (collection.receivable.report._ledger_events_sql): what the sums must equal."""
+        self._kpi_flush()
         Report = self.env["collection.receivable.report"]
-        for model, fnames in Report._depends.items():
-            self.env[model].flush_model(fnames)
-        # The user may read the receivables analysis (checked by the caller); the
-        # events are those of the current company and of the customers selected above.
         rows = self.env.execute_query(
             SQL(
                 """
@@ -221,6 +642,92 @@ class CollectionKpi(models.AbstractModel):
             )
         )
         return LedgerDays(rows)
+
+    @api.model
+    def _kpi_flush(self):
+        """Write the pending changes the ledger's events read: the triggers then bring the
+        sums up to date."""
+        for model, fnames in self.env["collection.receivable.report"]._depends.items():
+            self.env[model].flush_model(fnames)
+
+    # ------------------------------------------------------------------
+    # The sums behind the KPIs
+    # ------------------------------------------------------------------
+
+    def init(self):
+        super().init()
+        cr = self.env.cr
+        cr.execute(SQL("SELECT to_regclass(%s)", DAY_TABLE))
+        created = cr.fetchone()[0] is None
+        cr.execute(KPI_SUMS_DDL)
+        if created:
+            # Installed, or upgraded from a version without the sums: fill them from the
+            # journal items already there.
+            self._kpi_sums_rebuild()
+
+    @api.model
+    def _kpi_sums_rebuild(self):
+        """Recompute the KPIs' sums (DAY_TABLE, COMPANY_DAY_TABLE) of every customer and
+        company from the journal items and matchings: what the triggers keep up to date,
+        from scratch. Returns the number of customer days written."""
+        self._kpi_flush()
+        cr = self.env.cr
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(COMPANY_DAY_TABLE)))
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(DAY_TABLE)))
+        columns = SQL(", ").join(SQL.identifier(column) for column in LEDGER_COLUMNS)
+        sums = SQL(", ").join(SQL("SUM(%s)", SQL.identifier(column)) for column in LEDGER_COLUMNS)
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO %(table)s (company_id, partner_id, event_date, event_count, %(columns)s)
+                SELECT company_id, partner_id, event_date, COUNT(*), %(sums)s
+                  FROM (%(events)s) events
+                 GROUP BY company_id, partner_id, event_date
+                """,
+                table=SQL.identifier(DAY_TABLE),
+                columns=columns,
+                sums=sums,
+                events=self.env["collection.receivable.report"]._ledger_events_sql(),
+            )
+        )
+        written = cr.rowcount
+        self._kpi_sums_compact()
+        cr.execute(
+            SQL("ANALYZE %s, %s", SQL.identifier(DAY_TABLE), SQL.identifier(COMPANY_DAY_TABLE))
+        )
+        return written
+
+    @api.model
+    def _kpi_sums_compact(self):
+        """Replace the rows of changes of COMPANY_DAY_TABLE by one row per company and day,
+        summed from the customers' days (DAY_TABLE). Changes that concurrent transactions
+        add meanwhile are not seen, not removed, and add up with the new rows."""
+        cr = self.env.cr
+        columns = SQL(", ").join(SQL.identifier(column) for column in LEDGER_COLUMNS)
+        sums = SQL(", ").join(SQL("SUM(%s)", SQL.identifier(column)) for column in LEDGER_COLUMNS)
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(COMPANY_DAY_TABLE)))
+        cr.execute(
+            SQL(
+                """
+                INSERT INTO %(company_table)s (company_id, event_date, event_count, %(columns)s)
+                SELECT company_id, event_date, SUM(event_count), %(sums)s
+                  FROM %(day_table)s
+                 GROUP BY company_id, event_date
+                 ORDER BY company_id, event_date
+                """,
+                company_table=SQL.identifier(COMPANY_DAY_TABLE),
+                day_table=SQL.identifier(DAY_TABLE),
+                columns=columns,
+                sums=sums,
+            )
+        )
+        return cr.rowcount
+
+    @api.model
+    def _cron_compact_kpi_sums(self):
+        """Daily: one row per company and day of the KPIs' sums again."""
+        self._kpi_flush()
+        self._kpi_sums_compact()
 
     @api.model
     def _kpi_countback_dso(self, ledger, ar_end, date_to):

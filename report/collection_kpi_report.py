@@ -7,10 +7,9 @@ the row's company (company-dependent fields are JSON objects keyed by company id
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from ..models.collection_kpi import OVER_90_DAYS
 from ..models.res_partner import COLLECTION_STATUS
 
-# Receivables more than this many days past due count as "over 90 days".
-OVER_90_DAYS = 90
 # A payment dated within this many days after a collector's contact counts for them.
 CONTACT_WINDOW_DAYS = 30
 # ... and within this many days, the collector's prompt effect (README, "Analytics").

@@ -14,6 +14,7 @@ from . import test_dunning_tour
 from . import test_dashboard
 from . import test_documents
 from . import test_kpi
+from . import test_kpi_sums
 from . import test_portal
 from . import test_followup_page
 from . import test_access_attacks
