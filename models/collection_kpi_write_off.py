@@ -33,32 +33,43 @@ class CollectionKpi(models.AbstractModel):
             restrict = SQL("AND partner.commercial_partner_id IN %s", partner_query.subselect())
         # The user may read the collection analyses (checked by get_kpis); the figures
         # are those of the current company and of the customers selected.
+        # Read from the write-offs (a few entries) towards their items and matchings, not
+        # from every matching of the period: a write-off's invoices are found by their
+        # entry (rel.move_id), the earliest posted write-off of each decides from when a
+        # payment counts as recovered.
         [(written_off, recovered)] = self.env.execute_query(
             SQL(
                 """
+                WITH write_off AS MATERIALIZED (
+                    SELECT DISTINCT rel.write_off_id AS move_id
+                      FROM collection_write_off_move_rel rel
+                ),
+                written_off AS MATERIALIZED (
+                    SELECT rel.move_id, MIN(write_off.date) AS date
+                      FROM collection_write_off_move_rel rel
+                      JOIN account_move write_off ON write_off.id = rel.write_off_id
+                     WHERE write_off.state = 'posted'
+                     GROUP BY rel.move_id
+                )
                 SELECT
                   (SELECT COALESCE(SUM(-aml.balance), 0.0)
-                     FROM account_move_line aml
+                     FROM write_off
+                     JOIN account_move_line aml ON aml.move_id = write_off.move_id
                      JOIN res_partner partner ON partner.id = aml.partner_id
                     WHERE %(receivable)s
                       AND aml.date BETWEEN %(date_from)s AND %(date_to)s
-                      AND EXISTS (SELECT 1 FROM collection_write_off_move_rel rel
-                                   WHERE rel.write_off_id = aml.move_id)
                       %(restrict)s),
                   (SELECT COALESCE(SUM(apr.amount), 0.0)
-                     FROM account_partial_reconcile apr
-                     JOIN account_move_line debit ON debit.id = apr.debit_move_id
+                     FROM written_off
+                     JOIN account_move_line debit ON debit.move_id = written_off.move_id
+                     JOIN account_partial_reconcile apr ON apr.debit_move_id = debit.id
                      JOIN account_move_line credit ON credit.id = apr.credit_move_id
                      JOIN account_move counterpart_move ON counterpart_move.id = credit.move_id
                      JOIN res_partner partner ON partner.id = debit.partner_id
                     WHERE debit.company_id = %(company_id)s
                       AND apr.max_date BETWEEN %(date_from)s AND %(date_to)s
+                      AND written_off.date <= apr.max_date
                       AND %(is_payment)s
-                      AND EXISTS (SELECT 1 FROM collection_write_off_move_rel rel
-                                    JOIN account_move write_off ON write_off.id = rel.write_off_id
-                                   WHERE rel.move_id = debit.move_id
-                                     AND write_off.state = 'posted'
-                                     AND write_off.date <= apr.max_date)
                       %(restrict)s)
                 """,
                 receivable=self.env["collection.ledger"]._receivable_condition(company),
