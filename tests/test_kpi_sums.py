@@ -1,12 +1,16 @@
 import importlib.util
 import random
+import threading
 from datetime import date, timedelta
 from unittest.mock import patch
 
+from odoo import SUPERUSER_ID, api
+from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import tagged
 from odoo.tools import SQL, file_path
 
 from ..models.collection_kpi import COMPANY_DAY_TABLE, DAY_TABLE, KPI_SUMS_DROP, LEDGER_COLUMNS
+from . import test_ledger_sums
 from .common import TODAY, CollectionCommon, day, on_day
 
 # Periods the KPIs are compared on: this month, the last 30 days, last quarter, a year.
@@ -301,3 +305,87 @@ class TestCollectionKpiSums(CollectionCommon):
         self.assertLess(rows_after, rows_before)
         self.assertEqual(self.kpis(PERIODS[0]), expected)
         self.assertKpiSumsFollowLedger()
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionKpiSumsConcurrency(test_ledger_sums.TestCollectionLedgerSumsConcurrency):
+    """Two accountants register payments on invoices of two customers at the same
+    moment, each in a transaction of its own: neither waits for the other (each adds rows
+    of its own to the company's days) and the company's KPIs hold both payments. (On the
+    same customer, both write the same customer's day and the second is retried:
+    TestCollectionLedgerSumsConcurrency, whose fixture this uses.)"""
+
+    def setUp(self):
+        super().setUp()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            partner = env["res.partner"].create(
+                {"name": f"Concurrent Customer {self.tag} 2", "is_company": True}
+            )
+            self.fixture["partner_ids"].append(partner.id)
+            move = (
+                env["account.move"]
+                .browse(self.fixture["move_ids"][0])
+                .copy({"partner_id": partner.id, "invoice_date": TODAY - timedelta(days=40)})
+            )
+            move.invoice_date_due = TODAY - timedelta(days=10)
+            move.action_post()
+            self.fixture["move_ids"].append(move.id)
+
+    def committed_figures(self):
+        figures = super().committed_figures()
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            customer_days = day_rows(env)
+            self.assertEqual(customer_days, day_rows(env, live=True))
+            self.assertEqual(
+                company_rows(env),
+                sorted((*key, *sums) for key, sums in per_company(customer_days).items()),
+            )
+        return figures
+
+    def recovered_today(self):
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["res.company"].browse(self.company_id)
+            with on_day(TODAY):
+                kpis = (
+                    env["collection.kpi"]
+                    .with_company(company)
+                    .get_kpis(
+                        TODAY, TODAY, domain_extra=[("id", "in", self.fixture["partner_ids"])]
+                    )
+                )
+                return kpis["recovered"]
+
+    def test_concurrent_payments_on_two_customers(self):
+        self.assertEqual(self.recovered_today(), 0.0)
+        first_id = self.fixture["move_ids"][0]
+        other_id = self.fixture["move_ids"][-1]
+        first_journal, second_journal = self.fixture["journal_ids"]
+        errors = []
+        first_paid = threading.Event()
+
+        def second_accountant():
+            try:
+                with self.registry.cursor() as cr:
+                    env = api.Environment(cr, SUPERUSER_ID, {})
+                    first_paid.wait(30)
+                    self.pay(env, other_id, second_journal)
+            except Exception as e:
+                errors.append(repr(e))
+
+        with patch.object(Registry, "_lock", DummyRLock()):
+            worker = threading.Thread(target=second_accountant)
+            worker.start()
+            with self.registry.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                self.pay(env, first_id, first_journal)
+                first_paid.set()
+                # The second accountant commits while the first has not yet.
+                worker.join(timeout=60)
+                self.assertFalse(worker.is_alive(), "the second accountant waited")
+        self.assertFalse(errors)
+        # Both invoices of 100 were paid today.
+        self.assertEqual(self.recovered_today(), 200.0)
+        self.committed_figures()
