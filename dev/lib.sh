@@ -4,7 +4,9 @@
 # Everything the dev scripts create lives in <repo>/.dev/ (git-ignored):
 #   (the addons path is a link <tmp>/account_collection-addons-<hash>/account_collection
 #    -> <repo>, outside the repository: Odoo wants the addon folder to be named after
-#    the module, the checkout may be named anything; then <repo>/dev/addons, the
+#    the module, the checkout may be named anything; then <repo>/bridges, the small
+#    modules shipped with the addon that connect it to an optional Odoo app and install
+#    themselves with it (account_collection_sale); then <repo>/dev/addons, the
 #    test-only addons that never ship: account_collection_bench, the book generator
 #    and the benchmark)
 #   .dev/pg/{data,run,postgres.log}            private PostgreSQL cluster: unix
@@ -21,6 +23,8 @@
 ADDON=account_collection
 # the test-only addon of dev/generate-book, dev/benchmark and their test (dev/addons)
 BENCH_ADDON=account_collection_bench
+# the bridge modules of bridges/, each installed by itself with the Odoo app it connects to
+SALE_BRIDGE=account_collection_sale
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DEV_ADDONS=$REPO/dev/addons
 DEV=$REPO/.dev
@@ -139,7 +143,7 @@ addons_path() {
     if [[ $(readlink "$link" 2>/dev/null) != "$ADDON_DIR" ]]; then
         ln -sfn "$ADDON_DIR" "$link"
     fi
-    echo "$dir,$DEV_ADDONS"
+    echo "$dir,$ADDON_DIR/bridges,$DEV_ADDONS"
 }
 
 # ---------------------------------------------------------------------------

@@ -43,3 +43,4 @@ from . import res_partner_dossier
 from . import collection_kpi_write_off
 from . import collection_charge
 from . import collection_whatsapp_status
+from . import res_partner_recovery

@@ -1,4 +1,4 @@
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import psycopg2
 
@@ -50,6 +50,10 @@ MATRIX = {
     "collection.dispute.reason": ("", "", "R", "R", "R", "R", "RCW", "R", "R"),
     "collection.aging.bucket": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     "collection.cash.forecast": ("", "", "", "R", "R", "R", "R", "", ""),
+    # The analytics: a row of Bolt's invoice at an age (recovery curve) and of a reminder
+    # sent about it (effectiveness); SQL views, read only.
+    "collection.recovery.report": ("", "", "", "R", "R", "R", "R", "", ""),
+    "collection.effectiveness.report": ("", "", "", "R", "R", "R", "R", "", ""),
     "collection.segment": ("", "", "R", "R", "R", "R", "RCWU", "", ""),
     # The statutory interest rates: one table for every company, kept by its managers.
     "collection.interest.rate": ("", "", "R", "R", "R", "R", "RCWU", "R", "R"),
@@ -197,6 +201,23 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 }
             )
         )
+        # A reminder about Bolt's invoice sent by SMS today: a row of the effectiveness.
+        env["collection.communication.delivery"].sudo().create(
+            {
+                "communication_id": cls.records["collection.communication"].id,
+                "channel": "sms",
+                "recipient": "+15005550001",
+                "state": "sent",
+                "date_sent": datetime.combine(TODAY, time(12, 0)),
+            }
+        )
+        env.flush_all()
+        cls.records["collection.recovery.report"] = env["collection.recovery.report"].search(
+            [("move_id", "=", cls.bolt_invoice.id), ("bucket", "=", "000_030")]
+        )
+        cls.records["collection.effectiveness.report"] = env[
+            "collection.effectiveness.report"
+        ].search([("move_id", "=", cls.bolt_invoice.id)])
         cls.records["collection.invoice.dunning"] = (
             env["collection.invoice.dunning"]
             .sudo()
@@ -297,6 +318,16 @@ class TestCollectionAccessMatrix(CollectionCommon):
                 ["predicted_date", "amount_residual"],
                 {"move_id": self.bolt_invoice.id},
                 {"amount_residual": 1.0},
+            ),
+            "collection.recovery.report": (
+                ["bucket", "amount_open", "recovery_rate"],
+                {"move_id": self.bolt_invoice.id},
+                {"amount_open": 1.0},
+            ),
+            "collection.effectiveness.report": (
+                ["channel", "amount_reminded", "paid_7_days_rate"],
+                {"move_id": self.bolt_invoice.id},
+                {"amount_reminded": 1.0},
             ),
             "collection.segment": (
                 ["name", "policy_id"],

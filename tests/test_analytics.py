@@ -159,6 +159,33 @@ class TestRecoveryCurve(AnalyticsCommon):
         rows = self.env["collection.recovery.report"].with_user(self.collector).search([])
         self.assertEqual(rows.partner_id, self.alpha + self.beta)
 
+    def test_what_waiting_costs_on_the_collections_tab(self):
+        """Gamma owes 200 due 2026-01-30, 45 days late today. With it, the curve is
+        31-60: I1 600 + I2 500 + I5 300 + Gamma 200 owed, 600 recovered: 37.5 %; 61-90:
+        I2 500, 0 %. In 16 days its 200 leaves a bucket where the company recovers 37.5 %
+        for one where it recovers 0 %: 200 x 37.5 % = 75.00. Alpha's oldest (I2) is 166
+        days late, in 91-180 (0 %), and no item ever reached 181-360: no comparison.
+        Beta has nothing overdue."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 200, date(2026, 1, 30))
+        # The curve is kept for the day: forget one an earlier test computed.
+        self.env.registry.clear_cache()
+        note = gamma.with_user(self.collector).collection_recovery_note
+        self.assertEqual(
+            note,
+            "At 45 days overdue, the company recovers 38% of such debt; from 61 days "
+            "overdue (in 16 days), 0%: waiting costs about $\xa075.00 of the $\xa0200.00 of "
+            "the oldest overdue invoices.",
+        )
+        self.assertEqual(
+            self.alpha.with_user(self.collector).collection_recovery_note,
+            "At 166 days overdue, the company recovers 0% of such debt.",
+        )
+        self.assertFalse(self.beta.with_user(self.collector).collection_recovery_note)
+        # The form shows it next to the button to the recovery curve.
+        arch = gamma.with_user(self.collector).get_views([(False, "form")])["views"]["form"]["arch"]
+        self.assertIn('name="collection_recovery_note"', arch)
+
     def test_worklist_opens_the_curve(self):
         """The worklist's list has a button to the recovery curve."""
         action = self.env.ref("account_collection.collection_recovery_report_action")
