@@ -12,7 +12,7 @@ ledger, automatic reminders by email, SMS, WhatsApp and letter, disputes routed 
 right person, payment agreements in instalments, a customer portal to promise, dispute
 and pay, collection KPIs, a dashboard and the documents that go with them.
 """,
-    "version": "19.0.1.3.0",
+    "version": "19.0.1.4.0",
     "author": "account_collection contributors",
     "website": "https://github.com/account-collection/account_collection",
     "license": "LGPL-3",
