@@ -17,13 +17,19 @@ from odoo.tools import SQL
 #   'No follow-up': ``debit_amount``), the oldest due date of those debits
 #   (``oldest_due_date``) and the number of open items (``open_count``);
 # - DUE_TABLE, one row per customer, company and due date of open items: their residual
-#   (``residual``) and that of their open debits (``debit_amount``). The overdue amount
-#   on any day is ``debit_amount`` less the debits due from that day on, read from the few
-#   rows not due yet.
+#   (``residual``), that of their open debits (``debit_amount``) and the number of these
+#   debits (``debit_count``). The overdue amount on any day is ``debit_amount`` less the
+#   debits due from that day on, read from the few rows not due yet;
+# - PAID_TABLE, one row per customer, company and day on which invoices were paid in
+#   full (the date of their last matching, ``paid_date``): how many (``paid_count``), how
+#   many after their due date (``late_count``), their amount (``amount``) and their amount
+#   times their days late (``late_amount``). The risk score reads the paid history of any
+#   period from them (models/res_partner_risk.py).
 # The day-dependent figures (overdue, days overdue, bucket, priority) are computed from
 # them when read, so they never go stale.
 BALANCE_TABLE = "collection_ledger_balance"
 DUE_TABLE = "collection_ledger_due"
+PAID_TABLE = "collection_ledger_paid"
 
 # The tables, the refresh of a set of (customer, company) keys and the triggers that call
 # it. Every refresh recomputes its keys from the journal items and writes every key's
@@ -51,6 +57,18 @@ CREATE TABLE IF NOT EXISTS {DUE_TABLE} (
     PRIMARY KEY (company_id, due_date, partner_id) INCLUDE (debit_amount)
 );
 CREATE INDEX IF NOT EXISTS {DUE_TABLE}_partner_idx ON {DUE_TABLE} (partner_id, company_id);
+ALTER TABLE {DUE_TABLE} ADD COLUMN IF NOT EXISTS debit_count integer NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS {PAID_TABLE} (
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    paid_date date NOT NULL,
+    paid_count integer NOT NULL DEFAULT 0,
+    late_count integer NOT NULL DEFAULT 0,
+    amount numeric NOT NULL DEFAULT 0,
+    late_amount numeric NOT NULL DEFAULT 0,
+    PRIMARY KEY (company_id, partner_id, paid_date)
+);
+CREATE INDEX IF NOT EXISTS {PAID_TABLE}_partner_idx ON {PAID_TABLE} (partner_id, company_id);
 
 -- Planned on each call with the keys known (EXECUTE ... USING): a payment's refresh reads
 -- one customer's items through their index, a whole book's one pass over the table.
@@ -78,6 +96,7 @@ WITH keys AS MATERIALIZED (
 ), per_due AS MATERIALIZED (
     SELECT partner_id, company_id, due_date, SUM(residual) AS residual,
            COALESCE(SUM(residual) FILTER (WHERE debit), 0) AS debit_amount,
+           COUNT(*) FILTER (WHERE debit) AS debit_count,
            COUNT(*) AS open_count, BOOL_OR(debit) AS has_debit
       FROM lines
      GROUP BY partner_id, company_id, due_date
@@ -107,18 +126,72 @@ WITH keys AS MATERIALIZED (
               AND n.due_date = d.due_date)
     RETURNING 1
 )
-INSERT INTO {DUE_TABLE} AS d (partner_id, company_id, due_date, residual, debit_amount)
-SELECT partner_id, company_id, due_date, residual, debit_amount
+INSERT INTO {DUE_TABLE} AS d (partner_id, company_id, due_date, residual, debit_amount,
+                               debit_count)
+SELECT partner_id, company_id, due_date, residual, debit_amount, debit_count
   FROM per_due
  ORDER BY company_id, due_date, partner_id
 ON CONFLICT (company_id, due_date, partner_id) DO UPDATE
-   SET residual = EXCLUDED.residual, debit_amount = EXCLUDED.debit_amount
- WHERE (d.residual, d.debit_amount) IS DISTINCT FROM (EXCLUDED.residual, EXCLUDED.debit_amount)
+   SET residual = EXCLUDED.residual, debit_amount = EXCLUDED.debit_amount,
+       debit_count = EXCLUDED.debit_count
+ WHERE (d.residual, d.debit_amount, d.debit_count)
+       IS DISTINCT FROM (EXCLUDED.residual, EXCLUDED.debit_amount, EXCLUDED.debit_count)
+$query$ USING partner_ids, company_ids;
+-- The invoices paid in full (a positive receivable item fully matched), per day of
+-- their last matching.
+EXECUTE $query$
+WITH keys AS MATERIALIZED (
+    SELECT DISTINCT k.partner_id, k.company_id
+      FROM unnest($1::integer[], $2::integer[]) AS k (partner_id, company_id)
+      JOIN res_partner rp ON rp.id = k.partner_id
+      JOIN res_company rc ON rc.id = k.company_id
+), paid AS MATERIALIZED (
+    SELECT k.partner_id, k.company_id, aml.balance AS amount,
+           MAX(apr.max_date) AS paid_date,
+           GREATEST(MAX(apr.max_date) - COALESCE(aml.date_maturity, aml.date), 0) AS late
+      FROM keys k
+      JOIN res_partner p ON p.commercial_partner_id = k.partner_id
+      JOIN account_move_line aml ON aml.partner_id = p.id AND aml.company_id = k.company_id
+      JOIN account_account acc ON acc.id = aml.account_id
+      JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+     WHERE acc.account_type = 'asset_receivable'
+       AND aml.parent_state = 'posted'
+       AND aml.reconciled
+       AND aml.balance > 0
+     GROUP BY k.partner_id, k.company_id, aml.id
+), per_day AS MATERIALIZED (
+    SELECT partner_id, company_id, paid_date, COUNT(*) AS paid_count,
+           COUNT(*) FILTER (WHERE late > 0) AS late_count,
+           SUM(amount) AS amount, SUM(amount * late) AS late_amount
+      FROM paid
+     GROUP BY partner_id, company_id, paid_date
+), removed AS (
+    DELETE FROM {PAID_TABLE} t
+     USING keys k
+     WHERE t.partner_id = k.partner_id AND t.company_id = k.company_id
+       AND NOT EXISTS (
+           SELECT 1 FROM per_day n
+            WHERE n.partner_id = t.partner_id AND n.company_id = t.company_id
+              AND n.paid_date = t.paid_date)
+    RETURNING 1
+)
+INSERT INTO {PAID_TABLE} AS t (partner_id, company_id, paid_date, paid_count, late_count,
+                               amount, late_amount)
+SELECT partner_id, company_id, paid_date, paid_count, late_count, amount, late_amount
+  FROM per_day
+ ORDER BY company_id, partner_id, paid_date
+ON CONFLICT (company_id, partner_id, paid_date) DO UPDATE
+   SET paid_count = EXCLUDED.paid_count, late_count = EXCLUDED.late_count,
+       amount = EXCLUDED.amount, late_amount = EXCLUDED.late_amount
+ WHERE (t.paid_count, t.late_count, t.amount, t.late_amount)
+       IS DISTINCT FROM (EXCLUDED.paid_count, EXCLUDED.late_count, EXCLUDED.amount,
+                         EXCLUDED.late_amount)
 $query$ USING partner_ids, company_ids;
 END
 $fn$;
 
--- The keys of journal items as they are (or were) counted: open posted receivables.
+-- The keys of journal items as they are (or were) counted: open posted receivables, and
+-- posted receivables fully matched (the paid history).
 CREATE OR REPLACE FUNCTION collection_ledger_refresh_lines(lines_partner integer[],
                                                             lines_company integer[])
 RETURNS void LANGUAGE sql AS $fn$
@@ -137,7 +210,7 @@ BEGIN
        JOIN account_account acc ON acc.id = n.account_id
       WHERE n.partner_id IS NOT NULL AND n.parent_state = 'posted'
         AND acc.account_type = 'asset_receivable'
-        AND n.reconciled IS NOT TRUE AND n.amount_residual != 0
+        AND (n.reconciled OR n.amount_residual != 0)
      HAVING COUNT(*) > 0;
     RETURN NULL;
 END
@@ -151,7 +224,7 @@ BEGIN
        JOIN account_account acc ON acc.id = o.account_id
       WHERE o.partner_id IS NOT NULL AND o.parent_state = 'posted'
         AND acc.account_type = 'asset_receivable'
-        AND o.reconciled IS NOT TRUE AND o.amount_residual != 0
+        AND (o.reconciled OR o.amount_residual != 0)
      HAVING COUNT(*) > 0;
     RETURN NULL;
 END
@@ -167,22 +240,68 @@ BEGIN
                FROM collection_old_lines o
                JOIN collection_new_lines n ON n.id = o.id
               WHERE (o.partner_id, o.company_id, o.account_id, o.parent_state, o.reconciled,
-                     o.amount_residual, o.date_maturity, o.date, o.no_followup)
+                     o.amount_residual, o.date_maturity, o.date, o.no_followup, o.balance)
                     IS DISTINCT FROM
                     (n.partner_id, n.company_id, n.account_id, n.parent_state, n.reconciled,
-                     n.amount_residual, n.date_maturity, n.date, n.no_followup)
+                     n.amount_residual, n.date_maturity, n.date, n.no_followup, n.balance)
                 AND ((o.partner_id IS NOT NULL AND o.parent_state = 'posted'
-                      AND o.reconciled IS NOT TRUE AND o.amount_residual != 0
+                      AND (o.reconciled OR o.amount_residual != 0)
                       AND o.account_id IN (SELECT id FROM account_account
                                             WHERE account_type = 'asset_receivable'))
                   OR (n.partner_id IS NOT NULL AND n.parent_state = 'posted'
-                      AND n.reconciled IS NOT TRUE AND n.amount_residual != 0
+                      AND (n.reconciled OR n.amount_residual != 0)
                       AND n.account_id IN (SELECT id FROM account_account
                                             WHERE account_type = 'asset_receivable')))
             ) c
       CROSS JOIN LATERAL (VALUES (c.partner_id, c.company_id),
                                  (c.new_partner_id, c.new_company_id)) AS v (partner_id, company_id)
       WHERE v.partner_id IS NOT NULL
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+-- A matching added to, or removed from, an invoice already fully matched (its journal
+-- item then looks unchanged: the day it was paid may not be).
+CREATE OR REPLACE FUNCTION collection_ledger_partial_inserted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+       FROM collection_new_partials n
+       JOIN account_move_line aml ON aml.id = n.debit_move_id
+       JOIN account_account acc ON acc.id = aml.account_id
+      WHERE aml.partner_id IS NOT NULL AND aml.parent_state = 'posted'
+        AND acc.account_type = 'asset_receivable' AND aml.reconciled
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_ledger_partial_deleted() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+       FROM collection_old_partials o
+       JOIN account_move_line aml ON aml.id = o.debit_move_id
+       JOIN account_account acc ON acc.id = aml.account_id
+      WHERE aml.partner_id IS NOT NULL AND aml.parent_state = 'posted'
+        AND acc.account_type = 'asset_receivable' AND aml.reconciled
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION collection_ledger_partial_updated() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_refresh_lines(array_agg(aml.partner_id), array_agg(aml.company_id))
+       FROM collection_old_partials o
+       JOIN collection_new_partials n ON n.id = o.id
+       JOIN account_move_line aml ON aml.id IN (o.debit_move_id, n.debit_move_id)
+       JOIN account_account acc ON acc.id = aml.account_id
+      WHERE (o.debit_move_id, o.max_date) IS DISTINCT FROM (n.debit_move_id, n.max_date)
+        AND aml.partner_id IS NOT NULL AND aml.parent_state = 'posted'
+        AND acc.account_type = 'asset_receivable' AND aml.reconciled
      HAVING COUNT(*) > 0;
     RETURN NULL;
 END
@@ -229,6 +348,18 @@ DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
 CREATE TRIGGER collection_ledger_aml_updated AFTER UPDATE ON account_move_line
     REFERENCING OLD TABLE AS collection_old_lines NEW TABLE AS collection_new_lines
     FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_updated();
+DROP TRIGGER IF EXISTS collection_ledger_partial_inserted ON account_partial_reconcile;
+CREATE TRIGGER collection_ledger_partial_inserted AFTER INSERT ON account_partial_reconcile
+    REFERENCING NEW TABLE AS collection_new_partials
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_inserted();
+DROP TRIGGER IF EXISTS collection_ledger_partial_deleted ON account_partial_reconcile;
+CREATE TRIGGER collection_ledger_partial_deleted AFTER DELETE ON account_partial_reconcile
+    REFERENCING OLD TABLE AS collection_old_partials
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_deleted();
+DROP TRIGGER IF EXISTS collection_ledger_partial_updated ON account_partial_reconcile;
+CREATE TRIGGER collection_ledger_partial_updated AFTER UPDATE ON account_partial_reconcile
+    REFERENCING OLD TABLE AS collection_old_partials NEW TABLE AS collection_new_partials
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_updated();
 DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
 CREATE TRIGGER collection_ledger_partner_moved AFTER UPDATE OF commercial_partner_id
     ON res_partner FOR EACH ROW
@@ -248,6 +379,12 @@ DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
 DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
 DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
 DROP TRIGGER IF EXISTS collection_ledger_account_retyped ON account_account;
+DROP TRIGGER IF EXISTS collection_ledger_partial_inserted ON account_partial_reconcile;
+DROP TRIGGER IF EXISTS collection_ledger_partial_deleted ON account_partial_reconcile;
+DROP TRIGGER IF EXISTS collection_ledger_partial_updated ON account_partial_reconcile;
+DROP FUNCTION IF EXISTS collection_ledger_partial_inserted();
+DROP FUNCTION IF EXISTS collection_ledger_partial_deleted();
+DROP FUNCTION IF EXISTS collection_ledger_partial_updated();
 DROP FUNCTION IF EXISTS collection_ledger_aml_inserted();
 DROP FUNCTION IF EXISTS collection_ledger_aml_deleted();
 DROP FUNCTION IF EXISTS collection_ledger_aml_updated();
@@ -255,6 +392,7 @@ DROP FUNCTION IF EXISTS collection_ledger_partner_moved();
 DROP FUNCTION IF EXISTS collection_ledger_account_retyped();
 DROP FUNCTION IF EXISTS collection_ledger_refresh_lines(integer[], integer[]);
 DROP FUNCTION IF EXISTS collection_ledger_refresh(integer[], integer[]);
+DROP TABLE IF EXISTS {PAID_TABLE};
 DROP TABLE IF EXISTS {DUE_TABLE};
 DROP TABLE IF EXISTS {BALANCE_TABLE};
 """
@@ -432,6 +570,7 @@ class CollectionLedger(models.AbstractModel):
         cr = self.env.cr
         cr.execute(SQL("SELECT to_regclass(%s)", BALANCE_TABLE))
         created = cr.fetchone()[0] is None
+        # (A database of 19.0.1.3.0 gets its paid history from the 19.0.1.4.0 migration.)
         cr.execute(LEDGER_SUMS_DDL)
         if created:
             # Installed, or upgraded from a version without the sums: fill them from the
@@ -440,11 +579,15 @@ class CollectionLedger(models.AbstractModel):
 
     @api.model
     def _sums_rebuild(self):
-        """Recompute the sums behind the figures (BALANCE_TABLE, DUE_TABLE) of every
-        customer and company from the journal items: what the triggers keep up to date,
-        from scratch. Returns the number of customer and company rows written."""
+        """Recompute the sums behind the figures (BALANCE_TABLE, DUE_TABLE) and the paid
+        history (PAID_TABLE) of every customer and company from the journal items: what
+        the triggers keep up to date, from scratch. Returns the number of customer and
+        company rows written."""
         self._flush()
+        self.env["account.move.line"].flush_model(["balance"])
+        self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
         cr = self.env.cr
+        cr.execute(SQL("DELETE FROM %s", SQL.identifier(PAID_TABLE)))
         cr.execute(SQL("DELETE FROM %s", SQL.identifier(DUE_TABLE)))
         cr.execute(SQL("DELETE FROM %s", SQL.identifier(BALANCE_TABLE)))
         cr.execute(
@@ -454,13 +597,20 @@ class CollectionLedger(models.AbstractModel):
                   FROM (SELECT DISTINCT p.commercial_partner_id AS partner_id, aml.company_id
                           FROM account_move_line aml
                           JOIN res_partner p ON p.id = aml.partner_id
-                         WHERE %s) k
+                         WHERE %s AND (aml.reconciled OR aml.amount_residual != 0)) k
                 """,
-                self._open_receivable_condition(),
+                self._receivable_condition(),
             )
         )
         # Statistics for the planner at once (the worklist's join depends on them).
-        cr.execute(SQL("ANALYZE %s, %s", SQL.identifier(BALANCE_TABLE), SQL.identifier(DUE_TABLE)))
+        cr.execute(
+            SQL(
+                "ANALYZE %s, %s, %s",
+                SQL.identifier(BALANCE_TABLE),
+                SQL.identifier(DUE_TABLE),
+                SQL.identifier(PAID_TABLE),
+            )
+        )
         cr.execute(SQL("SELECT COUNT(*) FROM %s", SQL.identifier(BALANCE_TABLE)))
         return cr.fetchone()[0]
 

@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .collection_case_mixin import DISPUTE_OPEN_STATES
-from .collection_ledger import figure_search
+from .collection_ledger import DUE_TABLE, PAID_TABLE, figure_search
 from .res_partner import LEDGER_DEPENDS
 
 # The factors of the risk score, in the order they are explained: name -> (weight,
@@ -92,82 +92,123 @@ class ResPartner(models.Model):
         by amount, over all, over the recent ones and the older ones; and its open overdue
         items, each at least ``today - due date`` days late (a payment not seen yet):
         count, amount left to pay, average days late weighted by it, and the average days
-        late of paid and open items together (``all_days``)."""
-        Ledger = self.env["collection.ledger"]
-        Ledger._flush()
+        late of paid and open items together (``all_days``). Read from the paid history
+        and the open debits the ledger's triggers keep per customer and day (PAID_TABLE,
+        DUE_TABLE); ``_collection_risk_paid_live_sql`` is the same from the journal
+        items, which they always equal."""
+        self.env["collection.ledger"]._flush()
+        self.env["account.move.line"].flush_model(["balance"])
         self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
-        restrict = SQL()
+        paid_restrict = due_restrict = SQL()
         if partner_ids is not None:
-            # The items of these customers and their contacts, found through the journal
-            # items' index by partner: a page of customers reads their own items only,
-            # not every receivable item of the company.
             ids = tuple(partner_ids) or (0,)
-            contact_ids = [
-                row[0]
-                for row in self.env.execute_query(
-                    SQL("SELECT id FROM res_partner WHERE commercial_partner_id IN %s", ids)
-                )
-            ]
-            restrict = SQL(
-                "AND aml.partner_id = ANY(%s) AND p.commercial_partner_id IN %s",
-                contact_ids or [0],
-                ids,
-            )
+            paid_restrict = SQL("AND s.partner_id IN %s", ids)
+            due_restrict = SQL("AND d.partner_id IN %s", ids)
+        rows = SQL(
+            """
+                SELECT s.partner_id, FALSE AS open, s.paid_date, s.paid_count AS items,
+                       s.late_count AS late_items, s.amount, s.late_amount
+                  FROM %(paid)s s
+                 WHERE s.company_id = %(company)s
+                   AND s.paid_date > %(today)s::date - %(history)s
+                   AND s.paid_date <= %(today)s
+                   %(paid_restrict)s
+                 UNION ALL
+                SELECT d.partner_id, TRUE, NULL, d.debit_count, 0, d.debit_amount,
+                       d.debit_amount * (%(today)s::date - d.due_date)
+                  FROM %(due)s d
+                 WHERE d.company_id = %(company)s
+                   AND d.due_date < %(today)s
+                   AND d.debit_count > 0
+                   %(due_restrict)s
+            """,
+            paid=SQL.identifier(PAID_TABLE),
+            due=SQL.identifier(DUE_TABLE),
+            company=company.id,
+            today=today,
+            history=RISK_HISTORY_DAYS,
+            paid_restrict=paid_restrict,
+            due_restrict=due_restrict,
+        )
+        return self._collection_risk_history_sql(rows, today)
+
+    @api.model
+    def _collection_risk_history_sql(self, rows, today):
+        """The aggregate of ``_collection_risk_paid_sql`` over ``rows``: per customer
+        (``partner_id``), paid invoices (``open`` false, with ``paid_date``) and open
+        overdue items (``open`` true), each row ``items`` of them, ``late_items`` of
+        them late, for ``amount``, with ``late_amount`` the sum of each one's amount
+        times its days late."""
         recent = SQL("paid.paid_date >= %s::date - %s", today, RISK_RECENT_DAYS)
         closed = SQL("NOT paid.open")
         return SQL(
             """(
             SELECT paid.partner_id,
-                   COUNT(*) FILTER (WHERE %(closed)s) AS paid_count,
-                   COUNT(*) FILTER (WHERE %(closed)s AND paid.late > 0) AS late_count,
-                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s)
+                   COALESCE(SUM(paid.items) FILTER (WHERE %(closed)s), 0) AS paid_count,
+                   COALESCE(SUM(paid.late_items) FILTER (WHERE %(closed)s), 0) AS late_count,
+                   SUM(paid.late_amount) FILTER (WHERE %(closed)s)
                        / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s), 0) AS late_days,
-                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s AND %(recent)s)
+                   SUM(paid.late_amount) FILTER (WHERE %(closed)s AND %(recent)s)
                        / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s AND %(recent)s), 0)
                        AS recent_days,
-                   SUM(paid.amount * paid.late) FILTER (WHERE %(closed)s AND NOT %(recent)s)
+                   SUM(paid.late_amount) FILTER (WHERE %(closed)s AND NOT %(recent)s)
                        / NULLIF(SUM(paid.amount) FILTER (WHERE %(closed)s AND NOT %(recent)s), 0)
                        AS older_days,
-                   COUNT(*) FILTER (WHERE paid.open) AS open_count,
+                   COALESCE(SUM(paid.items) FILTER (WHERE paid.open), 0) AS open_count,
                    SUM(paid.amount) FILTER (WHERE paid.open) AS open_amount,
-                   SUM(paid.amount * paid.late) FILTER (WHERE paid.open)
+                   SUM(paid.late_amount) FILTER (WHERE paid.open)
                        / NULLIF(SUM(paid.amount) FILTER (WHERE paid.open), 0) AS open_days,
                    SUM(paid.amount) FILTER (WHERE %(closed)s) AS paid_amount,
-                   SUM(paid.amount * paid.late) / NULLIF(SUM(paid.amount), 0) AS all_days
-              FROM (
-                SELECT p.commercial_partner_id AS partner_id,
-                       FALSE AS open,
-                       aml.balance AS amount,
-                       MAX(apr.max_date) AS paid_date,
-                       GREATEST(MAX(apr.max_date) - %(due_date)s, 0) AS late
-                  FROM account_partial_reconcile apr
-                  JOIN account_move_line aml ON aml.id = apr.debit_move_id
-                  JOIN res_partner p ON p.id = aml.partner_id
-                 WHERE %(receivable)s
-                   AND aml.reconciled
-                   AND aml.balance > 0
-                   AND apr.max_date > %(today)s::date - %(history)s
-                   AND apr.max_date <= %(today)s
-                   %(restrict)s
-                 GROUP BY aml.id, p.commercial_partner_id
+                   SUM(paid.late_amount) / NULLIF(SUM(paid.amount), 0) AS all_days
+              FROM (%(rows)s) paid
+             GROUP BY paid.partner_id
+            )""",
+            recent=recent,
+            closed=closed,
+            rows=rows,
+        )
+
+    @api.model
+    def _collection_risk_paid_live_sql(self, company, today, partner_ids=None):
+        """``_collection_risk_paid_sql`` aggregated from the journal items and their
+        matchings themselves: an invoice is paid on the day of its last matching."""
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        self.env["account.move.line"].flush_model(["balance"])
+        self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
+        restrict = SQL()
+        if partner_ids is not None:
+            restrict = SQL("AND p.commercial_partner_id IN %s", tuple(partner_ids) or (0,))
+        due_date = Ledger._due_date_sql()
+        rows = SQL(
+            """
+                SELECT partner_id, FALSE AS open, paid_date, 1 AS items,
+                       (paid_date > due_date)::int AS late_items, amount,
+                       amount * GREATEST(paid_date - due_date, 0) AS late_amount
+                  FROM (
+                    SELECT p.commercial_partner_id AS partner_id, aml.balance AS amount,
+                           %(due_date)s AS due_date, MAX(apr.max_date) AS paid_date
+                      FROM account_partial_reconcile apr
+                      JOIN account_move_line aml ON aml.id = apr.debit_move_id
+                      JOIN res_partner p ON p.id = aml.partner_id
+                     WHERE %(receivable)s
+                       AND aml.reconciled
+                       AND aml.balance > 0
+                       %(restrict)s
+                     GROUP BY aml.id, p.commercial_partner_id
+                  ) invoices
+                 WHERE paid_date > %(today)s::date - %(history)s AND paid_date <= %(today)s
                  UNION ALL
-                SELECT p.commercial_partner_id,
-                       TRUE,
-                       aml.amount_residual,
-                       NULL,
-                       %(today)s::date - %(due_date)s
+                SELECT p.commercial_partner_id, TRUE, NULL, 1, 0, aml.amount_residual,
+                       aml.amount_residual * (%(today)s::date - %(due_date)s)
                   FROM account_move_line aml
                   JOIN res_partner p ON p.id = aml.partner_id
                  WHERE %(open_receivable)s
                    AND %(open_debit)s
                    AND %(due_date)s < %(today)s
                    %(restrict)s
-              ) paid
-             GROUP BY paid.partner_id
-            )""",
-            recent=recent,
-            closed=closed,
-            due_date=Ledger._due_date_sql(),
+            """,
+            due_date=due_date,
             receivable=Ledger._receivable_condition(company),
             open_receivable=Ledger._open_receivable_condition(company),
             open_debit=Ledger._open_debit_condition(),
@@ -175,6 +216,7 @@ class ResPartner(models.Model):
             history=RISK_HISTORY_DAYS,
             restrict=restrict,
         )
+        return self._collection_risk_history_sql(rows, today)
 
     @api.model
     def _collection_risk_cases_sql(self, company, today):

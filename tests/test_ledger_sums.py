@@ -11,7 +11,7 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, file_path, mute_logger
 
-from ..models.collection_ledger import BALANCE_TABLE, DUE_TABLE, LEDGER_SUMS_DROP
+from ..models.collection_ledger import BALANCE_TABLE, DUE_TABLE, LEDGER_SUMS_DROP, PAID_TABLE
 from .common import TODAY, CollectionCommon, day, on_day
 
 
@@ -55,15 +55,74 @@ def due_rows(env, live=False):
     return sorted(env.execute_query(query))
 
 
+def paid_rows(env, live=False):
+    """The invoices paid in full summed per customer, company and day of their last
+    matching: the rows of PAID_TABLE, or (``live``) the same from the journal items."""
+    Ledger = env["collection.ledger"]
+    Ledger._flush()
+    env["account.move.line"].flush_model(["balance"])
+    env["account.partial.reconcile"].flush_model()
+    if not live:
+        query = SQL(
+            """SELECT partner_id, company_id, paid_date, paid_count, late_count, amount,
+                      late_amount
+                 FROM %s""",
+            SQL.identifier(PAID_TABLE),
+        )
+    else:
+        query = SQL(
+            """SELECT partner_id, company_id, paid_date, COUNT(*),
+                      COUNT(*) FILTER (WHERE paid_date > due_date), SUM(amount),
+                      SUM(amount * GREATEST(paid_date - due_date, 0))
+                 FROM (SELECT p.commercial_partner_id AS partner_id, aml.company_id,
+                              aml.balance AS amount, %(due)s AS due_date,
+                              MAX(apr.max_date) AS paid_date
+                         FROM account_move_line aml
+                         JOIN res_partner p ON p.id = aml.partner_id
+                         JOIN account_partial_reconcile apr ON apr.debit_move_id = aml.id
+                        WHERE %(receivable)s AND aml.reconciled AND aml.balance > 0
+                        GROUP BY aml.id, p.commercial_partner_id) invoices
+                GROUP BY 1, 2, 3""",
+            due=Ledger._due_date_sql(),
+            receivable=Ledger._receivable_condition(),
+        )
+    return sorted(env.execute_query(query))
+
+
+def risk_history(env, company, today, live=False):
+    """{customer id: row} of the paid history and open overdue items the risk score of
+    ``company`` on ``today`` is computed from: read from the kept sums, or (``live``)
+    aggregated from the journal items and their matchings."""
+    Partner = env["res.partner"]
+    method = Partner._collection_risk_paid_live_sql if live else Partner._collection_risk_paid_sql
+    return {
+        row[0]: row[1:]
+        for row in env.execute_query(
+            SQL(
+                """SELECT partner_id, paid_count, late_count, late_days, recent_days,
+                          older_days, open_count, open_amount, open_days, paid_amount, all_days
+                     FROM %s h""",
+                method(company, today),
+            )
+        )
+    }
+
+
 class LedgerSumsAsserts:
     def assertSumsFollowLedger(self, env=None):
         """The sums the triggers keep equal what the journal items say, for every customer
         and company, on today and on days before and after (the overdue part moves with
-        the day)."""
+        the day), the paid history the risk score reads included."""
         env = env or self.env
         self.assertEqual(due_rows(env), due_rows(env, live=True))
+        self.assertEqual(paid_rows(env), paid_rows(env, live=True))
         for company in env["res.company"].search([]):
             for today in (TODAY, TODAY - timedelta(days=45), TODAY + timedelta(days=45)):
+                self.assertEqual(
+                    risk_history(env, company, today),
+                    risk_history(env, company, today, live=True),
+                    f"risk history of {company.name} on {today}",
+                )
                 self.assertEqual(
                     figures(env, company, today),
                     figures(env, company, today, live=True),
@@ -253,6 +312,131 @@ class TestCollectionLedgerSums(LedgerSumsAsserts, CollectionCommon):
 
 
 @tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestCollectionRiskHistorySums(LedgerSumsAsserts, CollectionCommon):
+    """The risk score reads the customers' paid history from sums kept per customer,
+    company and day of payment in the same transaction as the journal items: a payment,
+    a matching undone, a payment in parts show at once, and the sums always equal the
+    invoices and their matchings."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.company_2 = cls.setup_other_company()["company"]
+
+    def risk(self, partner, company=None):
+        partner = partner.with_company(company or self.company)
+        partner.invalidate_recordset()
+        self.assertSumsFollowLedger()
+        return partner.collection_risk_score
+
+    def receivable_line(self, move):
+        return move.line_ids.filtered(lambda line: line.account_type == "asset_receivable")
+
+    def test_payments_in_parts_and_matchings_undone(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-100))
+        # Open and 100 days overdue: lateness (30) and late share (15) in full, oldest
+        # item 100 of 180 days (5.6).
+        self.assertEqual(self.risk(self.customer), 51)
+        self.pay_on(-90, invoice, 400.0)
+        self.assertEqual(self.risk(self.customer), 51)
+        # Paid in full 40 days late: lateness 40 of 60 days (20), late share (15).
+        self.pay_on(-60, invoice)
+        self.assertEqual(self.risk(self.customer), 35)
+        history = risk_history(self.env, self.company, TODAY)[self.customer.id]
+        self.assertEqual(history[:2], (1, 1), "one invoice paid, late")
+        self.assertEqual(history[2], 40, "paid on the day of its last payment")
+
+        # The accountant undoes the last payment's matching: the invoice is open again.
+        payment_line = self.receivable_line(
+            self.env["account.payment"]
+            .search([("partner_id", "=", self.customer.id)], order="id desc", limit=1)
+            .move_id
+        )
+        payment_line.remove_move_reconcile()
+        self.assertEqual(self.risk(self.customer), 51)
+        self.assertNotIn(self.customer.id, paid_customers(self.env))
+        # Matched again with the same payment: paid on that payment's day again.
+        invoice.js_assign_outstanding_line(payment_line.id)
+        self.assertEqual(self.risk(self.customer), 35)
+        # Every matching of the invoice undone.
+        self.receivable_line(invoice).remove_move_reconcile()
+        self.assertEqual(self.risk(self.customer), 51)
+        self.assertNotIn(self.customer.id, paid_customers(self.env))
+
+    def test_the_year_of_history_moves_with_the_day(self):
+        early = self.invoice(self.customer, 1000.0, day(-300))
+        self.pay_on(-270, early)
+        late = self.invoice(self.customer, 500.0, day(-100))
+        self.pay_on(-100, late)
+        # 30 days late on 1000, on time on 500: 20 days (10 points), half late (7.5), and
+        # paid 30 days earlier than six months before.
+        self.assertEqual(self.risk(self.customer), 18)
+        with on_day(day(120)):
+            # The early invoice was paid over a year ago: on time, nothing late.
+            self.assertEqual(self.risk(self.customer), 0)
+            self.assertSumsFollowLedger()
+        with on_day(day(-150)):
+            # The later invoice is not due yet; the early one was paid 30 days late:
+            # lateness 30 of 60 days (15 points), every paid invoice late (15).
+            self.assertEqual(self.risk(self.customer), 30)
+
+    def test_two_companies_and_credit_notes(self):
+        invoice = self.invoice(self.customer, 800.0, day(-50))
+        invoice_2 = self.invoice(self.customer, 300.0, day(-80), company=self.company_2)
+        credit_note = self.invoice(self.customer, 800.0, day(-20), move_type="out_refund")
+        invoice.js_assign_outstanding_line(self.receivable_line(credit_note).id)
+        self.pay_on(-10, invoice_2.with_company(self.company_2))
+        rows = {row[:2] for row in paid_rows(self.env)}
+        self.assertIn((self.customer.id, self.company.id), rows)
+        self.assertIn((self.customer.id, self.company_2.id), rows)
+        self.assertSumsFollowLedger()
+        # The credit note's matching undone: the invoice is not paid any more.
+        self.receivable_line(credit_note).remove_move_reconcile()
+        self.assertSumsFollowLedger()
+        self.assertNotIn(
+            (self.customer.id, self.company.id), {row[:2] for row in paid_rows(self.env)}
+        )
+        credit_note.button_draft()
+        self.assertSumsFollowLedger()
+
+    def test_upgrade_fills_the_paid_history(self):
+        invoice = self.invoice(self.customer, 1000.0, day(-20))
+        self.pay_on(-5, invoice)
+        self.invoice(self.customer, 700.0, day(-100), company=self.company_2)
+        expected = paid_rows(self.env, live=True)
+        self.assertTrue(expected)
+        before = {c: risk_history(self.env, c, TODAY) for c in self.env["res.company"].search([])}
+
+        # A database of 19.0.1.3.0: the ledger's sums without the paid history and the
+        # count of open debits. The module's update creates them, the migration fills them.
+        self.env.cr.execute(
+            SQL(
+                "DROP TABLE %s; ALTER TABLE %s DROP COLUMN debit_count",
+                SQL.identifier(PAID_TABLE),
+                SQL.identifier(DUE_TABLE),
+            )
+        )
+        self.env["collection.ledger"].init()
+        spec = importlib.util.spec_from_file_location(
+            "post_risk_history_19_0_1_4_0",
+            file_path("account_collection/migrations/19.0.1.4.0/post-risk-history.py"),
+        )
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        script.migrate(self.env.cr, "19.0.1.3.0")
+        self.assertEqual(paid_rows(self.env), expected)
+        self.assertEqual(
+            {c: risk_history(self.env, c, TODAY) for c in before}, before, "after the upgrade"
+        )
+        self.assertSumsFollowLedger()
+
+
+def paid_customers(env):
+    return {row[0] for row in paid_rows(env)}
+
+
+@tagged("post_install", "-at_install")
 class TestCollectionLedgerSumsConcurrency(LedgerSumsAsserts, TransactionCase):
     """Two accountants register payments on invoices of the same customer at the same
     moment, each in a transaction of its own: the customer's sums hold both payments (the
@@ -386,8 +570,14 @@ class TestCollectionLedgerSumsConcurrency(LedgerSumsAsserts, TransactionCase):
             worker.join(timeout=120)
         self.assertFalse(worker.is_alive(), "the second accountant is stuck")
         self.assertFalse(errors)
-        # Both payments count: 400 still due, the third invoice.
+        # Both payments count: 400 still due, the third invoice, and two invoices in the
+        # paid history the risk score reads.
         self.assertEqual(self.committed_figures(), (400.0, 400.0))
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["res.company"].browse(self.company_id)
+            history = risk_history(env, company, TODAY)[self.fixture["partner_ids"][0]]
+            self.assertEqual(history[:2], (2, 2), "both invoices paid, both late")
         self.assertEqual(
             len(attempts), 2, "the second payment was retried after the first committed"
         )
