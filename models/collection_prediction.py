@@ -107,6 +107,10 @@ class DelayModel:
             if sum(p for p, _o in segment_counts.values()) >= MIN_HISTORY
         }
         self.company_mean = total_days / total_paid if total_paid else 0.0
+        # The predicted delays already computed, per curves tried and days elapsed: the
+        # items of the customers that share a curve (the company's, a segment's) and
+        # are as many days past due get the same delay, computed once.
+        self._delays = {}
 
     def source(self, partner_id):
         """Whose history the customer's predictions come from: 'customer' (its own),
@@ -119,9 +123,22 @@ class DelayModel:
 
     def predict_delay(self, partner_id, due_date):
         elapsed = (self.as_of - due_date).days
+        segment = self.segments.get(partner_id)
+        # The curves tried, in order: the customer's, its segment's, the company's.
+        key = (
+            partner_id if partner_id in self.curves else None,
+            segment if segment in self.segment_curves else None,
+            elapsed,
+        )
+        delay = self._delays.get(key)
+        if delay is None:
+            delay = self._delays[key] = self._predict_delay(partner_id, segment, elapsed)
+        return delay
+
+    def _predict_delay(self, partner_id, segment, elapsed):
         curves = (
             self.curves.get(partner_id),
-            self.segment_curves.get(self.segments.get(partner_id)),
+            self.segment_curves.get(segment),
             self.company_curve,
         )
         for curve in curves:

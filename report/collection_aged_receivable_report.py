@@ -3,6 +3,7 @@ from odoo.tools import SQL
 
 from ..models.collection_ledger import LEDGER_FIELDS
 from ..models.res_partner import COLLECTION_STATUS
+from .grouping import shared_group_formatter
 
 
 class CollectionAgedReceivableReport(models.Model):
@@ -98,6 +99,12 @@ class CollectionAgedReceivableReport(models.Model):
             open_receivable=Ledger._open_receivable_condition(company),
         )
 
+    @api.model
+    def _web_read_group_groupby_formatter(self, groupby_spec, values):
+        return shared_group_formatter(
+            super()._web_read_group_groupby_formatter(groupby_spec, values)
+        )
+
     def action_open_document(self):
         """Open the invoice, credit note or payment entry of the item."""
         self.ensure_one()
@@ -133,22 +140,16 @@ class CollectionAgedReceivableReport(models.Model):
         company = self.env.company
         buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
         rows = {}
-        for partner, bucket, amount in self._read_group(
-            domain, ["partner_id", "bucket_id"], ["amount_residual:sum"]
+        # One query: the collector is the customer's, one per customer.
+        for partner, collector, bucket, amount in self._read_group(
+            domain, ["partner_id", "user_id", "bucket_id"], ["amount_residual:sum"]
         ):
             row = rows.setdefault(
                 partner,
-                {
-                    "partner": partner,
-                    "collector": self.env["res.users"],
-                    "amounts": {},
-                    "total": 0.0,
-                },
+                {"partner": partner, "collector": collector, "amounts": {}, "total": 0.0},
             )
             row["amounts"][bucket] = row["amounts"].get(bucket, 0.0) + amount
             row["total"] += amount
-        for partner, collector in self._read_group(domain, ["partner_id", "user_id"]):
-            rows[partner]["collector"] = collector
         totals = {
             bucket: sum(row["amounts"].get(bucket, 0.0) for row in rows.values())
             for bucket in buckets

@@ -1,9 +1,10 @@
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 from ..models.collection_ledger import LEDGER_FIELDS
+from .grouping import shared_group_formatter
 
 # Weeks the cash-in forecast spreads the open invoices over; what is predicted later is
 # counted in the week after the last, "Later".
@@ -127,6 +128,12 @@ class CollectionCashForecast(models.Model):
             line_ids=line_ids,
             dates=dates,
             sources=sources,
+        )
+
+    @api.model
+    def _web_read_group_groupby_formatter(self, groupby_spec, values):
+        return shared_group_formatter(
+            super()._web_read_group_groupby_formatter(groupby_spec, values)
         )
 
     def action_open_document(self):

@@ -161,6 +161,58 @@ class TestCollectionDocuments(CollectionCommon):
         self.assertEqual(overdue, 900.0)
         self.assertEqual(acme.with_company(self.company).collection_overdue_amount, 900.0)
 
+    def test_aged_receivables_pivot_cells_open_their_items(self):
+        """The pivot's cells, customer rows, bucket columns and total as the web client
+        reads them: each named, and each opening exactly the items it adds up."""
+        Report = self.Report.with_user(self.collection_manager)
+        cells, customers, buckets, [total] = Report.formatted_read_grouping_sets(
+            [],
+            [["partner_id", "bucket_id"], ["partner_id"], ["bucket_id"], []],
+            ["amount_residual:sum"],
+        )
+        acme, bolt = self.customer, self.other_customer
+
+        def name(record):
+            return (record.id, record.display_name)
+
+        self.assertEqual(
+            [
+                (cell["partner_id"], cell["bucket_id"], cell["amount_residual:sum"])
+                for cell in cells
+            ],
+            [
+                (name(acme), name(self.not_due), 500.0),
+                (name(acme), name(self.b1_30), -350.0),
+                (name(acme), name(self.b31_60), 600.0),
+                (name(acme), name(self.b91_120), 300.0),
+                (name(bolt), name(self.b1_30), 700.0),
+            ],
+        )
+        self.assertEqual(
+            cells[1]["__extra_domain"],
+            ["&", ("partner_id", "=", acme.id), ("bucket_id", "=", self.b1_30.id)],
+        )
+        self.assertEqual(
+            [(row["partner_id"], row["amount_residual:sum"]) for row in customers],
+            [(name(acme), 1050.0), (name(bolt), 700.0)],
+        )
+        self.assertEqual(customers[1]["__extra_domain"], [("partner_id", "=", bolt.id)])
+        self.assertEqual(
+            [(column["bucket_id"], column["amount_residual:sum"]) for column in buckets],
+            [
+                (name(self.not_due), 500.0),
+                (name(self.b1_30), 350.0),
+                (name(self.b31_60), 600.0),
+                (name(self.b91_120), 300.0),
+            ],
+        )
+        self.assertEqual(total["amount_residual:sum"], 1750.0)
+        for group in cells + customers + buckets:
+            items = Report.search(group["__extra_domain"])
+            self.assertEqual(sum(items.mapped("amount_residual")), group["amount_residual:sum"])
+        drilled = Report.search(cells[1]["__extra_domain"])
+        self.assertEqual(drilled.move_id, self.refund | self.payment_open.move_id)
+
     def test_aged_receivables_follow_the_ledger(self):
         """A payment shows in the aged receivables at once."""
         self.pay(self.inv_c)

@@ -1,9 +1,11 @@
 from datetime import timedelta
 from unittest.mock import patch
 
+from odoo import fields
 from odoo.tests import tagged
 
 from odoo.addons.account_collection.models.collection_prediction import (
+    DelayModel,
     conditional_median,
     kaplan_meier,
 )
@@ -48,6 +50,90 @@ class TestCollectionPrediction(CollectionCommon):
         self.assertEqual(conditional_median(curve, 25), 30)
         # Nothing in the history was paid after 30 days: no median after that.
         self.assertIsNone(conditional_median(curve, 30))
+
+    def test_customers_sharing_a_curve_get_the_same_delay(self):
+        """A delay predicted for one customer is not taken for another one that learns
+        from other curves, whatever the order the items are predicted in."""
+        as_of = TODAY
+        # Own history: paid 10, 20, 30, 40, 50 days late (S = .8 .6 .4 .2 0). One paid
+        # 100 days late. The company's curve, the six together: S = 5/6 ... 1/6, 0.
+        counts = {
+            1: {delay: (1, 0) for delay in (10, 20, 30, 40, 50)},
+            2: {100: (1, 0)},
+        }
+
+        def due(elapsed):
+            return as_of - timedelta(days=elapsed)
+
+        for order in ((1, 2, 3), (3, 2, 1)):
+            model = DelayModel(as_of, counts)
+            predicted = {
+                (partner, elapsed): model.predict_delay(partner, due(elapsed))
+                for partner in order
+                for elapsed in (15, 60, 150)
+            }
+            self.assertEqual(
+                predicted,
+                {
+                    # 15 days late: half of S = .8 at 30 days on its own curve; half of
+                    # 5/6 at 40 days on the company's.
+                    (1, 15): 30,
+                    (2, 15): 40,
+                    (3, 15): 40,
+                    # 60 days late: its own curve ends at 50, the company's reaches 0
+                    # at 100.
+                    (1, 60): 100,
+                    (2, 60): 100,
+                    (3, 60): 100,
+                    # 150 days late: no curve goes that far, 30 days from today.
+                    (1, 150): 180,
+                    (2, 150): 180,
+                    (3, 150): 180,
+                },
+            )
+            self.assertEqual(model.predict(3, due(60)), due(60) + timedelta(days=100))
+            self.assertEqual(
+                [model.source(partner) for partner in (1, 2, 3)],
+                ["customer", "company", "company"],
+            )
+
+    def test_forecast_weeks_open_their_items(self):
+        """The forecast's pivot as the web client reads it: each week and customer
+        named, and each opening exactly the items it adds up."""
+        forecast = self.env["collection.cash.forecast"].with_user(self.collector)
+        cells, weeks, [total] = forecast.formatted_read_grouping_sets(
+            [],
+            [["partner_id", "week_start:week"], ["week_start:week"], []],
+            ["amount_residual:sum"],
+        )
+        partner = (self.customer_history.id, self.customer_history.display_name)
+        self.assertEqual([cell["partner_id"] for cell in cells], [partner, partner])
+        # The weeks of the user's language; the late one holds the Monday of its
+        # predicted day (+15), the other one the not yet due's (due in 10 days + 30).
+        starts = [fields.Date.to_date(week["week_start:week"][0]) for week in weeks]
+        for start, predicted in zip(starts, (day(15), day(40)), strict=True):
+            monday = predicted - timedelta(days=predicted.weekday())
+            self.assertLessEqual(start, monday)
+            self.assertLess(monday, start + timedelta(days=7))
+        self.assertEqual([week["amount_residual:sum"] for week in weeks], [700.0, 300.0])
+        self.assertEqual(
+            [cell["week_start:week"] for cell in cells],
+            [week["week_start:week"] for week in weeks],
+        )
+        self.assertTrue(weeks[0]["week_start:week"][1].startswith("W"))
+        self.assertEqual(
+            weeks[0]["__extra_domain"],
+            [
+                "&",
+                ("week_start", ">=", str(starts[0])),
+                ("week_start", "<", str(starts[0] + timedelta(days=7))),
+            ],
+        )
+        self.assertEqual(total["amount_residual:sum"], 1000.0)
+        for group in cells + weeks:
+            rows = forecast.search(group["__extra_domain"])
+            self.assertEqual(sum(rows.mapped("amount_residual")), group["amount_residual:sum"])
+        self.assertEqual(forecast.search(weeks[0]["__extra_domain"]).move_id, self.open_late)
 
     def test_open_invoices_count_as_censored_history(self):
         # Seven items: the one due in 10 days leaves the count unpaid at -10 days; paid
