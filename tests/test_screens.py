@@ -319,3 +319,37 @@ class TestCollectionDaysWording(CollectionCommon, HttpCase):
                     plural = singular.getnext()
                     self.assertEqual(plural.get("t-else"), "")
                     self.assertEqual(plural.xpath("string(.)").strip(), many)
+
+
+@tagged("post_install", "-at_install")
+class TestCollectionPlacementPhoneTour(CollectionTourMixin, CollectionCommon, HttpCase):
+    """Agency Placements on a 390 px phone: cards that show the customer's whole name,
+    the agency and the amounts, instead of a table whose columns cut the names."""
+
+    browser_size = "390x844"
+    touch_enabled = True
+
+    def test_placements_are_cards_on_a_phone(self):
+        customer = self.env["res.partner"].create(
+            {"name": "Distribuciones Hermanos Fernández de Castro SL", "is_company": True}
+        )
+        agency = self.env["res.partner"].create(
+            {"name": "Recobros Legales SL", "is_company": True, "collection_is_agency": True}
+        )
+        today = fields.Date.context_today(self.collection_manager)
+        invoice = self.invoice(customer, 1200.0, today - timedelta(days=120))
+        # The book as it is once placed (placing itself is tested in test_placement).
+        self.env["collection.placement"].sudo().create(
+            {
+                "partner_id": customer.id,
+                "agency_id": agency.id,
+                "move_ids": [Command.set(invoice.ids)],
+                "company_id": self.company.id,
+                "amount_placed": invoice.amount_residual,
+            }
+        )
+        self.start_tour(
+            "/odoo/action-account_collection.collection_placement_action",
+            "collection_placement_phone_tour",
+            login=self.collection_manager.login,
+        )
