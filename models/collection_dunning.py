@@ -131,13 +131,35 @@ class CollectionDunning(models.AbstractModel):
         by the demo data."""
         company = company or self.env.company
         Partner = self.env["res.partner"].with_company(company).sudo()
-        partners = Partner.search(
-            [
-                ("collection_status", "in", ("current", "overdue")),
-                ("collection_overdue_amount", ">", 0),
-            ]
-        ) | Partner.search([("collection_status", "=", "overdue")])
-        self._with_unlocked(partners, lambda free: free._collection_mark_overdue())
+        # Those that may change, each read once: *Current* with debt overdue, and
+        # *Overdue* (the customers already *Overdue* with debt overdue stay so). The
+        # customers with debt overdue are read from the figures' aggregate alone, then
+        # the contacts by their ids: no join of every contact with the aggregate, which
+        # PostgreSQL planned as a nested loop on a freshly restored book (22,000
+        # contacts times 18,800 customers' sums: 315 s at large, BENCHMARKS.md
+        # "Dunning run").
+        overdue_ids = [
+            partner_id
+            for (partner_id,) in self.env.execute_query(
+                SQL(
+                    "SELECT f.partner_id FROM %s f WHERE f.overdue_amount > 0",
+                    self.env["collection.ledger"]._figures_sql(
+                        company, company._collection_today()
+                    ),
+                )
+            )
+        ]
+        late = Partner.search([("id", "in", overdue_ids), ("collection_status", "=", "current")])
+        partner_ids = sorted(
+            set(late.ids) | set(Partner.search([("collection_status", "=", "overdue")]).ids)
+        )
+        # In batches, the cache dropped after each: the memory of the run does not
+        # grow with the number of customers.
+        for start in range(0, len(partner_ids), RUN_BATCH_SIZE):
+            batch = Partner.browse(partner_ids[start : start + RUN_BATCH_SIZE])
+            self._with_unlocked(batch, lambda free: free._collection_mark_overdue())
+            self.env.flush_all()
+            self.env.invalidate_all()
 
     @api.model
     def _with_unlocked(self, partners, act):
@@ -546,6 +568,7 @@ class CollectionDunning(models.AbstractModel):
         started = started if started is not None else communications.browse()
         vals_list = []
         notes = {}
+        phone_blacklist = self._phone_blacklist(communications)
         for communication in communications:
             level = communication.level_id
             state = "queued" if communication in started else "draft"
@@ -555,7 +578,7 @@ class CollectionDunning(models.AbstractModel):
             base = {"communication_id": communication.id, "state": state}
 
             for channel in channels:
-                recipients = self._recipients(communication, channel)
+                recipients = self._recipients(communication, channel, phone_blacklist)
                 problem = recipients["problem"]
                 if problem:
                     reasons.append(problem)
@@ -570,7 +593,7 @@ class CollectionDunning(models.AbstractModel):
                 for channel in MESSAGE_CHANNELS:
                     if channel in channels or not self._channel_configured(communication, channel):
                         continue
-                    recipients = self._recipients(communication, channel)
+                    recipients = self._recipients(communication, channel, phone_blacklist)
                     if not recipients["problem"]:
                         values.append(
                             dict(base, channel=channel, **self._recipient_values(recipients))
@@ -590,6 +613,28 @@ class CollectionDunning(models.AbstractModel):
             if reasons:
                 notes[communication.id] = "\n".join(reasons)
         return vals_list, notes
+
+    @api.model
+    def _phone_blacklist(self, communications):
+        """{"checked": numbers, "listed": numbers}: the phone numbers of the customers
+        of ``communications`` and their contacts, as Odoo stores them formatted
+        (``phone_sanitized``), and those of them on the phone blacklist: read with one
+        query for a batch of reminders, what ``phone_blacklisted`` would tell of each
+        contact (its compute formats every number of the batch again)."""
+        partners = communications.partner_id
+        contacts = partners | partners.child_ids
+        checked = {number for number in contacts.mapped("phone_sanitized") if number}
+        listed = set()
+        if checked:
+            self.env["phone.blacklist"].flush_model(["number", "active"])
+            rows = self.env.execute_query(
+                SQL(
+                    "SELECT number FROM phone_blacklist WHERE active AND number = ANY(%s)",
+                    sorted(checked),
+                )
+            )
+            listed = {number for (number,) in rows}
+        return {"checked": checked, "listed": listed}
 
     @api.model
     def _channel_label(self, channel):
@@ -631,7 +676,7 @@ class CollectionDunning(models.AbstractModel):
         }
 
     @api.model
-    def _recipients(self, communication, channel):
+    def _recipients(self, communication, channel, phone_blacklist=None):
         """Who gets the message of ``communication`` by ``channel``: {"recipient": the
         addresses it goes to, "to": the contacts they are, "cc": the contacts in copy,
         "email_cc": their addresses, "problem": why it cannot go, or False}.
@@ -642,7 +687,10 @@ class CollectionDunning(models.AbstractModel):
         the other invoice addresses in copy. Each address's opt-out holds: an
         unsubscribed contact is left out, and the next one written to. SMS and WhatsApp
         go to one phone: the first addressee's that can get them, else the customer's; a
-        letter to the first addressee with a postal address, else to the customer."""
+        letter to the first addressee with a postal address, else to the customer.
+
+        ``phone_blacklist``: the numbers already looked up on the phone blacklist (see
+        ``_phone_blacklist``), for a batch of reminders."""
         partner = communication.partner_id
         Partner = partner.browse()
         result = {"recipient": False, "to": Partner, "cc": Partner, "email_cc": False}
@@ -711,7 +759,7 @@ class CollectionDunning(models.AbstractModel):
                 if not contact.phone:
                     continue
                 try:
-                    number = contact._phone_format(fname="phone", raise_exception=True)
+                    number = self._phone_number(contact)
                 except UserError as e:
                     problem = problem or self.env._(
                         "%(channel)s: invalid phone number %(number)s (%(error)s).",
@@ -720,7 +768,11 @@ class CollectionDunning(models.AbstractModel):
                         error=str(e),
                     )
                     continue
-                if contact.phone_blacklisted:
+                if phone_blacklist is not None and number in phone_blacklist["checked"]:
+                    blacklisted = number in phone_blacklist["listed"]
+                else:
+                    blacklisted = contact.phone_blacklisted
+                if blacklisted:
                     problem = problem or self.env._(
                         "%(channel)s: the customer opted out of text messages.", channel=label
                     )
@@ -736,6 +788,17 @@ class CollectionDunning(models.AbstractModel):
             addressee = next((c for c in addressees if c.street and (c.city or c.zip)), partner)
             return dict(result, recipient=addressee.display_name, to=addressee, problem=False)
         return dict(result, problem=False)
+
+    @api.model
+    def _phone_number(self, contact):
+        """The phone of ``contact`` in E.164, as Odoo formats it for its country;
+        raises UserError when it cannot be. A contact with a country has it stored
+        (``phone_sanitized``, formatted again whenever its phone or country changes):
+        parsing every number of a run again cost about a tenth of it. Without a
+        country, the company's is used, so it is formatted here."""
+        if contact.country_id and contact.phone_sanitized:
+            return contact.phone_sanitized
+        return contact._phone_format(fname="phone", raise_exception=True)
 
     # === DATABASE INTERNALS (each wrapped once) === #
 

@@ -739,6 +739,9 @@ class ResPartner(models.Model):
             return
         partners = self.browse(sorted(values))
         fnames = sorted(fnames)
+        # These columns only: reading one would fetch every column of the customers,
+        # each company-dependent one with its fallback.
+        partners.fetch(fnames)
         initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in partners}
         if "collection_stage_id" in fnames:
             today = self.env.company._collection_today()
@@ -824,6 +827,7 @@ class ResPartner(models.Model):
         )
         trackings = {}  # (initial values, new values): tracking values
         logged = []  # (partner id, tracking values)
+        self.fetch(tracked_fnames)
         for partner in self:
             before = {fname: initial[partner.id][fname] for fname in tracked_fnames}
             key = tuple((fname, before[fname], partner[fname]) for fname in tracked_fnames)
@@ -922,6 +926,7 @@ class ResPartner(models.Model):
         any more (a credit note, an invoice cancelled) read *Current* again. The
         changes are logged on their chatter. Returns the customers marked overdue."""
         # sudo: time drives this status, whoever runs the daily job.
+        self.sudo().fetch(["commercial_partner_id", "collection_status"])
         partners = self.sudo().filtered(lambda p: p.commercial_partner_id == p)
         late = partners.filtered(
             lambda p: (
