@@ -9,7 +9,7 @@ from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.fields import Domain
 from odoo.tools import SQL, consteq, format_amount
 from odoo.tools.mail import email_normalize, generate_tracking_message_id
-from odoo.tools.misc import hmac
+from odoo.tools.misc import SENTINEL, hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
 from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
@@ -60,6 +60,10 @@ FIGURE_FIELDS = (
     "collection_broken_promise_count",
     "collection_priority",
 )
+
+# Computed fields read for all the customers read at once (ResPartner._read_format,
+# ResPartner._export_rows): one query for any number of customers.
+BATCH_FIELDS = (*FIGURE_FIELDS, "collection_currency_id")
 
 # Bounces of a customer's address (Odoo's own counter, reset when the customer writes
 # from it) after which reminders no longer go to it by email.
@@ -365,6 +369,102 @@ class ResPartner(models.Model):
                     strict=True,
                 )
             )
+
+    # ------------------------------------------------------------------
+    # The figures of many customers at once (read(), the lists, the export)
+    # ------------------------------------------------------------------
+
+    @api.model
+    def _collection_batch_fields(self):
+        """Computed fields that ``read()`` (the lists' ``web_read``) and the export fill
+        for all the records they read with one computation, instead of Odoo's batches of
+        1,000 records checked and converted record by record: fields whose compute reads
+        one aggregate for any number of records. Extend it for other such fields."""
+        return BATCH_FIELDS
+
+    def _collection_compute_batch(self, fnames):
+        """Put the computed fields ``fnames`` of every record of ``self`` in the cache:
+        the user's access to each field is checked once, and the records whose value is
+        not in the cache yet are computed together, one call of the compute method (one
+        query) for all of them. Values already in the cache (still valid: the ORM drops
+        them when the journal items they follow change) are kept."""
+        fields_ = [self._fields[fname] for fname in fnames]
+        for field in fields_:
+            self._check_field_access(field, "read")
+        for field in fields_:
+            missing = self.browse(tuple(field._cache_missing_ids(self)))
+            if missing:
+                field.compute_value(missing)
+        return fields_
+
+    def _collection_batch_fnames(self, fnames):
+        """The fields of ``fnames`` to compute for all of ``self`` at once: none when
+        ``self`` holds new records (a form being edited), which are computed as usual."""
+        if not all(isinstance(id_, int) for id_ in self._ids):
+            return []
+        batch = self._collection_batch_fields()
+        return list(dict.fromkeys(fname for fname in fnames if fname in batch))
+
+    def _collection_batch_value(self, field, record_id):
+        """The value of ``field`` of the record ``record_id`` of ``self``, from the
+        cache ``_collection_compute_batch`` filled (or read as usual, should something
+        have dropped it since), in the record format."""
+        value = field._get_cache(self.env).get(record_id, SENTINEL)
+        if value is SENTINEL:
+            return self.browse(record_id)[field.name]
+        return field.convert_to_record(value, self)
+
+    def _read_format(self, fnames, load="_classic_read"):
+        batch = self._collection_batch_fnames(fnames) if len(self) > 1 else []
+        if not batch:
+            return super()._read_format(fnames, load)
+        result = super()._read_format([f for f in fnames if f not in batch], load)
+        use_display_name = load == "_classic_read"
+        for field in self._collection_compute_batch(batch):
+            convert = field.convert_to_read
+            for vals in result:
+                value = self._collection_batch_value(field, vals["id"])
+                vals[field.name] = convert(value, self, use_display_name)
+        # The values in the order asked, as the ORM gives them.
+        return [{key: vals[key] for key in ("id", *fnames)} for vals in result]
+
+    def _export_rows(self, fields, *, _is_toplevel_call=True):
+        """The export of customers (the lists' *Export*): the figures of all of them are
+        computed at once (``_collection_compute_batch``) and written in their columns;
+        the other columns are the ORM's."""
+        batch = self._collection_batch_fnames(path[0] for path in fields if len(path) == 1)
+        if not _is_toplevel_call or not batch:
+            return super()._export_rows(fields, _is_toplevel_call=_is_toplevel_call)
+        columns = {i: path[0] for i, path in enumerate(fields) if len(path) == 1}
+        columns = {i: self._fields[fname] for i, fname in columns.items() if fname in batch}
+        # The other columns (the batch's hold the record's id until filled below), and
+        # the record's id last, which only the record's own line carries (the lines of
+        # sub-records, e.g. contacts, follow it without).
+        others = [[".id"] if i in columns else path for i, path in enumerate(fields)]
+        lines = super()._export_rows([*others, [".id"]], _is_toplevel_call=True)
+        self._collection_compute_batch(batch)
+        names = {}
+        for field in set(columns.values()):
+            if field.type == "many2one":
+                # A related record shows its display name, read as the user (as the
+                # ORM exports it).
+                cache = field._get_cache(self.env)
+                related = self.env[field.comodel_name].browse(
+                    sorted({cache.get(id_) for id_ in self._ids} - {None})
+                )
+                names[field] = {record.id: record.display_name for record in related}
+        for line in lines:
+            record_id = line.pop()
+            if not record_id:
+                continue
+            record_id = int(record_id)
+            for i, field in columns.items():
+                value = self._collection_batch_value(field, record_id)
+                if field.type == "many2one":
+                    line[i] = (names[field].get(value.id) or "") if value else ""
+                else:
+                    line[i] = field.convert_to_export(value, self)
+        return lines
 
     def _collection_aging(self):
         """Open receivables per aging bucket: {commercial partner id: {bucket: amount}},

@@ -45,3 +45,4 @@ from . import test_write_off
 from . import test_charge
 from . import test_dunning_trail
 from . import test_ledger_sums
+from . import test_figures_export
