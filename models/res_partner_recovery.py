@@ -37,18 +37,18 @@ class ResPartner(models.Model):
 
     @tools.ormcache("company_id", "today")
     def _collection_company_recovery_curve(self, company_id, today):
-        """The company's recovery curve ((bucket code, rate or None), ...) of ``today``,
-        computed once a day per server process: it reads the company's whole history
-        (seconds on a large book), too much for every customer form opened, and one day
-        more of history hardly moves it."""
+        """The company's recovery curve ((bucket code, rate or None), ...): the one the
+        nightly scheduled action kept on the company, else computed here once a day per
+        server process. It reads the company's whole history (seconds on a large book),
+        too much for every customer form opened, and one day more of history hardly
+        moves it."""
         # sudo: the company's curve, rates only (no customer, no amount), read by every
         # collector whatever their portfolio.
-        curve = (
-            self.env["collection.recovery.report"]
-            .sudo()
-            ._recovery_curve([("company_id", "=", company_id)])
-        )
-        return tuple(curve.items())
+        company = self.env["res.company"].sudo().browse(company_id)
+        if company.collection_recovery_curve_date and company.collection_recovery_curve:
+            kept = company.collection_recovery_curve
+            return tuple((code, kept.get(code)) for code, __, __, __ in RECOVERY_BUCKETS)
+        return tuple(company._collection_recovery_curve_now().items())
 
     def _collection_oldest_overdue_residual(self, company):
         """{customer id: what its overdue items of its oldest due date still owe}, in
@@ -112,3 +112,42 @@ class ResPartner(models.Model):
             loss=format_amount(self.env, loss, company.currency_id),
             amount=format_amount(self.env, amount, company.currency_id),
         )
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    collection_recovery_curve = fields.Json(
+        string="Recovery Curve",
+        readonly=True,
+        copy=False,
+        help="The company's recovery rate per age of debt, kept each night by the scheduled "
+        "action *Collections: refresh the recovery curve*, for the customers' *What Waiting "
+        "Costs*.",
+    )
+    collection_recovery_curve_date = fields.Date(
+        string="Recovery Curve Of", readonly=True, copy=False
+    )
+
+    def _collection_recovery_curve_now(self):
+        """{bucket code: recovery rate in % or None} of the company's whole history."""
+        self.ensure_one()
+        return (
+            self.env["collection.recovery.report"]
+            .sudo()
+            .with_company(self)
+            ._recovery_curve([("company_id", "=", self.id)])
+        )
+
+    @api.model
+    def _cron_collection_refresh_recovery_curve(self):
+        """Keep each company's recovery curve of the day, so that no customer form has to
+        read the company's whole history."""
+        for company in self.sudo().search([]):
+            company.write(
+                {
+                    "collection_recovery_curve": company._collection_recovery_curve_now(),
+                    "collection_recovery_curve_date": company._collection_today(),
+                }
+            )
+        self.env.registry.clear_cache()

@@ -1,4 +1,5 @@
 from datetime import date, datetime, timedelta
+from unittest.mock import patch
 
 from odoo import Command
 from odoo.tests import tagged
@@ -185,6 +186,27 @@ class TestRecoveryCurve(AnalyticsCommon):
         # The form shows it next to the button to the recovery curve.
         arch = gamma.with_user(self.collector).get_views([(False, "form")])["views"]["form"]["arch"]
         self.assertIn('name="collection_recovery_note"', arch)
+
+    def test_what_waiting_costs_reads_the_curve_kept_overnight(self):
+        """Once the nightly action has kept the company's curve, a customer form no longer
+        reads the company's whole history: the sentence comes from the curve kept."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 200, date(2026, 1, 30))
+        cron = self.env.ref("account_collection.ir_cron_collection_refresh_recovery_curve")
+        self.assertEqual(cron.code, "model._cron_collection_refresh_recovery_curve()")
+        self.env["res.company"]._cron_collection_refresh_recovery_curve()
+        self.assertEqual(self.company.collection_recovery_curve_date, date(2026, 3, 16))
+        self.assertEqual(self.company.collection_recovery_curve["031_060"], 37.5)
+        Report = self.env.registry["collection.recovery.report"]
+        with patch.object(Report, "_recovery_curve", side_effect=AssertionError("history read")):
+            self.env.registry.clear_cache()
+            note = gamma.with_user(self.collector).collection_recovery_note
+        self.assertEqual(
+            note,
+            "At 45 days overdue, the company recovers 38% of such debt; from 61 days "
+            "overdue (in 16 days), 0%: waiting costs about $\xa075.00 of the $\xa0200.00 of "
+            "the oldest overdue invoices.",
+        )
 
     def test_worklist_opens_the_curve(self):
         """The worklist's list has a button to the recovery curve."""
