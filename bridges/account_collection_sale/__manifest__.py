@@ -17,6 +17,8 @@ customer.
     "category": "Accounting/Accounting",
     "depends": ["account_collection", "sale"],
     "data": [
+        "security/ir.model.access.csv",
+        "security/account_collection_sale_security.xml",
         "views/res_config_settings_views.xml",
     ],
     "installable": True,

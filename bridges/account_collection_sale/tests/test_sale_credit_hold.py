@@ -1,5 +1,5 @@
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
 from odoo.addons.account_collection.tests.common import TODAY, CollectionCommon, day, on_day
@@ -116,3 +116,26 @@ class TestSaleCreditHold(SaleCreditHoldCommon):
         self.assertEqual(order.state, "sale")
         with self.assertRaisesRegex(UserError, "Held Industries is on credit hold"):
             self.order(self.salesperson).action_confirm()
+
+
+@tagged("post_install", "-at_install")
+@on_day(TODAY)
+class TestSaleCollectorReadsOrders(SaleCreditHoldCommon):
+    """With Sales installed, the invoice form shows the sales order lines each invoice
+    line comes from: a collector opens their customers' invoices and reads those orders,
+    not the orders of another collector's customers, and changes none."""
+
+    def test_collector_reads_the_orders_of_their_portfolio_only(self):
+        self.company.collection_portfolio_restricted = True
+        self.customer.with_company(self.company).collection_user_id = self.collector
+        other = self.env["res.partner"].create({"name": "Other Portfolio SA"})
+        mine = self.order(self.sales_manager)
+        theirs = self.order(self.sales_manager)
+        theirs.partner_id = other
+        Order = self.env["sale.order"].with_user(self.collector).with_company(self.company)
+        self.assertEqual(Order.search([("id", "in", (mine | theirs).ids)]), mine)
+        self.assertEqual(mine.with_user(self.collector).order_line.price_unit, 100.0)
+        with self.assertRaises(AccessError):
+            theirs.with_user(self.collector).check_access("read")
+        with self.assertRaises(AccessError):
+            mine.with_user(self.collector).write({"note": "changed"})
