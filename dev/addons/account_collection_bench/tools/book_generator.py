@@ -1392,7 +1392,30 @@ class _SqlWriter:
                 list(self.rank.items()),
                 page_size=1000,
             )
+        self._write_sales_teams()
         env.invalidate_all()
+
+    def _write_sales_teams(self):
+        """With Sales installed, a customer invoice or credit note gets the default sales
+        team of its salesperson in its company (account.move._compute_team_id): the same
+        here."""
+        field = self.env["account.move"]._fields.get("team_id")
+        if not field or not field.store:
+            return
+        groups = {}
+        for move in self.moves:
+            if move["move_type"] in ("out_invoice", "out_refund") and move["invoice_user_id"]:
+                key = (move["invoice_user_id"], move["company_id"])
+                groups.setdefault(key, []).append(move["id"])
+        Team = self.env["crm.team"]
+        for (user_id, company_id), ids in groups.items():
+            team = Team.with_context(allowed_company_ids=[company_id])._get_default_team_id(
+                user_id=user_id
+            )
+            if team:
+                self.cr.execute(
+                    "UPDATE account_move SET team_id = %s WHERE id = ANY(%s)", (team.id, ids)
+                )
 
 
 def _copy_row(row, columns):
