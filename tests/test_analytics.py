@@ -208,6 +208,31 @@ class TestRecoveryCurve(AnalyticsCommon):
             "the oldest overdue invoices.",
         )
 
+    def test_what_waiting_costs_says_nothing_of_a_cost_when_waiting_costs_nothing(self):
+        """Where the company's curve recovers as much or more at the next age (a young
+        book, a few large late payments), waiting costs nothing: the sentence gives the
+        rate of today only, never "waiting costs about $ 0.00"."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 200, date(2026, 1, 30))
+        curve = {"000_030": 90.0, "031_060": 8.0, "061_090": 9.0, "091_180": 0.0}
+        self.company.write(
+            {"collection_recovery_curve": curve, "collection_recovery_curve_date": TODAY}
+        )
+        self.env.registry.clear_cache()
+        self.assertEqual(
+            gamma.with_user(self.collector).collection_recovery_note,
+            "At 45 days overdue, the company recovers 8% of such debt.",
+        )
+        # The same rate at the next age: nothing lost by waiting either.
+        curve["061_090"] = 8.0
+        self.company.collection_recovery_curve = curve
+        self.env.registry.clear_cache()
+        gamma.invalidate_recordset(["collection_recovery_note"])
+        self.assertEqual(
+            gamma.with_user(self.collector).collection_recovery_note,
+            "At 45 days overdue, the company recovers 8% of such debt.",
+        )
+
     def test_worklist_opens_the_curve(self):
         """The worklist's list has a button to the recovery curve."""
         action = self.env.ref("account_collection.collection_recovery_report_action")
