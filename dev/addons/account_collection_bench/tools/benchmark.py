@@ -17,6 +17,7 @@ memory growth):
 6. ``dunning_cold``: the dunning run twice in a row on cold statistics (as a freshly
    restored book at worst) and an empty plan cache, both times printed.
 
+The results end with the targets judged on these numbers (``tools/targets.py``).
 Timings on a shared machine are noisy: compare the ratios, measured in the same run.
 Run it with ``dev/benchmark`` (see ``--help``).
 """
