@@ -1,18 +1,43 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..models.collection_ledger import LEDGER_FIELDS
+from ..models.collection_ledger import DUE_TABLE, LEDGER_FIELDS
 from ..models.res_partner import COLLECTION_STATUS
-from .grouping import shared_group_formatter
+from .grouping import reads_only
+
+# The fields every item of a customer with the same due date shares: groups, filters and
+# sorts on these alone, summing the amounts, are read from the residuals kept per
+# customer and due date (collection_ledger_due) rather than from every open item.
+PER_DUE_DATE_FIELDS = {
+    "partner_id",
+    "user_id",
+    "stage_id",
+    "status",
+    "company_id",
+    "currency_id",
+    "date_maturity",
+    "days_overdue",
+    "bucket_id",
+}
+PER_DUE_DATE_AGGREGATES = {
+    "amount_residual:sum",
+    "amount_overdue:sum",
+    "days_overdue:max",
+    "days_overdue:min",
+}
 
 
 class CollectionAgedReceivableReport(models.Model):
     """One row per open posted receivable item of the current company, in the aging
     bucket of its own due date (credits included), so that grouping by customer and
     bucket gives the aging of the customers' Collections tab and adds up to their
-    total due. Computed when read: a payment shows at once."""
+    total due. Computed when read: a payment shows at once. Groups that need no more
+    than the customer and the due date of the items (the pivot, the graph, the PDF and
+    spreadsheet) are summed from the residuals kept per customer and due date, which
+    the ledger's triggers keep in the same statement as the items."""
 
     _name = "collection.aged.receivable.report"
+    _inherit = ["collection.group.format.mixin"]
     _description = "Aged Receivables"
     _auto = False
     _order = "partner_id, date_maturity, id"
@@ -59,6 +84,8 @@ class CollectionAgedReceivableReport(models.Model):
 
     @property
     def _table_query(self):
+        if self.env.context.get("collection_aged_per_due_date"):
+            return self._per_due_date_query()
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
         Partner = self.env["res.partner"].with_company(company)
@@ -99,10 +126,78 @@ class CollectionAgedReceivableReport(models.Model):
             open_receivable=Ledger._open_receivable_condition(company),
         )
 
+    def _per_due_date_query(self):
+        """The view's rows summed per customer and due date, from the residuals the
+        ledger keeps (DUE_TABLE): the same columns, those of an item (journal item,
+        document, entry date) empty. Only for groups on PER_DUE_DATE_FIELDS."""
+        company = self.env.company
+        today = self.env["res.partner"]._collection_today()
+        Partner = self.env["res.partner"].with_company(company)
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        days = SQL("(%s::date - d.due_date)", today)
+        return SQL(
+            """
+            SELECT ROW_NUMBER() OVER () AS id,
+                   NULL::integer AS move_line_id,
+                   NULL::integer AS move_id,
+                   d.partner_id AS partner_id,
+                   %(collector)s AS user_id,
+                   %(stage)s AS stage_id,
+                   COALESCE(%(status)s, 'current') AS status,
+                   d.company_id AS company_id,
+                   %(currency)s AS currency_id,
+                   NULL::date AS date,
+                   d.due_date AS date_maturity,
+                   GREATEST(%(days)s, 0) AS days_overdue,
+                   %(bucket)s AS bucket_id,
+                   d.residual AS amount_residual,
+                   CASE WHEN %(days)s > 0 THEN d.debit_amount ELSE 0 END AS amount_overdue
+              FROM %(due)s d
+              JOIN res_partner cp ON cp.id = d.partner_id
+             WHERE d.company_id = %(company)s
+            """,
+            collector=Ledger._company_dependent_sql(Partner, "cp", "collection_user_id"),
+            stage=Ledger._company_dependent_sql(Partner, "cp", "collection_stage_id"),
+            status=Ledger._company_dependent_sql(Partner, "cp", "collection_status"),
+            currency=company.currency_id.id,
+            days=days,
+            bucket=self.env["collection.aging.bucket"]._bucket_case_sql(company, days),
+            due=SQL.identifier(DUE_TABLE),
+            company=company.id,
+        )
+
+    def _per_due_date(self, domain, groupby_specs, aggregates, order=None):
+        """The model in the context that reads the rows per customer and due date when
+        the groups ``groupby_specs`` and ``aggregates`` of the items of ``domain`` (and
+        of the user's record rules) can be read from them, else itself."""
+        rules = self.env["ir.rule"]._compute_domain(self._name, "read")
+        if reads_only(
+            [domain, rules],
+            groupby_specs,
+            aggregates,
+            order,
+            PER_DUE_DATE_FIELDS,
+            PER_DUE_DATE_AGGREGATES,
+        ):
+            return self.with_context(collection_aged_per_due_date=True)
+        return self
+
     @api.model
-    def _web_read_group_groupby_formatter(self, groupby_spec, values):
-        return shared_group_formatter(
-            super()._web_read_group_groupby_formatter(groupby_spec, values)
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        model = self._per_due_date(domain, groupby, aggregates, order)
+        return super(CollectionAgedReceivableReport, model)._read_group(
+            domain, groupby, aggregates, having, offset, limit, order
+        )
+
+    @api.model
+    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
+        specs = [spec for groupby in grouping_sets for spec in groupby]
+        model = self._per_due_date(domain, specs, aggregates, order)
+        return super(CollectionAgedReceivableReport, model)._read_grouping_sets(
+            domain, grouping_sets, aggregates, order
         )
 
     def action_open_document(self):
