@@ -86,7 +86,7 @@ class CollectionCashForecast(models.Model):
         def compute():
             if Prediction._kept_fit(company, today):
                 return True, Prediction._predict_changed_items(company, today)
-            return False, Prediction._fit_open_items(company, today)
+            return False, Prediction._predict_open_items(company, today)
 
         if self._ledger_written_in_transaction():
             return compute()
