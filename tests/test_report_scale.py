@@ -3,6 +3,8 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
+from odoo.addons.web.models.models import Base as WebBase
+
 from .common import TODAY, CollectionCommon, day, on_day
 
 AGED_SETS = [["partner_id", "bucket_id"], ["partner_id"], ["bucket_id"], []]
@@ -238,6 +240,30 @@ class TestReportsAtScale(CollectionCommon):
         )
         self.assertEqual(data["totals"][self.b1_30], 350.0)
         self.assertEqual(data["total"], 1750.0)
+
+    def test_pivots_read_as_the_web_client_formats_them(self):
+        """The reports' groups come formatted as the web client's own formatting writes
+        them: the same labels (the customers' names) and the same domains."""
+        for model, grouping_sets in (
+            (self.Aged, [*AGED_SETS, ["user_id", "date_maturity:week"], ["status"]]),
+            (self.Forecast, [*FORECAST_SETS, ["user_id", "predicted_date:month"]]),
+        ):
+            Report = model.with_user(self.collection_manager)
+            aggregates = ("amount_residual:sum",)
+            for groupby in grouping_sets:
+                with self.subTest(model=model._name, groupby=groupby):
+                    [groups] = Report._read_grouping_sets([], [groupby], aggregates)
+                    self.assertTrue(groups)
+                    self.assertEqual(
+                        Report._web_read_group_format(tuple(groupby), aggregates, groups),
+                        WebBase._web_read_group_format(Report, tuple(groupby), aggregates, groups),
+                    )
+        partner = self.customer.with_context(show_email=True)
+        self.assertEqual(partner.display_name, "Acme Customer <acme@example.com>")
+        [[cell]] = self.Aged.with_context(show_email=True).formatted_read_grouping_sets(
+            [("partner_id", "=", partner.id)], [["partner_id"]], ["amount_residual:sum"]
+        )
+        self.assertEqual(cell["partner_id"], (partner.id, "Acme Customer <acme@example.com>"))
 
     # ------------------------------------------------------------------
     # Cash-in forecast
