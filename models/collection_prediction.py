@@ -539,7 +539,6 @@ class CollectionPrediction(models.AbstractModel):
                 today,
             )
         )
-        cr.execute(SQL("ANALYZE %s", table))
         return len(predictions)
 
     @api.model
