@@ -1,5 +1,6 @@
 from .models.collection_kpi import KPI_SUMS_DROP
 from .models.collection_ledger import LEDGER_SUMS_DROP
+from .models.collection_prediction import PREDICTIONS_DROP
 
 
 def post_init_hook(env):
@@ -11,7 +12,8 @@ def post_init_hook(env):
 
 
 def uninstall_hook(env):
-    """Remove the sums behind the figures and the KPIs and the triggers on the journal
-    items that keep them: accounting goes on without them."""
+    """Remove the sums behind the figures and the KPIs, the payment predictions kept and
+    the triggers on the journal items that keep them: accounting goes on without them."""
+    env.cr.execute(PREDICTIONS_DROP)
     env.cr.execute(LEDGER_SUMS_DROP)
     env.cr.execute(KPI_SUMS_DROP)

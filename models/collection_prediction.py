@@ -28,6 +28,93 @@ HISTORY_DAYS = 730
 # prediction.
 UNKNOWN_DELAY_DAYS = 30
 
+# The predictions kept (README, "Predicted payment dates"): each night a scheduled action
+# fits every company's curves and keeps the predicted day of each open item
+# (PREDICTION_TABLE), the counts of the company's and its segments' curves (CURVE_TABLE,
+# segment 0: the company's) and the day of the fit (FIT_TABLE). The ledger's triggers
+# mark a customer whose items change (a payment, an invoice, a credit note, a matching
+# undone) or who changes segment (STALE_TABLE): its items are predicted again when read,
+# from its own history then and the curves of the night, until the next fit. A company
+# whose fit is not of the day (the night's run has not run yet) is fitted when read.
+PREDICTION_TABLE = "collection_prediction_line"
+CURVE_TABLE = "collection_prediction_curve"
+FIT_TABLE = "collection_prediction_fit"
+STALE_TABLE = "collection_prediction_stale"
+PREDICTIONS_DDL = f"""
+CREATE TABLE IF NOT EXISTS {FIT_TABLE} (
+    company_id integer PRIMARY KEY REFERENCES res_company (id) ON DELETE CASCADE,
+    as_of date NOT NULL
+);
+CREATE TABLE IF NOT EXISTS {PREDICTION_TABLE} (
+    line_id integer PRIMARY KEY REFERENCES account_move_line (id) ON DELETE CASCADE,
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    predicted_date date NOT NULL,
+    source varchar NOT NULL
+);
+CREATE INDEX IF NOT EXISTS {PREDICTION_TABLE}_partner_idx
+    ON {PREDICTION_TABLE} (company_id, partner_id);
+CREATE TABLE IF NOT EXISTS {CURVE_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    segment_id integer NOT NULL,
+    delay integer NOT NULL,
+    paid_count integer NOT NULL,
+    open_count integer NOT NULL,
+    PRIMARY KEY (company_id, segment_id, delay)
+);
+CREATE TABLE IF NOT EXISTS {STALE_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    PRIMARY KEY (company_id, partner_id)
+);
+
+-- Every refresh of a customer's sums (collection_ledger_refresh) writes its balance row:
+-- its predictions are no longer those of the night.
+CREATE OR REPLACE FUNCTION collection_prediction_ledger_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO {STALE_TABLE} (company_id, partner_id)
+    SELECT NEW.company_id, NEW.partner_id
+     WHERE EXISTS (SELECT 1 FROM {FIT_TABLE} f WHERE f.company_id = NEW.company_id)
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS collection_prediction_ledger_changed ON collection_ledger_balance;
+CREATE TRIGGER collection_prediction_ledger_changed
+    AFTER INSERT OR UPDATE ON collection_ledger_balance
+    FOR EACH ROW EXECUTE FUNCTION collection_prediction_ledger_changed();
+
+-- A customer that changes segment learns from another curve.
+CREATE OR REPLACE FUNCTION collection_prediction_segment_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    INSERT INTO {STALE_TABLE} (company_id, partner_id)
+    SELECT f.company_id, NEW.commercial_partner_id FROM {FIT_TABLE} f
+     WHERE NEW.commercial_partner_id IS NOT NULL
+    ON CONFLICT DO NOTHING;
+    RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS collection_prediction_segment_changed ON res_partner;
+CREATE TRIGGER collection_prediction_segment_changed
+    AFTER UPDATE OF collection_segment_id ON res_partner FOR EACH ROW
+    WHEN (OLD.collection_segment_id IS DISTINCT FROM NEW.collection_segment_id)
+    EXECUTE FUNCTION collection_prediction_segment_changed();
+"""
+
+# What uninstalling the module removes (hooks.uninstall_hook).
+PREDICTIONS_DROP = f"""
+DROP TRIGGER IF EXISTS collection_prediction_ledger_changed ON collection_ledger_balance;
+DROP TRIGGER IF EXISTS collection_prediction_segment_changed ON res_partner;
+DROP FUNCTION IF EXISTS collection_prediction_ledger_changed();
+DROP FUNCTION IF EXISTS collection_prediction_segment_changed();
+DROP TABLE IF EXISTS {STALE_TABLE};
+DROP TABLE IF EXISTS {CURVE_TABLE};
+DROP TABLE IF EXISTS {PREDICTION_TABLE};
+DROP TABLE IF EXISTS {FIT_TABLE};
+"""
+
 
 def kaplan_meier(counts):
     """The Kaplan-Meier survival curve of delays: ``counts`` is {delay: (paid, open)},
@@ -72,9 +159,12 @@ class DelayModel:
     ``predict(partner_id, due_date)`` and, for comparison, ``baseline(partner_id,
     due_date)`` (the due date plus the customer's average delay)."""
 
-    def __init__(self, as_of, counts, segments=None):
+    def __init__(self, as_of, counts, segments=None, shared=None):
         """``counts``: {partner id: {delay: (paid, open)}}; ``segments``: {partner id:
-        segment id} of the customers in a segment."""
+        segment id} of the customers in a segment; ``shared``: the counts of the company's
+        curve and of its segments' ({delay: (paid, open)}, {segment id: {delay: (paid,
+        open)}}) when they are not those of ``counts`` (the curves kept from the
+        night's fit, ``counts`` holding a few customers only)."""
         self.as_of = as_of
         self.segments = segments or {}
         company = defaultdict(lambda: [0, 0])
@@ -100,6 +190,13 @@ class DelayModel:
                 if segment:
                     per_segment[segment][delay][0] += p
                     per_segment[segment][delay][1] += o
+        if shared is not None:
+            company, per_segment = shared
+        self.company_counts = {delay: tuple(values) for delay, values in company.items()}
+        self.segment_counts = {
+            segment: {delay: tuple(values) for delay, values in segment_counts.items()}
+            for segment, segment_counts in per_segment.items()
+        }
         self.company_curve = kaplan_meier(company)
         self.segment_curves = {
             segment: kaplan_meier(segment_counts)
@@ -252,11 +349,12 @@ class CollectionPrediction(models.AbstractModel):
         )
 
     @api.model
-    def _predict_open_items(self, company, today, restrict=None):
+    def _fit_open_items(self, company, today, restrict=None, model=None):
         """{line id: (move id, partner id, predicted date, source)} of the debits of
         ``company`` open today (``restrict``: an SQL condition on their item ``aml`` and
-        partner ``p``)."""
-        model = self._model(company, today)
+        partner ``p``), from the curves ``model`` (default: fitted now on the whole
+        company's history)."""
+        model = model or self._model(company, today)
         return {
             line_id: (move_id, partner_id, model.predict(partner_id, due), model.source(partner_id))
             for line_id, move_id, partner_id, due, residual, _balance, _paid in self._open_items(
@@ -264,3 +362,192 @@ class CollectionPrediction(models.AbstractModel):
             )
             if residual > 0
         }
+
+    @api.model
+    def _predict_open_items(self, company, today, restrict=None):
+        """{line id: (move id, partner id, predicted date, source)} of the debits of
+        ``company`` open today (``restrict``: an SQL condition on their item ``aml`` and
+        partner ``p``): those kept from the night's fit, those of the customers whose items
+        changed since predicted again (``_predict_changed_items``); all fitted now when
+        the company's kept fit is not of ``today``."""
+        if not self._kept_fit(company, today):
+            return self._fit_open_items(company, today, restrict)
+        kept = self.env.execute_query(
+            SQL(
+                """SELECT s.line_id, aml.move_id, s.partner_id, s.predicted_date, s.source
+                     FROM %(predictions)s s
+                     JOIN account_move_line aml ON aml.id = s.line_id
+                     JOIN res_partner p ON p.id = aml.partner_id
+                    WHERE %(restrict)s""",
+                predictions=self._kept_predictions_sql(company),
+                restrict=restrict if restrict is not None else SQL("TRUE"),
+            )
+        )
+        predictions = {line_id: tuple(values) for line_id, *values in kept}
+        predictions.update(self._predict_changed_items(company, today, restrict))
+        return dict(sorted(predictions.items()))
+
+    # ------------------------------------------------------------------
+    # Predictions kept from the night's fit
+    # ------------------------------------------------------------------
+
+    def init(self):
+        super().init()
+        self.env.cr.execute(PREDICTIONS_DDL)
+
+    @api.model
+    def _kept_fit(self, company, today):
+        """Whether the predictions kept for ``company`` were fitted on ``today``."""
+        self.env["collection.ledger"]._flush()
+        self.env["res.partner"].flush_model(["collection_segment_id"])
+        [[kept]] = self.env.execute_query(
+            SQL(
+                "SELECT EXISTS (SELECT 1 FROM %s WHERE company_id = %s AND as_of = %s)",
+                SQL.identifier(FIT_TABLE),
+                company.id,
+                today,
+            )
+        )
+        return kept
+
+    @api.model
+    def _kept_predictions_sql(self, company):
+        """Query: the predictions kept (line_id, partner_id, predicted_date, source) of the
+        customers of ``company`` whose items did not change since."""
+        return SQL(
+            """(
+            SELECT s.line_id, s.partner_id, s.predicted_date, s.source
+              FROM %(predictions)s s
+             WHERE s.company_id = %(company)s
+               AND NOT EXISTS (SELECT 1 FROM %(stale)s st
+                                WHERE st.company_id = s.company_id
+                                  AND st.partner_id = s.partner_id)
+            )""",
+            predictions=SQL.identifier(PREDICTION_TABLE),
+            stale=SQL.identifier(STALE_TABLE),
+            company=company.id,
+        )
+
+    @api.model
+    def _changed_partner_ids(self, company):
+        """The customers of ``company`` whose items changed since the night's fit."""
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT partner_id FROM %s WHERE company_id = %s ORDER BY partner_id",
+                SQL.identifier(STALE_TABLE),
+                company.id,
+            )
+        )
+        return [partner_id for [partner_id] in rows]
+
+    @api.model
+    def _kept_curves(self, company):
+        """The counts of the company's curve and of its segments' kept from the night's
+        fit: ({delay: (paid, open)}, {segment id: {delay: (paid, open)}})."""
+        company_counts, segment_counts = {}, defaultdict(dict)
+        for segment_id, delay, paid, open_ in self.env.execute_query(
+            SQL(
+                "SELECT segment_id, delay, paid_count, open_count FROM %s WHERE company_id = %s",
+                SQL.identifier(CURVE_TABLE),
+                company.id,
+            )
+        ):
+            if segment_id:
+                segment_counts[segment_id][delay] = (paid, open_)
+            else:
+                company_counts[delay] = (paid, open_)
+        return company_counts, segment_counts
+
+    @api.model
+    def _predict_changed_items(self, company, today, restrict=None):
+        """The predictions (as _predict_open_items) of the open debits of the customers
+        of ``company`` whose items changed since the night's fit: each from its own
+        history now, else from the curves of its segment's or the company's customers
+        kept from the night."""
+        partner_ids = self._changed_partner_ids(company)
+        if not partner_ids:
+            return {}
+        customers = SQL("p.commercial_partner_id IN %s", tuple(partner_ids))
+        counts = self._delay_counts(company, today, customers)
+        # sudo: the segments of the customers whose ledger is read, a fitting detail.
+        partners = self.env["res.partner"].with_company(company).sudo().browse(list(counts))
+        segments = {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
+        model = DelayModel(today, counts, segments, shared=self._kept_curves(company))
+        if restrict is not None:
+            customers = SQL("%s AND %s", customers, restrict)
+        return {
+            line_id: (move_id, partner_id, model.predict(partner_id, due), model.source(partner_id))
+            for line_id, move_id, partner_id, due, residual, _balance, _paid in self._open_items(
+                company, today, customers
+            )
+            if residual > 0
+        }
+
+    @api.model
+    def _refresh_predictions(self, company, today):
+        """Fit the curves of ``company`` on its whole history of ``today`` and keep them
+        with the predictions of its open debits; returns their number."""
+        model = self._model(company, today)
+        predictions = self._fit_open_items(company, today, model=model)
+        cr = self.env.cr
+        table = SQL.identifier(PREDICTION_TABLE)
+        cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", table, company.id))
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (line_id, company_id, partner_id, predicted_date, source)
+                   SELECT line_id, %s, partner_id, day, source
+                     FROM unnest(%s::int[], %s::int[], %s::date[], %s::varchar[])
+                          AS p (line_id, partner_id, day, source)""",
+                table,
+                company.id,
+                list(predictions),
+                [values[1] for values in predictions.values()],
+                [values[2] for values in predictions.values()],
+                [values[3] for values in predictions.values()],
+            )
+        )
+        curves = [(0, model.company_counts), *model.segment_counts.items()]
+        rows = [
+            (segment_id, delay, paid, open_)
+            for segment_id, counts in curves
+            for delay, (paid, open_) in counts.items()
+        ]
+        cr.execute(
+            SQL("DELETE FROM %s WHERE company_id = %s", SQL.identifier(CURVE_TABLE), company.id)
+        )
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (company_id, segment_id, delay, paid_count, open_count)
+                   SELECT %s, * FROM unnest(%s::int[], %s::int[], %s::int[], %s::int[])""",
+                SQL.identifier(CURVE_TABLE),
+                company.id,
+                [row[0] for row in rows],
+                [row[1] for row in rows],
+                [row[2] for row in rows],
+                [row[3] for row in rows],
+            )
+        )
+        cr.execute(
+            SQL("DELETE FROM %s WHERE company_id = %s", SQL.identifier(STALE_TABLE), company.id)
+        )
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (company_id, as_of) VALUES (%s, %s)
+                   ON CONFLICT (company_id) DO UPDATE SET as_of = EXCLUDED.as_of""",
+                SQL.identifier(FIT_TABLE),
+                company.id,
+                today,
+            )
+        )
+        return len(predictions)
+
+    @api.model
+    def _cron_refresh_predictions(self):
+        """Each night: fit every company's curves on the day and keep the predictions of
+        its open invoices, which the cash-in forecast and the invoices read."""
+        companies = self.env["res.company"].sudo().search([])
+        for index, company in enumerate(companies):
+            self.sudo().with_company(company)._refresh_predictions(
+                company, company._collection_today()
+            )
+            self.env["ir.cron"]._commit_progress(1, remaining=len(companies) - index - 1)

@@ -1,18 +1,48 @@
 from odoo import api, fields, models
 from odoo.tools import SQL
 
-from ..models.collection_ledger import LEDGER_FIELDS
+from ..models.collection_ledger import DUE_TABLE, LEDGER_FIELDS
 from ..models.res_partner import COLLECTION_STATUS
-from .grouping import shared_group_formatter
+from .grouping import reads_only
+
+# The fields every item of a customer with the same due date shares: groups, filters and
+# sorts on these alone, summing the amounts, are read from the residuals kept per
+# customer and due date (collection_ledger_due) rather than from every open item.
+PER_DUE_DATE_FIELDS = {
+    "partner_id",
+    "user_id",
+    "stage_id",
+    "status",
+    "company_id",
+    "currency_id",
+    "date_maturity",
+    "days_overdue",
+    "bucket_id",
+}
+PER_DUE_DATE_AGGREGATES = {
+    "amount_residual:sum",
+    "amount_overdue:sum",
+    "days_overdue:max",
+    "days_overdue:min",
+}
+# Those that need no due date (the pivot's customers by bucket, the exports): read from the
+# residuals summed per customer and bucket first, the customer's collector, stage and
+# status then read once per customer and bucket.
+PER_BUCKET_FIELDS = PER_DUE_DATE_FIELDS - {"date_maturity", "days_overdue"}
+PER_BUCKET_AGGREGATES = {"amount_residual:sum", "amount_overdue:sum", "days_overdue:max"}
 
 
 class CollectionAgedReceivableReport(models.Model):
     """One row per open posted receivable item of the current company, in the aging
     bucket of its own due date (credits included), so that grouping by customer and
     bucket gives the aging of the customers' Collections tab and adds up to their
-    total due. Computed when read: a payment shows at once."""
+    total due. Computed when read: a payment shows at once. Groups that need no more
+    than the customer and the due date of the items (the pivot, the graph, the PDF and
+    spreadsheet) are summed from the residuals kept per customer and due date, which
+    the ledger's triggers keep in the same statement as the items."""
 
     _name = "collection.aged.receivable.report"
+    _inherit = ["collection.group.format.mixin"]
     _description = "Aged Receivables"
     _auto = False
     _order = "partner_id, date_maturity, id"
@@ -59,6 +89,8 @@ class CollectionAgedReceivableReport(models.Model):
 
     @property
     def _table_query(self):
+        if rows := self.env.context.get("collection_aged_rows"):
+            return self._per_due_date_query(per_bucket=rows == "bucket")
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
         Partner = self.env["res.partner"].with_company(company)
@@ -99,10 +131,104 @@ class CollectionAgedReceivableReport(models.Model):
             open_receivable=Ledger._open_receivable_condition(company),
         )
 
+    def _per_due_date_query(self, per_bucket=False):
+        """The view's rows summed per customer and due date (or, ``per_bucket``, per
+        customer and bucket), from the residuals the ledger keeps (DUE_TABLE): the same
+        columns, those of an item (journal item, document, entry date) empty, and the due
+        date too per bucket (its days overdue then the most of the bucket's). Only for
+        groups on PER_DUE_DATE_FIELDS (PER_BUCKET_FIELDS)."""
+        company = self.env.company
+        today = self.env["res.partner"]._collection_today()
+        Partner = self.env["res.partner"].with_company(company)
+        Ledger = self.env["collection.ledger"]
+        Ledger._flush()
+        days = SQL("(%s::date - d.due_date)", today)
+        bucket = self.env["collection.aging.bucket"]._bucket_case_sql(company, days)
+        overdue = SQL("CASE WHEN %s > 0 THEN d.debit_amount ELSE 0 END", days)
+        if per_bucket:
+            rows = SQL(
+                """SELECT d.partner_id, NULL::date AS due_date, %(bucket)s AS bucket_id,
+                          GREATEST(MAX(%(days)s), 0) AS days_overdue,
+                          SUM(d.residual) AS residual, SUM(%(overdue)s) AS overdue
+                     FROM %(due)s d
+                    WHERE d.company_id = %(company)s
+                    GROUP BY d.partner_id, 3""",
+                bucket=bucket,
+                days=days,
+                overdue=overdue,
+                due=SQL.identifier(DUE_TABLE),
+                company=company.id,
+            )
+        else:
+            rows = SQL(
+                """SELECT d.partner_id, d.due_date, %(bucket)s AS bucket_id,
+                          GREATEST(%(days)s, 0) AS days_overdue,
+                          d.residual, %(overdue)s AS overdue
+                     FROM %(due)s d
+                    WHERE d.company_id = %(company)s""",
+                bucket=bucket,
+                days=days,
+                overdue=overdue,
+                due=SQL.identifier(DUE_TABLE),
+                company=company.id,
+            )
+        return SQL(
+            """
+            SELECT ROW_NUMBER() OVER () AS id,
+                   NULL::integer AS move_line_id,
+                   NULL::integer AS move_id,
+                   r.partner_id AS partner_id,
+                   %(collector)s AS user_id,
+                   %(stage)s AS stage_id,
+                   COALESCE(%(status)s, 'current') AS status,
+                   %(company)s AS company_id,
+                   %(currency)s AS currency_id,
+                   NULL::date AS date,
+                   r.due_date AS date_maturity,
+                   r.days_overdue AS days_overdue,
+                   r.bucket_id AS bucket_id,
+                   r.residual AS amount_residual,
+                   r.overdue AS amount_overdue
+              FROM (%(rows)s) r
+              JOIN res_partner cp ON cp.id = r.partner_id
+            """,
+            collector=Ledger._company_dependent_sql(Partner, "cp", "collection_user_id"),
+            stage=Ledger._company_dependent_sql(Partner, "cp", "collection_stage_id"),
+            status=Ledger._company_dependent_sql(Partner, "cp", "collection_status"),
+            company=company.id,
+            currency=company.currency_id.id,
+            rows=rows,
+        )
+
+    def _per_due_date(self, domain, groupby_specs, aggregates, order=None):
+        """The model in the context that reads the rows per customer and bucket or per
+        customer and due date when the groups ``groupby_specs`` and ``aggregates`` of the
+        items of ``domain`` (and of the user's record rules) can be read from them, else
+        itself."""
+        domains = [domain, self.env["ir.rule"]._compute_domain(self._name, "read")]
+        for rows, fnames, aggregate_specs in (
+            ("bucket", PER_BUCKET_FIELDS, PER_BUCKET_AGGREGATES),
+            ("due_date", PER_DUE_DATE_FIELDS, PER_DUE_DATE_AGGREGATES),
+        ):
+            if reads_only(domains, groupby_specs, aggregates, order, fnames, aggregate_specs):
+                return self.with_context(collection_aged_rows=rows)
+        return self
+
     @api.model
-    def _web_read_group_groupby_formatter(self, groupby_spec, values):
-        return shared_group_formatter(
-            super()._web_read_group_groupby_formatter(groupby_spec, values)
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        model = self._per_due_date(domain, groupby, aggregates, order)
+        return super(CollectionAgedReceivableReport, model)._read_group(
+            domain, groupby, aggregates, having, offset, limit, order
+        )
+
+    @api.model
+    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
+        specs = [spec for groupby in grouping_sets for spec in groupby]
+        model = self._per_due_date(domain, specs, aggregates, order)
+        return super(CollectionAgedReceivableReport, model)._read_grouping_sets(
+            domain, grouping_sets, aggregates, order
         )
 
     def action_open_document(self):

@@ -1,10 +1,10 @@
 from datetime import timedelta
 
-from odoo import api, fields, models
+from odoo import fields, models
 from odoo.tools import SQL
+from odoo.tools.misc import get_lang
 
 from ..models.collection_ledger import LEDGER_FIELDS
-from .grouping import shared_group_formatter
 
 # Weeks the cash-in forecast spreads the open invoices over; what is predicted later is
 # counted in the week after the last, "Later".
@@ -18,6 +18,7 @@ class CollectionCashForecast(models.Model):
     later. Computed when read."""
 
     _name = "collection.cash.forecast"
+    _inherit = ["collection.group.format.mixin"]
     _description = "Cash-in Forecast"
     _auto = False
     _order = "predicted_date, id"
@@ -74,31 +75,54 @@ class CollectionCashForecast(models.Model):
         return written
 
     def _forecast_predictions(self, company, today):
-        """The predictions of the open items of ``company`` (collection.prediction), fitted
-        once per read-only transaction: a list view counts and reads its rows, each query
-        reading the view, on the same fit. A transaction that wrote fits again."""
+        """The predictions of the open items of ``company`` not kept from the night's
+        fit (collection.prediction): (whether the kept ones are read, {line id: (move
+        id, partner id, predicted date, source)} of the others), all of them fitted now
+        when the company's kept fit is not of ``today``. Computed once per read-only
+        transaction: a list view counts and reads its rows, each query reading the view,
+        on the same predictions. A transaction that wrote computes them again."""
         Prediction = self.env["collection.prediction"]
+
+        def compute():
+            if Prediction._kept_fit(company, today):
+                return True, Prediction._predict_changed_items(company, today)
+            return False, Prediction._predict_open_items(company, today)
+
         if self._ledger_written_in_transaction():
-            return Prediction._predict_open_items(company, today)
+            return compute()
         key = ("collection.cash.forecast", company.id, today)
         cache = self.env.cr.cache
         if key not in cache:
-            cache[key] = Prediction._predict_open_items(company, today)
+            cache[key] = compute()
         return cache[key]
 
     @property
     def _table_query(self):
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
-        predictions = self._forecast_predictions(company, today)
-        first_week = today - timedelta(days=today.weekday())
+        kept, predictions = self._forecast_predictions(company, today)
+        # The weeks start on the first day of the week of the user's language, as the
+        # pivot and graph group them by week.
+        first_week_day = int(get_lang(self.env).week_start) - 1
+        first_week = today - timedelta(days=(today.weekday() - first_week_day) % 7)
         later_week = first_week + timedelta(weeks=FORECAST_WEEKS)
+        days_offset = f"-{first_week_day and 7 - first_week_day} DAY"
         line_ids = list(predictions) or [0]
         dates = [values[2] for values in predictions.values()] or [today]
         sources = [values[3] for values in predictions.values()] or ["company"]
         Partner = self.env["res.partner"].with_company(company)
         Ledger = self.env["collection.ledger"]
-        week = SQL("date_trunc('week', prediction.day)::date")
+        week = SQL(
+            "(date_trunc('week', prediction.day::timestamp - INTERVAL %s) + INTERVAL %s)::date",
+            days_offset,
+            days_offset,
+        )
+        kept_sql = SQL()
+        if kept:
+            kept_sql = SQL(
+                "SELECT k.line_id, k.predicted_date, k.source FROM %s k UNION ALL",
+                self.env["collection.prediction"]._kept_predictions_sql(company),
+            )
         return SQL(
             """
             SELECT aml.id AS id,
@@ -114,8 +138,11 @@ class CollectionCashForecast(models.Model):
                    %(week)s >= %(later_week)s AS later,
                    prediction.source AS source,
                    aml.amount_residual AS amount_residual
-              FROM unnest(%(line_ids)s::int[], %(dates)s::date[], %(sources)s::varchar[])
-                   AS prediction(line_id, day, source)
+              FROM (
+                   %(kept)s
+                   SELECT * FROM unnest(%(line_ids)s::int[], %(dates)s::date[],
+                                        %(sources)s::varchar[])
+              ) AS prediction(line_id, day, source)
               JOIN account_move_line aml ON aml.id = prediction.line_id
               JOIN res_partner p ON p.id = aml.partner_id
               JOIN res_partner cp ON cp.id = p.commercial_partner_id
@@ -125,15 +152,10 @@ class CollectionCashForecast(models.Model):
             due_date=Ledger._due_date_sql(),
             week=week,
             later_week=later_week,
+            kept=kept_sql,
             line_ids=line_ids,
             dates=dates,
             sources=sources,
-        )
-
-    @api.model
-    def _web_read_group_groupby_formatter(self, groupby_spec, values):
-        return shared_group_formatter(
-            super()._web_read_group_groupby_formatter(groupby_spec, values)
         )
 
     def action_open_document(self):

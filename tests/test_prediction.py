@@ -173,11 +173,12 @@ class TestCollectionPrediction(CollectionCommon):
         self.assertEqual(total, 1500.0)
         weeks = dict(forecast._read_group([], ["week_start:day"], ["amount_residual:sum"]))
         self.assertEqual(sum(weeks.values()), 1500.0)
-        # The late one is predicted on day +15, in that day's week.
+        # The late one is predicted on day +15, in that day's week (of the user's
+        # language: English weeks start on Sunday).
         row = forecast.search([("move_id", "=", self.open_late.id)])
         self.assertEqual(row.predicted_date, day(15))
-        monday = day(15) - timedelta(days=day(15).weekday())
-        self.assertEqual(row.week_start, monday)
+        sunday = day(15) - timedelta(days=(day(15).weekday() + 1) % 7)
+        self.assertEqual(row.week_start, sunday)
         self.assertFalse(row.later)
 
     def test_customer_without_history_falls_back_to_its_segment(self):
