@@ -12,7 +12,12 @@ from odoo.tools.mail import email_normalize, generate_tracking_message_id
 from odoo.tools.misc import SENTINEL, hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
-from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
+from .collection_ledger import (
+    BROKEN_PROMISE_WINDOW,
+    LEDGER_FIELDS,
+    PARTNER_PRIORITY_DDL,
+    figure_search,
+)
 
 COLLECTION_STATUS = [
     ("current", "Current"),
@@ -241,6 +246,12 @@ class ResPartner(models.Model):
         groups="account_collection.group_collection_user,account.group_account_invoice",
     )
 
+    def init(self):
+        super().init()
+        # A change of status changes the priority the ledger stores: a trigger keeps it
+        # (collection.ledger, PRIORITY_DDL).
+        self.env.cr.execute(PARTNER_PRIORITY_DDL)
+
     # ------------------------------------------------------------------
     # Figures in SQL
     # ------------------------------------------------------------------
@@ -279,6 +290,9 @@ class ResPartner(models.Model):
             Ledger._figures_sql(company, today, partner_ids),
             SQL("%s = %s", SQL.identifier(figures, "partner_id"), SQL.identifier(alias, "id")),
         )
+        if fname == "collection_priority" and Ledger._priority_stored(company, today):
+            # The priority of today, stored (the worklist reads its page in order).
+            return SQL("COALESCE(%s, 0)", SQL.identifier(figures, "priority"))
         oldest = SQL.identifier(figures, "oldest_due_date")
         days = SQL("COALESCE(%s::date - %s, 0)", today, oldest)
         if fname == "collection_overdue_amount":
