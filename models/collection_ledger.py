@@ -459,8 +459,9 @@ STATUS_PRIORITY_WEIGHT = {
 PRIORITY_DDL = f"""
 ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS priority numeric;
 ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS priority_date date;
-CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_priority_idx
-    ON {BALANCE_TABLE} (company_id, priority DESC, partner_id);
+DROP INDEX IF EXISTS {BALANCE_TABLE}_priority_idx;
+CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_priority_order_idx
+    ON {BALANCE_TABLE} (company_id, COALESCE(priority, 0) DESC, partner_id);
 CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_priority_date_idx
     ON {BALANCE_TABLE} (company_id, priority_date);
 
@@ -599,9 +600,28 @@ def sql_figure_search(model, fname, operator, value):
             return condition
         if value is False or value is None:
             return SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        return SQL("%s %s %s", expr, SQL(operator), value)
+        condition = SQL("%s %s %s", expr, SQL(operator), value)
+        # A condition that no record without figures meets (more than 0 due, over 90 days
+        # overdue) says so in a way PostgreSQL sees: it then joins only the records with
+        # figures, and may read them in the order of an index on them (the worklist's
+        # page, by stored priority).
+        present = getattr(model, "_collection_figures_present_sql", None)
+        if present is not None and operator in FIGURE_ZERO_MEETS and type(value) in (int, float):
+            if not FIGURE_ZERO_MEETS[operator](value):
+                extra = present(alias, fname, query)
+                if extra is not None:
+                    condition = SQL("(%s AND %s)", condition, extra)
+        return condition
 
     return Domain.custom(to_sql=to_sql)
+
+
+# Whether 0 satisfies ``0 <operator> value``, for the operators a figure filter uses.
+FIGURE_ZERO_MEETS = {
+    ">": lambda value: 0 > value,
+    ">=": lambda value: 0 >= value,
+    "=": lambda value: value == 0,
+}
 
 
 def figure_search(fname):

@@ -66,6 +66,14 @@ FIGURE_FIELDS = (
     "collection_priority",
 )
 
+# Figures that are 0 for a customer with no open item in the company.
+FIGURES_ZERO_WITHOUT_ITEMS = (
+    "collection_overdue_amount",
+    "collection_due_amount",
+    "collection_days_overdue",
+    "collection_priority",
+)
+
 # Computed fields read for all the customers read at once (ResPartner._read_format,
 # ResPartner._export_rows): one query for any number of customers.
 BATCH_FIELDS = (*FIGURE_FIELDS, "collection_currency_id")
@@ -290,8 +298,13 @@ class ResPartner(models.Model):
             Ledger._figures_sql(company, today, partner_ids),
             SQL("%s = %s", SQL.identifier(figures, "partner_id"), SQL.identifier(alias, "id")),
         )
-        if fname == "collection_priority" and Ledger._priority_stored(company, today):
-            # The priority of today, stored (the worklist reads its page in order).
+        if (
+            fname == "collection_priority"
+            and partner_ids is None
+            and Ledger._priority_stored(company, today)
+        ):
+            # Searching or sorting every customer (the worklist's page): the priority of
+            # today, stored. A few customers' (partner_ids) are computed, the same value.
             return SQL("COALESCE(%s, 0)", SQL.identifier(figures, "priority"))
         oldest = SQL.identifier(figures, "oldest_due_date")
         days = SQL("COALESCE(%s::date - %s, 0)", today, oldest)
@@ -327,6 +340,15 @@ class ResPartner(models.Model):
             broken_count,
             self._field_to_sql(alias, "collection_status", query),
         )
+
+    def _collection_figures_present_sql(self, alias, fname, query):
+        """SQL condition that the partner row ``alias`` of ``query`` has figures (open
+        items in the current company), for the figures that are 0 without them (see
+        sql_figure_search); None for the others."""
+        if fname not in FIGURES_ZERO_WITHOUT_ITEMS:
+            return None
+        figures = query.make_alias(alias, "collection_figures")
+        return SQL("%s IS NOT NULL", SQL.identifier(figures, "partner_id"))
 
     def _field_to_sql(self, alias, field_expr, query=None):
         if field_expr == "collection_currency_id":
