@@ -820,6 +820,14 @@ class CollectionLedger(models.AbstractModel):
         return rows[0][1]
 
     @api.model
+    def _priority_fill(self):
+        """Fill the stored priorities of today where missing (the module's update, the
+        19.0.1.4.0 migration), with statistics for the planner at once: the worklist's
+        check of today's rows reads an index on their day."""
+        if self._priority_refresh(fields.Date.today()):
+            self.env.cr.execute(SQL("ANALYZE %s", SQL.identifier(BALANCE_TABLE)))
+
+    @api.model
     def _cron_refresh_priorities(self):
         """The scheduled action: the stored priorities of the new day."""
         self._priority_refresh()

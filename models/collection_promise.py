@@ -76,7 +76,7 @@ class CollectionPromise(models.Model):
         # The broken promises count in the priority the ledger stores: triggers keep it
         # (collection.ledger, PRIORITY_DDL), filled here when installing.
         self.env.cr.execute(PROMISE_PRIORITY_DDL)
-        self.env["collection.ledger"]._priority_refresh(fields.Date.today())
+        self.env["collection.ledger"]._priority_fill()
 
     @api.depends("partner_id", "amount", "date")
     def _compute_name(self):

@@ -9,4 +9,4 @@ from odoo import SUPERUSER_ID, api
 
 def migrate(cr, version):
     env = api.Environment(cr, SUPERUSER_ID, {})
-    env["collection.ledger"]._priority_refresh()
+    env["collection.ledger"]._priority_fill()
