@@ -5,7 +5,7 @@ to read a company-dependent field in SQL. The customers' and invoices' figures, 
 dunning run, the KPIs, the reports and the dashboard all read the ledger through
 ``collection.ledger`` (README, "How figures are computed")."""
 
-from odoo import api, models
+from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
@@ -187,6 +187,8 @@ ON CONFLICT (company_id, partner_id, paid_date) DO UPDATE
        IS DISTINCT FROM (EXCLUDED.paid_count, EXCLUDED.late_count, EXCLUDED.amount,
                          EXCLUDED.late_amount)
 $query$ USING partner_ids, company_ids;
+-- Their stored priority, on its day (see PRIORITY_DDL).
+PERFORM collection_ledger_priority_refresh(partner_ids, company_ids);
 END
 $fn$;
 
@@ -374,6 +376,10 @@ CREATE TRIGGER collection_ledger_account_retyped AFTER UPDATE OF account_type
 
 # What uninstalling the module removes (hooks.uninstall_hook).
 LEDGER_SUMS_DROP = f"""
+DROP TRIGGER IF EXISTS collection_ledger_partner_status ON res_partner;
+DROP FUNCTION IF EXISTS collection_ledger_partner_status();
+DROP FUNCTION IF EXISTS collection_ledger_promise_changed() CASCADE;
+DROP FUNCTION IF EXISTS collection_ledger_priority_refresh(integer[], integer[], date);
 DROP TRIGGER IF EXISTS collection_ledger_aml_inserted ON account_move_line;
 DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
 DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
@@ -435,6 +441,140 @@ STATUS_PRIORITY_WEIGHT = {
     "uncollectible": 0.1,
 }
 
+# The priority of a day, kept on each customer's balance row (``priority``, for the day
+# ``priority_date``) so that the worklist reads its customers in priority order instead of
+# computing every customer's priority to sort them (README, "The stored priority"). Each
+# row always holds the priority of its own day, computed by the formula of _priority_sql
+# (written into the function when the module is loaded, collection.ledger._priority_ddl):
+# - the ledger's refresh recomputes it with the sums, in the same statement as the journal
+#   items change; a new row takes the day of the company's other rows;
+# - a change of a customer's status (res_partner), or of its promises (collection_promise,
+#   see PROMISE_PRIORITY_DDL), recomputes it in the same statement;
+# - the scheduled action moves the rows to the new day (collection.ledger._priority_refresh).
+# A reader whose day is not the rows' day (the day changed, before the scheduled action; a
+# user in another time zone) computes the priority when read instead (_priority_stored).
+# Every write of the priority writes the balance row, so that two transactions changing
+# what the priority of one customer is made of write the same row: the second fails to
+# serialize and is retried, as for the sums.
+PRIORITY_DDL = f"""
+ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS priority numeric;
+ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS priority_date date;
+DROP INDEX IF EXISTS {BALANCE_TABLE}_priority_idx;
+CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_priority_order_idx
+    ON {BALANCE_TABLE} (company_id, COALESCE(priority, 0) DESC, partner_id);
+CREATE INDEX IF NOT EXISTS {BALANCE_TABLE}_priority_date_idx
+    ON {BALANCE_TABLE} (company_id, priority_date);
+
+-- The priority of the keys' rows on ``on_day``, else on each row's own day (a new row: the
+-- latest day of its company's rows; none yet: no priority, read as stale).
+CREATE OR REPLACE FUNCTION collection_ledger_priority_refresh(partner_ids integer[],
+                                                               company_ids integer[],
+                                                               on_day date DEFAULT NULL)
+RETURNS void LANGUAGE plpgsql AS $fn$
+BEGIN
+-- Installing: the promises' table comes later (its model's init fills the priorities).
+IF to_regclass('collection_promise') IS NULL THEN
+    RETURN;
+END IF;
+EXECUTE $query$
+WITH keys AS MATERIALIZED (
+    SELECT DISTINCT k.partner_id, k.company_id
+      FROM unnest($1::integer[], $2::integer[]) AS k (partner_id, company_id)
+), rows AS MATERIALIZED (
+    SELECT b.partner_id, b.company_id, b.debit_amount, b.oldest_due_date,
+           COALESCE($3::date, b.priority_date,
+                    (SELECT MAX(o.priority_date) FROM {BALANCE_TABLE} o
+                      WHERE o.company_id = b.company_id)) AS day
+      FROM keys k
+      JOIN {BALANCE_TABLE} b ON b.partner_id = k.partner_id AND b.company_id = k.company_id
+), terms AS (
+    SELECT r.partner_id, r.company_id, r.day,
+           r.debit_amount - COALESCE(
+               (SELECT SUM(d.debit_amount) FROM {DUE_TABLE} d
+                 WHERE d.company_id = r.company_id AND d.partner_id = r.partner_id
+                   AND d.due_date >= r.day AND d.debit_amount != 0), 0) AS overdue_amount,
+           COALESCE(r.day - CASE WHEN r.oldest_due_date < r.day THEN r.oldest_due_date END, 0)
+               AS days_overdue,
+           (SELECT COUNT(*) FROM collection_promise cp
+             WHERE cp.company_id = r.company_id AND cp.partner_id = r.partner_id
+               AND cp.state IN ('broken', 'partial')
+               AND cp.date >= r.day - {BROKEN_PROMISE_WINDOW}) AS broken_count,
+           (rp.collection_status ->> r.company_id::text) AS status
+      FROM rows r
+      JOIN res_partner rp ON rp.id = r.partner_id
+)
+UPDATE {BALANCE_TABLE} b
+   SET priority = CASE WHEN t.day IS NOT NULL THEN {{formula}} END,
+       priority_date = t.day
+  FROM terms t
+ WHERE b.partner_id = t.partner_id AND b.company_id = t.company_id
+$query$ USING partner_ids, company_ids, on_day;
+END
+$fn$;
+
+-- A customer's status changed (in any company): its priorities.
+CREATE OR REPLACE FUNCTION collection_ledger_partner_status() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    PERFORM collection_ledger_priority_refresh(array_agg(b.partner_id), array_agg(b.company_id))
+       FROM collection_old_partners o
+       JOIN collection_new_partners n ON n.id = o.id
+       JOIN {BALANCE_TABLE} b ON b.partner_id = n.id
+      WHERE o.collection_status IS DISTINCT FROM n.collection_status
+        AND (o.collection_status ->> b.company_id::text)
+            IS DISTINCT FROM (n.collection_status ->> b.company_id::text)
+     HAVING COUNT(*) > 0;
+    RETURN NULL;
+END
+$fn$;
+"""
+
+# The status's trigger, created with the customers' collection fields (res.partner.init).
+PARTNER_PRIORITY_DDL = """
+DROP TRIGGER IF EXISTS collection_ledger_partner_status ON res_partner;
+CREATE TRIGGER collection_ledger_partner_status AFTER UPDATE ON res_partner
+    REFERENCING OLD TABLE AS collection_old_partners NEW TABLE AS collection_new_partners
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partner_status();
+"""
+
+# The promises' triggers: a promise made, broken, kept, moved or deleted changes the broken
+# promises its customer's priority counts (created with the promises' table).
+PROMISE_PRIORITY_DDL = """
+CREATE OR REPLACE FUNCTION collection_ledger_promise_changed() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        PERFORM collection_ledger_priority_refresh(array_agg(o.partner_id),
+                                                   array_agg(o.company_id))
+           FROM collection_old_promises o
+          WHERE o.partner_id IS NOT NULL AND o.company_id IS NOT NULL
+         HAVING COUNT(*) > 0;
+    END IF;
+    IF TG_OP IN ('UPDATE', 'INSERT') THEN
+        PERFORM collection_ledger_priority_refresh(array_agg(n.partner_id),
+                                                   array_agg(n.company_id))
+           FROM collection_new_promises n
+          WHERE n.partner_id IS NOT NULL AND n.company_id IS NOT NULL
+         HAVING COUNT(*) > 0;
+    END IF;
+    RETURN NULL;
+END
+$fn$;
+
+DROP TRIGGER IF EXISTS collection_ledger_promise_inserted ON collection_promise;
+CREATE TRIGGER collection_ledger_promise_inserted AFTER INSERT ON collection_promise
+    REFERENCING NEW TABLE AS collection_new_promises
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
+DROP TRIGGER IF EXISTS collection_ledger_promise_deleted ON collection_promise;
+CREATE TRIGGER collection_ledger_promise_deleted AFTER DELETE ON collection_promise
+    REFERENCING OLD TABLE AS collection_old_promises
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
+DROP TRIGGER IF EXISTS collection_ledger_promise_updated ON collection_promise;
+CREATE TRIGGER collection_ledger_promise_updated AFTER UPDATE ON collection_promise
+    REFERENCING OLD TABLE AS collection_old_promises NEW TABLE AS collection_new_promises
+    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
+"""
+
 
 def sql_figure_search(model, fname, operator, value):
     """Domain selecting the records of ``model`` whose figure ``fname`` (a field that
@@ -460,9 +600,28 @@ def sql_figure_search(model, fname, operator, value):
             return condition
         if value is False or value is None:
             return SQL("%s IS NULL" if operator == "=" else "%s IS NOT NULL", expr)
-        return SQL("%s %s %s", expr, SQL(operator), value)
+        condition = SQL("%s %s %s", expr, SQL(operator), value)
+        # A condition that no record without figures meets (more than 0 due, over 90 days
+        # overdue) says so in a way PostgreSQL sees: it then joins only the records with
+        # figures, and may read them in the order of an index on them (the worklist's
+        # page, by stored priority).
+        present = getattr(model, "_collection_figures_present_sql", None)
+        if present is not None and operator in FIGURE_ZERO_MEETS and type(value) in (int, float):
+            if not FIGURE_ZERO_MEETS[operator](value):
+                extra = present(alias, fname, query)
+                if extra is not None:
+                    condition = SQL("(%s AND %s)", condition, extra)
+        return condition
 
     return Domain.custom(to_sql=to_sql)
+
+
+# Whether 0 satisfies ``0 <operator> value``, for the operators a figure filter uses.
+FIGURE_ZERO_MEETS = {
+    ">": lambda value: 0 > value,
+    ">=": lambda value: 0 >= value,
+    "=": lambda value: value == 0,
+}
 
 
 def figure_search(fname):
@@ -572,10 +731,23 @@ class CollectionLedger(models.AbstractModel):
         created = cr.fetchone()[0] is None
         # (A database of 19.0.1.3.0 gets its paid history from the 19.0.1.4.0 migration.)
         cr.execute(LEDGER_SUMS_DDL)
+        cr.execute(self._priority_ddl())
+        if self._priority_ready():
+            # (Installing: the customers' and promises' models create them, in their init.)
+            cr.execute(PARTNER_PRIORITY_DDL)
+            cr.execute(PROMISE_PRIORITY_DDL)
         if created:
             # Installed, or upgraded from a version without the sums: fill them from the
             # journal items already there.
             self._sums_rebuild()
+
+    @api.model
+    def _priority_ddl(self):
+        """PRIORITY_DDL with the formula of _priority_sql in its function."""
+        formula = self._priority_sql(
+            SQL("t.overdue_amount"), SQL("t.days_overdue"), SQL("t.broken_count"), SQL("t.status")
+        )
+        return PRIORITY_DDL.replace("{formula}", self.env.cr.mogrify(formula).decode())
 
     @api.model
     def _sums_rebuild(self):
@@ -602,6 +774,8 @@ class CollectionLedger(models.AbstractModel):
                 self._receivable_condition(),
             )
         )
+        if self._priority_ready():
+            self._priority_refresh()
         # Statistics for the planner at once (the worklist's join depends on them).
         cr.execute(
             SQL(
@@ -613,6 +787,85 @@ class CollectionLedger(models.AbstractModel):
         )
         cr.execute(SQL("SELECT COUNT(*) FROM %s", SQL.identifier(BALANCE_TABLE)))
         return cr.fetchone()[0]
+
+    @api.model
+    def _priority_ready(self):
+        """Whether the tables the stored priority is computed from exist (not while the
+        module is being installed, before the promises' model is)."""
+        self.env.cr.execute(SQL("SELECT to_regclass('collection_promise')"))
+        return self.env.cr.fetchone()[0] is not None
+
+    @api.model
+    def _priority_refresh(self, today=None):
+        """Move the stored priorities (PRIORITY_DDL) of every company to ``today``
+        (default: today in the user's time zone): the rows of another day, or of none, are
+        recomputed for it. Returns the number of rows recomputed."""
+        today = today or fields.Date.context_today(self)
+        self._flush()
+        self.env["res.partner"].flush_model(["collection_status"])
+        self.env["collection.promise"].flush_model(["partner_id", "company_id", "state", "date"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT collection_ledger_priority_refresh(
+                           array_agg(partner_id), array_agg(company_id), %(today)s),
+                       COUNT(*)
+                  FROM %(balance)s
+                 WHERE priority_date IS NULL OR priority_date != %(today)s
+                """,
+                today=today,
+                balance=SQL.identifier(BALANCE_TABLE),
+            )
+        )
+        return rows[0][1]
+
+    @api.model
+    def _priority_fill(self):
+        """Fill the stored priorities of today where missing (the module's update, the
+        19.0.1.4.0 migration), with statistics for the planner at once: the worklist's
+        check of today's rows reads an index on their day."""
+        if self._priority_refresh(fields.Date.today()):
+            self.env.cr.execute(SQL("ANALYZE %s", SQL.identifier(BALANCE_TABLE)))
+
+    @api.model
+    def _cron_refresh_priorities(self):
+        """The scheduled action: the stored priorities of the new day."""
+        self._priority_refresh()
+
+    @api.model
+    def _priority_stored(self, company, today):
+        """Whether the worklist may read the priorities of ``company`` on ``today`` from
+        the balance rows (PRIORITY_DDL): the priority does not include the risk score, and
+        every customer with something it may be reminded of has its priority of
+        ``today`` stored (else the day changed, or the user's time zone reads another
+        day, and the priority is computed when read). Flushes what the priority is
+        computed from, so that the triggers have written it."""
+        if company.collection_priority_risk:
+            return False
+        Partner = self.env["res.partner"].with_company(company)
+        # The status a customer has in no company (ir.default) weighs 1.0 in the stored
+        # priority.
+        fallback = Partner._fields["collection_status"].get_company_dependent_fallback(Partner)
+        if STATUS_PRIORITY_WEIGHT.get(fallback or None, 1.0) != 1.0:
+            return False
+        self._flush()
+        Partner.flush_model(["collection_status"])
+        self.env["collection.promise"].flush_model(["partner_id", "company_id", "state", "date"])
+        rows = self.env.execute_query(
+            SQL(
+                """
+                SELECT EXISTS (
+                    SELECT 1 FROM %(balance)s
+                     WHERE company_id = %(company)s AND debit_amount != 0
+                       AND (priority_date IS NULL OR priority_date < %(today)s
+                            OR priority_date > %(today)s))
+                """,
+                balance=SQL.identifier(BALANCE_TABLE),
+                company=company.id,
+                today=today,
+            )
+        )
+        return not rows[0][0]
 
     @api.model
     def _figures_sql(self, company, today, partner_ids=None, restrict=None):
@@ -638,7 +891,8 @@ class CollectionLedger(models.AbstractModel):
                    b.due_amount,
                    b.debit_amount - COALESCE(f.future_amount, 0) AS overdue_amount,
                    CASE WHEN b.oldest_due_date < %(today)s THEN b.oldest_due_date END
-                       AS oldest_due_date
+                       AS oldest_due_date,
+                   b.priority, b.priority_date
               FROM %(balance)s b
               LEFT JOIN (
                   SELECT d.partner_id, SUM(d.debit_amount) AS future_amount

@@ -8,6 +8,7 @@ from odoo.fields import Domain
 from odoo.tools import SQL, float_compare, float_is_zero, format_amount, format_date
 
 from .collection_case_mixin import days_after
+from .collection_ledger import PROMISE_PRIORITY_DDL
 
 # Fields that follow the ledger: set by the payments and the daily check, or by a
 # collection manager; a collector only cancels an open promise.
@@ -69,6 +70,13 @@ class CollectionPromise(models.Model):
     _amount_positive = models.Constraint(
         "CHECK (amount > 0)", "The promised amount must be greater than zero."
     )
+
+    def init(self):
+        super().init()
+        # The broken promises count in the priority the ledger stores: triggers keep it
+        # (collection.ledger, PRIORITY_DDL), filled here when installing.
+        self.env.cr.execute(PROMISE_PRIORITY_DDL)
+        self.env["collection.ledger"]._priority_fill()
 
     @api.depends("partner_id", "amount", "date")
     def _compute_name(self):

@@ -12,7 +12,12 @@ from odoo.tools.mail import email_normalize, generate_tracking_message_id
 from odoo.tools.misc import SENTINEL, hmac
 
 from .collection_case_mixin import ACCOUNTING_READERS, DISPUTE_OPEN_STATES, days_after
-from .collection_ledger import BROKEN_PROMISE_WINDOW, LEDGER_FIELDS, figure_search
+from .collection_ledger import (
+    BROKEN_PROMISE_WINDOW,
+    LEDGER_FIELDS,
+    PARTNER_PRIORITY_DDL,
+    figure_search,
+)
 
 COLLECTION_STATUS = [
     ("current", "Current"),
@@ -58,6 +63,14 @@ FIGURE_FIELDS = (
     "collection_oldest_due_date",
     "collection_bucket_id",
     "collection_broken_promise_count",
+    "collection_priority",
+)
+
+# Figures that are 0 for a customer with no open item in the company.
+FIGURES_ZERO_WITHOUT_ITEMS = (
+    "collection_overdue_amount",
+    "collection_due_amount",
+    "collection_days_overdue",
     "collection_priority",
 )
 
@@ -241,6 +254,12 @@ class ResPartner(models.Model):
         groups="account_collection.group_collection_user,account.group_account_invoice",
     )
 
+    def init(self):
+        super().init()
+        # A change of status changes the priority the ledger stores: a trigger keeps it
+        # (collection.ledger, PRIORITY_DDL).
+        self.env.cr.execute(PARTNER_PRIORITY_DDL)
+
     # ------------------------------------------------------------------
     # Figures in SQL
     # ------------------------------------------------------------------
@@ -279,6 +298,14 @@ class ResPartner(models.Model):
             Ledger._figures_sql(company, today, partner_ids),
             SQL("%s = %s", SQL.identifier(figures, "partner_id"), SQL.identifier(alias, "id")),
         )
+        if (
+            fname == "collection_priority"
+            and partner_ids is None
+            and Ledger._priority_stored(company, today)
+        ):
+            # Searching or sorting every customer (the worklist's page): the priority of
+            # today, stored. A few customers' (partner_ids) are computed, the same value.
+            return SQL("COALESCE(%s, 0)", SQL.identifier(figures, "priority"))
         oldest = SQL.identifier(figures, "oldest_due_date")
         days = SQL("COALESCE(%s::date - %s, 0)", today, oldest)
         if fname == "collection_overdue_amount":
@@ -313,6 +340,15 @@ class ResPartner(models.Model):
             broken_count,
             self._field_to_sql(alias, "collection_status", query),
         )
+
+    def _collection_figures_present_sql(self, alias, fname, query):
+        """SQL condition that the partner row ``alias`` of ``query`` has figures (open
+        items in the current company), for the figures that are 0 without them (see
+        sql_figure_search); None for the others."""
+        if fname not in FIGURES_ZERO_WITHOUT_ITEMS:
+            return None
+        figures = query.make_alias(alias, "collection_figures")
+        return SQL("%s IS NOT NULL", SQL.identifier(figures, "partner_id"))
 
     def _field_to_sql(self, alias, field_expr, query=None):
         if field_expr == "collection_currency_id":

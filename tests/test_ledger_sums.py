@@ -12,6 +12,7 @@ from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, file_path, mute_logger
 
 from ..models.collection_ledger import BALANCE_TABLE, DUE_TABLE, LEDGER_SUMS_DROP, PAID_TABLE
+from ..models.res_partner import ResPartner as BasePartner
 from .common import TODAY, CollectionCommon, day, on_day
 
 
@@ -108,12 +109,62 @@ def risk_history(env, company, today, live=False):
     }
 
 
+def stored_priorities(env):
+    """{(company id, day): {customer id: priority}} of the priorities kept on the balance
+    rows, each for its own day (rows of no day yet left out)."""
+    env["collection.ledger"]._flush()
+    env["res.partner"].flush_model(["collection_status"])
+    env["collection.promise"].flush_model()
+    stored = {}
+    for partner_id, company_id, on_day_, priority in env.execute_query(
+        SQL(
+            "SELECT partner_id, company_id, priority_date, priority FROM %s "
+            "WHERE priority_date IS NOT NULL",
+            SQL.identifier(BALANCE_TABLE),
+        )
+    ):
+        stored.setdefault((company_id, on_day_), {})[partner_id] = priority
+    return stored
+
+
+def live_priorities(env, company, today, partner_ids):
+    """{customer id: priority} of ``partner_ids`` in ``company`` on ``today``, computed
+    from the figures when read (the formula of collection.ledger._priority_sql, without
+    the risk score), never from the stored priorities."""
+    Partner = (
+        env["res.partner"].sudo().with_context(allowed_company_ids=company.ids, active_test=False)
+    )
+    Ledger = type(env["collection.ledger"])
+    with (
+        patch.object(Ledger, "_priority_stored", lambda self, company, today: False),
+        patch.object(type(Partner), "_collection_today", lambda self: today),
+    ):
+        query = Partner._search([("id", "in", list(partner_ids))], bypass_access=True)
+        expr = BasePartner._collection_field_sql(
+            Partner, Partner._table, "collection_priority", query
+        )
+        return dict(env.execute_query(query.select(SQL.identifier(Partner._table, "id"), expr)))
+
+
 class LedgerSumsAsserts:
+    def assertPrioritiesFollowLedger(self, env=None):
+        """Every stored priority is the priority of its customer on the row's day, as
+        computed from the journal items' figures, the status and the promises."""
+        env = env or self.env
+        for (company_id, on_day_), stored in stored_priorities(env).items():
+            company = env["res.company"].browse(company_id)
+            self.assertEqual(
+                stored,
+                live_priorities(env, company, on_day_, stored),
+                f"stored priorities of {company.name} on {on_day_}",
+            )
+
     def assertSumsFollowLedger(self, env=None):
         """The sums the triggers keep equal what the journal items say, for every customer
         and company, on today and on days before and after (the overdue part moves with
         the day), the paid history the risk score reads included."""
         env = env or self.env
+        self.assertPrioritiesFollowLedger(env)
         self.assertEqual(due_rows(env), due_rows(env, live=True))
         self.assertEqual(paid_rows(env), paid_rows(env, live=True))
         for company in env["res.company"].search([]):
@@ -482,6 +533,8 @@ class TestCollectionLedgerSumsConcurrency(LedgerSumsAsserts, TransactionCase):
             )
             moves.action_post()
             self.fixture["move_ids"] = moves.ids
+            # The priorities of the day (the worklist's order) are stored from now on.
+            env["collection.ledger"]._priority_refresh()
             # Each accountant pays into a bank journal of their own: nothing but the
             # customer is shared between the two transactions.
             journals = env["account.journal"].create(
@@ -581,3 +634,17 @@ class TestCollectionLedgerSumsConcurrency(LedgerSumsAsserts, TransactionCase):
         self.assertEqual(
             len(attempts), 2, "the second payment was retried after the first committed"
         )
+        # The worklist's stored priority counts both payments too (committed_figures
+        # compared every stored priority with the journal items): the page reads it.
+        with self.registry.cursor() as cr:
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            company = env["res.company"].browse(self.company_id)
+            partner = env["res.partner"].with_company(company).browse(self.fixture["partner_ids"])
+            self.assertTrue(
+                env["collection.ledger"]._priority_stored(company, partner._collection_today())
+            )
+            self.assertEqual(
+                partner.collection_priority,
+                live_priorities(env, company, partner._collection_today(), partner.ids)[partner.id],
+            )
+            self.assertGreater(partner.collection_priority, 0)
