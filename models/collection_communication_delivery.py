@@ -206,9 +206,9 @@ class CollectionCommunicationDelivery(models.Model):
         self._engine_write({"next_attempt": until})
 
     def _set_sending(self):
-        """The provider is about to be called: one more attempt."""
-        self.ensure_one()
-        self._engine_write({"state": "sending", "attempts": self.attempts + 1})
+        """The providers are about to be called: one more attempt each."""
+        for attempts, deliveries in self.grouped("attempts").items():
+            deliveries._engine_write({"state": "sending", "attempts": attempts + 1})
 
     def _set_sent(self, now):
         """The provider accepted the message at ``now``."""
@@ -473,10 +473,12 @@ class CollectionCommunicationDelivery(models.Model):
                 now, last_days, phone_blacklist
             ):
                 ready |= delivery
+        ready._set_sending()
         outcome = {}
         emails = ready.filtered(lambda d: d.channel == "email")
         if emails:
             outcome.update(emails._send_emails(journal))
+        ready.filtered(lambda d: d.channel == "sms")._render_sms()
         for delivery in ready - emails:
             outcome[delivery] = delivery._send_journaled(journal)
         sent = self.browse()
@@ -495,9 +497,9 @@ class CollectionCommunicationDelivery(models.Model):
 
     def _ready_to_send(self, now, last_days, phone_blacklist=None):
         """Whether this delivery goes now, its reminder's truth read at ``now``
-        (``last_days`` of ``_collection_refresh``): one attempt more, "sending". A
-        message held back is postponed; one no longer true, or that nobody of the
-        customer may get any more, is cancelled with the reason."""
+        (``last_days`` of ``_collection_refresh``). A message held back is
+        postponed; one no longer true, or that nobody of the customer may get any
+        more, is cancelled with the reason."""
         self.ensure_one()
         communication = self.communication_id
         if communication.id not in last_days:
@@ -519,7 +521,6 @@ class CollectionCommunicationDelivery(models.Model):
             self._engine_write({"last_error": problem})
             communication._update_state()
             return False
-        self._set_sending()
         return True
 
     def _send_journaled(self, journal):
@@ -801,6 +802,35 @@ class CollectionCommunicationDelivery(models.Model):
             journal.forget(self.ids)
         if error is not None:
             raise error
+
+    def _render_sms(self):
+        """The ``sms.sms`` of each of these SMS deliveries that has none, rendered from
+        its level's template for as many reminders at a time as share a template, and
+        created together with their trackers (one wake-up of Odoo's SMS queue)."""
+        todo = self.filtered(lambda d: not d.sudo().sms_id)
+        groups = todo.grouped(lambda d: (d.company_id, d.communication_id.level_id.sms_template_id))
+        for (company, template), deliveries in groups.items():
+            bodies = template._render_field(
+                "body", deliveries.communication_id.ids, compute_lang=True
+            )
+            values = []
+            for delivery in deliveries:
+                body = bodies[delivery.communication_id.id]
+                values.append(
+                    {
+                        "number": delivery.recipient,
+                        "body": html2plaintext(body) if "<" in (body or "") else body,
+                        "partner_id": delivery.communication_id.partner_id.id,
+                        "state": "outgoing",
+                    }
+                )
+            # sudo: the engine writes the SMS of the reminders, whoever runs the queue.
+            messages = self.env["sms.sms"].with_company(company).sudo().create(values)
+            for delivery, sms in zip(deliveries, messages, strict=True):
+                delivery._engine_write({"sms_id": sms.id})
+            # The provider's delivery reports reach the SMS's tracker, which tells the
+            # delivery (see sms.tracker).
+            self.env["sms.tracker"].sudo().create([{"sms_uuid": sms.uuid} for sms in messages])
 
     def _send_sms(self):
         communication = self.communication_id
