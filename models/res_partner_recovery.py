@@ -96,10 +96,11 @@ class ResPartner(models.Model):
         )
         following = RECOVERY_BUCKETS[index + 1] if index + 1 < len(RECOVERY_BUCKETS) else None
         next_rate = curve.get(following[0]) if following else None
-        if next_rate is None:
+        if next_rate is None or next_rate >= rate:
+            # Nothing known of the next age, or nothing lost by waiting for it.
             return now
         next_day = following[2]
-        loss = amount * max(rate - next_rate, 0.0) / 100
+        loss = amount * (rate - next_rate) / 100
         return self.env._(
             "At %(days)s days overdue, the company recovers %(rate)s%% of such debt; from "
             "%(next_day)s days overdue (in %(wait)s days), %(next_rate)s%%: waiting costs "

@@ -160,6 +160,27 @@ class TestRecoveryCurve(AnalyticsCommon):
         rows = self.env["collection.recovery.report"].with_user(self.collector).search([])
         self.assertEqual(rows.partner_id, self.alpha + self.beta)
 
+    def test_restricted_collector_who_bills_sees_every_portfolio(self):
+        """Carla, restricted to her portfolio, is also a billing user: she reads the curve
+        of every customer, as billing users read every customer's cash-in forecast."""
+        self.company.collection_portfolio_restricted = True
+        self.collector.group_ids = [Command.link(self.env.ref("account.group_account_invoice").id)]
+        rows = self.env["collection.recovery.report"].with_user(self.collector).search([])
+        self.assertEqual(rows.partner_id, self.alpha + self.beta)
+
+    # What waiting costs Gamma (see the next test): 200 x 37.5 % = 75.00 in 16 days.
+    GAMMA_NOTE = (
+        "At 45 days overdue, the company recovers 38% of such debt; from 61 days "
+        "overdue (in 16 days), 0%: waiting costs about $\xa075.00 of the $\xa0200.00 of "
+        "the oldest overdue invoices."
+    )
+
+    def gamma(self):
+        """Gamma, who owes 200 due 2026-01-30: 45 days late today."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 200, date(2026, 1, 30))
+        return gamma
+
     def test_what_waiting_costs_on_the_collections_tab(self):
         """Gamma owes 200 due 2026-01-30, 45 days late today. With it, the curve is
         31-60: I1 600 + I2 500 + I5 300 + Gamma 200 owed, 600 recovered: 37.5 %; 61-90:
@@ -167,17 +188,11 @@ class TestRecoveryCurve(AnalyticsCommon):
         for one where it recovers 0 %: 200 x 37.5 % = 75.00. Alpha's oldest (I2) is 166
         days late, in 91-180 (0 %), and no item ever reached 181-360: no comparison.
         Beta has nothing overdue."""
-        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
-        self.invoice(gamma, 200, date(2026, 1, 30))
+        gamma = self.gamma()
         # The curve is kept for the day: forget one an earlier test computed.
         self.env.registry.clear_cache()
         note = gamma.with_user(self.collector).collection_recovery_note
-        self.assertEqual(
-            note,
-            "At 45 days overdue, the company recovers 38% of such debt; from 61 days "
-            "overdue (in 16 days), 0%: waiting costs about $\xa075.00 of the $\xa0200.00 of "
-            "the oldest overdue invoices.",
-        )
+        self.assertEqual(note, self.GAMMA_NOTE)
         self.assertEqual(
             self.alpha.with_user(self.collector).collection_recovery_note,
             "At 166 days overdue, the company recovers 0% of such debt.",
@@ -190,8 +205,7 @@ class TestRecoveryCurve(AnalyticsCommon):
     def test_what_waiting_costs_reads_the_curve_kept_overnight(self):
         """Once the nightly action has kept the company's curve, a customer form no longer
         reads the company's whole history: the sentence comes from the curve kept."""
-        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
-        self.invoice(gamma, 200, date(2026, 1, 30))
+        gamma = self.gamma()
         cron = self.env.ref("account_collection.ir_cron_collection_refresh_recovery_curve")
         self.assertEqual(cron.code, "model._cron_collection_refresh_recovery_curve()")
         self.env["res.company"]._cron_collection_refresh_recovery_curve()
@@ -201,11 +215,31 @@ class TestRecoveryCurve(AnalyticsCommon):
         with patch.object(Report, "_recovery_curve", side_effect=AssertionError("history read")):
             self.env.registry.clear_cache()
             note = gamma.with_user(self.collector).collection_recovery_note
+        self.assertEqual(note, self.GAMMA_NOTE)
+
+    def test_what_waiting_costs_says_nothing_of_a_cost_when_waiting_costs_nothing(self):
+        """Where the company's curve recovers as much or more at the next age (a young
+        book, a few large late payments), waiting costs nothing: the sentence gives the
+        rate of today only, never "waiting costs about $ 0.00"."""
+        gamma = self.env["res.partner"].create({"name": "Gamma", "is_company": True})
+        self.invoice(gamma, 200, date(2026, 1, 30))
+        curve = {"000_030": 90.0, "031_060": 8.0, "061_090": 9.0, "091_180": 0.0}
+        self.company.write(
+            {"collection_recovery_curve": curve, "collection_recovery_curve_date": TODAY}
+        )
+        self.env.registry.clear_cache()
         self.assertEqual(
-            note,
-            "At 45 days overdue, the company recovers 38% of such debt; from 61 days "
-            "overdue (in 16 days), 0%: waiting costs about $\xa075.00 of the $\xa0200.00 of "
-            "the oldest overdue invoices.",
+            gamma.with_user(self.collector).collection_recovery_note,
+            "At 45 days overdue, the company recovers 8% of such debt.",
+        )
+        # The same rate at the next age: nothing lost by waiting either.
+        curve["061_090"] = 8.0
+        self.company.collection_recovery_curve = curve
+        self.env.registry.clear_cache()
+        gamma.invalidate_recordset(["collection_recovery_note"])
+        self.assertEqual(
+            gamma.with_user(self.collector).collection_recovery_note,
+            "At 45 days overdue, the company recovers 8% of such debt.",
         )
 
     def test_worklist_opens_the_curve(self):
@@ -378,6 +412,15 @@ class TestReminderEffectiveness(AnalyticsCommon):
             ),
             {"email": (1700.0, round(700 / 1700 * 100, 2))},
         )
+
+    def test_restricted_collector_who_bills_sees_every_portfolio(self):
+        """Carla, restricted to her portfolio, is also a billing user: she reads the
+        effectiveness of every customer's reminders, as billing users read every
+        customer's cash-in forecast."""
+        self.company.collection_portfolio_restricted = True
+        self.collector.group_ids = [Command.link(self.env.ref("account.group_account_invoice").id)]
+        rows = self.env["collection.effectiveness.report"].with_user(self.collector).search([])
+        self.assertEqual(rows.partner_id, self.alpha + self.beta)
 
     def test_collected_within_7_days_of_a_contact(self):
         self.assertEqual(

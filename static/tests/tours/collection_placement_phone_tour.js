@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { nothingWiderThanThePhone } from "@account_collection/../tests/tours/utils/phone";
 
 // A collection manager opens Agency Placements on a 390 px phone: the placements are
 // cards that show the customer's whole name, the agency and the amounts, not a table
@@ -15,18 +16,7 @@ registry.category("web_tour.tours").add("collection_placement_phone_tour", {
             content: "The card shows the amounts placed and collected",
             trigger: ".o_kanban_record:contains('Placed'):contains('1,200.00'):contains('Collected')",
         },
-        {
-            content: "Nothing is wider than the phone",
-            trigger: ".o_kanban_record",
-            run() {
-                const page = document.documentElement;
-                if (page.scrollWidth > window.innerWidth + 1) {
-                    throw new Error(
-                        `The placements are ${page.scrollWidth} px wide on a ${window.innerWidth} px screen`
-                    );
-                }
-            },
-        },
+        nothingWiderThanThePhone(".o_kanban_record", "The placements"),
         {
             content: "Tapping the card opens the placement",
             trigger: `.o_kanban_record:contains('${CUSTOMER}')`,

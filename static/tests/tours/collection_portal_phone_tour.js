@@ -1,4 +1,5 @@
 import { registry } from "@web/core/registry";
+import { nothingWiderThanThePhone } from "@account_collection/../tests/tours/utils/phone";
 
 // A customer opens the statement of account on a 390 px phone: nothing runs off the
 // screen, the aging is a list, each invoice a card with its amount, due date, days
@@ -19,18 +20,7 @@ registry.category("web_tour.tours").add("collection_portal_phone_tour", {
             content: "The invoice is a card: amount, days overdue, status",
             trigger: `.o_collection_invoice_card:contains('${AMOUNT}'):contains('30 days overdue') .badge:contains('Overdue')`,
         },
-        {
-            content: "Nothing is wider than the phone",
-            trigger: ".o_collection_statement",
-            run() {
-                const page = document.documentElement;
-                if (page.scrollWidth > window.innerWidth + 1) {
-                    throw new Error(
-                        `The statement is ${page.scrollWidth} px wide on a ${window.innerWidth} px screen`
-                    );
-                }
-            },
-        },
+        nothingWiderThanThePhone(".o_collection_statement", "The statement"),
         {
             content: "Dispute the invoice from its card",
             trigger: `.o_collection_invoice_card:contains('${AMOUNT}') a.o_collection_dispute_link`,

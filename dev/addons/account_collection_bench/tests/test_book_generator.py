@@ -5,7 +5,12 @@ from odoo.tests import freeze_time, tagged
 from odoo.tools import SQL
 
 from odoo.addons.account_collection.tests.common import TODAY, CollectionCommon, on_day
-from odoo.addons.account_collection_bench.tools import backtest, benchmark, book_generator
+from odoo.addons.account_collection_bench.tools import (
+    backtest,
+    benchmark,
+    book_generator,
+    targets,
+)
 
 # The tables the book is written in, with the columns that point to rows of the book.
 BOOK_TABLES = {
@@ -218,7 +223,94 @@ class TestBookGenerator(CollectionCommon):
         self.assertGreater(results["ratios"]["figures / floor"], 0)
         # the dunning run was rolled back
         self.assertFalse(self.env["collection.communication"].search_count([]))
-        self.assertIn("ratio figures / floor", benchmark.format_results(results))
+        text = benchmark.format_results(results)
+        self.assertIn("ratio figures / floor", text)
+        # It ends with the targets: one line per target, judged on what was measured;
+        # sending is measured by another program (tools/sending.py), not here.
+        block = text[text.index("\nTargets (") :].splitlines()[3:]
+        self.assertEqual([line[2:36].strip() for line in block], [*targets.TARGETS])
+        judged = {target["name"]: target["status"] for target in results["targets"]}
+        for name in ("sending", "two_servers", "queue memory", "dunning / oca"):
+            self.assertEqual(judged.pop(name), targets.NOT_MEASURED, name)
+        # the run's memory is printed, not judged (nor measured where the peak cannot
+        # be reset)
+        self.assertIn(judged.pop("dunning memory"), (targets.NOT_JUDGED, targets.NOT_MEASURED))
+        self.assertLessEqual(set(judged.values()), {targets.MET, targets.MISSED})
+        for line, target in zip(block, results["targets"], strict=True):
+            self.assertTrue(line.endswith(target["status"]), line)
+        self.assertIn(f"judged here on {stats['customers']:,} customers", text)
+
+    def test_targets_judged_on_the_numbers(self):
+        """Each target is judged on the numbers of the run: a time or a ratio of two
+        medians against its threshold, MET within it and MISSED beyond, NOT MEASURED
+        without its numbers."""
+
+        def run(**medians):
+            return {name: {"median_ms": ms, "memory_mib": 3.0} for name, ms in medians.items()}
+
+        def sending(per_second, problems):
+            one = {"per_second": per_second, "sent": 900, "queue_s": 900 / per_second}
+            one.update(queue_peak_mib=8.0, rss_growth_mib=0.5)
+            return {"one": one, "two": {"per_second": 40.0, "problems": problems}}
+
+        def cold(first_ms, second_ms):
+            return {
+                "median_ms": first_ms + second_ms,
+                "result": {"first_ms": first_ms, "second_ms": second_ms},
+            }
+
+        screens = ["dashboard", "kpis", "aged_receivables", "aged_receivables_pdf"]
+        met = {
+            "book": {"customers": 1000},
+            "measures": {
+                **run(worklist=199, worklist_90=150, read_page_baseline=70, floor=100),
+                **run(dunning=500, oca=10000, figures=300, figures_export=299),
+                **run(figures_pivot=90, risk_read=250, risk_pivot=120),
+                **run(**dict.fromkeys(screens, 999), cash_forecast=10),
+                "dunning_cold": cold(750, 600),
+            },
+            "sending": sending(20.0, []),
+        }
+        missed = {
+            "book": {"customers": 1000},
+            "measures": {
+                **run(worklist=280, worklist_90=210, read_page_baseline=70, floor=100),
+                **run(dunning=501, oca=10000, figures=301, figures_export=900),
+                **run(figures_pivot=301, risk_read=3000, risk_pivot=310),
+                **run(**dict.fromkeys(screens, 1000), cash_forecast=25000),
+                "dunning_cold": cold(800, 600),
+            },
+            "sending": sending(19.9, ["2 reminders twice"]),
+        }
+        for results, status in ((met, targets.MET), (missed, targets.MISSED)):
+            judged = {target["name"]: target for target in targets.judge(results)}
+            self.assertEqual(list(judged), [*targets.TARGETS])
+            self.assertEqual(judged.pop("dunning memory")["status"], targets.NOT_JUDGED)
+            self.assertEqual(judged.pop("queue memory")["status"], targets.NOT_JUDGED)
+            self.assertEqual(
+                {name: target["status"] for name, target in judged.items()},
+                dict.fromkeys(judged, status),
+            )
+        judged = {target["name"]: target for target in targets.judge(missed)}
+        # worklist_90 takes 3x the baseline: missed, the target is under 3x
+        self.assertEqual(judged["worklist_90 / read_page_baseline"]["value"], 3.0)
+        self.assertEqual(
+            judged["dunning / oca"]["measured"], "0.0501 (501 ms / 10,000 ms: 20.0x faster)"
+        )
+        self.assertEqual(judged["dunning_cold"]["value"], 800 / 501)
+        self.assertIn("problems found: 1", judged["two_servers"]["measured"])
+        self.assertIn("two / one 2.01x", judged["two_servers"]["measured"])
+        self.assertEqual(judged["dunning memory"]["measured"], "peak +3.0 MiB for 1,000 customers")
+        # without OCA, sending or the warm run, those are not measured
+        for measure in ("oca", "dunning"):
+            del missed["measures"][measure]
+        del missed["sending"]
+        judged = {target["name"]: target["status"] for target in targets.judge(missed)}
+        for name in ("dunning / oca", "sending", "two_servers", "dunning_cold"):
+            self.assertEqual(judged[name], targets.NOT_MEASURED, name)
+        text = targets.format_targets(targets.judge(missed), 1000)
+        self.assertIn("judged here on 1,000 customers", text)
+        self.assertRegex(text, r"\n  worklist +280 ms +< 200 ms \(large\) +MISSED\n")
 
     def test_backtest_on_a_book_with_payment_habits(self):
         """On a book whose customers keep their payment habits, the survival model fitted

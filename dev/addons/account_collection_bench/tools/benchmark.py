@@ -17,6 +17,7 @@ memory growth):
 6. ``dunning_cold``: the dunning run twice in a row on cold statistics (as a freshly
    restored book at worst) and an empty plan cache, both times printed.
 
+The results end with the targets judged on these numbers (``tools/targets.py``).
 Timings on a shared machine are noisy: compare the ratios, measured in the same run.
 Run it with ``dev/benchmark`` (see ``--help``).
 """
@@ -35,6 +36,7 @@ from odoo.tools import SQL
 
 from odoo.addons.account_collection.models.res_partner import FIGURE_FIELDS
 
+from . import targets
 from .book_generator import book_statistics
 
 WORKLIST_PAGE = 80
@@ -604,11 +606,13 @@ def run_benchmark(
         "dunning / oca": ratio("dunning", "oca"),
     }
     results["ratios"].update({name: ratio(*pair) for name, pair in SCREENS_RATIOS.items()})
+    results["targets"] = targets.judge(results)
     return results
 
 
-def format_results(results):
-    """The results as a text table."""
+def format_results(results, with_targets=True):
+    """The results as a text table, ending with the targets (``with_targets``; when
+    sending is measured after, ``tools/sending.py`` prints them last instead)."""
     book = results["book"]
     lines = [
         f"Book of {results['company']} on {results['date']}: {book['customers']:,} customers, "
@@ -636,6 +640,8 @@ def format_results(results):
             else:
                 text += f" (the dunning run is {ratio:.1f}x slower than OCA's)"
         lines.append(f"ratio {name}: {text}")
+    if with_targets:
+        lines.append(targets.format_targets(results["targets"], book["customers"]))
     return "\n".join(lines)
 
 
@@ -660,6 +666,8 @@ def main(env, argv):
     )
     # Sending and two servers are measured by tools/sending.py, after these.
     parser.add_argument("--sending-customers", type=int, help=argparse.SUPPRESS)
+    # Then they print the targets, after their own measures.
+    parser.add_argument("--targets-after-sending", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     results = run_benchmark(
         env,
@@ -669,7 +677,7 @@ def main(env, argv):
         oca=not args.no_oca,
         only=args.only.split(",") if args.only else None,
     )
-    print(format_results(results))
+    print(format_results(results, with_targets=not args.targets_after_sending))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as out:
             json.dump(results, out, indent=2, default=str)

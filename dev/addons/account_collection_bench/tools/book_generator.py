@@ -1357,9 +1357,59 @@ class _SqlWriter:
         buffer.seek(0)
         self.cr.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
 
+    # The addon's triggers keeping the sums behind the figures and the KPIs: they run
+    # once per statement, so one COPY of a whole book would have them recompute every
+    # customer at once on tables without statistics yet (at large, an hour for the
+    # matchings alone). The book is written with them off and the sums rebuilt from it
+    # afterwards, with the same functions a migration uses.
+    SUM_TRIGGER_TABLES = (
+        "account_move",
+        "account_move_line",
+        "account_partial_reconcile",
+        "res_partner",
+        "account_account",
+    )
+
+    def _sum_triggers(self, enable):
+        rows = self.env.execute_query(
+            SQL(
+                """SELECT tgrelid::regclass::text, tgname FROM pg_trigger
+                    WHERE NOT tgisinternal AND tgname LIKE 'collection\\_%%'
+                      AND tgrelid::regclass::text IN %s""",
+                self.SUM_TRIGGER_TABLES,
+            )
+        )
+        for table, name in rows:
+            self.cr.execute(
+                SQL(
+                    "ALTER TABLE %s %s TRIGGER %s",
+                    SQL.identifier(table),
+                    SQL("ENABLE" if enable else "DISABLE"),
+                    SQL.identifier(name),
+                )
+            )
+        return bool(rows)
+
     def _copy_all(self):
         env, cr = self.env, self.cr
         env.flush_all()
+        triggers = self._sum_triggers(enable=False)
+        try:
+            self._copy_documents()
+        finally:
+            if triggers:
+                self._sum_triggers(enable=True)
+        if triggers:
+            cr.execute(
+                "ANALYZE res_partner, account_move, account_move_line, "
+                "account_partial_reconcile, account_full_reconcile"
+            )
+            env["collection.ledger"]._sums_rebuild()
+            env["collection.kpi"]._kpi_sums_rebuild()
+        env.invalidate_all()
+
+    def _copy_documents(self):
+        cr = self.cr
         self._copy("account_full_reconcile", self.FULL_COLUMNS, self.fulls)
         # payments and their moves point to each other: the payments first, without
         # their move, then the moves
@@ -1393,7 +1443,6 @@ class _SqlWriter:
                 page_size=1000,
             )
         self._write_sales_teams()
-        env.invalidate_all()
 
     def _write_sales_teams(self):
         """With Sales installed, a customer invoice or credit note gets the default sales
