@@ -335,7 +335,7 @@ class CollectionCommunicationDelivery(models.Model):
                             ):
                                 delivery._send_claimed(now, domain)
                     else:
-                        self._write_unexpected_error(traceback.format_exc(limit=0).strip())
+                        self._write_unexpected_error(traceback.format_exc(limit=0).strip(), now)
                         Cron._commit_progress(0)
         finally:
             if not self.env.context.get("collection_queue_one"):
@@ -343,10 +343,17 @@ class CollectionCommunicationDelivery(models.Model):
         self.env.invalidate_all()
         return len(self)
 
-    def _write_unexpected_error(self, error):
-        """Keep ``error`` on the delivery after its work was rolled back."""
+    def _write_unexpected_error(self, error, now):
+        """Keep ``error`` on the delivery after its work was rolled back. One still
+        queued (never handed to its provider) counts the attempt: it is tried again
+        after the backoff, and fails for a person to check after MAX_ATTEMPTS."""
         self.invalidate_recordset()
-        self._engine_write({"last_error": error})
+        if self.state != "queued":
+            self._engine_write({"last_error": error})
+            return
+        self._engine_write({"attempts": self.attempts + 1})
+        self._failed(error, now, retry=True)
+        self.communication_id._update_state()
 
     @api.model
     def _lock_customers(self, partner_ids):

@@ -763,6 +763,46 @@ class TestCollectionDunningSending(DunningCadenceCommon):
             (big - small) / 3, QUERIES_PER_EMAIL, f"queries of batches of 6 and 3: {queries}"
         )
 
+    def test_email_that_cannot_be_rendered_is_tried_again_later(self):
+        """An email that fails before it leaves (here its template) does not hold back
+        the others of its batch: they go; it is tried again after the backoff, its
+        error shown, each try an attempt (it fails for a person to check after the
+        last one), as when it was sent on its own."""
+        globex = self.make_customer("Globex")
+        self.invoice(self.customer, 1000.0, day(0))
+        self.invoice(globex, 500.0, day(0))
+        self.run_dunning(day(0))
+        reminders = self.reminders()
+        reminders.with_user(self.collector).action_approve()
+        broken = reminders.filtered(lambda r: r.partner_id == self.customer)
+        Template = type(self.env["mail.template"])
+        send_mail_batch = Template.send_mail_batch
+
+        def fail_for_acme(template, res_ids, *args, **kwargs):
+            if broken.id in res_ids:
+                raise ValueError("the template cannot be rendered")
+            return send_mail_batch(template, res_ids, *args, **kwargs)
+
+        with patch.object(Template, "send_mail_batch", fail_for_acme):
+            self.run_queue(at(0, 14))
+            self.assertEqual(
+                [message["smtp_to_list"] for message in self.smtp_messages],
+                [["globex@example.com"]],
+            )
+            self.assertEqual((reminders - broken).state, "done")
+            delivery = self.delivery(broken, "email")
+            self.assertRecordValues(delivery, [{"state": "queued", "attempts": 1}])
+            self.assertIn("the template cannot be rendered", delivery.last_error)
+            self.assertGreater(delivery.next_attempt, at(0, 14))
+            # Not before its next attempt; then one attempt more (each counts, up to
+            # MAX_ATTEMPTS, as a provider's refusal does).
+            self.run_queue(at(0, 14) + timedelta(minutes=1))
+            self.assertEqual(delivery.attempts, 1)
+            self.run_queue(at(0, 14) + timedelta(minutes=10))
+        self.assertRecordValues(delivery, [{"state": "queued", "attempts": 2}])
+        self.assertEqual(broken.state, "queued")
+        self.assertEqual(len(self.smtp_messages), 1)
+
     def test_email_with_the_invoices_attached(self):
         self.level_due.attach_invoices = True
         first = self.invoice(self.customer, 1000.0, day(0))
