@@ -5,6 +5,7 @@ from unittest.mock import patch
 from odoo import Command, sql_db
 from odoo.tests import tagged
 from odoo.tests.common import _super_send
+from odoo.tools import mute_logger
 from odoo.tools.misc import file_path
 from odoo.tools.safe_eval import safe_eval
 
@@ -783,7 +784,10 @@ class TestCollectionDunningSending(DunningCadenceCommon):
                 raise ValueError("the template cannot be rendered")
             return send_mail_batch(template, res_ids, *args, **kwargs)
 
-        with patch.object(Template, "send_mail_batch", fail_for_acme):
+        with (
+            patch.object(Template, "send_mail_batch", fail_for_acme),
+            mute_logger("odoo.addons.account_collection.models.collection_communication_delivery"),
+        ):
             self.run_queue(at(0, 14))
             self.assertEqual(
                 [message["smtp_to_list"] for message in self.smtp_messages],
