@@ -18,6 +18,8 @@ from . import collection_policy
 from . import collection_level
 from . import collection_communication
 from . import collection_communication_delivery
+from . import collection_delivery_call
+from . import mail_mail
 from . import sms_tracker
 from . import mail_thread
 from . import collection_dunning

@@ -816,6 +816,26 @@ class CollectionCommunication(models.Model):
         )
 
     @api.model
+    def _collection_notes_on_customers(self, notes):
+        """Note each (reminder, text) of ``notes`` on its customer's chatter, as
+        ``_collection_note_on_customer`` does, with as few writes as there are notes
+        on one customer."""
+        rounds = []
+        for communication, text in notes:
+            body = Markup("%s %s") % (text, communication._get_html_link())
+            partner_id = communication.partner_id.id
+            for bodies in rounds:
+                if partner_id not in bodies:
+                    bodies[partner_id] = body
+                    break
+            else:
+                rounds.append({partner_id: body})
+        Partner = self.env["res.partner"].sudo()
+        for bodies in rounds:
+            # sudo: the engine records what became of a reminder, whoever runs it.
+            Partner.browse(bodies)._message_log_batch(bodies, message_type="comment")
+
+    @api.model
     def _collection_refresh_drafts(self, now):
         """The reminders waiting for review whose invoices were all settled, or whose
         message can no longer be true, cancel themselves; the others show the invoices

@@ -1,4 +1,5 @@
 import logging
+import traceback
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -8,11 +9,12 @@ import pytz
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.fields import Domain
-from odoo.tools import html2plaintext, mute_logger
+from odoo.tools import SQL, html2plaintext, mute_logger
 from odoo.tools.pdf import merge_pdf
 
 from ..tools import whatsapp
 from .collection_communication import ENGINE, is_engine
+from .collection_delivery_call import ProviderJournal
 from .collection_level import MESSAGE_CHANNELS
 
 _logger = logging.getLogger(__name__)
@@ -21,13 +23,12 @@ _logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5
 # Minutes to wait before the next attempt: 5 min, 30 min, 2 h, 8 h.
 BACKOFF_MINUTES = [5, 30, 120, 480]
-# A delivery left "sending" longer than this was interrupted (a crash, a killed worker):
-# whether the provider got it is unknown, so it is not sent again by itself.
-SENDING_TIMEOUT = timedelta(minutes=15)
 # Hosts a WhatsApp API address may reach over plain http (a local test server).
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
-# Deliveries the queue reads at a time (each is then locked on its own).
+# Deliveries the queue sends in one transaction.
 QUEUE_BATCH_SIZE = 50
+# What ``mail.mail`` says of an address it finds invalid or missing: not tried again.
+INVALID_ADDRESS_FAILURES = ("mail_email_invalid", "mail_email_missing")
 # First key of the advisory locks by which a worker holds a customer while it sends
 # one of its messages (the second is the customer's id).
 CUSTOMER_LOCK_NAMESPACE = 0x0C011EC7
@@ -41,10 +42,6 @@ class _DeliveryError(Exception):
         super().__init__(message)
         self.retryable = retryable
         self.fallback = fallback
-
-
-class _CustomerBusy(Exception):
-    """Another worker is sending a message of the same customer."""
 
 
 class CollectionCommunicationDelivery(models.Model):
@@ -209,9 +206,9 @@ class CollectionCommunicationDelivery(models.Model):
         self._engine_write({"next_attempt": until})
 
     def _set_sending(self):
-        """The provider is about to be called: one more attempt."""
-        self.ensure_one()
-        self._engine_write({"state": "sending", "attempts": self.attempts + 1})
+        """The providers are about to be called: one more attempt each."""
+        for attempts, deliveries in self.grouped("attempts").items():
+            deliveries._engine_write({"state": "sending", "attempts": attempts + 1})
 
     def _set_sent(self, now):
         """The provider accepted the message at ``now``."""
@@ -236,189 +233,330 @@ class CollectionCommunicationDelivery(models.Model):
     @api.model
     def _process_queue(self, limit=None, company=None):
         """Send the queued deliveries that are due (of ``company`` when given), in
-        committed batches. Each delivery is locked and checked again right before it is
-        sent, so two workers never send the same one.
+        batches of QUEUE_BATCH_SIZE, one transaction each (``_send_batch``). A batch is
+        claimed with ``FOR NO KEY UPDATE SKIP LOCKED`` and its customers are held by
+        this worker (``_lock_customers``), so two workers never send the same delivery
+        nor write the same customer at once.
 
-        A delivery that fails is dealt with alone and the rest goes on: a provider's
-        refusal is retried later or failed on the delivery (``_send_one``); any other
-        error rolls back that delivery's work to the last commit, is logged and written
-        on the delivery, which the next run tries again."""
+        The provider calls of a batch are journaled on a connection of their own
+        (``collection.delivery.call``): what left before a batch's transaction was lost
+        is recorded by ``_recover_journal``, at the start of the next run (or right
+        away, when the batch failed with an error). A batch that fails is rolled back
+        and its deliveries go one by one: the error is written on the one that raised
+        it, which the next run tries again."""
         now = fields.Datetime.now()
-        self._recover_interrupted(now)
+        self._recover_journal(now)
         # sudo: the engine rereads the ledger for the reminders waiting for review.
         self.env["collection.communication"].sudo()._collection_refresh_drafts(now)
+        domain = self._queue_domain(now, company)
+        done = 0
+        seen = []
+        held = []
+        while limit is None or done < limit:
+            size = QUEUE_BATCH_SIZE if limit is None else min(QUEUE_BATCH_SIZE, limit - done)
+            batch, busy = self._claim(domain, size, seen)
+            if not batch and not busy:
+                break
+            seen += batch.ids + busy.ids
+            held += busy.ids
+            done += batch._send_claimed(now, domain)
+        # Messages of customers another worker was busy with: tried once more, now
+        # that it most likely moved on (else the next run sends them).
+        if held and (limit is None or done < limit):
+            domain &= Domain("id", "in", held)
+            batch, _busy = self._claim(domain, len(held) if limit is None else limit - done, [])
+            done += batch._send_claimed(now, domain)
+        # sudo: the engine applies the WhatsApp statuses that came before their message.
+        self.env["collection.whatsapp.status"].sudo()._collection_apply()
+        return done
+
+    @api.model
+    def _queue_domain(self, now, company=None):
         domain = Domain("state", "=", "queued") & (
             Domain("next_attempt", "=", False) | Domain("next_attempt", "<=", now)
         )
         if company:
             domain &= Domain("company_id", "=", company.id)
-        Cron = self.env["ir.cron"]
-        done = 0
-        seen = set()
-        held = []
-        while limit is None or done < limit:
-            candidates = self.search(
-                domain & Domain("id", "not in", list(seen)), limit=QUEUE_BATCH_SIZE, order="id"
-            )
-            if not candidates:
-                break
-            seen.update(candidates.ids)
-            processed = 0
-            for delivery in candidates:
-                # Sending a message commits, which releases the row locks: each
-                # delivery is locked on its own when its turn comes.
-                locked = delivery._lock_if_due(domain)
-                if locked is None:
-                    held.append(delivery.id)
-                if not locked:
-                    continue
-                delivery._send_locked(now)
-                processed += 1
-            done += processed
-            Cron._commit_progress(processed, remaining=self.search_count(domain))
-        # Messages of customers another worker was busy with: tried once more, now
-        # that it most likely moved on (else the next run sends them).
-        for delivery in self.browse(held):
-            if limit is not None and done >= limit:
-                break
-            if delivery._lock_if_due(domain):
-                delivery._send_locked(now)
-                done += 1
-        # sudo: the engine applies the WhatsApp statuses that came before their message.
-        self.env["collection.whatsapp.status"].sudo()._collection_apply()
-        return done
+        return domain
 
-    def _send_locked(self, now):
-        """Send this delivery, locked by ``_lock_if_due``, and commit what became of
-        it before the customer is released."""
-        Cron = self.env["ir.cron"]
-        try:
+    @api.model
+    def _claim(self, domain, size, seen):
+        """Lock for this worker up to ``size`` deliveries matching ``domain`` (not in
+        ``seen``) that no other worker holds, with their customers. Returns (the
+        deliveries claimed, those left because another worker holds their customer)."""
+        self.flush_model()
+        query = self._search(domain & Domain("id", "not in", seen), order="id", limit=size)
+        for _attempt in range(3):
             try:
-                lang = self.company_id._collection_lang()
-                (self.with_context(lang=lang) if lang else self)._send_one(now)
-                Cron._commit_progress(0)
-            except Exception as e:  # the other deliveries still go
-                self.env.cr.rollback()
-                _logger.exception("Collection reminder delivery %s failed", self.id)
-                self._write_unexpected_error(str(e))
-                Cron._commit_progress(0)
-        finally:
-            self._release_customer()
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    rows = self.env.execute_query(
+                        SQL(
+                            "%s FOR NO KEY UPDATE SKIP LOCKED",
+                            query.select(
+                                SQL.identifier(self._table, "id"),
+                                SQL.identifier(self._table, "partner_id"),
+                            ),
+                        )
+                    )
+                break
+            except psycopg2.errors.SerializationFailure:
+                # Sent or postponed by another worker since this transaction began:
+                # read again in a new one.
+                self.env["ir.cron"]._commit_progress(0)
+        else:
+            return self.browse(), self.browse()
+        held = self._lock_customers({partner_id for _id, partner_id in rows})
+        batch = self.browse(i for i, partner_id in rows if partner_id in held)
+        busy = self.browse(i for i, partner_id in rows if partner_id not in held)
+        return batch, busy
 
-    def _write_unexpected_error(self, error):
-        """Keep ``error`` on the delivery after its work was rolled back. One left
-        "sending" (the provider may have taken it) stays so, for ``_recover_interrupted``
-        to fail it: it is never sent twice."""
-        self.invalidate_recordset()
-        if self.state != "sending":
-            self._engine_write({"last_error": error})
-
-    def _lock_if_due(self, domain):
-        """Lock the delivery for this worker if it still matches ``domain``, and its
-        customer with it (``_lock_customer``). Another worker may be sending it
-        (locked), or have sent or postponed it since this transaction began
-        (PostgreSQL then refuses the lock): it is left to that worker, False. None
-        when another worker is busy with a message of the same customer."""
-        self.ensure_one()
+    def _send_claimed(self, now, domain):
+        """Send these deliveries, claimed by ``_claim``, in one transaction, and commit
+        it before their customers are released. Returns how many were processed."""
+        if not self:
+            return 0
+        Cron = self.env["ir.cron"]
         try:
-            with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
-                if not self.try_lock_for_update():
-                    return False
-                self.invalidate_recordset()
-                if not self.filtered_domain(domain):
-                    return False
-                if not self._lock_customer():
-                    # Rolled back to the savepoint: the delivery is not held either,
-                    # the worker busy with the customer may take it.
-                    raise _CustomerBusy
-        except psycopg2.errors.SerializationFailure:
-            return False
-        except _CustomerBusy:
-            self.invalidate_recordset()
-            return None
-        return True
+            with ProviderJournal(self.env.cr.dbname) as journal:
+                try:
+                    self._send_batch(now, journal)
+                    Cron._commit_progress(len(self))
+                    journal.forget(self.ids)
+                except Exception:  # the other deliveries still go
+                    self.env.cr.rollback()
+                    self.env.invalidate_all()
+                    _logger.exception("Collection reminder deliveries %s failed", self.ids)
+                    self._recover_journal(now, journal=journal, ids=self.ids, locked=True)
+                    if len(self) > 1:
+                        for delivery in self.with_context(collection_queue_one=True):
+                            # Rolled back: the row is locked again, and still due.
+                            if delivery.try_lock_for_update(allow_referencing=True).filtered_domain(
+                                domain
+                            ):
+                                delivery._send_claimed(now, domain)
+                    else:
+                        self._write_unexpected_error(traceback.format_exc(limit=0).strip(), now)
+                        Cron._commit_progress(0)
+        finally:
+            if not self.env.context.get("collection_queue_one"):
+                self._release_customers(set(self.partner_id.ids))
+        self.env.invalidate_all()
+        return len(self)
 
-    def _customer_lock_key(self):
-        return (CUSTOMER_LOCK_NAMESPACE, self.partner_id.id)
+    def _write_unexpected_error(self, error, now):
+        """Keep ``error`` on the delivery after its work was rolled back. One still
+        queued (never handed to its provider) counts the attempt: it is tried again
+        after the backoff, and fails for a person to check after MAX_ATTEMPTS."""
+        self.invalidate_recordset()
+        if self.state != "queued":
+            self._engine_write({"last_error": error})
+            return
+        self._engine_write({"attempts": self.attempts + 1})
+        self._failed(error, now, retry=True)
+        self.communication_id._update_state()
 
-    def _lock_customer(self):
-        """Hold the customer of this delivery for this worker until
-        ``_release_customer``, through the commits in between (a session-level
-        advisory lock, released by PostgreSQL if the worker dies): what sending a
-        message writes besides the delivery (the reminder, its invoices' last
-        reminder date, the interaction, the chatter) is the customer's, and two
-        workers writing it at once would make one of them fail after its provider
-        took the message. False when another worker holds it."""
-        self.env.cr.execute("SELECT pg_try_advisory_lock(%s, %s)", self._customer_lock_key())
-        return self.env.cr.fetchone()[0]
-
-    def _release_customer(self):
-        self.env.cr.execute("SELECT pg_advisory_unlock(%s, %s)", self._customer_lock_key())
-
-    def _recover_interrupted(self, now):
-        """Fail the deliveries left "sending" longer than SENDING_TIMEOUT."""
-        stuck = self.search(
-            [("state", "=", "sending"), ("write_date", "<", now - SENDING_TIMEOUT)]
-        ).try_lock_for_update()
-        stuck._set_failed(
-            self.env._(
-                "Interrupted while sending: the provider may or may not have received "
-                "it. Check before sending it again."
+    @api.model
+    def _lock_customers(self, partner_ids):
+        """Hold these customers for this worker until ``_release_customers``, through
+        the commits in between (session-level advisory locks, released by PostgreSQL
+        if the worker dies): what sending a message writes besides the delivery (the
+        reminder, its invoices' last reminder date, the interaction, the chatter) is
+        the customer's, and two workers writing it at once would make one of them fail
+        after its provider took the message. Returns the customers held; the others
+        are held by another worker."""
+        if not partner_ids:
+            return set()
+        rows = self.env.execute_query(
+            SQL(
+                "SELECT pid FROM unnest(%s::int[]) pid WHERE pg_try_advisory_lock(%s, pid)",
+                sorted(partner_ids),
+                CUSTOMER_LOCK_NAMESPACE,
             )
         )
-        stuck.communication_id._update_state()
+        return {pid for (pid,) in rows}
 
-    def _send_one(self, now):
-        """Send this delivery at ``now``, saying the truth: the ledger is read again
-        first (``collection.communication._collection_refresh``), so the invoices
-        settled since are not claimed, the amounts are those of now, and nothing goes
-        when nothing is left to claim. A message held back (quiet hours, rest days, the
-        contact limit) past the last day it is true is dropped, not postponed."""
+    @api.model
+    def _release_customers(self, partner_ids):
+        if partner_ids:
+            self.env.execute_query(
+                SQL(
+                    "SELECT pg_advisory_unlock(%s, pid) FROM unnest(%s::int[]) pid",
+                    CUSTOMER_LOCK_NAMESPACE,
+                    sorted(partner_ids),
+                )
+            )
+
+    @api.model
+    def _recover_journal(self, now, journal=None, ids=None, locked=False):
+        """Record what became of the deliveries of a batch whose transaction was lost
+        (a crash, a killed worker, an error), from the journal of provider calls
+        (``collection.delivery.call``): a message the provider took is sent, with its
+        trail; one whose answer never came is failed for a person to check; one never
+        handed to its provider (no call, still queued or left "sending") goes with the
+        next batch. A delivery whose worker still holds the customer is in progress,
+        left to it (``locked``: this worker holds them; ``ids``: the deliveries to look
+        at, default all)."""
+        if journal is None:
+            with ProviderJournal(self.env.cr.dbname) as own:
+                return self._recover_journal(now, journal=own, ids=ids, locked=locked)
+        calls = journal.rows()
+        domain = Domain("state", "=", "sending")
+        if ids is not None:
+            calls = {i: call for i, call in calls.items() if i in ids}
+            domain &= Domain("id", "in", ids)
+        deliveries = self.browse(calls).exists() | self.search(domain)
+        gone = set(calls) - set(deliveries.ids)
+        partner_ids = set(deliveries.partner_id.ids)
+        held = partner_ids if locked else self._lock_customers(partner_ids)
+        try:
+            deliveries = deliveries.filtered(lambda d: d.partner_id.id in held)
+            try:
+                with mute_logger("odoo.sql_db"), self.env.cr.savepoint():
+                    deliveries = deliveries.try_lock_for_update(allow_referencing=True)
+            except psycopg2.errors.SerializationFailure:
+                return None  # written by another worker since: read again by the next run
+            deliveries.invalidate_recordset()
+            for delivery in deliveries:
+                if delivery.state not in ("queued", "sending"):
+                    continue  # what became of it was committed
+                if delivery.id not in calls:
+                    # Never handed to its provider: not an attempt.
+                    delivery._set_queued(reset_attempts=False)
+                    delivery._engine_write({"attempts": max(delivery.attempts - 1, 0)})
+                    continue
+                if delivery.state == "queued":
+                    # The attempt was rolled back with its batch.
+                    delivery._engine_write({"attempts": delivery.attempts + 1})
+                state, ref = calls[delivery.id]
+                if state == "accepted":
+                    delivery._engine_write({"provider_ref": ref})
+                    delivery._sent(now)
+                else:
+                    delivery._set_failed(self._interrupted_message())
+            deliveries.communication_id._update_state()
+            if deliveries or gone:
+                self.env["ir.cron"]._commit_progress(0)
+                journal.forget([i for i in calls if i in set(deliveries.ids) | gone])
+        finally:
+            if not locked:
+                self._release_customers(held)
+        return None
+
+    def _interrupted_message(self):
+        return self.env._(
+            "Interrupted while sending: the provider may or may not have received "
+            "it. Check before sending it again."
+        )
+
+    def _send_batch(self, now, journal):
+        """Send these deliveries at ``now``, in this transaction, saying the truth: the
+        ledger is read again for all of them at once
+        (``collection.communication._collection_refresh``), so the invoices settled
+        since are not claimed, the amounts are those of now, and nothing goes when
+        nothing is left to claim. A message held back (quiet hours, rest days, the
+        contact limit) past the last day it is true is dropped, not postponed. Each
+        provider call is journaled first (``journal``); the emails of the batch are
+        rendered together and leave over one connection to the mail server."""
+        for lang, deliveries in self.grouped(lambda d: d.company_id._collection_lang()).items():
+            (deliveries.with_context(lang=lang) if lang else deliveries)._send_batch_in_lang(
+                now, journal
+            )
+
+    def _send_batch_in_lang(self, now, journal):
+        communications = self.communication_id
+        # sudo: the engine rereads the ledger and writes its facts, whoever runs the queue.
+        last_days, changed = communications.sudo()._collection_refresh(now)
+        # Rendered before the invoices or amounts changed: rendered again.
+        changed.delivery_ids._discard_rendered()
+        phones = self.filtered(lambda d: d.channel in ("sms", "whatsapp"))
+        phone_blacklist = (
+            self.env["collection.dunning"]._phone_blacklist(phones.communication_id)
+            if phones
+            else None
+        )
+        ready = self.browse()
+        for delivery in self:
+            if delivery.state == "queued" and delivery._ready_to_send(
+                now, last_days, phone_blacklist
+            ):
+                ready |= delivery
+        ready._set_sending()
+        outcome = {}
+        emails = ready.filtered(lambda d: d.channel == "email")
+        if emails:
+            outcome.update(emails._send_emails(journal))
+        ready.filtered(lambda d: d.channel == "sms")._render_sms()
+        for delivery in ready - emails:
+            outcome[delivery] = delivery._send_journaled(journal)
+        sent = self.browse()
+        for delivery in ready:
+            error = outcome.get(delivery)
+            if error is not None:
+                delivery._failed(str(error), now, retry=error.retryable, fallback=error.fallback)
+            elif delivery.state == "sending":
+                sent |= delivery
+        sent._sent(now)
+        whatsapp_sent = sent.filtered(lambda d: d.channel == "whatsapp")
+        if whatsapp_sent:
+            # A status WhatsApp reported before these ids were known applies now.
+            self.env["collection.whatsapp.status"].sudo()._collection_apply(whatsapp_sent)
+        communications._update_state()
+
+    def _ready_to_send(self, now, last_days, phone_blacklist=None):
+        """Whether this delivery goes now, its reminder's truth read at ``now``
+        (``last_days`` of ``_collection_refresh``). A message held back is
+        postponed; one no longer true, or that nobody of the customer may get any
+        more, is cancelled with the reason."""
         self.ensure_one()
         communication = self.communication_id
-        # sudo: the engine rereads the ledger and writes its facts, whoever runs the queue.
-        last_days, changed = communication.sudo()._collection_refresh(now)
         if communication.id not in last_days:
-            return  # nothing left to claim: cancelled with the reason
-        if changed:
-            # Rendered before the invoices or amounts changed: rendered again.
-            communication.delivery_ids._discard_rendered()
+            return False  # nothing left to claim: cancelled with the reason
         postponed = self._postponed_until(now)
         last_day = last_days[communication.id]
         if last_day and self.channel != "activity":
             tz = self._collection_tz()
             if self._collection_local(postponed or now, tz).date() > last_day:
                 self._drop_untrue(last_day)
-                return
+                return False
         if postponed:
             self._set_postponed(postponed)
-            return
-        problem = self._collection_update_recipients()
+            return False
+        problem = self._collection_update_recipients(phone_blacklist)
         if problem:
             # Nobody of the customer may get it any more (unsubscribed since): not sent.
             self._set_cancelled()
             self._engine_write({"last_error": problem})
             communication._update_state()
-            return
-        self._set_sending()
-        if self.channel in ("email", "sms", "whatsapp"):
-            # The provider is called outside this transaction's fate: commit "sending"
-            # first, so a crash after the provider accepted never sends it twice.
-            self.env["ir.cron"]._commit_progress(0)
+            return False
+        return True
+
+    def _send_journaled(self, journal):
+        """Call this delivery's provider, the call journaled: None when it took the
+        message, else the ``_DeliveryError``."""
+        provider = self.channel in ("sms", "whatsapp")
+        if provider:
+            journal.calling(self.id)
         try:
             getattr(self, f"_send_{self.channel}")()
         except _DeliveryError as e:
-            self._failed(str(e), now, retry=e.retryable, fallback=e.fallback)
+            error = e
         except Exception as e:  # any failure stays visible on the delivery
             _logger.exception("Collection reminder %s failed", self.id)
-            self._failed(str(e), now, retry=True)
+            error = _DeliveryError(str(e), retryable=True)
         else:
-            if self.state == "sending":
-                self._sent(now)
-                if self.channel == "whatsapp":
-                    # A status WhatsApp reported before this id was known applies now.
-                    self.env["collection.whatsapp.status"].sudo()._collection_apply(self)
-        communication._update_state()
+            if provider:
+                journal.accepted(self.id, self.provider_ref)
+            return None
+        if provider:
+            journal.forget([self.id])
+        return error
+
+    def _send_one(self, now):
+        """Send this delivery at ``now`` as the queue sends a batch (``_send_batch``),
+        in the current transaction."""
+        self.ensure_one()
+        with ProviderJournal(self.env.cr.dbname) as journal:
+            self._send_batch(now, journal)
 
     def _drop_untrue(self, last_day):
         """This message cannot go by ``last_day``, the last day it is true: not sent,
@@ -531,90 +669,175 @@ class CollectionCommunicationDelivery(models.Model):
 
     def _sent(self, now):
         """Sent: recorded on the invoices, as an interaction and on the customer's
-        chatter (activities are their own record)."""
+        chatter (activities are their own record), for all these deliveries at once."""
         self._set_sent(now)
-        if self.channel == "activity":
+        deliveries = self.filtered(lambda d: d.channel != "activity")
+        if not deliveries:
             return
-        communication = self.communication_id
-        today = communication.company_id._collection_today(now)
         # sudo: the reminders are logged as evidence, whoever runs the queue.
         States = self.env["collection.invoice.dunning"].sudo()
-        States._set(
-            "last_reminder_date", communication.move_ids.ids, [today] * len(communication.move_ids)
-        )
-        # The gap to the invoices' next level counts from the day the level's first
-        # message left, not from the day the run created it.
-        if not (communication.delivery_ids - self).filtered(
-            lambda d: d.channel != "activity" and d.state == "sent"
-        ):
-            moves = communication.sudo().move_ids.filtered(
-                lambda m: m.collection_level_id == communication.level_id
+        Dunning = self.env["collection.dunning"]
+        last_reminder = {}
+        level_date = {}
+        interactions = []
+        notes = []
+        for delivery in deliveries:
+            communication = delivery.communication_id
+            today = communication.company_id._collection_today(now)
+            for move_id in communication.move_ids.ids:
+                last_reminder[move_id] = today
+            # The gap to the invoices' next level counts from the day the level's first
+            # message left, not from the day the run created it.
+            if not (communication.delivery_ids - deliveries).filtered(
+                lambda d: d.channel != "activity" and d.state == "sent"
+            ):
+                for move in communication.sudo().move_ids:
+                    if move.collection_level_id == communication.level_id:
+                        level_date[move.id] = today
+            label = delivery._recipient_label()
+            interactions.append(
+                {
+                    "partner_id": communication.partner_id.id,
+                    "company_id": communication.company_id.id,
+                    "user_id": False,
+                    "automatic": True,
+                    "channel": delivery.channel,
+                    "outcome": "sent",
+                    "date": now,
+                    "move_ids": [fields.Command.set(communication.move_ids.ids)],
+                    "overdue_amount": communication.overdue_amount,
+                    "days_overdue": communication.days_overdue,
+                    "note": self.env._(
+                        "%(level)s, sent to %(recipient)s",
+                        level=communication.level_id.display_name,
+                        recipient=label or communication.partner_id.display_name,
+                    ),
+                }
             )
-            States._set("level_date", moves.ids, [today] * len(moves))
-        self.env["collection.interaction"].sudo().create(
-            {
-                "partner_id": communication.partner_id.id,
-                "company_id": communication.company_id.id,
-                "user_id": False,
-                "automatic": True,
-                "channel": self.channel,
-                "outcome": "sent",
-                "date": now,
-                "move_ids": [fields.Command.set(communication.move_ids.ids)],
-                "overdue_amount": communication.overdue_amount,
-                "days_overdue": communication.days_overdue,
-                "note": self.env._(
-                    "%(level)s, sent to %(recipient)s",
-                    level=communication.level_id.display_name,
-                    recipient=self._recipient_label() or communication.partner_id.display_name,
-                ),
-            }
-        )
-        if self.channel == "letter":
-            communication._collection_note_on_customer(
-                self.env._("Letter posted to %(recipient)s:", recipient=self._recipient_label())
-            )
-            return
-        channel = self.env["collection.dunning"]._channel_label(self.channel)
-        communication._collection_note_on_customer(
-            self.env._("Reminder sent by %(channel)s:", channel=channel)
-        )
+            if delivery.channel == "letter":
+                text = self.env._("Letter posted to %(recipient)s:", recipient=label)
+            else:
+                text = self.env._(
+                    "Reminder sent by %(channel)s:",
+                    channel=Dunning._channel_label(delivery.channel),
+                )
+            notes.append((communication, text))
+        if last_reminder:
+            States._set("last_reminder_date", list(last_reminder), list(last_reminder.values()))
+        if level_date:
+            States._set("level_date", list(level_date), list(level_date.values()))
+        self.env["collection.interaction"].sudo().create(interactions)
+        self.env["collection.communication"]._collection_notes_on_customers(notes)
 
     # === CHANNELS: SENDING === #
 
-    def _send_email(self):
+    def _send_emails(self, journal):
+        """Render the emails of these deliveries not rendered yet (``_render_emails``)
+        and send them in one ``mail.mail.send()``: one connection to the mail server,
+        each email journaled as it is handed to it (see ``mail.mail``). Returns
+        {delivery: None when the server took it, else the ``_DeliveryError``}; an
+        address Odoo finds invalid is not tried again."""
+        self._render_emails()
+        mails = self.sudo().mail_id
+        mails.filtered(lambda m: m.state in ("exception", "cancel")).mark_outgoing()
+        pairs = tuple((d.sudo().mail_id.id, d.id) for d in self)
+        mails.with_context(collection_journal=(journal, pairs)).send(raise_exception=False)
+        outcome = {}
+        for delivery in self:
+            mail = delivery.sudo().mail_id
+            if mail.state == "sent":
+                delivery._engine_write({"provider_ref": mail.message_id})
+                outcome[delivery] = None
+                continue
+            outcome[delivery] = _DeliveryError(
+                mail.failure_reason or self.env._("The mail server did not accept it."),
+                retryable=mail.failure_type not in INVALID_ADDRESS_FAILURES,
+            )
+        return outcome
+
+    def _render_emails(self):
+        """The ``mail.mail`` of each of these email deliveries that has none, rendered
+        from its level's template, as many reminders at a time as share a template (an
+        email edited by a collector, or with the invoices attached, on its own)."""
+        todo = self.filtered(lambda d: not d.sudo().mail_id)
+        alone = todo.filtered(
+            lambda d: d.communication_id.edited_body or d.communication_id.level_id.attach_invoices
+        )
+        for delivery in alone:
+            delivery._render_email()
+        for template, deliveries in (
+            (todo - alone).grouped(lambda d: d.communication_id.level_id.mail_template_id).items()
+        ):
+            mails = template.sudo().send_mail_batch(
+                deliveries.communication_id.ids,
+                email_values={"recipient_ids": [], "auto_delete": False},
+            )
+            mail_of = {mail.res_id: mail for mail in mails}
+            for delivery in deliveries:
+                mail = mail_of[delivery.communication_id.id]
+                mail.write({"email_to": delivery.recipient, "email_cc": delivery.email_cc or False})
+                delivery._engine_write({"mail_id": mail.id})
+
+    def _render_email(self):
         communication = self.communication_id
         level = communication.level_id
-        if not self.mail_id:
-            template = level.mail_template_id
-            email_values = {
-                "email_to": self.recipient,
-                "email_cc": self.email_cc or False,
-                "recipient_ids": [],
-                "auto_delete": False,
-            }
-            if communication.edited_body:
-                # Edited by a collector before sending: that text goes.
-                email_values["body_html"] = communication.edited_body
-                if communication.edited_subject:
-                    email_values["subject"] = communication.edited_subject
-            if level.attach_invoices:
-                attachments = communication._invoice_attachments()
-                email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
-            mail_id = template.sudo().send_mail(
-                communication.id, force_send=False, email_values=email_values
+        template = level.mail_template_id
+        email_values = {
+            "email_to": self.recipient,
+            "email_cc": self.email_cc or False,
+            "recipient_ids": [],
+            "auto_delete": False,
+        }
+        if communication.edited_body:
+            # Edited by a collector before sending: that text goes.
+            email_values["body_html"] = communication.edited_body
+            if communication.edited_subject:
+                email_values["subject"] = communication.edited_subject
+        if level.attach_invoices:
+            attachments = communication._invoice_attachments()
+            email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
+        mail_id = template.sudo().send_mail(
+            communication.id, force_send=False, email_values=email_values
+        )
+        self._engine_write({"mail_id": mail_id})
+
+    def _send_email(self):
+        """One email alone, as ``_send_emails`` sends many (used outside the queue's
+        batches)."""
+        with ProviderJournal(self.env.cr.dbname) as journal:
+            error = self._send_emails(journal)[self]
+            journal.forget(self.ids)
+        if error is not None:
+            raise error
+
+    def _render_sms(self):
+        """The ``sms.sms`` of each of these SMS deliveries that has none, rendered from
+        its level's template for as many reminders at a time as share a template, and
+        created together with their trackers (one wake-up of Odoo's SMS queue)."""
+        todo = self.filtered(lambda d: not d.sudo().sms_id)
+        groups = todo.grouped(lambda d: (d.company_id, d.communication_id.level_id.sms_template_id))
+        for (company, template), deliveries in groups.items():
+            bodies = template._render_field(
+                "body", deliveries.communication_id.ids, compute_lang=True
             )
-            self._engine_write({"mail_id": mail_id})
-        mail = self.mail_id.sudo()
-        if mail.state in ("exception", "cancel"):
-            mail.mark_outgoing()
-        mail.send(raise_exception=False)
-        if mail.state != "sent":
-            raise _DeliveryError(
-                mail.failure_reason or self.env._("The mail server did not accept it."),
-                retryable=True,
-            )
-        self._engine_write({"provider_ref": mail.message_id})
+            values = []
+            for delivery in deliveries:
+                body = bodies[delivery.communication_id.id]
+                values.append(
+                    {
+                        "number": delivery.recipient,
+                        "body": html2plaintext(body) if "<" in (body or "") else body,
+                        "partner_id": delivery.communication_id.partner_id.id,
+                        "state": "outgoing",
+                    }
+                )
+            # sudo: the engine writes the SMS of the reminders, whoever runs the queue.
+            messages = self.env["sms.sms"].with_company(company).sudo().create(values)
+            for delivery, sms in zip(deliveries, messages, strict=True):
+                delivery._engine_write({"sms_id": sms.id})
+            # The provider's delivery reports reach the SMS's tracker, which tells the
+            # delivery (see sms.tracker).
+            self.env["sms.tracker"].sudo().create([{"sms_uuid": sms.uuid} for sms in messages])
 
     def _send_sms(self):
         communication = self.communication_id
@@ -927,16 +1150,19 @@ class CollectionCommunicationDelivery(models.Model):
             )
         return label
 
-    def _collection_update_recipients(self):
+    def _collection_update_recipients(self, phone_blacklist=None):
         """Who the message goes to, read again just before it leaves: a collection
         contact set, an address changed or an opt-out since the run are followed (the
         message rendered for the former recipients is rendered again). Returns why
-        nobody can get it any more, or False."""
+        nobody can get it any more, or False. ``phone_blacklist``: see
+        ``collection.dunning._recipients``."""
         self.ensure_one()
         if self.channel not in ("email", "sms", "whatsapp"):
             return False
         Dunning = self.env["collection.dunning"]
-        recipients = Dunning._recipients(self.communication_id, self.channel)
+        recipients = Dunning._recipients(
+            self.communication_id, self.channel, phone_blacklist=phone_blacklist
+        )
         if recipients["problem"]:
             return recipients["problem"]
         if (

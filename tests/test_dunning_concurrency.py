@@ -11,6 +11,7 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import TransactionCase, freeze_time, tagged
 
+from ..models import collection_communication_delivery as delivery_module
 from .common import TODAY
 from .fake_providers import PHONE_NUMBER_ID, FakeProviders
 
@@ -339,7 +340,8 @@ class TestDunningConcurrency(TransactionCase):
 
     def test_two_workers_send_each_message_once(self):
         """The second worker sends the queue while the first waits for the provider's
-        answer to its first message."""
+        answer to the first message of its batch: with more deliveries than a batch,
+        each worker claims batches the other does not hold."""
         with self.registry.cursor() as cr, freeze_time(self.now):
             self.run_dunning(api.Environment(cr, SUPERUSER_ID, {}))
         self.assertOneReminderPerCustomer()
@@ -353,7 +355,8 @@ class TestDunningConcurrency(TransactionCase):
                     time.sleep(0.01)
             return env["collection.communication.delivery"]._process_queue()
 
-        sent = self.in_workers(send)
+        with patch.object(delivery_module, "QUEUE_BATCH_SIZE", 3):
+            sent = self.in_workers(send)
         self.assertTrue(sent["first"] and sent["second"], f"both workers sent: {sent}")
         self.assertEqual(sent["first"] + sent["second"], CUSTOMERS)
         phones = Counter(r["json"]["to"] for r in self.server.sent("whatsapp"))

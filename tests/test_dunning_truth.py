@@ -77,6 +77,39 @@ class TestDunningTruthAtSending(DunningCadenceCommon):
         self.assertFalse(self.smtp_messages)
         self.assertFalse(invoice.collection_last_reminder_date)
 
+    def test_paid_while_queued_is_not_sent_with_the_rest_of_its_batch(self):
+        """The reminders of three customers leave together, in one batch of the queue:
+        the one whose invoice was paid since it was approved is not claimed, the two
+        others go, each once."""
+        globex, initech = self.make_customer("Globex"), self.make_customer("Initech")
+        invoice = self.invoice(self.customer, 1000.0, day(-12))
+        self.invoice(globex, 500.0, day(-12))
+        self.invoice(initech, 700.0, day(-12))
+        self.run_dunning(day(0))
+        reminders = self.reminders()
+        self.assertEqual(len(reminders), 3)
+        reminders.with_user(self.collector).action_approve()
+        self.pay(invoice)
+        with self.sms_gateway() as sent:
+            self.run_queue(at(0, 14))
+        paid = reminders.filtered(lambda r: r.partner_id == self.customer)
+        self.assertNotSent(paid, PAID)
+        self.assertFalse(invoice.collection_last_reminder_date)
+        self.assertEqual((reminders - paid).mapped("state"), ["done", "done"])
+        self.assertEqual(
+            sorted(message["smtp_to_list"][0] for message in self.smtp_messages),
+            ["globex@example.com", "initech@example.com"],
+        )
+        self.assertEqual(len(sent), 2)
+        for partner in (globex, initech):
+            self.assertEqual(
+                self.env["collection.interaction"].search_count(
+                    [("partner_id", "=", partner.id), ("outcome", "=", "sent")]
+                ),
+                2,
+                f"{partner.name}: its email and its SMS, each recorded once",
+            )
+
     def test_whatsapp_not_requested_for_a_paid_invoice(self):
         self.company.collection_whatsapp_phone_number_id = "106540352242922"
         self.level.write(
