@@ -114,6 +114,11 @@ class ResPartner(models.Model):
         "overdue; 'Overdue', debt past due that nobody has worked yet (reminders may have "
         "been sent).",
         groups="base.group_user",
+        # Fetched with the customer's other columns rather than apart: the figures
+        # depend on it (the priority), so that read() of the figures of many customers
+        # fetches it in one query that applies the record rules, instead of checking
+        # them record by record in Python on every column of every customer.
+        prefetch=True,
     )
     collection_policy_id = fields.Many2one(
         "collection.policy",
