@@ -74,6 +74,17 @@ FIGURES_ZERO_WITHOUT_ITEMS = (
     "collection_priority",
 )
 
+# The figures' values in the cache when a customer has none.
+FIGURE_DEFAULTS = {
+    "collection_overdue_amount": 0.0,
+    "collection_due_amount": 0.0,
+    "collection_days_overdue": 0,
+    "collection_oldest_due_date": None,
+    "collection_bucket_id": None,
+    "collection_broken_promise_count": 0,
+    "collection_priority": 0.0,
+}
+
 # Computed fields read for all the customers read at once (ResPartner._read_format,
 # ResPartner._export_rows): one query for any number of customers.
 BATCH_FIELDS = (*FIGURE_FIELDS, "collection_currency_id")
@@ -116,6 +127,11 @@ class ResPartner(models.Model):
         "overdue; 'Overdue', debt past due that nobody has worked yet (reminders may have "
         "been sent).",
         groups="base.group_user",
+        # Fetched with the customer's other columns rather than apart: the figures
+        # depend on it (the priority), so that read() of the figures of many customers
+        # fetches it in one query that applies the record rules, instead of checking
+        # them record by record in Python on every column of every customer.
+        prefetch=True,
     )
     collection_policy_id = fields.Many2one(
         "collection.policy",
@@ -369,42 +385,36 @@ class ResPartner(models.Model):
     @api.depends(*LEDGER_DEPENDS, "collection_status")
     @api.depends_context("company", "tz")
     def _compute_collection_figures(self):
-        partners = self.filtered("id")
-        rows = {}
-        if partners:
+        # One query for all the partners; the values go into the cache one field at a
+        # time, as the query gives them (amounts as floats, counts as integers): assigning
+        # seven fields record by record, or converting each value, costs more than the
+        # query.
+        ids = [id_ for id_ in self._ids if id_]
+        found, columns = (), dict.fromkeys(FIGURE_FIELDS, ())
+        if ids:
+            partners = self.browse(ids)
             query = partners.with_context(active_test=False)._search(
-                [("id", "in", partners.ids)], bypass_access=True
+                [("id", "in", ids)], bypass_access=True
             )
-            ids = partners.commercial_partner_id.ids
-            columns = [
-                partners._collection_field_sql(partners._table, fname, query, partner_ids=ids)
-                for fname in FIGURE_FIELDS
-            ]
-            for row in self.env.execute_query(
-                query.select(SQL.identifier(partners._table, "id"), *columns)
-            ):
-                rows[row[0]] = dict(zip(FIGURE_FIELDS, row[1:], strict=True))
-        # The values go into the cache one field at a time, for all the partners at
-        # once: assigning seven fields record by record costs more than the query.
-        converters = {
-            "collection_overdue_amount": lambda v: float(v or 0.0),
-            "collection_due_amount": lambda v: float(v or 0.0),
-            "collection_days_overdue": lambda v: int(v or 0),
-            "collection_oldest_due_date": lambda v: v or None,
-            "collection_bucket_id": lambda v: v or None,
-            "collection_broken_promise_count": lambda v: int(v or 0),
-            "collection_priority": lambda v: float(v or 0),
-        }
-        empty = {}
-        for fname, convert in converters.items():
-            field = self._fields[fname]
-            field._get_cache(self.env).update(
-                zip(
-                    self._ids,
-                    [convert(rows.get(id_, empty).get(fname)) for id_ in self._ids],
-                    strict=True,
-                )
+            selected = []
+            for fname in FIGURE_FIELDS:
+                expr = partners._collection_field_sql(partners._table, fname, query, ids)
+                default = FIGURE_DEFAULTS[fname]
+                if default is not None:
+                    sql_type = "float8" if isinstance(default, float) else "int4"
+                    expr = SQL("COALESCE(%s, 0)::%s", expr, SQL(sql_type))
+                selected.append(expr)
+            rows = self.env.execute_query(
+                query.select(SQL.identifier(partners._table, "id"), *selected)
             )
+            if rows:
+                found, *values = zip(*rows, strict=True)
+                columns = dict(zip(FIGURE_FIELDS, values, strict=True))
+        missing = set(self._ids).difference(found)
+        for fname, default in FIGURE_DEFAULTS.items():
+            cache = self._fields[fname]._get_cache(self.env)
+            cache.update(zip(found, columns[fname], strict=True))
+            cache.update(dict.fromkeys(missing, default))
 
     # ------------------------------------------------------------------
     # The figures of many customers at once (read(), the lists, the export)
@@ -441,28 +451,49 @@ class ResPartner(models.Model):
         batch = self._collection_batch_fields()
         return list(dict.fromkeys(fname for fname in fnames if fname in batch))
 
-    def _collection_batch_value(self, field, record_id):
-        """The value of ``field`` of the record ``record_id`` of ``self``, from the
-        cache ``_collection_compute_batch`` filled (or read as usual, should something
-        have dropped it since), in the record format."""
-        value = field._get_cache(self.env).get(record_id, SENTINEL)
-        if value is SENTINEL:
-            return self.browse(record_id)[field.name]
-        return field.convert_to_record(value, self)
+    def _collection_batch_values(self, field, ids, convert):
+        """The values of ``field`` of the records ``ids`` of ``self``, from the cache
+        ``_collection_compute_batch`` filled (or read as usual, should something have
+        dropped one since), each given by ``convert(value, records)`` from the record
+        format (the field's ``convert_to_read`` or ``convert_to_export``). Each distinct
+        value is converted once: the figures take few distinct values (a bucket, a
+        count of days), and the bucket's display name is read once per bucket rather
+        than once per customer."""
+        cache = field._get_cache(self.env)
+        values = [cache.get(id_, SENTINEL) for id_ in ids]
+        distinct = set(values)
+        distinct.discard(SENTINEL)
+        converted = {
+            value: convert(field.convert_to_record(value, self), self) for value in distinct
+        }
+        return [
+            converted[value]
+            if value is not SENTINEL
+            else convert(self.browse(id_)[field.name], self)
+            for id_, value in zip(ids, values, strict=True)
+        ]
 
     def _read_format(self, fnames, load="_classic_read"):
         batch = self._collection_batch_fnames(fnames) if len(self) > 1 else []
         if not batch:
             return super()._read_format(fnames, load)
-        result = super()._read_format([f for f in fnames if f not in batch], load)
+        others = [fname for fname in fnames if fname not in batch]
+        result = super()._read_format(others, load)
+        ids = [vals["id"] for vals in result]
         use_display_name = load == "_classic_read"
         for field in self._collection_compute_batch(batch):
-            convert = field.convert_to_read
-            for vals in result:
-                value = self._collection_batch_value(field, vals["id"])
-                vals[field.name] = convert(value, self, use_display_name)
-        # The values in the order asked, as the ORM gives them.
-        return [{key: vals[key] for key in ("id", *fnames)} for vals in result]
+
+            def convert(value, records, field=field):
+                return field.convert_to_read(value, records, use_display_name)
+
+            for vals, value in zip(
+                result, self._collection_batch_values(field, ids, convert), strict=True
+            ):
+                vals[field.name] = value
+        if list(fnames) != [*others, *batch]:
+            # The values in the order asked, as the ORM gives them.
+            result = [{key: vals[key] for key in ("id", *fnames)} for vals in result]
+        return result
 
     def _export_rows(self, fields, *, _is_toplevel_call=True):
         """The export of customers (the lists' *Export*): the figures of all of them are
@@ -478,28 +509,21 @@ class ResPartner(models.Model):
         # sub-records, e.g. contacts, follow it without).
         others = [[".id"] if i in columns else path for i, path in enumerate(fields)]
         lines = super()._export_rows([*others, [".id"]], _is_toplevel_call=True)
-        self._collection_compute_batch(batch)
-        names = {}
-        for field in set(columns.values()):
-            if field.type == "many2one":
-                # A related record shows its display name, read as the user (as the
-                # ORM exports it).
-                cache = field._get_cache(self.env)
-                related = self.env[field.comodel_name].browse(
-                    sorted({cache.get(id_) for id_ in self._ids} - {None})
-                )
-                names[field] = {record.id: record.display_name for record in related}
+        ids = list(self._ids)
+        exported = {}
+        for field in self._collection_compute_batch(batch):
+            # A related record shows its display name, read as the user (as the ORM
+            # exports it).
+            values = self._collection_batch_values(field, ids, field.convert_to_export)
+            exported[field] = dict(zip(ids, values, strict=True))
+        cells = [(i, exported[field]) for i, field in columns.items()]
         for line in lines:
             record_id = line.pop()
             if not record_id:
                 continue
             record_id = int(record_id)
-            for i, field in columns.items():
-                value = self._collection_batch_value(field, record_id)
-                if field.type == "many2one":
-                    line[i] = (names[field].get(value.id) or "") if value else ""
-                else:
-                    line[i] = field.convert_to_export(value, self)
+            for i, values in cells:
+                line[i] = values[record_id]
         return lines
 
     def _collection_aging(self):

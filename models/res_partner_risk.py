@@ -48,6 +48,15 @@ RISK_BAND_FLOORS = {"low": 0, "medium": 25, "high": 50, "critical": 75}
 
 RISK_FIELDS = ("collection_risk_score", "collection_risk_band")
 
+# What the risk score follows: the customer's ledger, credit limit and cases.
+RISK_DEPENDS = (
+    *LEDGER_DEPENDS,
+    "credit_limit",
+    "collection_promise_ids.state",
+    "collection_agreement_ids.state",
+    "collection_dispute_ids.state",
+)
+
 
 class ResPartner(models.Model):
     _inherit = "res.partner"
@@ -76,7 +85,7 @@ class ResPartner(models.Model):
     )
     collection_risk_html = fields.Html(
         string="Risk Factors",
-        compute="_compute_collection_risk",
+        compute="_compute_collection_risk_html",
         sanitize=False,
         groups="base.group_user",
     )
@@ -366,7 +375,7 @@ class ResPartner(models.Model):
             [("id", "in", partners.ids)], bypass_access=True
         )
         columns = partners._collection_risk_columns(
-            partners._table, query, partner_ids=partners.commercial_partner_id.ids
+            partners._table, query, partner_ids=partners.ids
         )
         names = list(columns)
         rows = self.env.execute_query(
@@ -374,31 +383,54 @@ class ResPartner(models.Model):
         )
         return {row[0]: dict(zip(names, row[1:], strict=True)) for row in rows}
 
-    @api.depends(
-        *LEDGER_DEPENDS,
-        "credit_limit",
-        "collection_promise_ids.state",
-        "collection_agreement_ids.state",
-        "collection_dispute_ids.state",
-    )
-    @api.depends_context("company", "tz", "lang")
+    @api.model
+    def _collection_risk_band(self, score):
+        return next(
+            band
+            for band, floor in sorted(RISK_BAND_FLOORS.items(), key=lambda item: -item[1])
+            if score >= floor
+        )
+
+    @api.depends(*RISK_DEPENDS)
+    @api.depends_context("company", "tz")
     def _compute_collection_risk(self):
+        # The score of all the partners in one query, put in the cache as it gives them
+        # (as the figures are): the factors' explanation is computed only when shown.
+        ids = [id_ for id_ in self._ids if id_]
+        found = scores = ()
+        if ids:
+            partners = self.browse(ids)
+            query = partners.with_context(active_test=False)._search(
+                [("id", "in", ids)], bypass_access=True
+            )
+            score = partners._collection_risk_columns(partners._table, query, ids)["score"]
+            rows = self.env.execute_query(
+                query.select(SQL.identifier(partners._table, "id"), score)
+            )
+            if rows:
+                found, scores = zip(*rows, strict=True)
+        bands = {score: self._collection_risk_band(score) for score in {0, *scores}}
+        missing = set(self._ids).difference(found)
+        score_cache = self._fields["collection_risk_score"]._get_cache(self.env)
+        score_cache.update(zip(found, scores, strict=True))
+        score_cache.update(dict.fromkeys(missing, 0))
+        band_cache = self._fields["collection_risk_band"]._get_cache(self.env)
+        band_cache.update(zip(found, (bands[score] for score in scores), strict=True))
+        band_cache.update(dict.fromkeys(missing, bands[0]))
+
+    @api.depends(*RISK_DEPENDS)
+    @api.depends_context("company", "tz", "lang")
+    def _compute_collection_risk_html(self):
         factors = self._collection_risk_factors()
         for partner in self:
             values = factors.get(partner.id)
-            if not values:
-                partner.collection_risk_score = 0
-                partner.collection_risk_band = "low"
-                partner.collection_risk_html = False
-                continue
-            score = values["score"]
-            partner.collection_risk_score = score
-            partner.collection_risk_band = next(
-                band
-                for band, floor in sorted(RISK_BAND_FLOORS.items(), key=lambda i: -i[1])
-                if score >= floor
+            partner.collection_risk_html = (
+                partner._collection_risk_explain(values) if values else False
             )
-            partner.collection_risk_html = partner._collection_risk_explain(values)
+
+    @api.model
+    def _collection_batch_fields(self):
+        return (*super()._collection_batch_fields(), *RISK_FIELDS)
 
     def _collection_risk_reasons(self, values):
         """[(points, sentence)] explaining the factors of ``values`` (a row of

@@ -151,3 +151,61 @@ class TestCollectionRisk(CollectionCommon):
         html = str(customer.with_user(self.collector).collection_risk_html)
         self.assertIn("Pays on time.", html)
         self.assertNotIn("still unpaid", html)
+
+    def test_risk_of_many_customers_read_at_once_is_each_ones(self):
+        """Read for many customers at once (the worklist's list, read(), the export),
+        each customer's risk is the one its form shows, and a payment registered in the
+        same transaction shows in the next read."""
+        late = self.new_customer("Always Late")
+        self.history(late, {-300: 30, -200: 30, -100: 30, -50: 30})
+        worse = self.new_customer("Got Worse")
+        self.history(worse, {-300: 0, -250: 0, -120: 40, -60: 40})
+        on_time = self.new_customer("On Time")
+        self.history(on_time, {-300: 0, -200: 0})
+        never = self.new_customer("Never Pays")
+        never_invoice = self.invoice(never, 1000.0, day(-200))
+        contact = self.env["res.partner"].create({"name": "Ann", "parent_id": late.id})
+        collector = self.make_user(
+            "exporting_collector",
+            "account_collection.group_collection_user,base.group_allow_export",
+        )
+        customers = (late + worse + on_time + never + contact).with_user(collector)
+        fnames = ["collection_risk_score", "collection_risk_band"]
+        expected = {
+            # the hand-computed scores of the tests above
+            late.id: (30, "medium"),
+            worse.id: (28, "medium"),
+            on_time.id: (0, "low"),
+            never.id: (55, "high"),
+            # a contact's risk is its company's, read on the company
+            contact.id: (0, "low"),
+        }
+        self.env.invalidate_all()
+        rows = customers.read(fnames)
+        self.assertEqual([list(row) for row in rows], [["id", *fnames]] * 5)
+        self.assertEqual({row["id"]: tuple(row[f] for f in fnames) for row in rows}, expected)
+        self.env.invalidate_all()
+        listed = customers.web_read({fname: {} for fname in fnames})
+        self.assertEqual({row["id"]: tuple(row[f] for f in fnames) for row in listed}, expected)
+        self.env.invalidate_all()
+        self.assertEqual(
+            customers.with_context(import_compat=False).export_data(["name", *fnames])["datas"],
+            [
+                ["Always Late", 30, "Medium"],
+                ["Got Worse", 28, "Medium"],
+                ["On Time", 0, "Low"],
+                ["Never Pays", 55, "High"],
+                ["Ann", 0, "Low"],
+            ],
+        )
+        # The form of one of them, after the list: its factors explained.
+        self.assertIn("Pays 30 days late on average.", str(customers[0].collection_risk_html))
+        # Paid today, 200 days late: lateness 200 of 60 days (saturates), 30 points; the
+        # only invoice, paid late: 15 points; nothing overdue left.
+        self.pay(never_invoice)
+        rows = customers.read(fnames)
+        self.assertEqual(
+            {row["id"]: tuple(row[f] for f in fnames) for row in rows},
+            expected | {never.id: (45, "medium")},
+        )
+        self.assertIn("Pays 200 days late on average.", str(customers[3].collection_risk_html))
