@@ -170,3 +170,12 @@ class TestCollectionWorklistPriority(LedgerSumsAsserts, CollectionCommon):
         spec.loader.exec_module(script)
         script.migrate(self.env.cr, "19.0.1.4.0")
         self.assertPage([("Acme Customer", 2000.0), ("Beta Customer", 1600.0)])
+
+    def test_sums_rebuilt_from_scratch_keep_the_priorities_of_the_day(self):
+        """Rebuilding the sums from the journal items (a new install, a migration's
+        refill, a book written in SQL) leaves the priorities of today stored, so the
+        worklist reads them in order at once, not only after the next hourly action."""
+        self.invoice(self.customer, 1000.0, day(-30))
+        self.invoice(self.other, 800.0, day(-30))
+        self.env["collection.ledger"]._sums_rebuild()
+        self.assertPage([("Acme Customer", 2000.0), ("Beta Customer", 1600.0)])
