@@ -8,6 +8,8 @@ from odoo.exceptions import UserError
 from odoo.fields import Domain
 from odoo.tools import SQL, date_utils
 
+from ..tools.triggers import drop_statement_triggers, statement_triggers
+
 # The ledger's dated events (collection.receivable.report._ledger_events_sql).
 LEDGER_COLUMNS = ("ar", "credit_sales", "credit_notes", "collected", "overdue", "over_90")
 # Receivables more than this many days past due count as "over 90 days".
@@ -326,31 +328,23 @@ BEGIN
 END
 $fn$;
 
-DROP TRIGGER IF EXISTS collection_kpi_aml_inserted ON account_move_line;
-CREATE TRIGGER collection_kpi_aml_inserted AFTER INSERT ON account_move_line
-    REFERENCING NEW TABLE AS collection_kpi_new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_inserted();
-DROP TRIGGER IF EXISTS collection_kpi_aml_deleted ON account_move_line;
-CREATE TRIGGER collection_kpi_aml_deleted AFTER DELETE ON account_move_line
-    REFERENCING OLD TABLE AS collection_kpi_old_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_deleted();
-DROP TRIGGER IF EXISTS collection_kpi_aml_updated ON account_move_line;
-CREATE TRIGGER collection_kpi_aml_updated AFTER UPDATE ON account_move_line
-    REFERENCING OLD TABLE AS collection_kpi_old_lines NEW TABLE AS collection_kpi_new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_aml_updated();
-DROP TRIGGER IF EXISTS collection_kpi_apr_inserted ON account_partial_reconcile;
-CREATE TRIGGER collection_kpi_apr_inserted AFTER INSERT ON account_partial_reconcile
-    REFERENCING NEW TABLE AS collection_kpi_new_matchings
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
-DROP TRIGGER IF EXISTS collection_kpi_apr_deleted ON account_partial_reconcile;
-CREATE TRIGGER collection_kpi_apr_deleted AFTER DELETE ON account_partial_reconcile
-    REFERENCING OLD TABLE AS collection_kpi_old_matchings
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
-DROP TRIGGER IF EXISTS collection_kpi_apr_updated ON account_partial_reconcile;
-CREATE TRIGGER collection_kpi_apr_updated AFTER UPDATE ON account_partial_reconcile
-    REFERENCING OLD TABLE AS collection_kpi_old_matchings
-                NEW TABLE AS collection_kpi_new_matchings
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_kpi_apr_changed();
+{
+    statement_triggers(
+        "collection_kpi_aml",
+        "account_move_line",
+        "collection_kpi_old_lines",
+        "collection_kpi_new_lines",
+    )
+}
+{
+    statement_triggers(
+        "collection_kpi_apr",
+        "account_partial_reconcile",
+        "collection_kpi_old_matchings",
+        "collection_kpi_new_matchings",
+        function="collection_kpi_apr_changed",
+    )
+}
 DROP TRIGGER IF EXISTS collection_kpi_move_changed ON account_move;
 CREATE TRIGGER collection_kpi_move_changed AFTER UPDATE ON account_move
     REFERENCING OLD TABLE AS collection_kpi_old_moves NEW TABLE AS collection_kpi_new_moves
@@ -369,12 +363,8 @@ CREATE TRIGGER collection_kpi_account_retyped AFTER UPDATE OF account_type
 
 # What uninstalling the module removes (hooks.uninstall_hook).
 KPI_SUMS_DROP = f"""
-DROP TRIGGER IF EXISTS collection_kpi_aml_inserted ON account_move_line;
-DROP TRIGGER IF EXISTS collection_kpi_aml_deleted ON account_move_line;
-DROP TRIGGER IF EXISTS collection_kpi_aml_updated ON account_move_line;
-DROP TRIGGER IF EXISTS collection_kpi_apr_inserted ON account_partial_reconcile;
-DROP TRIGGER IF EXISTS collection_kpi_apr_deleted ON account_partial_reconcile;
-DROP TRIGGER IF EXISTS collection_kpi_apr_updated ON account_partial_reconcile;
+{drop_statement_triggers("collection_kpi_aml", "account_move_line")}
+{drop_statement_triggers("collection_kpi_apr", "account_partial_reconcile")}
 DROP TRIGGER IF EXISTS collection_kpi_move_changed ON account_move;
 DROP TRIGGER IF EXISTS collection_kpi_partner_moved ON res_partner;
 DROP TRIGGER IF EXISTS collection_kpi_account_retyped ON account_account;

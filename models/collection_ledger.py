@@ -9,6 +9,8 @@ from odoo import api, fields, models
 from odoo.fields import Domain
 from odoo.tools import SQL
 
+from ..tools.triggers import drop_statement_triggers, statement_triggers
+
 # The sums the figures are made of, kept per customer (commercial partner) and company by
 # PostgreSQL triggers on the journal items, in the same statement that changes them
 # (README, "How figures are computed", "The sums behind the figures"):
@@ -338,30 +340,19 @@ BEGIN
 END
 $fn$;
 
-DROP TRIGGER IF EXISTS collection_ledger_aml_inserted ON account_move_line;
-CREATE TRIGGER collection_ledger_aml_inserted AFTER INSERT ON account_move_line
-    REFERENCING NEW TABLE AS collection_new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_inserted();
-DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
-CREATE TRIGGER collection_ledger_aml_deleted AFTER DELETE ON account_move_line
-    REFERENCING OLD TABLE AS collection_old_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_deleted();
-DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
-CREATE TRIGGER collection_ledger_aml_updated AFTER UPDATE ON account_move_line
-    REFERENCING OLD TABLE AS collection_old_lines NEW TABLE AS collection_new_lines
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_aml_updated();
-DROP TRIGGER IF EXISTS collection_ledger_partial_inserted ON account_partial_reconcile;
-CREATE TRIGGER collection_ledger_partial_inserted AFTER INSERT ON account_partial_reconcile
-    REFERENCING NEW TABLE AS collection_new_partials
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_inserted();
-DROP TRIGGER IF EXISTS collection_ledger_partial_deleted ON account_partial_reconcile;
-CREATE TRIGGER collection_ledger_partial_deleted AFTER DELETE ON account_partial_reconcile
-    REFERENCING OLD TABLE AS collection_old_partials
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_deleted();
-DROP TRIGGER IF EXISTS collection_ledger_partial_updated ON account_partial_reconcile;
-CREATE TRIGGER collection_ledger_partial_updated AFTER UPDATE ON account_partial_reconcile
-    REFERENCING OLD TABLE AS collection_old_partials NEW TABLE AS collection_new_partials
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_partial_updated();
+{
+    statement_triggers(
+        "collection_ledger_aml", "account_move_line", "collection_old_lines", "collection_new_lines"
+    )
+}
+{
+    statement_triggers(
+        "collection_ledger_partial",
+        "account_partial_reconcile",
+        "collection_old_partials",
+        "collection_new_partials",
+    )
+}
 DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
 CREATE TRIGGER collection_ledger_partner_moved AFTER UPDATE OF commercial_partner_id
     ON res_partner FOR EACH ROW
@@ -380,14 +371,10 @@ DROP TRIGGER IF EXISTS collection_ledger_partner_status ON res_partner;
 DROP FUNCTION IF EXISTS collection_ledger_partner_status();
 DROP FUNCTION IF EXISTS collection_ledger_promise_changed() CASCADE;
 DROP FUNCTION IF EXISTS collection_ledger_priority_refresh(integer[], integer[], date);
-DROP TRIGGER IF EXISTS collection_ledger_aml_inserted ON account_move_line;
-DROP TRIGGER IF EXISTS collection_ledger_aml_deleted ON account_move_line;
-DROP TRIGGER IF EXISTS collection_ledger_aml_updated ON account_move_line;
+{drop_statement_triggers("collection_ledger_aml", "account_move_line")}
 DROP TRIGGER IF EXISTS collection_ledger_partner_moved ON res_partner;
 DROP TRIGGER IF EXISTS collection_ledger_account_retyped ON account_account;
-DROP TRIGGER IF EXISTS collection_ledger_partial_inserted ON account_partial_reconcile;
-DROP TRIGGER IF EXISTS collection_ledger_partial_deleted ON account_partial_reconcile;
-DROP TRIGGER IF EXISTS collection_ledger_partial_updated ON account_partial_reconcile;
+{drop_statement_triggers("collection_ledger_partial", "account_partial_reconcile")}
 DROP FUNCTION IF EXISTS collection_ledger_partial_inserted();
 DROP FUNCTION IF EXISTS collection_ledger_partial_deleted();
 DROP FUNCTION IF EXISTS collection_ledger_partial_updated();
@@ -539,7 +526,7 @@ CREATE TRIGGER collection_ledger_partner_status AFTER UPDATE ON res_partner
 
 # The promises' triggers: a promise made, broken, kept, moved or deleted changes the broken
 # promises its customer's priority counts (created with the promises' table).
-PROMISE_PRIORITY_DDL = """
+PROMISE_PRIORITY_DDL = f"""
 CREATE OR REPLACE FUNCTION collection_ledger_promise_changed() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
@@ -561,18 +548,15 @@ BEGIN
 END
 $fn$;
 
-DROP TRIGGER IF EXISTS collection_ledger_promise_inserted ON collection_promise;
-CREATE TRIGGER collection_ledger_promise_inserted AFTER INSERT ON collection_promise
-    REFERENCING NEW TABLE AS collection_new_promises
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
-DROP TRIGGER IF EXISTS collection_ledger_promise_deleted ON collection_promise;
-CREATE TRIGGER collection_ledger_promise_deleted AFTER DELETE ON collection_promise
-    REFERENCING OLD TABLE AS collection_old_promises
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
-DROP TRIGGER IF EXISTS collection_ledger_promise_updated ON collection_promise;
-CREATE TRIGGER collection_ledger_promise_updated AFTER UPDATE ON collection_promise
-    REFERENCING OLD TABLE AS collection_old_promises NEW TABLE AS collection_new_promises
-    FOR EACH STATEMENT EXECUTE FUNCTION collection_ledger_promise_changed();
+{
+    statement_triggers(
+        "collection_ledger_promise",
+        "collection_promise",
+        "collection_old_promises",
+        "collection_new_promises",
+        function="collection_ledger_promise_changed",
+    )
+}
 """
 
 

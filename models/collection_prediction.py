@@ -328,10 +328,15 @@ class CollectionPrediction(models.AbstractModel):
         """The DelayModel of ``company``'s customers fitted on the ledger as it was on
         ``as_of``, with their segments (today's)."""
         counts = self._delay_counts(company, as_of)
+        return DelayModel(as_of, counts, self._segments(company, counts))
+
+    @api.model
+    def _segments(self, company, partner_ids):
+        """{partner id: segment id} of the customers ``partner_ids`` that have a segment
+        in ``company`` (today's)."""
         # sudo: the segments of the customers whose ledger is read, a fitting detail.
-        partners = self.env["res.partner"].with_company(company).sudo().browse(list(counts))
-        segments = {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
-        return DelayModel(as_of, counts, segments)
+        partners = self.env["res.partner"].with_company(company).sudo().browse(list(partner_ids))
+        return {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
 
     @api.model
     def _open_items(self, company, as_of, restrict=None):
@@ -354,7 +359,13 @@ class CollectionPrediction(models.AbstractModel):
         ``company`` open today (``restrict``: an SQL condition on their item ``aml`` and
         partner ``p``), from the curves ``model`` (default: fitted now on the whole
         company's history)."""
-        model = model or self._model(company, today)
+        return self._predict_items(model or self._model(company, today), company, today, restrict)
+
+    @api.model
+    def _predict_items(self, model, company, today, restrict=None):
+        """{line id: (move id, partner id, predicted date, source)} of the debits of
+        ``company`` open today (``restrict``: an SQL condition on their item ``aml`` and
+        partner ``p``), predicted from the curves ``model``."""
         return {
             line_id: (move_id, partner_id, model.predict(partner_id, due), model.source(partner_id))
             for line_id, move_id, partner_id, due, residual, _balance, _paid in self._open_items(
@@ -469,19 +480,11 @@ class CollectionPrediction(models.AbstractModel):
             return {}
         customers = SQL("p.commercial_partner_id IN %s", tuple(partner_ids))
         counts = self._delay_counts(company, today, customers)
-        # sudo: the segments of the customers whose ledger is read, a fitting detail.
-        partners = self.env["res.partner"].with_company(company).sudo().browse(list(counts))
-        segments = {p.id: p.collection_segment_id.id for p in partners if p.collection_segment_id}
+        segments = self._segments(company, counts)
         model = DelayModel(today, counts, segments, shared=self._kept_curves(company))
         if restrict is not None:
             customers = SQL("%s AND %s", customers, restrict)
-        return {
-            line_id: (move_id, partner_id, model.predict(partner_id, due), model.source(partner_id))
-            for line_id, move_id, partner_id, due, residual, _balance, _paid in self._open_items(
-                company, today, customers
-            )
-            if residual > 0
-        }
+        return self._predict_items(model, company, today, customers)
 
     @api.model
     def _refresh_predictions(self, company, today):

@@ -1,3 +1,4 @@
+import importlib.util
 from contextlib import contextmanager
 from datetime import date, datetime, time, timedelta
 from unittest.mock import patch
@@ -6,6 +7,7 @@ from odoo import Command
 from odoo.exceptions import UserError
 from odoo.tests import common as odoo_test_common
 from odoo.tests import freeze_time, new_test_user
+from odoo.tools import file_path
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 from odoo.addons.base.tests.common import MockSmtplibCase
@@ -18,6 +20,16 @@ TODAY = date(2026, 3, 16)
 # styles: nothing listens there (the test server would not answer while the test holds
 # it), so the PDF is printed without them, at once.
 UNSTYLED_REPORT_URL = "http://127.0.0.1:9"
+
+
+def migration(version, name):
+    """The migration script ``name`` of ``version`` (migrations/<version>/<name>.py),
+    loaded as a module, to call its functions on a test's data."""
+    path = file_path(f"account_collection/migrations/{version}/{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}_{version}".replace("-", "_"), path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    return script
 
 
 def day(offset):
@@ -176,6 +188,41 @@ class CollectionCommon(AccountTestInvoicingCommon):
         (default: the full residual) on ``moves``."""
         with on_day(day(offset)):
             return self.pay(moves, amount, day(offset))
+
+    @classmethod
+    def paid_history(cls, customer, lateness, amount=1000.0):
+        """Invoices of ``amount`` to ``customer`` due on the days of ``lateness`` (offsets
+        from today), each paid, on its day, the given number of days after its due date."""
+        for due, late in lateness.items():
+            invoice = cls.invoice(customer, amount, day(due))
+            with on_day(day(due + late)):
+                cls.pay(invoice, pay_date=day(due + late))
+
+    def log_promise(self, invoices, amount, date, partner=None):
+        """The collector logs a call in which the customer (``partner``, default: the
+        invoices' customer, else Acme) promises ``amount`` by ``date`` for ``invoices``
+        (none: for what is overdue); returns the promise."""
+        partner = partner or invoices.commercial_partner_id or self.customer
+        wizard = (
+            self.env["collection.interaction.log"]
+            .with_user(self.collector)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "channel": "call",
+                    "outcome": "promise",
+                    "promise": True,
+                    "promise_amount": amount,
+                    "promise_date": date,
+                    "move_ids": [Command.set(invoices.ids)],
+                    "note": "Will pay by transfer.",
+                }
+            )
+        )
+        wizard.action_confirm()
+        return self.env["collection.promise"].search(
+            [("partner_id", "=", partner.id)], order="id desc", limit=1
+        )
 
     @classmethod
     def customer_payment(cls, partner, amount, pay_date=None):

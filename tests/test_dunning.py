@@ -1,14 +1,12 @@
-import importlib.util
 from datetime import datetime, time
 from unittest.mock import patch
 
 from odoo import Command, fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import Form, TransactionCase, freeze_time, tagged
-from odoo.tools.misc import file_path
 
 from ..models import collection_dunning
-from .common import TODAY, DunningCadenceCommon, at, day, on_day
+from .common import TODAY, DunningCadenceCommon, at, day, migration, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -1040,12 +1038,7 @@ class TestDunningCronMigration(TransactionCase):
     def test_cron_moves_to_the_dunning_service(self):
         cron = self.env.ref("account_collection.ir_cron_collection_dunning")
         cron.model_id = self.env["ir.model"]._get("collection.communication")
-        spec = importlib.util.spec_from_file_location(
-            "post_migrate_19_0_1_2_0",
-            file_path("account_collection/migrations/19.0.1.2.0/post-migrate.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
+        script = migration("19.0.1.2.0", "post-migrate")
         script.migrate(self.env.cr, "19.0.1.1.0")
         self.env.invalidate_all()
         self.assertRecordValues(
@@ -1093,13 +1086,7 @@ class TestDunningCronMigration(TransactionCase):
         States = self.env["collection.invoice.dunning"]
         States._set("level_id", moves.ids, [first.id] * 3)
         States._set("last_reminder_date", dated.ids, ["2026-02-10"])
-        spec = importlib.util.spec_from_file_location(
-            "post_level_date_19_0_1_2_0",
-            file_path("account_collection/migrations/19.0.1.2.0/post-level-date.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.migrate(self.env.cr, "19.0.1.1.0")
+        migration("19.0.1.2.0", "post-level-date").migrate(self.env.cr, "19.0.1.1.0")
         States.invalidate_model()
         states = States.search([("move_id", "in", moves.ids)])
         self.assertEqual(

@@ -518,6 +518,18 @@ class TestCollectionDelivery(DunningCommon):
     # A worker that dies while sending
     # ------------------------------------------------------------------
 
+    def run_dunning_killed(self, send_template):
+        """The daily reminders job runs with WhatsApp's ``send_template`` replaced by
+        ``send_template``, which kills the worker (raises WorkerKilled) at some call.
+        (Not assertRaises: it would roll back what the run committed.)"""
+        with patch.object(whatsapp, "send_template", side_effect=send_template):
+            try:
+                self.run_dunning()
+            except WorkerKilled:
+                pass
+            else:
+                self.fail("the worker was not killed")
+
     def test_interrupted_send_is_not_sent_again(self):
         self.invoice(self.customer, 1000.0, day(-2))
         send_template = whatsapp.send_template
@@ -528,14 +540,8 @@ class TestCollectionDelivery(DunningCommon):
 
         # The provider accepts the message, then the worker is killed before its answer
         # is known: the batch's transaction is lost, the journal of provider calls
-        # keeps the call. (Not assertRaises: it would roll back what the run committed.)
-        with patch.object(whatsapp, "send_template", side_effect=send_and_die):
-            try:
-                self.run_dunning()
-            except WorkerKilled:
-                pass
-            else:
-                self.fail("the worker was not killed")
+        # keeps the call.
+        self.run_dunning_killed(send_and_die)
         self.assertEqual(len(self.whatsapp_requests()), 1)
         delivery = self.delivery(self.customer, "whatsapp")
         self.assertNotEqual(delivery.state, "sent")
@@ -576,13 +582,7 @@ class TestCollectionDelivery(DunningCommon):
                 raise WorkerKilled
             return message_id
 
-        with patch.object(whatsapp, "send_template", side_effect=answer_then_die_on_the_second):
-            try:
-                self.run_dunning()
-            except WorkerKilled:
-                pass
-            else:
-                self.fail("the worker was not killed")
+        self.run_dunning_killed(answer_then_die_on_the_second)
         deliveries = customers.mapped(lambda c: self.delivery(c, "whatsapp"))
         by_phone = {d.recipient: d for d in deliveries}
         taken, unanswered = (by_phone[r["json"]["to"]] for r in self.whatsapp_requests())

@@ -1,11 +1,9 @@
-import importlib.util
 from datetime import datetime, time
 
 from odoo import Command
 from odoo.tests import TransactionCase, freeze_time, tagged
-from odoo.tools.misc import file_path
 
-from .common import TODAY, DunningCadenceCommon, at, day, on_day
+from .common import TODAY, DunningCadenceCommon, at, day, migration, on_day
 
 
 @tagged("post_install", "-at_install")
@@ -175,13 +173,7 @@ class TestUpgradeToShippedTemplates(TransactionCase):
     already in Legal are dated as entering it on the upgrade day."""
 
     def migrate(self):
-        spec = importlib.util.spec_from_file_location(
-            "post_migrate_19_0_1_3_0",
-            file_path("account_collection/migrations/19.0.1.3.0/post-migrate.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.migrate(self.env.cr, "19.0.1.2.0")
+        migration("19.0.1.3.0", "post-migrate").migrate(self.env.cr, "19.0.1.2.0")
         self.env.invalidate_all()
 
     def set_body(self, template, body, edited):

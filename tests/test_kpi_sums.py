@@ -1,4 +1,3 @@
-import importlib.util
 import random
 import threading
 from datetime import date, timedelta
@@ -7,11 +6,11 @@ from unittest.mock import patch
 from odoo import SUPERUSER_ID, api
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.tests import tagged
-from odoo.tools import SQL, file_path
+from odoo.tools import SQL
 
 from ..models.collection_kpi import COMPANY_DAY_TABLE, DAY_TABLE, KPI_SUMS_DROP, LEDGER_COLUMNS
 from . import test_ledger_sums
-from .common import TODAY, CollectionCommon, day, on_day
+from .common import TODAY, CollectionCommon, day, migration, on_day
 
 # Periods the KPIs are compared on: this month, the last 30 days, last quarter, a year.
 PERIODS = [
@@ -282,13 +281,7 @@ class TestCollectionKpiSums(CollectionCommon):
 
         # The 19.0.1.4.0 migration computes them again from the journal items.
         self.env.cr.execute(SQL("UPDATE %s SET ar = 0", SQL.identifier(DAY_TABLE)))
-        spec = importlib.util.spec_from_file_location(
-            "post_kpi_sums_19_0_1_4_0",
-            file_path("account_collection/migrations/19.0.1.4.0/post-kpi-sums.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.fill_kpi_sums(self.env)
+        migration("19.0.1.4.0", "post-kpi-sums").fill_kpi_sums(self.env)
         self.assertEqual(self.kpis(PERIODS[0]), expected)
 
         # Every payment adds rows of changes; the daily compaction leaves one per company

@@ -1,4 +1,3 @@
-import importlib.util
 import threading
 import time
 import uuid
@@ -9,11 +8,11 @@ from odoo import SUPERUSER_ID, Command, api
 from odoo.modules.registry import DummyRLock, Registry
 from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
-from odoo.tools import SQL, file_path, mute_logger
+from odoo.tools import SQL, mute_logger
 
 from ..models.collection_ledger import BALANCE_TABLE, DUE_TABLE, LEDGER_SUMS_DROP, PAID_TABLE
 from ..models.res_partner import ResPartner as BasePartner
-from .common import TODAY, CollectionCommon, day, on_day
+from .common import TODAY, CollectionCommon, day, migration, on_day
 
 
 def figures(env, company, today, live=False):
@@ -349,13 +348,7 @@ class TestCollectionLedgerSums(LedgerSumsAsserts, CollectionCommon):
 
         # The 19.0.1.3.0 migration computes them again from the journal items.
         self.env.cr.execute(SQL("UPDATE %s SET due_amount = 0", SQL.identifier(BALANCE_TABLE)))
-        spec = importlib.util.spec_from_file_location(
-            "post_migrate_19_0_1_3_0",
-            file_path("account_collection/migrations/19.0.1.3.0/post-migrate.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.fill_ledger_sums(self.env)
+        migration("19.0.1.3.0", "post-migrate").fill_ledger_sums(self.env)
         self.assertEqual({c: figures(self.env, c, TODAY) for c in before}, before)
         # Still kept afterwards.
         self.pay(invoice)
@@ -469,13 +462,7 @@ class TestCollectionRiskHistorySums(LedgerSumsAsserts, CollectionCommon):
             )
         )
         self.env["collection.ledger"].init()
-        spec = importlib.util.spec_from_file_location(
-            "post_risk_history_19_0_1_4_0",
-            file_path("account_collection/migrations/19.0.1.4.0/post-risk-history.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.migrate(self.env.cr, "19.0.1.3.0")
+        migration("19.0.1.4.0", "post-risk-history").migrate(self.env.cr, "19.0.1.3.0")
         self.assertEqual(paid_rows(self.env), expected)
         self.assertEqual(
             {c: risk_history(self.env, c, TODAY) for c in before}, before, "after the upgrade"

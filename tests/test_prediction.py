@@ -27,11 +27,7 @@ class TestCollectionPrediction(CollectionCommon):
             {"name": "Steady Payer", "is_company": True}
         )
         # Five invoices paid 10, 20, 30, 40 and 50 days after their due date.
-        for index, delay in enumerate((10, 20, 30, 40, 50)):
-            due = day(-100 + 10 * index)
-            invoice = cls.invoice(cls.customer_history, 1000.0, due)
-            with on_day(due + timedelta(days=delay)):
-                cls.pay(invoice, pay_date=due + timedelta(days=delay))
+        cls.paid_history(cls.customer_history, {-100: 10, -90: 20, -80: 30, -70: 40, -60: 50})
         # Open: one 25 days past due, one due in 10 days.
         cls.open_late = cls.invoice(cls.customer_history, 700.0, day(-25))
         cls.open_not_due = cls.invoice(cls.customer_history, 300.0, day(10))

@@ -18,32 +18,6 @@ class TestCollectionPromise(CollectionCommon):
         cls.broken_type = cls.env.ref("account_collection.mail_activity_type_broken_promise")
         cls.cron = cls.env.ref("account_collection.ir_cron_collection_evaluate_promises")
 
-    def log_promise(self, invoices, amount, date, partner=None):
-        """The collector logs a call in which the customer (``partner``, default: the
-        invoices' customer, else Acme) promises ``amount`` by ``date`` for ``invoices``
-        (none: for what is overdue)."""
-        partner = partner or invoices.commercial_partner_id or self.customer
-        wizard = (
-            self.env["collection.interaction.log"]
-            .with_user(self.collector)
-            .create(
-                {
-                    "partner_id": partner.id,
-                    "channel": "call",
-                    "outcome": "promise",
-                    "promise": True,
-                    "promise_amount": amount,
-                    "promise_date": date,
-                    "move_ids": [Command.set(invoices.ids)],
-                    "note": "Will pay by transfer.",
-                }
-            )
-        )
-        wizard.action_confirm()
-        return self.env["collection.promise"].search(
-            [("partner_id", "=", partner.id)], order="id desc", limit=1
-        )
-
     def evaluate_on(self, date):
         """The daily check runs on ``date``."""
         with on_day(date), self.enter_registry_test_mode():

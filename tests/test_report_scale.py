@@ -39,11 +39,9 @@ class TestReportsAtScale(CollectionCommon):
         #   payment 150 on 13 Mar, not matched            3 days  1-30     -150
         # Acme also paid five invoices 10, 20, 30, 40 and 50 days after their due date.
         # Bolt: 700 due 24 Feb, 20 days, 1-30.
-        for index, delay in enumerate((10, 20, 30, 40, 50)):
-            due = day(-300 + 10 * index)
-            paid = cls.invoice(cls.customer, 100.0, due)
-            with on_day(due + timedelta(days=delay)):
-                cls.pay(paid, pay_date=due + timedelta(days=delay))
+        cls.paid_history(
+            cls.customer, {-300: 10, -290: 20, -280: 30, -270: 40, -260: 50}, amount=100.0
+        )
         cls.inv_a = cls.invoice(cls.customer, 1000.0, day(-45))
         cls.pay(cls.inv_a, amount=400.0, pay_date=day(-10))
         cls.inv_b = cls.invoice(cls.customer, 500.0, day(10))

@@ -13,12 +13,15 @@ class TestCollectionRisk(CollectionCommon):
     def new_customer(cls, name, **vals):
         return cls.env["res.partner"].create({"name": name, "is_company": True, **vals})
 
-    def history(self, customer, lateness):
-        """Invoices of 1000 due on the days of ``lateness`` (offsets from today), each
-        paid the given number of days after its due date."""
-        for due, late in lateness.items():
-            invoice = self.invoice(customer, 1000.0, day(due))
-            self.pay_on(due + late, invoice)
+    def three_payers(self):
+        """A customer always 30 days late, one that got worse and one on time."""
+        late = self.new_customer("Always Late")
+        self.paid_history(late, {-300: 30, -200: 30, -100: 30, -50: 30})
+        worse = self.new_customer("Got Worse")
+        self.paid_history(worse, {-300: 0, -250: 0, -120: 40, -60: 40})
+        on_time = self.new_customer("On Time")
+        self.paid_history(on_time, {-300: 0, -200: 0})
+        return late, worse, on_time
 
     def risk(self, customer):
         customer = customer.with_user(self.collector)
@@ -26,7 +29,7 @@ class TestCollectionRisk(CollectionCommon):
 
     def test_always_thirty_days_late(self):
         customer = self.new_customer("Always Late")
-        self.history(customer, {-300: 30, -200: 30, -100: 30, -50: 30})
+        self.paid_history(customer, {-300: 30, -200: 30, -100: 30, -50: 30})
         # 30 of 60 days' lateness: 15 points; every invoice late: 15 points.
         self.assertEqual(self.risk(customer), (30, "medium"))
         html = str(customer.with_user(self.collector).collection_risk_html)
@@ -35,13 +38,13 @@ class TestCollectionRisk(CollectionCommon):
 
     def test_always_on_time(self):
         customer = self.new_customer("On Time")
-        self.history(customer, {-300: 0, -200: 0, -100: 0, -50: 0})
+        self.paid_history(customer, {-300: 0, -200: 0, -100: 0, -50: 0})
         self.assertEqual(self.risk(customer), (0, "low"))
         self.assertIn("Pays on time.", str(customer.with_user(self.collector).collection_risk_html))
 
     def test_got_worse(self):
         customer = self.new_customer("Got Worse")
-        self.history(customer, {-300: 0, -250: 0, -120: 40, -60: 40})
+        self.paid_history(customer, {-300: 0, -250: 0, -120: 40, -60: 40})
         # 20 days late on average: 10 points; half late: 7.5; 40 days later than
         # before (saturates at 30): 10.
         self.assertEqual(self.risk(customer), (28, "medium"))
@@ -52,7 +55,7 @@ class TestCollectionRisk(CollectionCommon):
 
     def test_paid_before_the_year_does_not_count(self):
         customer = self.new_customer("Long Ago")
-        self.history(customer, {-500: 60})
+        self.paid_history(customer, {-500: 60})
         self.assertEqual(self.risk(customer), (0, "low"))
         self.assertIn(
             "No invoice paid in the last 12 months.",
@@ -86,12 +89,7 @@ class TestCollectionRisk(CollectionCommon):
         self.assertIn("1 invoices still unpaid, 90 days late on average.", html)
 
     def test_worklist_filters_sorts_and_groups_by_risk(self):
-        late = self.new_customer("Always Late")
-        self.history(late, {-300: 30, -200: 30, -100: 30, -50: 30})
-        worse = self.new_customer("Got Worse")
-        self.history(worse, {-300: 0, -250: 0, -120: 40, -60: 40})
-        on_time = self.new_customer("On Time")
-        self.history(on_time, {-300: 0, -200: 0})
+        late, worse, on_time = self.three_payers()
         customers = late + worse + on_time
         Partner = self.env["res.partner"].with_user(self.collector)
         domain = [("id", "in", customers.ids)]
@@ -134,7 +132,7 @@ class TestCollectionRisk(CollectionCommon):
         # (1000 * 10 + 1000 * 50) / 2000 = 30 of 60 days: 15 points; both late: 15 points;
         # oldest item 50 of 180 days: 2.8 points.
         customer = self.new_customer("Late And Unpaid")
-        self.history(customer, {-100: 10})
+        self.paid_history(customer, {-100: 10})
         self.invoice(customer, 1000.0, day(-50))
         self.assertEqual(self.risk(customer), (33, "medium"))
         html = str(customer.with_user(self.collector).collection_risk_html)
@@ -145,7 +143,7 @@ class TestCollectionRisk(CollectionCommon):
     def test_on_time_with_nothing_overdue_stays_low(self):
         # Paid on time, the open invoice not yet due: nothing late, nothing overdue.
         customer = self.new_customer("On Time, Open")
-        self.history(customer, {-100: 0})
+        self.paid_history(customer, {-100: 0})
         self.invoice(customer, 1000.0, day(20))
         self.assertEqual(self.risk(customer), (0, "low"))
         html = str(customer.with_user(self.collector).collection_risk_html)
@@ -156,12 +154,7 @@ class TestCollectionRisk(CollectionCommon):
         """Read for many customers at once (the worklist's list, read(), the export),
         each customer's risk is the one its form shows, and a payment registered in the
         same transaction shows in the next read."""
-        late = self.new_customer("Always Late")
-        self.history(late, {-300: 30, -200: 30, -100: 30, -50: 30})
-        worse = self.new_customer("Got Worse")
-        self.history(worse, {-300: 0, -250: 0, -120: 40, -60: 40})
-        on_time = self.new_customer("On Time")
-        self.history(on_time, {-300: 0, -200: 0})
+        late, worse, on_time = self.three_payers()
         never = self.new_customer("Never Pays")
         never_invoice = self.invoice(never, 1000.0, day(-200))
         contact = self.env["res.partner"].create({"name": "Ann", "parent_id": late.id})

@@ -78,6 +78,17 @@ class TestCollectionWorklistCards(CollectionCommon):
             self.assertIn("o_collection_unapplied_credit", arch)
             self.assertIn('invisible="collection_overdue_amount &lt;= collection_due_amount"', arch)
 
+    def test_cards_show_the_figures_hints_to_internal_users(self):
+        """The cards show the next action and the unapplied credit only to the users who
+        may read the figures they depend on (internal users): Odoo checks the cards
+        without an access rights inconsistency, and a collector still gets both."""
+        cards = self.env.ref("account_collection.res_partner_view_kanban_collection")
+        with self.assertNoLogs("odoo.addons.base.models.ir_ui_view", "WARNING"):
+            cards._check_xml()
+        arch = self.env["res.partner"].with_user(self.collector).get_view(cards.id)["arch"]
+        self.assertIn("Next action:", arch)
+        self.assertIn("o_collection_unapplied_credit", arch)
+
 
 @tagged("post_install", "-at_install")
 class TestCollectionPortalPhoneTour(CollectionTourMixin, CollectionCommon, HttpCase):

@@ -1,11 +1,8 @@
-import importlib.util
-
-from odoo import Command
 from odoo.tests import tagged
-from odoo.tools import SQL, file_path
+from odoo.tools import SQL
 
 from ..models.collection_ledger import BALANCE_TABLE
-from .common import TODAY, CollectionCommon, day, on_day
+from .common import TODAY, CollectionCommon, day, migration, on_day
 from .test_ledger_sums import LedgerSumsAsserts
 
 
@@ -58,27 +55,6 @@ class TestCollectionWorklistPriority(LedgerSumsAsserts, CollectionCommon):
         self.assertEqual(self.stored(), stored, "the page reads the stored priorities")
         self.assertEqual(self.page(), expected)
         self.assertSumsFollowLedger()
-
-    def log_promise(self, invoices, amount, date):
-        wizard = (
-            self.env["collection.interaction.log"]
-            .with_user(self.collector)
-            .create(
-                {
-                    "partner_id": invoices.partner_id.id,
-                    "channel": "call",
-                    "outcome": "promise",
-                    "promise": True,
-                    "promise_amount": amount,
-                    "promise_date": date,
-                    "move_ids": [Command.set(invoices.ids)],
-                }
-            )
-        )
-        wizard.action_confirm()
-        return self.env["collection.promise"].search(
-            [("partner_id", "=", invoices.partner_id.id)], order="id desc", limit=1
-        )
 
     def test_payment_shows_on_the_next_page_in_the_same_transaction(self):
         invoice = self.invoice(self.customer, 1000.0, day(-30))
@@ -162,13 +138,7 @@ class TestCollectionWorklistPriority(LedgerSumsAsserts, CollectionCommon):
         )
         self.assertFalse(self.stored())
         self.assertEqual(self.page(), [("Acme Customer", 2000.0), ("Beta Customer", 1600.0)])
-        spec = importlib.util.spec_from_file_location(
-            "post_worklist_priority",
-            file_path("account_collection/migrations/19.0.1.4.0/post-worklist-priority.py"),
-        )
-        script = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(script)
-        script.migrate(self.env.cr, "19.0.1.4.0")
+        migration("19.0.1.4.0", "post-worklist-priority").migrate(self.env.cr, "19.0.1.4.0")
         self.assertPage([("Acme Customer", 2000.0), ("Beta Customer", 1600.0)])
 
     def test_sums_rebuilt_from_scratch_keep_the_priorities_of_the_day(self):
