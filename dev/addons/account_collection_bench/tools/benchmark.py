@@ -30,6 +30,7 @@ from datetime import timedelta
 from unittest.mock import patch
 
 from lxml import etree
+from psycopg2.errors import SerializationFailure
 
 from odoo import Command, fields
 from odoo.tools import SQL
@@ -462,15 +463,32 @@ def _dunning_cold(env, company, today):
     dunning = _dunning(env, company, today)
 
     def run():
-        with _rolled_back(env):
-            reset = _reset_statistics(env)
-            times, result = [], None
-            for _run in range(2):
+        for attempt in range(3):
+            try:
+                with _rolled_back(env):
+                    reset = _reset_statistics(env)
+                    times, result = [], None
+                    for _run in range(2):
+                        env.invalidate_all()
+                        start = time.perf_counter()
+                        result = dunning()
+                        times.append(round((time.perf_counter() - start) * 1000))
+            except SerializationFailure:
+                # The statistics an autovacuum's ANALYZE committed since the benchmark's
+                # snapshot (after the rolled-back writes of the measures before) cannot
+                # be deleted from it: again in a new transaction. Nothing of the
+                # benchmark's transaction is needed any more (every measure rolls back).
+                if attempt == 2:
+                    raise
+                env.cr.rollback()
                 env.invalidate_all()
-                start = time.perf_counter()
-                result = dunning()
-                times.append(round((time.perf_counter() - start) * 1000))
-        return {"first_ms": times[0], "second_ms": times[1], "statistics_reset": reset, **result}
+                continue
+            return {
+                "first_ms": times[0],
+                "second_ms": times[1],
+                "statistics_reset": reset,
+                **result,
+            }
 
     return run
 
