@@ -20,6 +20,7 @@ from . import collection_communication
 from . import collection_communication_delivery
 from . import collection_delivery_call
 from . import mail_mail
+from . import ir_qweb
 from . import sms_tracker
 from . import mail_thread
 from . import collection_dunning

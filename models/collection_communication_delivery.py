@@ -768,9 +768,14 @@ class CollectionCommunicationDelivery(models.Model):
         for template, deliveries in (
             (todo - alone).grouped(lambda d: d.communication_id.level_id.mail_template_id).items()
         ):
-            mails = template.sudo().send_mail_batch(
-                deliveries.communication_id.ids,
-                email_values={"recipient_ids": [], "auto_delete": False},
+            # The template's body compiled once, not once per reminder (see ir.qweb).
+            mails = (
+                template.sudo()
+                .with_context(collection_compile_once=True)
+                .send_mail_batch(
+                    deliveries.communication_id.ids,
+                    email_values={"recipient_ids": [], "auto_delete": False},
+                )
             )
             mail_of = {mail.res_id: mail for mail in mails}
             for delivery in deliveries:
@@ -796,8 +801,10 @@ class CollectionCommunicationDelivery(models.Model):
         if level.attach_invoices:
             attachments = communication._invoice_attachments()
             email_values["attachment_ids"] = [fields.Command.set(attachments.ids)]
-        mail_id = template.sudo().send_mail(
-            communication.id, force_send=False, email_values=email_values
+        mail_id = (
+            template.sudo()
+            .with_context(collection_compile_once=True)
+            .send_mail(communication.id, force_send=False, email_values=email_values)
         )
         self._engine_write({"mail_id": mail_id})
 

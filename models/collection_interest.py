@@ -181,7 +181,10 @@ class AccountMoveInterest(models.Model):
         rates = _LazyRates(self.env)
         for move in self:
             totals = dict.fromkeys(CHARGE_KINDS, 0.0)
-            for item in move._collection_charge_items(charged=charged.get(move.id), rates=rates):
+            # An invoice without charges has none: not read again one invoice at a time.
+            for item in move._collection_charge_items(
+                charged=charged.get(move.id, {}), rates=rates
+            ):
                 totals[item["kind"]] += item["amount"]
             move.collection_interest_amount = totals["interest"]
             move.collection_compensation_amount = totals["compensation"]
@@ -380,10 +383,14 @@ class _LazyRates:
         return self.rate_of(day)
 
 
-def _claimable_totals(moves, company):
-    """Interest, compensation and fees claimable on ``moves``, in ``company``'s currency."""
+def _claimable_totals(moves, company, prefetch=None):
+    """Interest, compensation and fees claimable on ``moves``, in ``company``'s currency.
+    With ``prefetch`` (invoices, a superset of ``moves``), the amounts are computed for all
+    of them at once, as for one recordset."""
     today = company._collection_today()
     totals = [0.0, 0.0, 0.0]
+    if prefetch is not None:
+        moves = moves.with_prefetch(prefetch._prefetch_ids)
     for move in moves:
         for index, amount in enumerate(
             (
@@ -428,11 +435,14 @@ class ResPartnerInterest(models.Model):
     @api.depends_context("company", "tz")
     def _compute_collection_claimable(self):
         company = self.env.company
+        # The invoices of all these customers computed together (one query for their
+        # charges), not one customer at a time.
+        invoices = self.collection_open_move_ids
         for partner in self:
             moves = partner.collection_open_move_ids.filtered(
                 lambda m: m.move_type == "out_invoice"
             )
-            interest, compensation, fee = _claimable_totals(moves, company)
+            interest, compensation, fee = _claimable_totals(moves, company, invoices)
             partner.collection_interest_amount = interest
             partner.collection_compensation_amount = compensation
             partner.collection_fee_amount = fee
@@ -461,10 +471,14 @@ class CollectionCommunicationInterest(models.Model):
     @api.depends("due_move_ids")
     @api.depends_context("tz")
     def _compute_collection_claimable(self):
+        # The invoices of all these reminders (a batch of the send queue rendering its
+        # emails) computed together, not one reminder at a time.
+        invoices = self.due_move_ids
         for reminder in self:
             interest, compensation, fee = _claimable_totals(
                 reminder.due_move_ids.filtered(lambda m: m.move_type == "out_invoice"),
                 reminder.company_id,
+                invoices,
             )
             reminder.collection_interest_amount = interest
             reminder.collection_compensation_amount = compensation

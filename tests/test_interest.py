@@ -106,6 +106,35 @@ class TestCollectionInterest(CollectionCommon):
         self.assertIn("9.86", body)
         self.assertIn("Compensation for recovery costs claimable:", body)
 
+    def test_reminders_rendered_together_say_their_own_amounts(self):
+        """The send queue renders a batch's emails in one call: each reminder's email
+        says what is claimable on its own invoices, the interest already waived on one
+        customer's invoice not claimed, the other's claimed in full."""
+        self.policy.interest_mode = "statutory"
+        bolt = self.env["res.partner"].create(
+            {"name": "Bolt Industries", "is_company": True, "email": "bolt@example.com"}
+        )
+        waived = self.invoice(self.customer, 1000.0, day(-30))
+        full = self.invoice(bolt, 2000.0, day(-30))
+        self.env["collection.charge"].with_user(self.collection_manager)._collection_waive(
+            waived, "Key account"
+        )
+        reminders = self.make_reminder(waived, TODAY, delay=15) | self.make_reminder(
+            full, TODAY, delay=15
+        )
+        reminders.invalidate_model()
+        template = self.env.ref("account_collection.mail_template_reminder_overdue")
+        bodies = template._render_field("body_html", reminders.ids)
+        # 30 days x 2000 x 12% / 365 = 19.73; nothing left on the waived invoice.
+        self.assertIn("19.73", bodies[reminders[1].id])
+        self.assertIn("Late-payment interest claimable:", bodies[reminders[1].id])
+        self.assertIn("Compensation for recovery costs claimable:", bodies[reminders[1].id])
+        self.assertNotIn("Late-payment interest claimable:", bodies[reminders[0].id])
+        self.assertNotIn("Compensation for recovery costs claimable:", bodies[reminders[0].id])
+        self.assertEqual(
+            reminders.mapped("collection_interest_amount"), [0.0, 19.73], "read together"
+        )
+
     def test_rate_table_is_for_managers(self):
         """Collectors read the statutory rates; only managers change them."""
         rate = self.env["collection.interest.rate"].search([], limit=1)
