@@ -986,66 +986,6 @@ class CollectionLedger(models.AbstractModel):
             )
         return SQL(
             """(
-                SELECT b.id AS partner_id,
-                       SUM(i.due_amount) AS due_amount,
-                       COALESCE(SUM(i.overdue_amount), 0) AS overdue_amount,
-                       MIN(i.oldest_due_date) AS oldest_due_date
-                  FROM unnest(%(ids)s::int[]) AS b(id)
-                 CROSS JOIN LATERAL (
-                       SELECT c.id, c.commercial_partner_id
-                         FROM res_partner c
-                        WHERE c.commercial_partner_id = b.id
-                       OFFSET 0
-                       ) p
-                 CROSS JOIN LATERAL (
-                       SELECT COUNT(*) AS open_count,
-                              SUM(aml.amount_residual) AS due_amount,
-                              SUM(aml.amount_residual) FILTER (WHERE %(overdue)s)
-                                  AS overdue_amount,
-                              MIN(%(due_date)s) FILTER (WHERE %(overdue)s) AS oldest_due_date
-                         FROM account_move_line aml
-                        WHERE aml.partner_id = p.id
-                          AND %(open_receivable)s
-                          %(restrict)s
-                       ) i
-                 WHERE i.open_count > 0
-                 GROUP BY b.id
-                )""",
-            overdue=overdue,
-            due_date=due_date,
-            open_receivable=self._open_receivable_condition(company, company_index=False),
-            restrict=restrict,
-            ids=list(partner_ids),
-        )
-        return SQL(
-            """(
-                SELECT p.commercial_partner_id AS partner_id,
-                       SUM(i.due_amount) AS due_amount,
-                       COALESCE(SUM(i.overdue_amount), 0) AS overdue_amount,
-                       MIN(i.oldest_due_date) AS oldest_due_date
-                  FROM res_partner p
-                 CROSS JOIN LATERAL (
-                       SELECT COUNT(*) AS open_count,
-                              SUM(aml.amount_residual) AS due_amount,
-                              SUM(aml.amount_residual) FILTER (WHERE %(overdue)s)
-                                  AS overdue_amount,
-                              MIN(%(due_date)s) FILTER (WHERE %(overdue)s) AS oldest_due_date
-                         FROM account_move_line aml
-                        WHERE aml.partner_id = p.id
-                          AND %(open_receivable)s
-                          %(restrict)s
-                       ) i
-                 WHERE p.commercial_partner_id IN %(ids)s AND i.open_count > 0
-                 GROUP BY p.commercial_partner_id
-                )""",
-            overdue=overdue,
-            due_date=due_date,
-            open_receivable=self._open_receivable_condition(company),
-            restrict=restrict,
-            ids=tuple(partner_ids) or (0,),
-        )
-        return SQL(
-            """(
             SELECT p.commercial_partner_id AS partner_id,
                    SUM(aml.amount_residual) AS due_amount,
                    COALESCE(SUM(aml.amount_residual) FILTER (WHERE %(overdue)s), 0)
