@@ -291,21 +291,9 @@ class CollectionDunning(models.AbstractModel):
         self.env["account.move"].flush_model(
             ["company_id", "state", "move_type", "commercial_partner_id"]
         )
-        restrict = SQL()
-        if partner_ids is not None:
-            # Through the journal items' partner (indexed, as the partners' commercial
-            # partner is): the invoices' commercial partner is not indexed.
-            restrict = SQL(
-                """AND aml.partner_id IN (
-                       SELECT id FROM res_partner WHERE commercial_partner_id IN %(ids)s)
-                   AND m.commercial_partner_id IN %(ids)s""",
-                ids=tuple(partner_ids) or (0,),
-            )
-        Partner.flush_model(["collection_stage_id", "collection_stage_date"])
-        move = SQL("om.move_id")
-        return SQL(
-            """
-            WITH open_moves AS (
+        if partner_ids is None:
+            open_moves = SQL(
+                """
                 SELECT m.id AS move_id,
                        m.commercial_partner_id AS partner_id,
                        MIN(%(due_date)s) AS due_date
@@ -314,8 +302,48 @@ class CollectionDunning(models.AbstractModel):
                  WHERE m.move_type = 'out_invoice'
                    AND %(open_receivable)s
                    AND %(open_debit)s
-                   %(restrict)s
-                 GROUP BY m.id, m.commercial_partner_id
+                 GROUP BY m.id, m.commercial_partner_id""",
+                due_date=Ledger._due_date_sql(),
+                open_receivable=Ledger._open_receivable_condition(company),
+                open_debit=Ledger._open_debit_condition(),
+            )
+        else:
+            # Contact by contact (the contacts read first, by their customer), through
+            # the journal items' partner (indexed, as the partners' commercial partner
+            # is; the invoices' is not), in a LATERAL subquery its OFFSET keeps from
+            # being flattened: no plan can start from the company's open items, which
+            # PostgreSQL did whenever the statistics were missing (BENCHMARKS.md,
+            # "Dunning run on cold statistics"). The company is tested on each item
+            # found (see collection.ledger._receivable_condition).
+            open_moves = SQL(
+                """
+                SELECT i.move_id, i.partner_id, MIN(i.due_date) AS due_date
+                  FROM unnest(ARRAY(%(contacts)s)) AS c(id)
+                 CROSS JOIN LATERAL (
+                       SELECT m.id AS move_id,
+                              m.commercial_partner_id AS partner_id,
+                              %(due_date)s AS due_date
+                         FROM account_move_line aml
+                         JOIN account_move m ON m.id = aml.move_id
+                        WHERE aml.partner_id = c.id
+                          AND m.commercial_partner_id IN %(ids)s
+                          AND m.move_type = 'out_invoice'
+                          AND %(open_receivable)s
+                          AND %(open_debit)s
+                       OFFSET 0
+                       ) i
+                 GROUP BY i.move_id, i.partner_id""",
+                due_date=Ledger._due_date_sql(),
+                open_receivable=Ledger._open_receivable_condition(company, company_index=False),
+                open_debit=Ledger._open_debit_condition(),
+                contacts=Ledger._contacts_sql(partner_ids),
+                ids=tuple(partner_ids) or (0,),
+            )
+        Partner.flush_model(["collection_stage_id", "collection_stage_date"])
+        move = SQL("om.move_id")
+        return SQL(
+            """
+            WITH open_moves AS (%(open_moves)s
             )
             SELECT om.move_id, om.partner_id, nx.id, nx.delay %(next_day)s
               FROM open_moves om
@@ -338,10 +366,7 @@ class CollectionDunning(models.AbstractModel):
             """,
             next_day=SQL(", nx.day") if next_level else SQL(),
             reached=SQL() if next_level else SQL("AND nx.day <= %s", today),
-            open_receivable=Ledger._open_receivable_condition(company),
-            open_debit=Ledger._open_debit_condition(),
-            due_date=Ledger._due_date_sql(),
-            restrict=restrict,
+            open_moves=open_moves,
             next_step=self.env["collection.level"]._dunning_next_step_sql(
                 company, "p", due_date_sql=SQL("om.due_date"), state_alias="inv", today=today
             ),
@@ -381,12 +406,10 @@ class CollectionDunning(models.AbstractModel):
                 [stage_before.get(pid) for pid in ids],
             )
         since = Ledger._company_dependent_sql(Partner, "cp", "collection_stage_date")
-        # Through the journal items' partner, indexed (see _dunning_candidates_sql):
-        # the items of these customers only, not every open item of the company.
+        # The items of these customers only, read contact by contact (see
+        # collection.ledger._figures_live_sql), not every open item of the company.
         restrict = SQL(
-            """aml.partner_id IN (
-                   SELECT id FROM res_partner WHERE commercial_partner_id IN %(ids)s)
-               AND NOT %(disputed)s
+            """NOT %(disputed)s
                AND NOT %(placed)s
                AND NOT (aml.amount_residual > 0 AND EXISTS (
                    SELECT 1 FROM res_partner cp
@@ -406,7 +429,6 @@ class CollectionDunning(models.AbstractModel):
             ),
             cutoff=cutoff,
             since=since,
-            ids=tuple(ids) or (0,),
         )
         rows = self.env.execute_query(
             SQL(

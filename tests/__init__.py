@@ -48,3 +48,4 @@ from . import test_ledger_sums
 from . import test_figures_export
 from . import test_report_scale
 from . import test_worklist_priority
+from . import test_dunning_plans

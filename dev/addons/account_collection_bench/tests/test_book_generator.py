@@ -301,6 +301,13 @@ class TestBookGenerator(CollectionCommon):
         self.assertIn("problems found: 1", judged["two_servers"]["measured"])
         self.assertIn("two / one 2.01x", judged["two_servers"]["measured"])
         self.assertEqual(judged["dunning memory"]["measured"], "peak +3.0 MiB for 1,000 customers")
+        # the growth at half the run's batches is printed next to the peak at the end
+        missed["measures"]["dunning"]["result"] = {"peak_mib_half": 2.9, "peak_mib_end": 3.0}
+        judged = {target["name"]: target for target in targets.judge(missed)}
+        self.assertEqual(
+            judged["dunning memory"]["measured"],
+            "peak +3.0 MiB for 1,000 customers, half-way +2.9",
+        )
         # without OCA, sending or the warm run, those are not measured
         for measure in ("oca", "dunning"):
             del missed["measures"][measure]

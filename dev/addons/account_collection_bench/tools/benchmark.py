@@ -398,6 +398,16 @@ def _dunning(env, company, today):
     Cron = env.registry["ir.cron"]
 
     def run():
+        # The peak memory growth after each batch: at half the batches and at the end,
+        # to show whether it grows with the number of customers.
+        base, peaks = _rss_kib("VmRSS"), []
+
+        def commit_progress(self, processed=0, *, remaining=None, deactivate=False):
+            peak = _rss_kib("VmHWM")
+            if base is not None and peak is not None:
+                peaks.append(max(peak - base, 0) / 1024)
+            return _commit_progress_without_commit(self, processed, remaining=remaining)
+
         with _rolled_back(env):
             if not company.collection_policy_id:
                 policy = shipped
@@ -407,12 +417,16 @@ def _dunning(env, company, today):
             # The run commits after each batch of customers: here it does not, so that
             # the same book serves every repetition; it drops the ORM cache as a commit
             # does, so that memory behaves as in a real run.
-            with patch.object(Cron, "_commit_progress", _commit_progress_without_commit):
+            with patch.object(Cron, "_commit_progress", commit_progress):
                 communications = Dunning._run_dunning(company, today)
-                return {
+                result = {
                     "reminders": len(communications),
                     "invoices": len(communications.move_ids),
                 }
+                if len(peaks) > 2:
+                    result["peak_mib_half"] = round(peaks[len(peaks) // 2], 1)
+                    result["peak_mib_end"] = round(peaks[-1], 1)
+                return result
 
     return run
 

@@ -187,7 +187,9 @@ def judge(results):
             None,
             None,
             "flat in customers",
-            memory is not None and f"peak +{memory:.1f} MiB for {customers:,} customers",
+            memory is not None
+            and f"peak +{memory:.1f} MiB for {customers:,} customers"
+            + _halfway(measures.get("dunning")),
         )
     )
     memory = (one or {}).get("queue_peak_mib")
@@ -206,6 +208,15 @@ def judge(results):
         )
     )
     return targets
+
+
+def _halfway(measure):
+    """The dunning run's peak memory growth at half its batches (see benchmark._dunning),
+    printed after its peak at the end: flat in customers when they are close."""
+    result = (measure or {}).get("result") or {}
+    if "peak_mib_half" not in result:
+        return ""
+    return f", half-way +{result['peak_mib_half']:.1f}"
 
 
 def format_targets(targets, customers=None):
