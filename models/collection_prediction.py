@@ -50,8 +50,15 @@ CREATE TABLE IF NOT EXISTS {PREDICTION_TABLE} (
     company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
     partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
     predicted_date date NOT NULL,
-    source varchar NOT NULL
+    source varchar NOT NULL,
+    amount_residual numeric
 );
+-- The item's open amount when predicted, the same until its customer's ledger changes
+-- (then the customer's items are predicted again when read): the forecast sums it.
+ALTER TABLE {PREDICTION_TABLE} ADD COLUMN IF NOT EXISTS amount_residual numeric;
+UPDATE {PREDICTION_TABLE} s SET amount_residual = aml.amount_residual
+  FROM account_move_line aml
+ WHERE s.amount_residual IS NULL AND aml.id = s.line_id;
 CREATE INDEX IF NOT EXISTS {PREDICTION_TABLE}_partner_idx
     ON {PREDICTION_TABLE} (company_id, partner_id);
 CREATE TABLE IF NOT EXISTS {CURVE_TABLE} (
@@ -412,11 +419,12 @@ class CollectionPrediction(models.AbstractModel):
 
     @api.model
     def _kept_predictions_sql(self, company):
-        """Query: the predictions kept (line_id, partner_id, predicted_date, source) of the
-        customers of ``company`` whose items did not change since."""
+        """Query: the predictions kept (line_id, partner_id, predicted_date, source,
+        amount_residual) of the customers of ``company`` whose items did not change
+        since."""
         return SQL(
             """(
-            SELECT s.line_id, s.partner_id, s.predicted_date, s.source
+            SELECT s.line_id, s.partner_id, s.predicted_date, s.source, s.amount_residual
               FROM %(predictions)s s
              WHERE s.company_id = %(company)s
                AND NOT EXISTS (SELECT 1 FROM %(stale)s st
@@ -494,10 +502,12 @@ class CollectionPrediction(models.AbstractModel):
         cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", table, company.id))
         cr.execute(
             SQL(
-                """INSERT INTO %s (line_id, company_id, partner_id, predicted_date, source)
-                   SELECT line_id, %s, partner_id, day, source
+                """INSERT INTO %s (line_id, company_id, partner_id, predicted_date, source,
+                                  amount_residual)
+                   SELECT p.line_id, %s, p.partner_id, p.day, p.source, aml.amount_residual
                      FROM unnest(%s::int[], %s::int[], %s::date[], %s::varchar[])
-                          AS p (line_id, partner_id, day, source)""",
+                          AS p (line_id, partner_id, day, source)
+                     JOIN account_move_line aml ON aml.id = p.line_id""",
                 table,
                 company.id,
                 list(predictions),
