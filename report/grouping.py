@@ -16,6 +16,9 @@ PARTNER_NAME_CONTEXT = (
     "formatted_display_name",
     "partner_display_name_hide_company",
 )
+# The key of the customers' names read by one formatted_read_grouping_sets in the
+# cursor's cache: its grouping sets show the same customers.
+NAMES_KEY = "collection.group.format.mixin.partner_names"
 # The operators of the conditions the web client's group formatters write.
 GROUP_OPERATORS = ("=", ">=", "<")
 # The customers in the order of res.partner's own _order, each with its rank: groups
@@ -80,7 +83,8 @@ def _partner_names(env, partners):
     (``complete_name``): with res.partner's own display_name, in a context that does
     not change it, for partners that have a name (the name of a partner without one is
     its address type, in the reader's language). Read in one query, where display_name
-    fetches every column of every partner."""
+    fetches every column of every partner, and once per formatted_read_grouping_sets
+    (NAMES_KEY) for the same partners."""
     Partner = type(env["res.partner"])
     if (
         Partner._compute_display_name is not ResPartner._compute_display_name
@@ -89,6 +93,9 @@ def _partner_names(env, partners):
         or not partners
     ):
         return {}
+    read = env.cr.cache.get(NAMES_KEY)
+    if read is not None and read[0] == tuple(partners.ids):
+        return read[1]
     env["res.partner"].flush_model(["name", "complete_name"])
     rows = env.execute_query(
         SQL(
@@ -97,7 +104,10 @@ def _partner_names(env, partners):
             tuple(partners.ids),
         )
     )
-    return dict(rows)
+    names = dict(rows)
+    if read is not None:
+        env.cr.cache[NAMES_KEY] = (tuple(partners.ids), names)
+    return names
 
 
 def reads_only(domains, groupby_specs, aggregates, order, fnames, aggregate_specs):
@@ -132,6 +142,20 @@ class CollectionGroupFormatMixin(models.AbstractModel):
 
     _name = "collection.group.format.mixin"
     _description = "Report Group Formatting"
+
+    @api.model
+    @api.readonly
+    def formatted_read_grouping_sets(self, domain, grouping_sets, aggregates=(), *, order=None):
+        """The customers' names read once for all the grouping sets (``_partner_names``):
+        the pivot's customers by bucket and its customers alone show the same ones."""
+        cache = self.env.cr.cache
+        cache[NAMES_KEY] = ((), {})
+        try:
+            return super().formatted_read_grouping_sets(
+                domain, grouping_sets, aggregates, order=order
+            )
+        finally:
+            cache.pop(NAMES_KEY, None)
 
     @api.model
     def _read_group_orderby(self, order, groupby_terms, query):
@@ -230,7 +254,7 @@ class CollectionGroupFormatMixin(models.AbstractModel):
         if not field or field.type != "many2one" or field.comodel_name != "res.partner":
             return formatter
         partner_ids = {id_ for value in values for id_ in value._ids}
-        names = _partner_names(self.env, self.env["res.partner"].browse(partner_ids))
+        names = _partner_names(self.env, self.env["res.partner"].browse(sorted(partner_ids)))
 
         def format_partner(value):
             if value._ids and (name := names.get(value._ids[0])) is not None:
