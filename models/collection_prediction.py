@@ -40,6 +40,9 @@ PREDICTION_TABLE = "collection_prediction_line"
 CURVE_TABLE = "collection_prediction_curve"
 FIT_TABLE = "collection_prediction_fit"
 STALE_TABLE = "collection_prediction_stale"
+# The kept predictions' open amounts summed per customer, day and source: what the cash-in
+# forecast's pivot and graph read (a few rows per customer).
+DAY_TABLE = "collection_prediction_day"
 PREDICTIONS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {FIT_TABLE} (
     company_id integer PRIMARY KEY REFERENCES res_company (id) ON DELETE CASCADE,
@@ -69,6 +72,20 @@ CREATE TABLE IF NOT EXISTS {CURVE_TABLE} (
     open_count integer NOT NULL,
     PRIMARY KEY (company_id, segment_id, delay)
 );
+CREATE TABLE IF NOT EXISTS {DAY_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    predicted_date date NOT NULL,
+    source varchar NOT NULL,
+    amount_residual numeric NOT NULL,
+    PRIMARY KEY (company_id, partner_id, predicted_date, source)
+);
+-- A company fitted before the sums were kept: summed from its kept predictions.
+INSERT INTO {DAY_TABLE} (company_id, partner_id, predicted_date, source, amount_residual)
+SELECT s.company_id, s.partner_id, s.predicted_date, s.source, SUM(s.amount_residual)
+  FROM {PREDICTION_TABLE} s
+ WHERE NOT EXISTS (SELECT 1 FROM {DAY_TABLE} d WHERE d.company_id = s.company_id)
+ GROUP BY 1, 2, 3, 4;
 CREATE TABLE IF NOT EXISTS {STALE_TABLE} (
     company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
     partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
@@ -117,6 +134,7 @@ DROP TRIGGER IF EXISTS collection_prediction_segment_changed ON res_partner;
 DROP FUNCTION IF EXISTS collection_prediction_ledger_changed();
 DROP FUNCTION IF EXISTS collection_prediction_segment_changed();
 DROP TABLE IF EXISTS {STALE_TABLE};
+DROP TABLE IF EXISTS {DAY_TABLE};
 DROP TABLE IF EXISTS {CURVE_TABLE};
 DROP TABLE IF EXISTS {PREDICTION_TABLE};
 DROP TABLE IF EXISTS {FIT_TABLE};
@@ -437,6 +455,25 @@ class CollectionPrediction(models.AbstractModel):
         )
 
     @api.model
+    def _kept_day_sums_sql(self, company):
+        """Query: the open amounts of the predictions kept (partner_id, predicted_date,
+        source, amount_residual) summed per customer, day and source, of the customers of
+        ``company`` whose items did not change since."""
+        return SQL(
+            """(
+            SELECT d.partner_id, d.predicted_date, d.source, d.amount_residual
+              FROM %(days)s d
+             WHERE d.company_id = %(company)s
+               AND NOT EXISTS (SELECT 1 FROM %(stale)s st
+                                WHERE st.company_id = d.company_id
+                                  AND st.partner_id = d.partner_id)
+            )""",
+            days=SQL.identifier(DAY_TABLE),
+            stale=SQL.identifier(STALE_TABLE),
+            company=company.id,
+        )
+
+    @api.model
     def _changed_partner_ids(self, company):
         """The customers of ``company`` whose items changed since the night's fit."""
         rows = self.env.execute_query(
@@ -535,6 +572,20 @@ class CollectionPrediction(models.AbstractModel):
                 [row[1] for row in rows],
                 [row[2] for row in rows],
                 [row[3] for row in rows],
+            )
+        )
+        day_table = SQL.identifier(DAY_TABLE)
+        cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", day_table, company.id))
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (company_id, partner_id, predicted_date, source, amount_residual)
+                   SELECT company_id, partner_id, predicted_date, source, SUM(amount_residual)
+                     FROM %s
+                    WHERE company_id = %s
+                    GROUP BY 1, 2, 3, 4""",
+                day_table,
+                table,
+                company.id,
             )
         )
         cr.execute(

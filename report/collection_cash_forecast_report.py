@@ -186,7 +186,8 @@ class CollectionCashForecast(models.Model):
     def _per_day_query(self, kept, predictions, week, later_week):
         """The view's rows summed per customer, predicted day and source: the predictions
         kept from the night's fit (their items' open amounts kept with them, the same
-        while the customer's ledger does not change) and those made when read (``kept``,
+        while the customer's ledger does not change, and summed per customer, day and
+        source at the fit) and those made when read (``kept``,
         ``predictions``: as _forecast_predictions), in the week ``week`` (SQL of the day
         ``r.day``). The same columns, those of an item (journal item, invoice, due date)
         empty. Only for groups on PER_DAY_FIELDS."""
@@ -197,11 +198,10 @@ class CollectionCashForecast(models.Model):
         kept_sql = SQL()
         if kept:
             kept_sql = SQL(
-                """SELECT k.partner_id, k.predicted_date, k.source, SUM(k.amount_residual)
+                """SELECT k.partner_id, k.predicted_date, k.source, k.amount_residual
                      FROM %s k
-                    GROUP BY 1, 2, 3
                     UNION ALL""",
-                self.env["collection.prediction"]._kept_predictions_sql(company),
+                self.env["collection.prediction"]._kept_day_sums_sql(company),
             )
         return SQL(
             """
