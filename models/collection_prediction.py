@@ -40,6 +40,9 @@ PREDICTION_TABLE = "collection_prediction_line"
 CURVE_TABLE = "collection_prediction_curve"
 FIT_TABLE = "collection_prediction_fit"
 STALE_TABLE = "collection_prediction_stale"
+# The kept predictions' open amounts summed per customer, day and source: what the cash-in
+# forecast's pivot and graph read (a few rows per customer).
+DAY_TABLE = "collection_prediction_day"
 PREDICTIONS_DDL = f"""
 CREATE TABLE IF NOT EXISTS {FIT_TABLE} (
     company_id integer PRIMARY KEY REFERENCES res_company (id) ON DELETE CASCADE,
@@ -50,8 +53,15 @@ CREATE TABLE IF NOT EXISTS {PREDICTION_TABLE} (
     company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
     partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
     predicted_date date NOT NULL,
-    source varchar NOT NULL
+    source varchar NOT NULL,
+    amount_residual numeric
 );
+-- The item's open amount when predicted, the same until its customer's ledger changes
+-- (then the customer's items are predicted again when read): the forecast sums it.
+ALTER TABLE {PREDICTION_TABLE} ADD COLUMN IF NOT EXISTS amount_residual numeric;
+UPDATE {PREDICTION_TABLE} s SET amount_residual = aml.amount_residual
+  FROM account_move_line aml
+ WHERE s.amount_residual IS NULL AND aml.id = s.line_id;
 CREATE INDEX IF NOT EXISTS {PREDICTION_TABLE}_partner_idx
     ON {PREDICTION_TABLE} (company_id, partner_id);
 CREATE TABLE IF NOT EXISTS {CURVE_TABLE} (
@@ -62,6 +72,20 @@ CREATE TABLE IF NOT EXISTS {CURVE_TABLE} (
     open_count integer NOT NULL,
     PRIMARY KEY (company_id, segment_id, delay)
 );
+CREATE TABLE IF NOT EXISTS {DAY_TABLE} (
+    company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
+    partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
+    predicted_date date NOT NULL,
+    source varchar NOT NULL,
+    amount_residual numeric NOT NULL,
+    PRIMARY KEY (company_id, partner_id, predicted_date, source)
+);
+-- A company fitted before the sums were kept: summed from its kept predictions.
+INSERT INTO {DAY_TABLE} (company_id, partner_id, predicted_date, source, amount_residual)
+SELECT s.company_id, s.partner_id, s.predicted_date, s.source, SUM(s.amount_residual)
+  FROM {PREDICTION_TABLE} s
+ WHERE NOT EXISTS (SELECT 1 FROM {DAY_TABLE} d WHERE d.company_id = s.company_id)
+ GROUP BY 1, 2, 3, 4;
 CREATE TABLE IF NOT EXISTS {STALE_TABLE} (
     company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
     partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
@@ -110,6 +134,7 @@ DROP TRIGGER IF EXISTS collection_prediction_segment_changed ON res_partner;
 DROP FUNCTION IF EXISTS collection_prediction_ledger_changed();
 DROP FUNCTION IF EXISTS collection_prediction_segment_changed();
 DROP TABLE IF EXISTS {STALE_TABLE};
+DROP TABLE IF EXISTS {DAY_TABLE};
 DROP TABLE IF EXISTS {CURVE_TABLE};
 DROP TABLE IF EXISTS {PREDICTION_TABLE};
 DROP TABLE IF EXISTS {FIT_TABLE};
@@ -423,11 +448,12 @@ class CollectionPrediction(models.AbstractModel):
 
     @api.model
     def _kept_predictions_sql(self, company):
-        """Query: the predictions kept (line_id, partner_id, predicted_date, source) of the
-        customers of ``company`` whose items did not change since."""
+        """Query: the predictions kept (line_id, partner_id, predicted_date, source,
+        amount_residual) of the customers of ``company`` whose items did not change
+        since."""
         return SQL(
             """(
-            SELECT s.line_id, s.partner_id, s.predicted_date, s.source
+            SELECT s.line_id, s.partner_id, s.predicted_date, s.source, s.amount_residual
               FROM %(predictions)s s
              WHERE s.company_id = %(company)s
                AND NOT EXISTS (SELECT 1 FROM %(stale)s st
@@ -435,6 +461,25 @@ class CollectionPrediction(models.AbstractModel):
                                   AND st.partner_id = s.partner_id)
             )""",
             predictions=SQL.identifier(PREDICTION_TABLE),
+            stale=SQL.identifier(STALE_TABLE),
+            company=company.id,
+        )
+
+    @api.model
+    def _kept_day_sums_sql(self, company):
+        """Query: the open amounts of the predictions kept (partner_id, predicted_date,
+        source, amount_residual) summed per customer, day and source, of the customers of
+        ``company`` whose items did not change since."""
+        return SQL(
+            """(
+            SELECT d.partner_id, d.predicted_date, d.source, d.amount_residual
+              FROM %(days)s d
+             WHERE d.company_id = %(company)s
+               AND NOT EXISTS (SELECT 1 FROM %(stale)s st
+                                WHERE st.company_id = d.company_id
+                                  AND st.partner_id = d.partner_id)
+            )""",
+            days=SQL.identifier(DAY_TABLE),
             stale=SQL.identifier(STALE_TABLE),
             company=company.id,
         )
@@ -497,10 +542,12 @@ class CollectionPrediction(models.AbstractModel):
         cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", table, company.id))
         cr.execute(
             SQL(
-                """INSERT INTO %s (line_id, company_id, partner_id, predicted_date, source)
-                   SELECT line_id, %s, partner_id, day, source
+                """INSERT INTO %s (line_id, company_id, partner_id, predicted_date, source,
+                                  amount_residual)
+                   SELECT p.line_id, %s, p.partner_id, p.day, p.source, aml.amount_residual
                      FROM unnest(%s::int[], %s::int[], %s::date[], %s::varchar[])
-                          AS p (line_id, partner_id, day, source)""",
+                          AS p (line_id, partner_id, day, source)
+                     JOIN account_move_line aml ON aml.id = p.line_id""",
                 table,
                 company.id,
                 list(predictions),
@@ -528,6 +575,20 @@ class CollectionPrediction(models.AbstractModel):
                 [row[1] for row in rows],
                 [row[2] for row in rows],
                 [row[3] for row in rows],
+            )
+        )
+        day_table = SQL.identifier(DAY_TABLE)
+        cr.execute(SQL("DELETE FROM %s WHERE company_id = %s", day_table, company.id))
+        cr.execute(
+            SQL(
+                """INSERT INTO %s (company_id, partner_id, predicted_date, source, amount_residual)
+                   SELECT company_id, partner_id, predicted_date, source, SUM(amount_residual)
+                     FROM %s
+                    WHERE company_id = %s
+                    GROUP BY 1, 2, 3, 4""",
+                day_table,
+                table,
+                company.id,
             )
         )
         cr.execute(

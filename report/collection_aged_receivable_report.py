@@ -134,9 +134,11 @@ class CollectionAgedReceivableReport(models.Model):
     def _per_due_date_query(self, per_bucket=False):
         """The view's rows summed per customer and due date (or, ``per_bucket``, per
         customer and bucket), from the residuals the ledger keeps (DUE_TABLE): the same
-        columns, those of an item (journal item, document, entry date) empty, and the due
-        date too per bucket (its days overdue then the most of the bucket's). Only for
-        groups on PER_DUE_DATE_FIELDS (PER_BUCKET_FIELDS)."""
+        columns, those of an item (journal item, document, entry date) and the id empty,
+        and the due date too per bucket (its days overdue then the most of the bucket's).
+        Only for groups on PER_DUE_DATE_FIELDS (PER_BUCKET_FIELDS). The company is the kept
+        rows' own and no window function numbers the rows, so that PostgreSQL applies the
+        groups' company condition to the kept rows and counts them right."""
         company = self.env.company
         today = self.env["res.partner"]._collection_today()
         Partner = self.env["res.partner"].with_company(company)
@@ -147,12 +149,12 @@ class CollectionAgedReceivableReport(models.Model):
         overdue = SQL("CASE WHEN %s > 0 THEN d.debit_amount ELSE 0 END", days)
         if per_bucket:
             rows = SQL(
-                """SELECT d.partner_id, NULL::date AS due_date, %(bucket)s AS bucket_id,
-                          GREATEST(MAX(%(days)s), 0) AS days_overdue,
+                """SELECT d.partner_id, d.company_id, NULL::date AS due_date,
+                          %(bucket)s AS bucket_id, GREATEST(MAX(%(days)s), 0) AS days_overdue,
                           SUM(d.residual) AS residual, SUM(%(overdue)s) AS overdue
                      FROM %(due)s d
                     WHERE d.company_id = %(company)s
-                    GROUP BY d.partner_id, 3""",
+                    GROUP BY d.partner_id, d.company_id, 4""",
                 bucket=bucket,
                 days=days,
                 overdue=overdue,
@@ -161,7 +163,7 @@ class CollectionAgedReceivableReport(models.Model):
             )
         else:
             rows = SQL(
-                """SELECT d.partner_id, d.due_date, %(bucket)s AS bucket_id,
+                """SELECT d.partner_id, d.company_id, d.due_date, %(bucket)s AS bucket_id,
                           GREATEST(%(days)s, 0) AS days_overdue,
                           d.residual, %(overdue)s AS overdue
                      FROM %(due)s d
@@ -174,14 +176,14 @@ class CollectionAgedReceivableReport(models.Model):
             )
         return SQL(
             """
-            SELECT ROW_NUMBER() OVER () AS id,
+            SELECT NULL::integer AS id,
                    NULL::integer AS move_line_id,
                    NULL::integer AS move_id,
                    r.partner_id AS partner_id,
                    %(collector)s AS user_id,
                    %(stage)s AS stage_id,
                    COALESCE(%(status)s, 'current') AS status,
-                   %(company)s AS company_id,
+                   r.company_id AS company_id,
                    %(currency)s AS currency_id,
                    NULL::date AS date,
                    r.due_date AS date_maturity,
@@ -195,7 +197,6 @@ class CollectionAgedReceivableReport(models.Model):
             collector=Ledger._company_dependent_sql(Partner, "cp", "collection_user_id"),
             stage=Ledger._company_dependent_sql(Partner, "cp", "collection_stage_id"),
             status=Ledger._company_dependent_sql(Partner, "cp", "collection_status"),
-            company=company.id,
             currency=company.currency_id.id,
             rows=rows,
         )
@@ -266,20 +267,27 @@ class CollectionAgedReceivableReport(models.Model):
         company = self.env.company
         buckets = self.env["collection.aging.bucket"].search([("company_id", "=", company.id)])
         rows = {}
-        # One query: the collector is the customer's, one per customer.
+        # One query: the collector is the customer's, one per customer. The rows and
+        # totals keyed by ids: hashing a record hashes a frozenset of its ids.
         for partner, collector, bucket, amount in self._read_group(
             domain, ["partner_id", "user_id", "bucket_id"], ["amount_residual:sum"]
         ):
-            row = rows.setdefault(
-                partner,
-                {"partner": partner, "collector": collector, "amounts": {}, "total": 0.0},
-            )
+            row = rows.get(partner._ids)
+            if row is None:
+                row = rows[partner._ids] = {
+                    "partner": partner,
+                    "collector": collector,
+                    "amounts": {},
+                    "total": 0.0,
+                }
             row["amounts"][bucket] = row["amounts"].get(bucket, 0.0) + amount
             row["total"] += amount
-        totals = {
-            bucket: sum(row["amounts"].get(bucket, 0.0) for row in rows.values())
-            for bucket in buckets
-        }
+        # Each bucket's total added in the order of the rows, as the rows' sum.
+        sums = {}
+        for row in rows.values():
+            for bucket, amount in row["amounts"].items():
+                sums[bucket._ids] = sums.get(bucket._ids, 0.0) + amount
+        totals = {bucket: sums.get(bucket._ids, 0.0) for bucket in buckets}
         return {
             "company": company,
             "currency": company.currency_id,

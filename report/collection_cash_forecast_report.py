@@ -1,14 +1,29 @@
 from datetime import timedelta
 
-from odoo import fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 from odoo.tools.misc import get_lang
 
 from ..models.collection_ledger import LEDGER_FIELDS
+from .grouping import reads_only
 
 # Weeks the cash-in forecast spreads the open invoices over; what is predicted later is
 # counted in the week after the last, "Later".
 FORECAST_WEEKS = 13
+# The fields every item of a customer predicted on the same day from the same history
+# shares: groups, filters and sorts on these alone, summing the expected amounts, are read
+# from the predictions summed per customer, day and source (the pivot, the graph).
+PER_DAY_FIELDS = {
+    "partner_id",
+    "user_id",
+    "company_id",
+    "currency_id",
+    "predicted_date",
+    "week_start",
+    "later",
+    "source",
+}
+PER_DAY_AGGREGATES = {"amount_residual:sum"}
 
 
 class CollectionCashForecast(models.Model):
@@ -107,16 +122,20 @@ class CollectionCashForecast(models.Model):
         first_week = today - timedelta(days=(today.weekday() - first_week_day) % 7)
         later_week = first_week + timedelta(weeks=FORECAST_WEEKS)
         days_offset = f"-{first_week_day and 7 - first_week_day} DAY"
-        line_ids = list(predictions) or [0]
-        dates = [values[2] for values in predictions.values()] or [today]
-        sources = [values[3] for values in predictions.values()] or ["company"]
         Partner = self.env["res.partner"].with_company(company)
         Ledger = self.env["collection.ledger"]
-        week = SQL(
-            "(date_trunc('week', prediction.day::timestamp - INTERVAL %s) + INTERVAL %s)::date",
-            days_offset,
-            days_offset,
-        )
+
+        def week_of(day):
+            return SQL(
+                "(date_trunc('week', %s::timestamp - INTERVAL %s) + INTERVAL %s)::date",
+                day,
+                days_offset,
+                days_offset,
+            )
+
+        if self.env.context.get("collection_forecast_rows") == "day":
+            return self._per_day_query(kept, predictions, week_of(SQL("r.day")), later_week)
+        week = week_of(SQL("prediction.day"))
         kept_sql = SQL()
         if kept:
             kept_sql = SQL(
@@ -153,9 +172,98 @@ class CollectionCashForecast(models.Model):
             week=week,
             later_week=later_week,
             kept=kept_sql,
-            line_ids=line_ids,
-            dates=dates,
-            sources=sources,
+            **self._predictions_arrays(predictions, today),
+        )
+
+    def _predictions_arrays(self, predictions, today):
+        """The predictions made when read as the arrays the queries unnest."""
+        return {
+            "line_ids": list(predictions) or [0],
+            "dates": [values[2] for values in predictions.values()] or [today],
+            "sources": [values[3] for values in predictions.values()] or ["company"],
+        }
+
+    def _per_day_query(self, kept, predictions, week, later_week):
+        """The view's rows summed per customer, predicted day and source: the predictions
+        kept from the night's fit (their items' open amounts kept with them, the same
+        while the customer's ledger does not change, and summed per customer, day and
+        source at the fit) and those made when read (``kept``,
+        ``predictions``: as _forecast_predictions), in the week ``week`` (SQL of the day
+        ``r.day``). The same columns, those of an item (journal item, invoice, due date)
+        empty. Only for groups on PER_DAY_FIELDS."""
+        company = self.env.company
+        today = self.env["res.partner"]._collection_today()
+        Partner = self.env["res.partner"].with_company(company)
+        Ledger = self.env["collection.ledger"]
+        kept_sql = SQL()
+        if kept:
+            kept_sql = SQL(
+                """SELECT k.partner_id, k.predicted_date, k.source, k.amount_residual
+                     FROM %s k
+                    UNION ALL""",
+                self.env["collection.prediction"]._kept_day_sums_sql(company),
+            )
+        return SQL(
+            """
+            SELECT ROW_NUMBER() OVER () AS id,
+                   NULL::integer AS move_line_id,
+                   NULL::integer AS move_id,
+                   r.partner_id AS partner_id,
+                   %(collector)s AS user_id,
+                   %(company)s AS company_id,
+                   %(currency)s AS currency_id,
+                   NULL::date AS date_maturity,
+                   r.day AS predicted_date,
+                   LEAST(%(week)s, %(later_week)s) AS week_start,
+                   %(week)s >= %(later_week)s AS later,
+                   r.source AS source,
+                   r.residual AS amount_residual
+              FROM (
+                   %(kept)s
+                   SELECT p.commercial_partner_id, prediction.day, prediction.source,
+                          SUM(aml.amount_residual)
+                     FROM unnest(%(line_ids)s::int[], %(dates)s::date[], %(sources)s::varchar[])
+                          AS prediction(line_id, day, source)
+                     JOIN account_move_line aml ON aml.id = prediction.line_id
+                     JOIN res_partner p ON p.id = aml.partner_id
+                    GROUP BY 1, 2, 3
+              ) AS r(partner_id, day, source, residual)
+              JOIN res_partner cp ON cp.id = r.partner_id
+            """,
+            collector=Ledger._company_dependent_sql(Partner, "cp", "collection_user_id"),
+            company=company.id,
+            currency=company.currency_id.id,
+            week=week,
+            later_week=later_week,
+            kept=kept_sql,
+            **self._predictions_arrays(predictions, today),
+        )
+
+    def _per_day(self, domain, groupby_specs, aggregates, order=None):
+        """The model in the context that reads the rows per customer, day and source when
+        the groups ``groupby_specs`` and ``aggregates`` of the items of ``domain`` (and of
+        the user's record rules) can be read from them, else itself."""
+        domains = [domain, self.env["ir.rule"]._compute_domain(self._name, "read")]
+        fnames, aggregate_specs = PER_DAY_FIELDS, PER_DAY_AGGREGATES
+        if reads_only(domains, groupby_specs, aggregates, order, fnames, aggregate_specs):
+            return self.with_context(collection_forecast_rows="day")
+        return self
+
+    @api.model
+    def _read_group(
+        self, domain, groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+    ):
+        model = self._per_day(domain, groupby, aggregates, order)
+        return super(CollectionCashForecast, model)._read_group(
+            domain, groupby, aggregates, having, offset, limit, order
+        )
+
+    @api.model
+    def _read_grouping_sets(self, domain, grouping_sets, aggregates=(), order=None):
+        specs = [spec for groupby in grouping_sets for spec in groupby]
+        model = self._per_day(domain, specs, aggregates, order)
+        return super(CollectionCashForecast, model)._read_grouping_sets(
+            domain, grouping_sets, aggregates, order
         )
 
     def action_open_document(self):

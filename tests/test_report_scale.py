@@ -353,3 +353,73 @@ class TestReportsAtScale(CollectionCommon):
                         sum(Forecast.search(week["__extra_domain"]).mapped("amount_residual")),
                         week["amount_residual:sum"],
                     )
+
+    def test_forecast_pivot_summed_per_day_is_the_sum_of_its_items(self):
+        """The forecast's pivot and graph sum the predictions per customer and day (the
+        night's kept with their items' open amounts): the same cells as the items read
+        one by one (counting them reads the items), before the night's fit, after it,
+        and after a payment of one customer since."""
+        Forecast = self.Forecast.with_user(self.collection_manager)
+
+        def both():
+            summed = Forecast.formatted_read_grouping_sets(
+                [], FORECAST_SETS, ["amount_residual:sum"]
+            )
+            counted = Forecast.formatted_read_grouping_sets(
+                [], FORECAST_SETS, ["amount_residual:sum", "__count"]
+            )
+            for groups in counted:
+                for group in groups:
+                    del group["__count"]
+            return summed, counted
+
+        summed, counted = both()
+        self.assertEqual(summed, counted)
+        self.fit_tonight()
+        self.env.invalidate_all()
+        self.assertEqual(both()[0], summed)
+        self.pay(self.inv_a, amount=100.0)
+        summed, counted = both()
+        self.assertEqual(summed, counted)
+        self.assertEqual(summed[3][0]["amount_residual:sum"], 2000.0)
+        # Grouped by collector, the source of the prediction or the month predicted.
+        for groupby in (["user_id"], ["source"], ["predicted_date:month", "later"]):
+            with self.subTest(groupby=groupby):
+                counted = Forecast._read_group([], groupby, ["amount_residual:sum", "__count"])
+                self.assertEqual(
+                    Forecast._read_group([], groupby, ["amount_residual:sum"]),
+                    [row[:-1] for row in counted],
+                )
+
+    def test_pivots_sort_the_customers_by_name(self):
+        """The customers of both pivots in the order of their names (the customers' own
+        order), whatever the order they were created in, and reversed on request."""
+        zeta = self.env["res.partner"].create({"name": "Zeta Trading", "is_company": True})
+        alpha = self.env["res.partner"].create({"name": "Alpha Supplies", "is_company": True})
+        twin = self.env["res.partner"].create({"name": "Alpha Supplies", "is_company": True})
+        for partner in (zeta, alpha, twin):
+            self.invoice(partner, 100.0, day(-10))
+        expected = (
+            self.env["res.partner"].search(
+                [("id", "in", (zeta | alpha | twin | self.customer | self.other_customer).ids)]
+            )
+        ).ids
+        # Acme, Alpha (the later first), Bolt, Zeta.
+        self.assertEqual(expected[1:3], [twin.id, alpha.id])
+        self.assertEqual(expected[-1], zeta.id)
+        for model, grouping_sets in ((self.Aged, AGED_SETS), (self.Forecast, FORECAST_SETS)):
+            Report = model.with_user(self.collection_manager)
+            with self.subTest(model=model._name):
+                _cells, customers, *_rest = Report.formatted_read_grouping_sets(
+                    [], grouping_sets, ["amount_residual:sum"]
+                )
+                self.assertEqual([row["partner_id"][0] for row in customers], expected)
+                [customers] = Report._read_grouping_sets(
+                    [], [["partner_id"]], ["amount_residual:sum"], order="partner_id DESC"
+                )
+                self.assertEqual([row[0].id for row in customers], expected[::-1])
+                # Read item by item (counting them), the same order.
+                [customers] = Report._read_grouping_sets(
+                    [], [["partner_id"]], ["amount_residual:sum", "__count"], order="partner_id"
+                )
+                self.assertEqual([row[0].id for row in customers], expected)
