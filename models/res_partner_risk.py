@@ -123,13 +123,14 @@ class ResPartner(models.Model):
                    AND s.paid_date <= %(today)s
                    %(paid_restrict)s
                  UNION ALL
-                SELECT d.partner_id, TRUE, NULL, d.debit_count, 0, d.debit_amount,
-                       d.debit_amount * (%(today)s::date - d.due_date)
+                SELECT d.partner_id, TRUE, NULL, SUM(d.debit_count), 0, SUM(d.debit_amount),
+                       SUM(d.debit_amount * (%(today)s::date - d.due_date))
                   FROM %(due)s d
                  WHERE d.company_id = %(company)s
                    AND d.due_date < %(today)s
                    AND d.debit_count > 0
                    %(due_restrict)s
+                 GROUP BY d.partner_id
             """,
             paid=SQL.identifier(PAID_TABLE),
             due=SQL.identifier(DUE_TABLE),
