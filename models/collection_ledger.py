@@ -32,6 +32,8 @@ from ..tools.triggers import drop_statement_triggers, statement_triggers
 BALANCE_TABLE = "collection_ledger_balance"
 DUE_TABLE = "collection_ledger_due"
 PAID_TABLE = "collection_ledger_paid"
+# The day the balance rows count their open debits' due dates from (``debit_days``).
+DEBIT_DAYS_EPOCH = "2000-01-01"
 
 # The tables, the refresh of a set of (customer, company) keys and the triggers that call
 # it. Every refresh recomputes its keys from the journal items and writes every key's
@@ -58,8 +60,18 @@ CREATE TABLE IF NOT EXISTS {DUE_TABLE} (
     debit_amount numeric NOT NULL DEFAULT 0,
     PRIMARY KEY (company_id, due_date, partner_id) INCLUDE (debit_amount)
 );
-CREATE INDEX IF NOT EXISTS {DUE_TABLE}_partner_idx ON {DUE_TABLE} (partner_id, company_id);
 ALTER TABLE {DUE_TABLE} ADD COLUMN IF NOT EXISTS debit_count integer NOT NULL DEFAULT 0;
+-- A few customers' debits due from a day on (the figures' and the risk score's of a list
+-- page) are read from the index alone, not from every due date's row of theirs.
+DROP INDEX IF EXISTS {DUE_TABLE}_partner_idx;
+CREATE INDEX IF NOT EXISTS {DUE_TABLE}_partner_due_idx
+    ON {DUE_TABLE} (partner_id, company_id, due_date) INCLUDE (debit_amount, debit_count);
+-- The customer's open debits (all due dates): how many, and their amounts times their due
+-- dates as days since DEBIT_DAYS_EPOCH. What is overdue on a day is these less the debits
+-- due from that day on (few rows), as the overdue amount is debit_amount less them: the
+-- risk score's open overdue items read without their rows.
+ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS debit_count integer NOT NULL DEFAULT 0;
+ALTER TABLE {BALANCE_TABLE} ADD COLUMN IF NOT EXISTS debit_days numeric NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS {PAID_TABLE} (
     partner_id integer NOT NULL REFERENCES res_partner (id) ON DELETE CASCADE,
     company_id integer NOT NULL REFERENCES res_company (id) ON DELETE CASCADE,
@@ -104,10 +116,12 @@ WITH keys AS MATERIALIZED (
      GROUP BY partner_id, company_id, due_date
 ), balance AS (
     INSERT INTO {BALANCE_TABLE} AS b
-           (partner_id, company_id, due_amount, debit_amount, oldest_due_date, open_count)
+           (partner_id, company_id, due_amount, debit_amount, oldest_due_date, open_count,
+            debit_count, debit_days)
     SELECT k.partner_id, k.company_id, COALESCE(SUM(d.residual), 0),
            COALESCE(SUM(d.debit_amount), 0), MIN(d.due_date) FILTER (WHERE d.has_debit),
-           COALESCE(SUM(d.open_count), 0)
+           COALESCE(SUM(d.open_count), 0), COALESCE(SUM(d.debit_count), 0),
+           COALESCE(SUM(d.debit_amount * (d.due_date - DATE '{DEBIT_DAYS_EPOCH}')), 0)
       FROM keys k
       LEFT JOIN per_due d ON d.partner_id = k.partner_id AND d.company_id = k.company_id
      GROUP BY k.company_id, k.partner_id
@@ -116,7 +130,9 @@ WITH keys AS MATERIALIZED (
        SET due_amount = EXCLUDED.due_amount,
            debit_amount = EXCLUDED.debit_amount,
            oldest_due_date = EXCLUDED.oldest_due_date,
-           open_count = EXCLUDED.open_count
+           open_count = EXCLUDED.open_count,
+           debit_count = EXCLUDED.debit_count,
+           debit_days = EXCLUDED.debit_days
     RETURNING 1
 ), removed AS (
     DELETE FROM {DUE_TABLE} d
@@ -739,8 +755,19 @@ class CollectionLedger(models.AbstractModel):
         cr = self.env.cr
         cr.execute(SQL("SELECT to_regclass(%s)", BALANCE_TABLE))
         created = cr.fetchone()[0] is None
+        cr.execute(
+            SQL(
+                "SELECT 1 FROM information_schema.columns"
+                " WHERE table_name = %s AND column_name = 'debit_days'",
+                BALANCE_TABLE,
+            )
+        )
+        debit_days_added = not created and not cr.fetchone()
         # (A database of 19.0.1.3.0 gets its paid history from the 19.0.1.4.0 migration.)
         cr.execute(LEDGER_SUMS_DDL)
+        if debit_days_added:
+            # The balance rows' open debits, new columns: from the debits per due date.
+            self._open_debits_fill()
         cr.execute(self._priority_ddl())
         if self._priority_ready():
             # (Installing: the customers' and promises' models create them, in their init.)
@@ -750,6 +777,35 @@ class CollectionLedger(models.AbstractModel):
             # Installed, or upgraded from a version without the sums: fill them from the
             # journal items already there.
             self._sums_rebuild()
+
+    @api.model
+    def _open_debits_fill(self):
+        """Fill the open debits of the balance rows (``debit_count``, ``debit_days``)
+        from the open debits per due date (DUE_TABLE), as the triggers keep them (the
+        module's update that adds them, the 19.0.1.4.0 migration). Returns the number of
+        rows written."""
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE %(balance)s b
+                   SET debit_count = s.debit_count, debit_days = s.debit_days
+                  FROM (
+                      SELECT company_id, partner_id,
+                             COALESCE(SUM(d.debit_count), 0) AS debit_count,
+                             COALESCE(SUM(d.debit_amount * (d.due_date - %(epoch)s::date)), 0)
+                                 AS debit_days
+                        FROM %(due)s d
+                       GROUP BY company_id, partner_id
+                  ) s
+                 WHERE b.company_id = s.company_id AND b.partner_id = s.partner_id
+                   AND (b.debit_count, b.debit_days) IS DISTINCT FROM (s.debit_count, s.debit_days)
+                """,
+                balance=SQL.identifier(BALANCE_TABLE),
+                due=SQL.identifier(DUE_TABLE),
+                epoch=DEBIT_DAYS_EPOCH,
+            )
+        )
+        return self.env.cr.rowcount
 
     @api.model
     def _priority_ddl(self):

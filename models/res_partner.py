@@ -473,6 +473,25 @@ class ResPartner(models.Model):
             for id_, value in zip(ids, values, strict=True)
         ]
 
+    def _determine_fields_to_fetch(self, field_names=None, ignore_when_in_cache=False):
+        # read() of batch fields alone (the risk score and band: none of their
+        # dependencies is a column the user reads) fetches no column, so Odoo checks the
+        # record rules in Python (check_access -> filtered_domain), which fetches every
+        # column of every customer read. Fetching the collection status with them checks
+        # the rules in SQL, in the one query that fetches it (the figures' way). Not when
+        # the status is in the cache already: the customers' columns were fetched with it
+        # (a list's page), and checking the rules on them costs no query.
+        fields_ = super()._determine_fields_to_fetch(field_names, ignore_when_in_cache)
+        if (
+            field_names
+            and not any(field.column_type for field in fields_)
+            and any(fname in self._collection_batch_fields() for fname in field_names)
+        ):
+            status = self._fields["collection_status"]
+            if self._has_field_access(status, "read") and any(status._cache_missing_ids(self)):
+                fields_.append(status)
+        return fields_
+
     def _read_format(self, fnames, load="_classic_read"):
         batch = self._collection_batch_fnames(fnames) if len(self) > 1 else []
         if not batch:

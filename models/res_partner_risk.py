@@ -8,7 +8,13 @@ from odoo import api, fields, models
 from odoo.tools import SQL
 
 from .collection_case_mixin import DISPUTE_OPEN_STATES
-from .collection_ledger import DUE_TABLE, PAID_TABLE, figure_search
+from .collection_ledger import (
+    BALANCE_TABLE,
+    DEBIT_DAYS_EPOCH,
+    DUE_TABLE,
+    PAID_TABLE,
+    figure_search,
+)
 from .res_partner import LEDGER_DEPENDS
 
 # The factors of the risk score, in the order they are explained: name -> (weight,
@@ -102,17 +108,20 @@ class ResPartner(models.Model):
         items, each at least ``today - due date`` days late (a payment not seen yet):
         count, amount left to pay, average days late weighted by it, and the average days
         late of paid and open items together (``all_days``). Read from the paid history
-        and the open debits the ledger's triggers keep per customer and day (PAID_TABLE,
-        DUE_TABLE); ``_collection_risk_paid_live_sql`` is the same from the journal
-        items, which they always equal."""
+        the ledger's triggers keep per customer and day (PAID_TABLE) and from the open
+        debits they keep per customer (BALANCE_TABLE's ``debit_count``, ``debit_days``),
+        less those due from ``today`` on (DUE_TABLE: few rows), as the overdue amount
+        is; ``_collection_risk_paid_live_sql`` is the same from the journal items, which
+        they always equal."""
         self.env["collection.ledger"]._flush()
         self.env["account.move.line"].flush_model(["balance"])
         self.env["account.partial.reconcile"].flush_model(["max_date", "debit_move_id"])
-        paid_restrict = due_restrict = SQL()
+        paid_restrict = due_restrict = balance_restrict = SQL()
         if partner_ids is not None:
             ids = tuple(partner_ids) or (0,)
             paid_restrict = SQL("AND s.partner_id IN %s", ids)
             due_restrict = SQL("AND d.partner_id IN %s", ids)
+            balance_restrict = SQL("AND b.partner_id IN %s", ids)
         rows = SQL(
             """
                 SELECT s.partner_id, FALSE AS open, s.paid_date, s.paid_count AS items,
@@ -123,21 +132,38 @@ class ResPartner(models.Model):
                    AND s.paid_date <= %(today)s
                    %(paid_restrict)s
                  UNION ALL
-                SELECT d.partner_id, TRUE, NULL, d.debit_count, 0, d.debit_amount,
-                       d.debit_amount * (%(today)s::date - d.due_date)
-                  FROM %(due)s d
-                 WHERE d.company_id = %(company)s
-                   AND d.due_date < %(today)s
-                   AND d.debit_count > 0
-                   %(due_restrict)s
+                SELECT b.partner_id, TRUE, NULL,
+                       (b.debit_count - COALESCE(f.debit_count, 0))::int, 0,
+                       b.debit_amount - COALESCE(f.debit_amount, 0),
+                       (%(today)s::date - %(epoch)s::date)
+                           * (b.debit_amount - COALESCE(f.debit_amount, 0))
+                           - (b.debit_days - COALESCE(f.debit_days, 0))
+                  FROM %(balance)s b
+                  LEFT JOIN (
+                      SELECT d.partner_id, SUM(d.debit_count) AS debit_count,
+                             SUM(d.debit_amount) AS debit_amount,
+                             SUM(d.debit_amount * (d.due_date - %(epoch)s::date)) AS debit_days
+                        FROM %(due)s d
+                       WHERE d.company_id = %(company)s
+                         AND d.due_date >= %(today)s
+                         AND d.debit_count > 0
+                         %(due_restrict)s
+                       GROUP BY d.partner_id
+                  ) f ON f.partner_id = b.partner_id
+                 WHERE b.company_id = %(company)s
+                   AND b.debit_count > COALESCE(f.debit_count, 0)
+                   %(balance_restrict)s
             """,
             paid=SQL.identifier(PAID_TABLE),
             due=SQL.identifier(DUE_TABLE),
+            balance=SQL.identifier(BALANCE_TABLE),
+            epoch=DEBIT_DAYS_EPOCH,
             company=company.id,
             today=today,
             history=RISK_HISTORY_DAYS,
             paid_restrict=paid_restrict,
             due_restrict=due_restrict,
+            balance_restrict=balance_restrict,
         )
         return self._collection_risk_history_sql(rows, today)
 

@@ -10,7 +10,13 @@ from odoo.service.model import retrying
 from odoo.tests import TransactionCase, tagged
 from odoo.tools import SQL, mute_logger
 
-from ..models.collection_ledger import BALANCE_TABLE, DUE_TABLE, LEDGER_SUMS_DROP, PAID_TABLE
+from ..models.collection_ledger import (
+    BALANCE_TABLE,
+    DEBIT_DAYS_EPOCH,
+    DUE_TABLE,
+    LEDGER_SUMS_DROP,
+    PAID_TABLE,
+)
 from ..models.res_partner import ResPartner as BasePartner
 from .common import TODAY, CollectionCommon, day, migration, on_day
 
@@ -87,6 +93,34 @@ def paid_rows(env, live=False):
             receivable=Ledger._receivable_condition(),
         )
     return sorted(env.execute_query(query))
+
+
+def open_debits(env, live=False):
+    """{(customer id, company id): (count, amount times due date)} of the open debits of
+    every customer and company with any: kept on the balance rows (``debit_count``,
+    ``debit_days``), or (``live``) aggregated from the journal items."""
+    Ledger = env["collection.ledger"]
+    Ledger._flush()
+    if not live:
+        query = SQL(
+            "SELECT partner_id, company_id, debit_count, debit_days FROM %s"
+            " WHERE debit_count != 0 OR debit_days != 0",
+            SQL.identifier(BALANCE_TABLE),
+        )
+    else:
+        query = SQL(
+            """SELECT p.commercial_partner_id, aml.company_id, COUNT(*),
+                      SUM(aml.amount_residual * (%(due)s - %(epoch)s::date))
+                 FROM account_move_line aml
+                 JOIN res_partner p ON p.id = aml.partner_id
+                WHERE %(open)s AND %(debit)s
+                GROUP BY 1, 2""",
+            due=Ledger._due_date_sql(),
+            epoch=DEBIT_DAYS_EPOCH,
+            debit=Ledger._open_debit_condition(),
+            open=Ledger._open_receivable_condition(),
+        )
+    return {(row[0], row[1]): (row[2], row[3]) for row in env.execute_query(query)}
 
 
 def risk_history(env, company, today, live=False):
@@ -166,6 +200,7 @@ class LedgerSumsAsserts:
         self.assertPrioritiesFollowLedger(env)
         self.assertEqual(due_rows(env), due_rows(env, live=True))
         self.assertEqual(paid_rows(env), paid_rows(env, live=True))
+        self.assertEqual(open_debits(env), open_debits(env, live=True))
         for company in env["res.company"].search([]):
             for today in (TODAY, TODAY - timedelta(days=45), TODAY + timedelta(days=45)):
                 self.assertEqual(
@@ -466,6 +501,31 @@ class TestCollectionRiskHistorySums(LedgerSumsAsserts, CollectionCommon):
         self.assertEqual(paid_rows(self.env), expected)
         self.assertEqual(
             {c: risk_history(self.env, c, TODAY) for c in before}, before, "after the upgrade"
+        )
+        self.assertSumsFollowLedger()
+
+    def test_update_fills_the_open_debits_of_the_balance_rows(self):
+        self.invoice(self.customer, 1000.0, day(-20))
+        self.invoice(self.customer, 400.0, day(-50))
+        self.invoice(self.customer, 300.0, day(10))
+        self.invoice(self.customer, 700.0, day(-100), company=self.company_2)
+        expected = open_debits(self.env, live=True)
+        self.assertEqual(expected[self.customer.id, self.company.id][0], 3)
+        before = {c: risk_history(self.env, c, TODAY) for c in self.env["res.company"].search([])}
+        self.assertEqual(before[self.company][self.customer.id][5], 2, "two open overdue")
+
+        # A database of 19.0.1.4.0 whose balance rows do not count their open debits yet:
+        # the module's update adds and fills them.
+        self.env.cr.execute(
+            SQL(
+                "ALTER TABLE %s DROP COLUMN debit_count, DROP COLUMN debit_days",
+                SQL.identifier(BALANCE_TABLE),
+            )
+        )
+        self.env["collection.ledger"].init()
+        self.assertEqual(open_debits(self.env), expected)
+        self.assertEqual(
+            {c: risk_history(self.env, c, TODAY) for c in before}, before, "after the update"
         )
         self.assertSumsFollowLedger()
 
