@@ -955,12 +955,14 @@ class ResPartner(models.Model):
                     fallbacks=Default._get_field_column_fallbacks(self._name, fname),
                 )
             )
+        # The ids also as an array condition: the customers are looked up by their
+        # primary key, never by a scan of every contact hashed against the batch.
         self.env.execute_query(
             SQL(
                 """UPDATE res_partner p
                       SET %(assignments)s, write_uid = %(uid)s, write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(arrays)s) AS v(id, %(columns)s)
-                    WHERE p.id = v.id""",
+                    WHERE p.id = v.id AND p.id = ANY(%(ids)s)""",
                 assignments=SQL(", ").join(assignments),
                 uid=self.env.uid,
                 now=self.env.cr.now(),
