@@ -6,7 +6,7 @@ import pytz
 
 from odoo import Command, api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, formataddr, mute_logger
+from odoo.tools import SQL, formataddr, mute_logger, ormcache
 
 from .collection_level import MESSAGE_CHANNELS
 
@@ -526,9 +526,7 @@ class CollectionDunning(models.AbstractModel):
         self._insert_deliveries(delivery_values)
         # A started reminder none of whose channels could go is skipped, one with
         # nothing to send (a level that only moves the stage) is done.
-        states = {
-            communication.id: communication._state_from_deliveries() for communication in automatic
-        }
+        states = self._new_reminder_states(automatic, delivery_values)
         changed = {cid: state for cid, state in states.items() if state != "queued"}
         self._update_reminders(changed, notes)
         # The customers' level, with the stage and status of the started reminders' levels.
@@ -539,6 +537,28 @@ class CollectionDunning(models.AbstractModel):
             )
         self._apply_portfolio_changes(automatic, also=levels)
         return communications
+
+    @api.model
+    def _new_reminder_states(self, communications, vals_list):
+        """{reminder id: state} of the started reminders ``communications`` from the
+        values ``vals_list`` of the deliveries just created for them, what
+        ``collection.communication._state_from_deliveries`` reads from them once
+        inserted, without reading them back: none is sent nor failed yet, so a reminder
+        with one to send is queued, one whose channels were all cancelled is
+        cancelled, one with nothing to send is done."""
+        delivery_states = {}
+        for values in vals_list:
+            delivery_states.setdefault(values["communication_id"], set()).add(values["state"])
+        result = {}
+        for communication in communications:
+            states = delivery_states.get(communication.id, set())
+            if states & {"queued", "sending", "draft", "to_print"}:
+                result[communication.id] = "queued"
+            elif states and states <= {"cancelled"}:
+                result[communication.id] = "cancelled"
+            else:
+                result[communication.id] = "done"
+        return result
 
     @api.model
     def _write_invoice_levels(self, plan, today):
@@ -675,11 +695,14 @@ class CollectionDunning(models.AbstractModel):
 
     @api.model
     def _channel_label(self, channel):
-        return dict(
-            self.env["collection.communication.delivery"]
-            ._fields["channel"]
-            ._description_selection(self.env)
-        )[channel]
+        return self._channel_labels(self.env.lang)[channel]
+
+    @ormcache("lang")
+    def _channel_labels(self, lang):
+        """{channel: its label in ``lang``}: read once, not for every delivery of a
+        run (a run asks it about three times per reminder)."""
+        Delivery = self.env["collection.communication.delivery"].with_context(lang=lang)
+        return dict(Delivery._fields["channel"]._description_selection(Delivery.env))
 
     @api.model
     def _channel_configured(self, communication, channel):
