@@ -6,7 +6,7 @@ import pytz
 
 from odoo import Command, api, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, formataddr, mute_logger
+from odoo.tools import SQL, formataddr, mute_logger, ormcache
 
 from .collection_level import MESSAGE_CHANNELS
 
@@ -14,6 +14,14 @@ _logger = logging.getLogger(__name__)
 
 # Customers locked, planned and written together, then committed.
 RUN_BATCH_SIZE = 200
+
+# What the run reads of a customer and its contacts: the reminder's name, who gets
+# it by which channel (``CollectionDunning._recipients``).
+CONTACT_FIELDS = [
+    "name", "display_name", "type", "active", "is_company", "parent_id", "company_name",
+    "commercial_company_name", "email", "email_normalized", "message_bounce", "phone",
+    "phone_sanitized", "country_id", "street", "city", "zip",
+]  # fmt: skip
 
 
 class CollectionDunning(models.AbstractModel):
@@ -340,36 +348,61 @@ class CollectionDunning(models.AbstractModel):
                 ids=tuple(partner_ids) or (0,),
             )
         Partner.flush_model(["collection_stage_id", "collection_stage_date"])
+        Partner.flush_model(["collection_policy_id", "collection_segment_id"])
         move = SQL("om.move_id")
+        step = self.env["collection.level"]._dunning_next_step_sql(
+            company,
+            policy_sql=SQL("c.policy_id"),
+            due_date_sql=SQL("c.due_date"),
+            state_alias="c",
+            today=today,
+        )
+        # The invoices the models' rules leave in, with their reminder state and their
+        # customer's policy, are computed first (MATERIALIZED): the ladder is joined
+        # to those rows only, so PostgreSQL cannot look the states up, nor check the
+        # rules, once per level of the ladder instead of once per invoice.
         return SQL(
             """
             WITH open_moves AS (%(open_moves)s
+            ), candidates AS MATERIALIZED (
+                SELECT om.move_id, om.partner_id, om.due_date, %(policy)s AS policy_id,
+                       inv.level_id, inv.level_date
+                  FROM open_moves om
+                  JOIN res_partner p ON p.id = om.partner_id
+                  LEFT JOIN LATERAL (
+                        SELECT d.move_id, d.level_id, d.level_date, d.last_reminder_date
+                          FROM collection_invoice_dunning d
+                         WHERE d.move_id = om.move_id
+                         LIMIT 1
+                  ) inv ON TRUE
+                 WHERE NOT %(partner_excluded)s
+                   AND NOT %(stage_excluded)s
+                   AND NOT %(promise_excluded)s
+                   AND NOT %(dispute_excluded)s
+                   AND NOT %(agreement_excluded)s
+                   AND NOT %(placement_excluded)s
             )
-            SELECT om.move_id, om.partner_id, nx.id, nx.delay %(next_day)s
-              FROM open_moves om
-              JOIN res_partner p ON p.id = om.partner_id
-              LEFT JOIN LATERAL (
-                    SELECT d.move_id, d.level_id, d.level_date, d.last_reminder_date
-                      FROM collection_invoice_dunning d
-                     WHERE d.move_id = om.move_id
-                     LIMIT 1
-              ) inv ON TRUE
-              JOIN %(next_step)s nx ON TRUE
-             WHERE NOT %(partner_excluded)s
-               AND NOT %(stage_excluded)s
-               AND NOT %(promise_excluded)s
-               AND NOT %(dispute_excluded)s
-               AND NOT %(agreement_excluded)s
-               AND NOT %(placement_excluded)s
-               %(reached)s
-             ORDER BY om.move_id
+            SELECT nx.move_id, nx.partner_id, nx.level_id, nx.delay %(next_day)s
+              FROM (
+                SELECT DISTINCT ON (c.move_id)
+                       c.move_id, c.partner_id, lv.id AS level_id, lv.delay,
+                       %(step_day)s AS day
+                  FROM candidates c
+                  %(step_join)s
+                 WHERE %(step_where)s
+                 ORDER BY c.move_id, %(step_order)s
+              ) nx
+             %(reached)s
+             ORDER BY nx.move_id
             """,
+            policy=self.env["collection.segment"]._policy_sql(Partner, "p"),
             next_day=SQL(", nx.day") if next_level else SQL(),
-            reached=SQL() if next_level else SQL("AND nx.day <= %s", today),
+            reached=SQL() if next_level else SQL("WHERE nx.day <= %s", today),
             open_moves=open_moves,
-            next_step=self.env["collection.level"]._dunning_next_step_sql(
-                company, "p", due_date_sql=SQL("om.due_date"), state_alias="inv", today=today
-            ),
+            step_join=step["join"],
+            step_where=step["where"],
+            step_day=step["day"],
+            step_order=step["order"],
             partner_excluded=Partner._dunning_exclusion_sql(company, "p"),
             stage_excluded=self.env["collection.stage"]._dunning_exclusion_sql(
                 Ledger._company_dependent_sql(Partner, "p", "collection_stage_id"),
@@ -464,8 +497,9 @@ class CollectionDunning(models.AbstractModel):
         if not plan:
             return Communication
         partners = self.env["res.partner"].with_company(company).browse(sorted(plan))
-        # The company's values the run reads of its customers, at once: reading one of
-        # them would fetch every company-dependent field of a contact (prices, accounts).
+        # What the run reads of its customers and their contacts, at once: reading one
+        # field would fetch every column of a contact, each company-dependent one with
+        # its fallback (prices, accounts), for each batch again after its commit.
         partners.fetch(
             [
                 "collection_user_id",
@@ -473,8 +507,11 @@ class CollectionDunning(models.AbstractModel):
                 "collection_status",
                 "collection_level_id",
                 "collection_contact_id",
+                "child_ids",
+                *CONTACT_FIELDS,
             ]
         )
+        (partners.child_ids | partners.collection_contact_id).fetch(CONTACT_FIELDS)
         columns = {
             "partner_id": [], "level_id": [], "policy_id": [], "user_id": [], "state": [],
             "overdue_amount": [], "due_amount": [], "days_overdue": [], "name": [],
@@ -511,9 +548,7 @@ class CollectionDunning(models.AbstractModel):
         self._insert_deliveries(delivery_values)
         # A started reminder none of whose channels could go is skipped, one with
         # nothing to send (a level that only moves the stage) is done.
-        states = {
-            communication.id: communication._state_from_deliveries() for communication in automatic
-        }
+        states = self._new_reminder_states(automatic, delivery_values)
         changed = {cid: state for cid, state in states.items() if state != "queued"}
         self._update_reminders(changed, notes)
         # The customers' level, with the stage and status of the started reminders' levels.
@@ -524,6 +559,28 @@ class CollectionDunning(models.AbstractModel):
             )
         self._apply_portfolio_changes(automatic, also=levels)
         return communications
+
+    @api.model
+    def _new_reminder_states(self, communications, vals_list):
+        """{reminder id: state} of the started reminders ``communications`` from the
+        values ``vals_list`` of the deliveries just created for them, what
+        ``collection.communication._state_from_deliveries`` reads from them once
+        inserted, without reading them back: none is sent nor failed yet, so a reminder
+        with one to send is queued, one whose channels were all cancelled is
+        cancelled, one with nothing to send is done."""
+        delivery_states = {}
+        for values in vals_list:
+            delivery_states.setdefault(values["communication_id"], set()).add(values["state"])
+        result = {}
+        for communication in communications:
+            states = delivery_states.get(communication.id, set())
+            if states & {"queued", "sending", "draft", "to_print"}:
+                result[communication.id] = "queued"
+            elif states and states <= {"cancelled"}:
+                result[communication.id] = "cancelled"
+            else:
+                result[communication.id] = "done"
+        return result
 
     @api.model
     def _write_invoice_levels(self, plan, today):
@@ -660,11 +717,14 @@ class CollectionDunning(models.AbstractModel):
 
     @api.model
     def _channel_label(self, channel):
-        return dict(
-            self.env["collection.communication.delivery"]
-            ._fields["channel"]
-            ._description_selection(self.env)
-        )[channel]
+        return self._channel_labels(self.env.lang)[channel]
+
+    @ormcache("lang")
+    def _channel_labels(self, lang):
+        """{channel: its label in ``lang``}: read once, not for every delivery of a
+        run (a run asks it about three times per reminder)."""
+        Delivery = self.env["collection.communication.delivery"].with_context(lang=lang)
+        return dict(Delivery._fields["channel"]._description_selection(Delivery.env))
 
     @api.model
     def _channel_configured(self, communication, channel):
@@ -927,7 +987,8 @@ class CollectionDunning(models.AbstractModel):
                               %(last_error)s::text[], %(email_cc)s::varchar[])
                        WITH ORDINALITY AS v(communication_id, channel, state, recipient,
                                             last_error, email_cc, n)
-                  JOIN collection_communication c ON c.id = v.communication_id
+                  JOIN collection_communication c
+                    ON c.id = v.communication_id AND c.id = ANY(%(communication_id)s::int[])
                  ORDER BY v.n
              RETURNING id, communication_id, channel
                 """,
@@ -980,11 +1041,12 @@ class CollectionDunning(models.AbstractModel):
                    SET state = COALESCE(v.state, c.state),
                        note = COALESCE(v.note, c.note)
                   FROM unnest(%s::int[], %s::varchar[], %s::text[]) AS v(id, state, note)
-                 WHERE c.id = v.id
+                 WHERE c.id = v.id AND c.id = ANY(%s::int[])
                 """,
                 ids,
                 [states.get(cid) for cid in ids],
                 [notes.get(cid) for cid in ids],
+                ids,
             )
         )
         self.env["collection.communication"].invalidate_model(["state", "note"])

@@ -185,12 +185,18 @@ class CollectionLevel(models.Model):
     # === DUNNING RULE === #
 
     @api.model
-    def _dunning_next_step_sql(self, company, partner_alias, *, due_date_sql, state_alias, today):
-        """The level rule of the dunning run, as a LATERAL subquery giving the next step
-        of one invoice on its customer's ladder: ``(id, delay, day)``, the level the
-        invoice gets next and the first day it may get it (on or before ``today``: it
-        is due). The ladder is the customer's policy (``partner_alias``'s own, else
-        ``company``'s default), when active. An invoice climbs one level at a time:
+    def _dunning_next_step_sql(self, company, *, policy_sql, due_date_sql, state_alias, today):
+        """The level rule of the dunning run, as the SQL pieces a query over the
+        invoices joins on each invoice row to get the next step of the invoice on its
+        customer's ladder: ``{"join", "where", "day", "order"}``. ``join`` brings the
+        ladder's levels (``lv``, the candidates; ``cur``, the level the invoice is at;
+        ``pol``, its policy; ``ent``, the policy's entry level), ``where`` keeps the
+        levels the invoice may get next, ``order`` puts the one it gets first (the
+        caller keeps the first row per invoice: ``DISTINCT ON``), ``day`` is the first
+        day it may get it (on or before ``today``: it is due). The ladder is the
+        customer's policy (``policy_sql``, its own or its segment's, see
+        ``collection.segment._policy_sql``; else ``company``'s default), when active.
+        An invoice climbs one level at a time:
 
         - at a level of the policy (``state_alias``, its ``collection.invoice.dunning``
           row), it gets the next level once it is that level's delay old and the level
@@ -202,42 +208,41 @@ class CollectionLevel(models.Model):
           day it is at, never beyond the policy's entry level, and an invoice already
           overdue does not start at a level before the due date (those speak of an
           invoice not yet overdue): it starts at the entry level, or at a later level
-          after the due date it already passed when the entry is set later."""
+          after the due date it already passed when the entry is set later.
+
+        Joined rather than a ``LATERAL`` subquery per invoice: the ladder of a few
+        levels is joined to all the invoices of a batch at once and sorted once
+        (BENCHMARKS.md, "Dunning run, round four")."""
         self.flush_model(["policy_id", "delay"])
         self.env["collection.policy"].flush_model(["active", "entry_level_id"])
         self.env["collection.invoice.dunning"].flush_model(["level_id", "level_date"])
-        Partner = self.env["res.partner"].with_company(company)
-        Partner.flush_model(["collection_policy_id", "collection_segment_id"])
         state = SQL.identifier(state_alias)
         days = SQL("(%s::date - %s)", today, due_date_sql)
         # At no level yet: the levels reached by today come first, the highest one.
         start_reached = SQL("(cur.id IS NULL AND lv.delay <= %s)", days)
-        return SQL(
-            """LATERAL (
-                SELECT lv.id, lv.delay,
-                       CASE WHEN cur.id IS NULL THEN %(due)s + lv.delay
-                            ELSE GREATEST(
-                                %(due)s + lv.delay,
-                                COALESCE(%(state)s.level_date, %(due)s + cur.delay)
-                                    + (lv.delay - cur.delay))
-                       END AS day
-                  FROM collection_policy pol
-                  JOIN collection_level lv ON lv.policy_id = pol.id
-             LEFT JOIN collection_level cur
-                    ON cur.id = %(state)s.level_id AND cur.policy_id = pol.id
-             LEFT JOIN collection_level ent ON ent.id = COALESCE(
-                           pol.entry_level_id,
-                           (SELECT fl.id FROM collection_level fl
-                             WHERE fl.policy_id = pol.id AND fl.delay > 0
-                             ORDER BY fl.delay LIMIT 1))
-                 WHERE pol.id = COALESCE(%(policy)s, %(default_policy)s)
-                   AND pol.active
-                   -- An invoice whose reminder of its level still waits to leave (to
+        return {
+            "join": SQL(
+                """JOIN collection_policy pol
+                     ON pol.id = COALESCE(%(policy)s, %(default_policy)s) AND pol.active
+                   JOIN collection_level lv ON lv.policy_id = pol.id
+              LEFT JOIN collection_level cur
+                     ON cur.id = %(state)s.level_id AND cur.policy_id = pol.id
+              LEFT JOIN collection_level ent ON ent.id = COALESCE(
+                            pol.entry_level_id,
+                            (SELECT fl.id FROM collection_level fl
+                              WHERE fl.policy_id = pol.id AND fl.delay > 0
+                              ORDER BY fl.delay LIMIT 1))""",
+                state=state,
+                policy=policy_sql,
+                default_policy=company.collection_policy_id.id or None,
+            ),
+            "where": SQL(
+                """-- An invoice whose reminder of its level still waits to leave (to
                    -- review, postponed, a letter to print...) waits with it: the next
                    -- level never comes before the customer received this one. A
                    -- message before or on the due date is true until then only, and
                    -- dropped after: it does not hold the invoice.
-                   AND (cur.id IS NULL OR cur.delay <= 0 OR NOT EXISTS (
+                   (cur.id IS NULL OR cur.delay <= 0 OR NOT EXISTS (
                            SELECT 1
                              FROM collection_communication_account_move_rel wr
                              JOIN collection_communication wc ON wc.id = wr.communication_id
@@ -248,18 +253,26 @@ class CollectionLevel(models.Model):
                             ELSE lv.delay <= COALESCE(ent.delay, lv.delay)
                                  AND (lv.delay > %(days)s OR lv.delay > 0 OR %(days)s <= 0
                                       OR lv.id = ent.id OR ent.id IS NULL)
-                       END
-                 ORDER BY %(start_reached)s DESC,
-                          CASE WHEN %(start_reached)s THEN -lv.delay ELSE lv.delay END
-                 LIMIT 1
-            )""",
-            state=state,
-            due=due_date_sql,
-            days=days,
-            start_reached=start_reached,
-            policy=self.env["collection.segment"]._policy_sql(Partner, partner_alias),
-            default_policy=company.collection_policy_id.id or None,
-        )
+                       END""",
+                state=state,
+                days=days,
+            ),
+            "day": SQL(
+                """CASE WHEN cur.id IS NULL THEN %(due)s + lv.delay
+                        ELSE GREATEST(
+                            %(due)s + lv.delay,
+                            COALESCE(%(state)s.level_date, %(due)s + cur.delay)
+                                + (lv.delay - cur.delay))
+                   END""",
+                state=state,
+                due=due_date_sql,
+            ),
+            "order": SQL(
+                "%(start_reached)s DESC,"
+                " CASE WHEN %(start_reached)s THEN -lv.delay ELSE lv.delay END",
+                start_reached=start_reached,
+            ),
+        }
 
     @api.ondelete(at_uninstall=False)
     def _unlink_except_in_use(self):

@@ -899,8 +899,10 @@ class ResPartner(models.Model):
     def _collection_write_logged(self, values_per_partners):
         """Write collection fields on many customers of the current company at once:
         ``values_per_partners`` is {(field name, value): partners}, the fields among
-        ``SET_BASED_FIELDS``. The customers are updated with one statement, with what
-        ``write()`` writes (the company's value of each field, merged as
+        ``SET_BASED_FIELDS``. The values the customers have already are left out (a
+        customer none of whose values change is not written). The customers are updated
+        with one statement, with what ``write()`` writes (the company's value of each
+        field, merged as
         ``BaseModel._write`` merges company-dependent values, the day a customer enters
         a new stage, see ``_collection_write_stage_date``, the write date and user),
         and the cache is invalidated as ``write()`` invalidates it (no stored field
@@ -922,6 +924,22 @@ class ResPartner(models.Model):
         # each company-dependent one with its fallback.
         partners.fetch(fnames)
         initial = {partner.id: {fname: partner[fname] for fname in fnames} for partner in partners}
+        # A value a customer already has is not written again: a customer none of whose
+        # values change keeps its row as it was (its 37 indexes are not rewritten) and
+        # gets no message, as tracking would log none.
+        for partner in partners:
+            new = values[partner.id]
+            for fname in list(new):
+                field = self._fields[fname]
+                if field.convert_to_write(initial[partner.id][fname], partner) == (
+                    new[fname] or False
+                ):
+                    del new[fname]
+            if not new:
+                del values[partner.id]
+        if not values:
+            return
+        partners = partners.browse(sorted(values))
         if "collection_stage_id" in fnames:
             today = self.env.company._collection_today()
             for partner_id, new in values.items():
@@ -974,12 +992,14 @@ class ResPartner(models.Model):
                     fallbacks=Default._get_field_column_fallbacks(self._name, fname),
                 )
             )
+        # The ids also as an array condition: the customers are looked up by their
+        # primary key, never by a scan of every contact hashed against the batch.
         self.env.execute_query(
             SQL(
                 """UPDATE res_partner p
                       SET %(assignments)s, write_uid = %(uid)s, write_date = %(now)s
                      FROM unnest(%(ids)s::int[], %(arrays)s) AS v(id, %(columns)s)
-                    WHERE p.id = v.id""",
+                    WHERE p.id = v.id AND p.id = ANY(%(ids)s)""",
                 assignments=SQL(", ").join(assignments),
                 uid=self.env.uid,
                 now=self.env.cr.now(),

@@ -1,5 +1,6 @@
 import re
 from contextlib import closing
+from datetime import datetime
 
 from odoo.tests import tagged
 from odoo.tools import SQL
@@ -169,6 +170,54 @@ class TestDunningTrail(DunningCadenceCommon):
         self.assertEqual(first.collection_stage_date, TODAY)
         self.assertEqual(second.collection_status, "negotiating")
         self.assertEqual(customers.collection_level_id, self.level_late)
+
+    def test_values_a_customer_has_are_not_written_again(self):
+        """A customer already at the level, stage and status written keeps its row as
+        it was (its *Last Updated on* stays) and gets no message; the others of the
+        same write are written and logged."""
+        company = self.company
+        Partner = (
+            self.env["res.partner"]
+            .with_company(company)
+            .sudo()
+            .with_context(tracking_disable=False, mail_notrack=False)
+        )
+        same, moved = (Partner.browse(self.make_customer(f"Kept {i}").id) for i in range(2))
+        (same | moved).write(
+            {
+                "collection_level_id": self.level_late.id,
+                "collection_stage_id": self.stage_administrative.id,
+                "collection_status": "negotiating",
+            }
+        )
+        self.env.flush_all()
+        self.env.cr.precommit.run()
+        long_ago = datetime(2020, 1, 1)
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_partner SET write_date = %s WHERE id IN %s",
+                long_ago,
+                (same | moved)._ids,
+            )
+        )
+        self.env.invalidate_all()
+        mark = self.message_mark()
+
+        (same | moved)._collection_write_logged(
+            {
+                ("collection_level_id", self.level_late.id): same | moved,
+                ("collection_stage_id", self.stage_administrative.id): same,
+                ("collection_stage_id", self.stage_delinquent.id): moved,
+                ("collection_status", "negotiating"): same | moved,
+            }
+        )
+        self.env.invalidate_all()
+        self.assertEqual(same.write_date, long_ago)
+        self.assertNotEqual(moved.write_date, long_ago)
+        trail = trail_snapshot(self.env, same | moved, mark)
+        self.assertEqual([key[0] for key in trail["mail_message"]], [moved.id])
+        self.assertEqual(moved.collection_stage_id, self.stage_delinquent)
+        self.assertEqual(same.collection_stage_id, self.stage_administrative)
 
     def test_run_writes_levels_and_names_at_once(self):
         """A run writes each invoice's level with the day it reached it, and each
