@@ -169,6 +169,11 @@ class ResCompany(models.Model):
         """The company's time zone (its partner's, else UTC): the clock of its quiet
         hours and the calendar of its dunning days."""
         self.ensure_one()
+        # These columns only: reading the partner's time zone would fetch every column
+        # of the company and of its partner (each company-dependent one with its
+        # fallback), asked again after each of a run's batches drops the cache.
+        self.fetch(["partner_id"])
+        self.partner_id.fetch(["tz"])
         return pytz.timezone(self.partner_id.tz or "UTC")
 
     def _collection_today(self, timestamp=None):
