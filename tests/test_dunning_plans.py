@@ -92,9 +92,6 @@ class TestDunningPlans(CollectionCommon):
         company = self.company
         Dunning = self.env["collection.dunning"].with_company(company)
         queries = {
-            "candidates": lambda: Dunning._dunning_candidates_sql(
-                company, TODAY, self.customer.ids
-            ),
             "claimed figures": lambda: SQL(
                 "SELECT * FROM %s f",
                 self.env["collection.ledger"]._figures_sql(
